@@ -1,0 +1,103 @@
+"""The `rasoat` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from core.config import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rasoat", description="Rà soát hộ nghèo, hộ cận nghèo")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("run", help="run the bot: Telegram if TELEGRAM_BOT_TOKEN is set, else the console chat")
+    chat = sub.add_parser("chat", help="take surveys in this terminal as a village head")
+    chat.add_argument("--user", help="console user id (default: your login name)")
+    chat.add_argument("--name", help="your full name (first run only)")
+    chat.add_argument("--commune", help="commune code, e.g. 6202 (first run only)")
+    chat.add_argument("--village", help="village name (first run only)")
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"])
+    units = sub.add_parser("units", help="administrative units")
+    units.add_argument("action", choices=["load", "villages"])
+    units.add_argument("file", nargs="?", help="villages CSV (commune_code,village_name[,kind])")
+    units.add_argument("--config", help="units configuration: 200, 194 or 65 (default UNITS_CONFIGURATION)")
+    sub.add_parser("check", help="validate forms, rule packs and messages, and print a summary")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from core.app import build_service, load_data_files
+    from core.datafile import DataFileError
+
+    if args.cmd == "check":
+        try:
+            data = load_data_files()
+        except DataFileError as exc:
+            print(f"LỖI: {exc}", file=sys.stderr)
+            return 1
+        for f in data.forms.values():
+            print(f"form {f.key}: {f.title} ({f.path})")
+        for p in data.packs:
+            print(f"rule pack {p.id}: years {p.year_from}-{p.year_to}, {len(p.indicators)} indicators ({p.path})")
+        return 0
+    if args.cmd == "run" and settings.telegram_token:
+        print("The Telegram channel is not built yet (issue 3); unset TELEGRAM_BOT_TOKEN to use the console.",
+              file=sys.stderr)
+        return 2
+    service = await build_service(settings)
+    try:
+        if args.cmd in ("run", "chat"):
+            from bot.console import Console
+
+            console = Console(service, sys.stdin, sys.stdout, getattr(args, "user", None))
+            print(_intro(settings))
+            if not await console.setup(getattr(args, "name", None), getattr(args, "commune", None),
+                                       getattr(args, "village", None)):
+                return 1
+            await console.loop()
+            return 0
+        if args.cmd == "db":
+            print(f"database at newest schema: {settings.database_url}")
+            return 0
+        if args.cmd == "units":
+            return await _units(service, args, settings)
+    finally:
+        await service.db.dispose()
+    return 0
+
+
+def _intro(settings: Settings) -> str:
+    from core.i18n import t
+
+    return t("console_intro", db=settings.database_url)
+
+
+async def _units(service, args: argparse.Namespace, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+    from core.units.loader import import_villages, load_units
+
+    config = args.config or settings.units_configuration
+    async with service.db.transaction() as s:
+        if args.action == "load":
+            added = await load_units(s, config)
+        else:
+            if not args.file:
+                print("usage: rasoat units villages FILE.csv", file=sys.stderr)
+                return 2
+            added = await import_villages(s, config, Path(args.file))
+    print(f"{added} units added (configuration {config})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Rule packs: the legal thresholds and indicator rules of one poverty standard, as data.
+
+A pack is checked twice at load time: on its own (types, years, thresholds) and against each
+poverty survey (every name an indicator uses must be a question of that survey), so that a
+pack and a form that drifted apart are refused at start-up, naming the pack file and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from core.datafile import DataFileError, check_keys, line_of, load_yaml, require
+from core.expr import Expr, ExprError, compile_expr
+from core.surveys.loader import CONTEXT_NAMES, MEMBER_CONTEXT_NAMES
+from core.surveys.model import Survey
+
+PACKS_DIR = Path(__file__).parent / "packs"
+AREAS = ("rural", "urban")
+_KEYS = {
+    "id", "title", "basis", "years", "area_by_commune_type", "income_line", "b1_line",
+    "points_per_indicator", "poor_min_deprived", "average_band", "params", "indicators",
+}
+_IND_KEYS = {"number", "code", "service", "name", "confidence", "deprived_when"}
+
+
+@dataclass(frozen=True)
+class Indicator:
+    number: int
+    code: str
+    service: str
+    name: str
+    confidence: str
+    source: str
+    line: int
+
+
+@dataclass(frozen=True)
+class RulePack:
+    id: str
+    title: str
+    basis: str
+    year_from: int
+    year_to: int
+    area_by_commune_type: dict[str, str]
+    income_line: dict[str, int]
+    b1_line: dict[str, int] | None
+    points_per_indicator: int
+    poor_min_deprived: int
+    average_band: dict[str, tuple[int, int]] | None
+    params: dict[str, Any]
+    indicators: tuple[Indicator, ...]
+    path: str
+
+    def covers(self, year: int) -> bool:
+        return self.year_from <= year <= self.year_to
+
+    def area_of(self, commune_type: str) -> str:
+        return self.area_by_commune_type.get(commune_type, "rural")
+
+    def compiled(self, survey: Survey) -> dict[str, Expr]:
+        """Indicator rules compiled against one survey's names (checked at load)."""
+        return _compile_for(self, survey)
+
+
+def load_pack(path: str | Path) -> RulePack:
+    path = Path(path)
+    doc = load_yaml(path)
+    if not isinstance(doc, dict):
+        raise DataFileError(path, None, "a rule pack must be a mapping")
+    check_keys(doc, _KEYS, path)
+    years = require(doc, "years", path, dict)
+    y_from, y_to = require(years, "from", path, int), require(years, "to", path, int)
+    if y_from > y_to:
+        raise DataFileError(path, line_of(years), "years: 'from' is after 'to'")
+    areas = require(doc, "area_by_commune_type", path, dict)
+    for kind, area in areas.items():
+        if area not in AREAS:
+            raise DataFileError(path, line_of(areas), f"area of '{kind}' must be rural or urban, got {area!r}")
+    income_line = _per_area(require(doc, "income_line", path, dict), path, "income_line")
+    b1_line = None if doc.get("b1_line") is None else _per_area(doc["b1_line"], path, "b1_line")
+    band = None
+    if doc.get("average_band") is not None:
+        raw_band = require(doc, "average_band", path, dict)
+        band = {}
+        for area in AREAS:
+            entry = require(raw_band, area, path, dict)
+            low, high = require(entry, "above", path, int), require(entry, "up_to", path, int)
+            if low >= high:
+                raise DataFileError(path, line_of(entry), f"average_band {area}: 'above' must be below 'up_to'")
+            band[area] = (low, high)
+    params = doc.get("params") or {}
+    for name in params:
+        if not str(name).startswith("p_"):
+            raise DataFileError(path, line_of(params), f"parameter '{name}' must start with p_")
+    indicators = []
+    for raw in require(doc, "indicators", path, list):
+        check_keys(raw, _IND_KEYS, path)
+        ind = Indicator(
+            number=require(raw, "number", path, int),
+            code=require(raw, "code", path, str),
+            service=require(raw, "service", path, str),
+            name=require(raw, "name", path, str),
+            confidence=str(raw.get("confidence", "R")),
+            source=require(raw, "deprived_when", path, str),
+            line=line_of(raw) or 0,
+        )
+        if any(i.number == ind.number or i.code == ind.code for i in indicators):
+            raise DataFileError(path, ind.line, f"indicator {ind.number} ({ind.code}) is defined twice")
+        indicators.append(ind)
+    min_deprived = require(doc, "poor_min_deprived", path, int)
+    if not 0 < min_deprived <= len(indicators):
+        raise DataFileError(path, line_of(doc), "poor_min_deprived must be between 1 and the number of indicators")
+    return RulePack(
+        id=require(doc, "id", path, str),
+        title=require(doc, "title", path, str),
+        basis=str(doc.get("basis", "")),
+        year_from=y_from,
+        year_to=y_to,
+        area_by_commune_type=dict(areas),
+        income_line=income_line,
+        b1_line=b1_line,
+        points_per_indicator=require(doc, "points_per_indicator", path, int),
+        poor_min_deprived=min_deprived,
+        average_band=band,
+        params=dict(params),
+        indicators=tuple(indicators),
+        path=str(path),
+    )
+
+
+def _per_area(raw: Any, path: Path, key: str) -> dict[str, int]:
+    if not isinstance(raw, dict):
+        raise DataFileError(path, line_of(raw), f"{key} must map rural and urban to numbers")
+    out = {}
+    for area in AREAS:
+        value = require(raw, area, path, int)
+        if value <= 0:
+            raise DataFileError(path, line_of(raw), f"{key}.{area} must be positive")
+        out[area] = value
+    return out
+
+
+_COMPILED: dict[tuple[str, str], dict[str, Expr]] = {}
+
+
+def _compile_for(pack: RulePack, survey: Survey) -> dict[str, Expr]:
+    key = (pack.path, survey.key)
+    if key not in _COMPILED:
+        hh = {q.id for q in survey.household_questions()} | CONTEXT_NAMES | set(pack.params)
+        mem = survey.member_question_ids() | MEMBER_CONTEXT_NAMES
+        out = {}
+        for ind in pack.indicators:
+            try:
+                out[ind.code] = compile_expr(ind.source, hh, mem)
+            except ExprError as exc:
+                raise DataFileError(
+                    pack.path, ind.line, f"indicator {ind.number} ({ind.code}) against form {survey.key}: {exc}"
+                ) from exc
+        _COMPILED[key] = out
+    return _COMPILED[key]
+
+
+def load_packs(directory: str | Path = PACKS_DIR) -> list[RulePack]:
+    packs = [load_pack(p) for p in sorted(Path(directory).glob("*.yaml"))]
+    packs.sort(key=lambda p: p.year_from)
+    for a, b in pairwise(packs):
+        if b.year_from <= a.year_to:
+            raise DataFileError(b.path, None, f"years {b.year_from}-{b.year_to} overlap pack {a.id} ({a.path})")
+    return packs
+
+
+def pack_for_year(packs: list[RulePack], year: int) -> RulePack:
+    for pack in packs:
+        if pack.covers(year):
+            return pack
+    raise LookupError(f"no rule pack covers review year {year}")

@@ -1,0 +1,28 @@
+"""The classification result in words, for the village head who must explain it to the household."""
+
+from __future__ import annotations
+
+from core.classification.classify import Classification, Outcome
+from core.classification.pack import RulePack
+from core.i18n import fmt_money, t
+
+
+def render(c: Classification, pack: RulePack) -> str:
+    lines = [t("cls_title", outcome=t(f"outcome_{c.outcome.value}"))]
+    lines.append(t("cls_basis", area=t(f"area_{c.area}"), pack=pack.title))
+    if c.note:
+        lines.append(t(c.note))
+    if c.measure == "income" and c.income_per_capita is not None and c.line is not None:
+        key = "cls_income_le" if c.income_per_capita <= c.line else "cls_income_gt"
+        lines.append(t(key, income=fmt_money(c.income_per_capita), line=fmt_money(c.line)))
+    elif c.measure == "b1" and c.b1_score is not None and c.line is not None:
+        key = "cls_b1_le" if c.b1_score <= c.line else "cls_b1_gt"
+        lines.append(t(key, b1=c.b1_score, line=c.line))
+    if c.average_band is not None and c.income_per_capita is not None:
+        lines.append(t("cls_band", low=fmt_money(c.average_band[0]), high=fmt_money(c.average_band[1])))
+    if c.outcome in (Outcome.POOR, Outcome.NEAR_POOR, Outcome.NOT_POOR) or c.deprived:
+        lines.append(t("cls_deprived", count=len(c.deprived), total=c.indicator_count,
+                       min=c.poor_min_deprived, b2=c.b2_score))
+        lines += [t("cls_deprived_item", number=i.number, name=i.name, service=i.service) for i in c.deprived]
+    lines.append(t(f"cls_reason_{c.outcome.value}", min=c.poor_min_deprived))
+    return "\n".join(lines)

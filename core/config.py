@@ -1,0 +1,36 @@
+"""Settings from the environment; every one has a default that works on a fresh machine."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    review_year: int
+    units_configuration: str
+    telegram_token: str | None
+    telegram_api_base: str | None
+    data_dir: Path
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("RASOAT_DATA_DIR", "data"))
+        default_db = f"sqlite+aiosqlite:///{data_dir / 'rasoat.db'}"
+        year = env.get("REVIEW_YEAR") or str(date.today().year)
+        if not year.isdigit():
+            raise ValueError(f"REVIEW_YEAR must be a year, got {year!r}")
+        config = env.get("UNITS_CONFIGURATION", "65")
+        return cls(
+            database_url=env.get("DATABASE_URL") or default_db,
+            review_year=int(year),
+            units_configuration=config,
+            telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_api_base=env.get("TELEGRAM_API_BASE") or None,
+            data_dir=data_dir,
+        )

@@ -1,0 +1,294 @@
+"""The application service every channel calls: one user action in, the reply out.
+
+Each call is one database transaction that (1) records the platform update id, so a
+re-delivered update changes nothing and gets the same reply, (2) runs the engine, (3) writes
+the answer changes with their audit rows and the conversation state, and commits; only then
+does the channel get the messages to send. A crash before the commit loses the whole action
+(the platform will re-deliver it); a crash after it loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.classification.classify import classify
+from core.classification.pack import RulePack, pack_for_year
+from core.classification.render import render
+from core.config import Settings
+from core.conversation.commands import parse_command, parse_payload, payload, slash
+from core.conversation.engine import SUBMITTED, EngineState, Step, SurveyEngine
+from core.conversation.messages import Button, Command, Incoming, OutMessage, Reply
+from core.i18n import t
+from core.storage.db import Database
+from core.storage.models import Conversation, Household, ProcessedUpdate, Unit, User, utcnow
+from core.storage.repo import audit, households_of, load_answers, save_answer, user_covers
+from core.surveys.model import Survey
+from core.units.loader import commune_of
+
+log = logging.getLogger(__name__)
+SURVEY_COMMANDS = {"pause", "resume", "back", "skip", "keep", "review", "confirm", "edit"}
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """Who is talking, on which channel and in which chat."""
+
+    channel: str
+    chat_id: str
+    user_external_id: str
+
+
+class SurveyService:
+    def __init__(self, db: Database, settings: Settings, forms: dict[str, Survey], packs: list[RulePack]) -> None:
+        self.db = db
+        self.settings = settings
+        self.forms = forms
+        self.packs = packs
+
+    # ----- public -------------------------------------------------------------------------
+
+    async def handle(self, chat: ChatRef, incoming: Incoming) -> Reply:
+        try:
+            return await self._handle(chat, incoming)
+        except IntegrityError:
+            # A concurrent delivery of the same update committed first: answer as a duplicate.
+            if incoming.update_id is not None:
+                stored = await self._stored_reply(chat, incoming.update_id)
+                if stored is not None:
+                    return stored
+            log.exception("integrity error handling %s", incoming)
+            return Reply([OutMessage(t("internal_error"))])
+        except Exception:
+            log.exception("error handling %s from %s", incoming, chat)
+            return Reply([OutMessage(t("internal_error"))])
+
+    # ----- transaction --------------------------------------------------------------------
+
+    async def _handle(self, chat: ChatRef, incoming: Incoming) -> Reply:
+        async with self.db.transaction() as s:
+            record: ProcessedUpdate | None = None
+            if incoming.update_id is not None:
+                seen = await s.get(ProcessedUpdate, (chat.channel, incoming.update_id))
+                if seen is not None:
+                    return Reply([OutMessage.from_json(m) for m in seen.reply or []], duplicate=True)
+                record = ProcessedUpdate(channel=chat.channel, update_id=incoming.update_id, chat_id=chat.chat_id)
+                s.add(record)
+                await s.flush()  # takes the row lock now: a concurrent duplicate waits, then fails
+            user = await s.scalar(
+                select(User).where(User.channel == chat.channel, User.external_id == chat.user_external_id)
+            )
+            if user is None:
+                messages = [OutMessage(t("not_registered"))]
+            else:
+                messages = await self._dispatch(s, user, chat, incoming)
+            if record is not None:
+                record.reply = [m.to_json() for m in messages]
+        return Reply(messages)
+
+    async def _stored_reply(self, chat: ChatRef, update_id: str) -> Reply | None:
+        async with self.db.transaction() as s:
+            seen = await s.get(ProcessedUpdate, (chat.channel, update_id))
+            if seen is None:
+                return None
+            return Reply([OutMessage.from_json(m) for m in seen.reply or []], duplicate=True)
+
+    # ----- routing ------------------------------------------------------------------------
+
+    async def _dispatch(self, s: AsyncSession, user: User, chat: ChatRef, inc: Incoming) -> list[OutMessage]:
+        conv = await self._conversation(s, user, chat)
+        if inc.payload is not None:
+            if inc.payload.startswith("a:"):
+                _, key, value = [*inc.payload.split(":", 2), "", ""][:3]
+                return await self._survey_step(s, user, conv, lambda e, st, a: e.handle_button(st, a, key, value))
+            cmd = parse_payload(inc.payload)
+            if cmd is None:
+                return [OutMessage(t("stale_button"))]
+        else:
+            cmd = parse_command(inc.text or "")
+        if cmd is None:
+            return await self._survey_step(s, user, conv, lambda e, st, a: e.handle_text(st, a, inc.text or ""))
+        if cmd.name in SURVEY_COMMANDS:
+            return await self._survey_step(s, user, conv, lambda e, st, a: e.handle_command(st, a, cmd))
+        match cmd.name:
+            case "start" | "help":
+                return await self._welcome(s, user, conv)
+            case "new":
+                return await self._new(s, user, conv, cmd)
+            case "list":
+                return await self._list(s, user)
+            case "open":
+                return await self._open(s, user, conv, cmd.arg)
+            case "reopen":
+                return await self._reopen(s, user, conv)
+            case "cancel":
+                conv.household_id, conv.state = None, None
+                return [OutMessage(t("cancelled", new=slash("new"), list=slash("list")))]
+        return [OutMessage(t("unknown_command", help=slash("help")))]
+
+    async def _conversation(self, s: AsyncSession, user: User, chat: ChatRef) -> Conversation:
+        conv = await s.scalar(
+            select(Conversation)
+            .where(Conversation.channel == chat.channel, Conversation.chat_id == chat.chat_id)
+            .with_for_update()
+        )
+        if conv is None:
+            conv = Conversation(channel=chat.channel, chat_id=chat.chat_id, user_id=user.id, state=None)
+            s.add(conv)
+            await s.flush()
+        return conv
+
+    # ----- survey steps -------------------------------------------------------------------
+
+    async def _active(self, s: AsyncSession, user: User, conv: Conversation) -> Household | None:
+        if conv.household_id is None:
+            return None
+        household = await s.get(Household, conv.household_id)
+        if household is None or not await user_covers(s, user, household.village_id):
+            conv.household_id, conv.state = None, None
+            return None
+        return household
+
+    def _engine(self, household: Household) -> SurveyEngine:
+        survey = self.forms[household.survey_id]
+        return SurveyEngine(survey, {"review_year": household.review_year, "is_urban": household.area == "urban"})
+
+    async def _survey_step(self, s: AsyncSession, user: User, conv: Conversation, act: Any) -> list[OutMessage]:
+        household = await self._active(s, user, conv)
+        if household is None:
+            return [OutMessage(t("no_active_survey", new=slash("new"), list=slash("list")))]
+        engine = self._engine(household)
+        answers = await load_answers(s, household.id)
+        step: Step = act(engine, EngineState.from_json(conv.state), answers)
+        await self._persist(s, user, conv, household, engine, step)
+        return step.messages
+
+    async def _persist(
+        self, s: AsyncSession, user: User, conv: Conversation, household: Household, engine: SurveyEngine, step: Step
+    ) -> None:
+        for change in step.changes:
+            await save_answer(s, household.id, change.key, change.old, change.new, user.id)
+        head = engine.survey.head_name
+        if head and any(c.key == head for c in step.changes):
+            household.head_name = step.answers.get(head)
+        if step.changes:
+            household.updated_at = utcnow()
+        conv.state = step.state.to_json()
+        conv.updated_at = utcnow()
+        if step.submit:
+            await s.flush()
+            step.messages.extend(await self._submit(s, user, household, engine, step.answers))
+
+    async def _submit(
+        self, s: AsyncSession, user: User, household: Household, engine: SurveyEngine, answers: dict[str, Any]
+    ) -> list[OutMessage]:
+        pack = pack_for_year(self.packs, household.review_year)
+        result = classify(engine.survey, pack, engine.view(answers), household.area or "rural")
+        household.status = "submitted"
+        household.submitted_at = household.updated_at = utcnow()
+        household.outcome = result.outcome.value
+        household.pack_id = pack.id
+        household.income_per_capita = result.income_per_capita
+        household.b1_score = result.b1_score
+        household.deprived_count = len(result.deprived)
+        household.deprived = [i.number for i in result.deprived]
+        await audit(s, household.id, "submit", user.id, result.to_json())
+        done = OutMessage(t("submitted", id=household.id, new=slash("new"), list=slash("list")),
+                          ((Button(t("btn_new"), payload("new"), slash("new")),),))
+        return [OutMessage(render(result, pack)), done]
+
+    # ----- session commands ---------------------------------------------------------------
+
+    async def _welcome(self, s: AsyncSession, user: User, conv: Conversation) -> list[OutMessage]:
+        unit = await s.get(Unit, user.unit_id) if user.unit_id else None
+        messages = [OutMessage(t("welcome", name=user.display_name, unit=unit.name if unit else "-",
+                                 new=slash("new"), list=slash("list"), back=slash("back"),
+                                 pause=slash("pause"), review=slash("review")))]
+        household = await self._active(s, user, conv)
+        if household is not None and household.status == "draft":
+            engine = self._engine(household)
+            state = EngineState.from_json(conv.state)
+            step = engine.start(await load_answers(s, household.id), state)
+            conv.state = step.state.to_json()
+            messages.append(OutMessage(t("resume_notice", id=household.id, head=household.head_name or "-")))
+            messages.extend(step.messages)
+        return messages
+
+    async def _new(self, s: AsyncSession, user: User, conv: Conversation, cmd: Command) -> list[OutMessage]:
+        village = await s.get(Unit, user.unit_id) if user.unit_id else None
+        if village is None or village.level != "village":
+            return [OutMessage(t("only_village_heads_survey"))]
+        if not cmd.arg or cmd.arg not in self.forms:
+            rows = tuple(
+                (Button(f.title, payload("new", f.id), f"{slash('new')} {f.id}"),) for f in self.forms.values()
+            )
+            return [OutMessage(t("choose_form"), rows)]
+        survey = self.forms[cmd.arg]
+        commune = await commune_of(s, village)
+        pack = pack_for_year(self.packs, self.settings.review_year)
+        household = Household(
+            village_id=village.id, survey_id=survey.id, survey_version=survey.version,
+            review_year=self.settings.review_year, status="draft", created_by=user.id,
+            area=pack.area_of(commune.kind if commune else "Xã"),
+        )
+        s.add(household)
+        await s.flush()
+        await audit(s, household.id, "create", user.id, {"survey": survey.key, "village": village.name})
+        conv.household_id = household.id
+        engine = self._engine(household)
+        step = engine.start({}, EngineState())
+        conv.state = step.state.to_json()
+        intro = OutMessage(t("new_household", id=household.id, title=survey.title, village=village.name,
+                             area=t(f"area_{household.area}"), back=slash("back"), pause=slash("pause")))
+        return [intro, *step.messages]
+
+    async def _list(self, s: AsyncSession, user: User) -> list[OutMessage]:
+        if user.unit_id is None:
+            return [OutMessage(t("only_village_heads_survey"))]
+        households = await households_of(s, user.unit_id)
+        if not households:
+            return [OutMessage(t("list_empty", new=slash("new")))]
+        lines = [t("list_title")]
+        rows = []
+        for h in households:
+            status = t("status_draft") if h.status == "draft" else t(f"outcome_{h.outcome}")
+            lines.append(t("list_line", id=h.id, head=h.head_name or t("value_missing"), status=status))
+            rows.append((Button(t("btn_open", id=h.id), payload("open", str(h.id)), f"{slash('open')} {h.id}"),))
+        return [OutMessage("\n".join(lines), tuple(rows[:10]))]
+
+    async def _open(self, s: AsyncSession, user: User, conv: Conversation, arg: str | None) -> list[OutMessage]:
+        if not arg or not arg.strip().lstrip("#").isdigit():
+            return [OutMessage(t("open_usage", open=slash("open")))]
+        household = await s.get(Household, int(arg.strip().lstrip("#")))
+        if household is None or not await user_covers(s, user, household.village_id):
+            return [OutMessage(t("household_not_found", id=arg))]
+        conv.household_id = household.id
+        engine = self._engine(household)
+        answers = await load_answers(s, household.id)
+        if household.status == "submitted":
+            conv.state = EngineState(mode=SUBMITTED).to_json()
+            summary = engine.summary_lines(engine.view(answers), answers)
+            head = t("opened_submitted", id=household.id, outcome=t(f"outcome_{household.outcome}"),
+                     reopen=slash("reopen"))
+            return [OutMessage("\n".join([head, *summary[:60]]),
+                               ((Button(t("btn_reopen"), payload("reopen"), slash("reopen")),),))]
+        step = engine.start(answers, EngineState.from_json(conv.state) if conv.household_id == household.id else None)
+        conv.state = step.state.to_json()
+        return [OutMessage(t("opened_draft", id=household.id, head=household.head_name or "-")), *step.messages]
+
+    async def _reopen(self, s: AsyncSession, user: User, conv: Conversation) -> list[OutMessage]:
+        household = await self._active(s, user, conv)
+        if household is None or household.status != "submitted":
+            return [OutMessage(t("reopen_nothing", list=slash("list")))]
+        household.status = "draft"
+        household.updated_at = utcnow()
+        await audit(s, household.id, "reopen", user.id, {"previous_outcome": household.outcome})
+        engine = self._engine(household)
+        step = engine.start(await load_answers(s, household.id), EngineState(mode="review"))
+        conv.state = step.state.to_json()
+        return [OutMessage(t("reopened", id=household.id)), *step.messages]

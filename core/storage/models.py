@@ -1,0 +1,128 @@
+"""Database tables. Answers are rows (not a blob) so each one is committed on its own, audited,
+and queryable by reports with GROUP BY."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Shared metadata for the tables and the Alembic migrations."""
+
+
+class Unit(Base):
+    """Province, district (until 30/06/2025), commune or village, in one configuration."""
+
+    __tablename__ = "units"
+    __table_args__ = (
+        UniqueConstraint("configuration", "level", "code", name="uq_units_code"),
+        UniqueConstraint("parent_id", "level", "name", name="uq_units_parent_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    configuration: Mapped[str] = mapped_column(String(8))
+    level: Mapped[str] = mapped_column(String(10))  # province | district | commune | village
+    code: Mapped[str | None] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # Tỉnh, Huyện, Xã, Phường, Thị trấn, Thôn...
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_users_channel_ext"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # village_head | commune | district | province | admin
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Household(Base):
+    __tablename__ = "households"
+    __table_args__ = (Index("ix_households_village_status", "village_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    survey_id: Mapped[str] = mapped_column(String(32))
+    survey_version: Mapped[str] = mapped_column(String(16))
+    review_year: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), default="draft")  # draft | submitted
+    head_name: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(16), index=True)
+    pack_id: Mapped[str | None] = mapped_column(String(32))
+    area: Mapped[str | None] = mapped_column(String(8))
+    income_per_capita: Mapped[float | None] = mapped_column(Float)
+    b1_score: Mapped[int | None] = mapped_column(Integer)
+    deprived_count: Mapped[int | None] = mapped_column(Integer)
+    deprived: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("household_id", "key", name="uq_answers_household_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class AuditLog(Base):
+    """One row per change: who changed what, when, from which value to which."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # create | answer | submit | reopen
+    key: Mapped[str | None] = mapped_column(String(64))
+    old_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Conversation(Base):
+    """Where a chat stands: which household it is filling in and the engine's cursor."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "chat_id", name="uq_conversations_chat"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id", ondelete="SET NULL"))
+    state: Mapped[Any] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ProcessedUpdate(Base):
+    """Updates already handled, with the reply given, so a re-delivered update changes nothing
+    and can be answered again with the same reply."""
+
+    __tablename__ = "processed_updates"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64))
+    reply: Mapped[Any] = mapped_column(JSON, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

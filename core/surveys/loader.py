@@ -1,0 +1,299 @@
+"""Reads survey forms from YAML and checks them the way pyxform checks an XLSForm.
+
+All checks happen at load time so that a wrong form is refused at start-up with the file and
+line to fix, never discovered by a village head half-way through a household.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from core.datafile import DataFileError, check_keys, line_of, load_yaml, require
+from core.expr import Expr, ExprError, compile_expr
+from core.surveys.model import Choice, Item, QType, Question, RepeatGroup, Survey
+
+FORMS_DIR = Path(__file__).parent / "forms"
+CONTEXT_NAMES = frozenset({"review_year", "is_urban"})
+MEMBER_CONTEXT_NAMES = frozenset({"_index"})
+ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
+VALUE_RE = re.compile(r"^[a-z0-9_]{1,20}$")
+CALLBACK_LIMIT = 64  # Telegram's callback_data limit, in bytes
+PURPOSES = {"poverty", "average_living"}
+OUTPUTS = {
+    "poverty": {"income_per_capita", "b1_score", "member_count"},
+    "average_living": {"income_per_capita", "member_count"},
+}
+
+_Q_KEYS = {
+    "id", "type", "label", "hint", "required", "min", "max", "choices", "relevant",
+    "constraint", "constraint_message", "expr",
+}
+_G_KEYS = {"group", "label", "repeat_count", "max_count", "questions", "relevant"}
+_TOP_KEYS = {
+    "id", "version", "title", "purpose", "basis", "choice_lists", "questions", "outputs", "head_name",
+}
+
+
+def load_survey(path: str | Path) -> Survey:
+    path = Path(path)
+    doc = load_yaml(path)
+    if not isinstance(doc, dict):
+        raise DataFileError(path, None, "a survey file must be a mapping with id, version, questions")
+    check_keys(doc, _TOP_KEYS, path)
+    sid = require(doc, "id", path, str)
+    version = str(require(doc, "version", path, (str, int, float)))
+    purpose = require(doc, "purpose", path, str)
+    if purpose not in PURPOSES:
+        raise DataFileError(path, line_of(doc), f"purpose must be one of {sorted(PURPOSES)}")
+    choice_lists = _choice_lists(doc.get("choice_lists") or {}, path)
+    raw_items = _expand_includes(require(doc, "questions", path, list), path, choice_lists)
+
+    # First pass: collect names so expressions may refer to any question of the form.
+    hh_names: set[str] = set(CONTEXT_NAMES)
+    member_names: set[str] = set(MEMBER_CONTEXT_NAMES)
+    for raw, src in raw_items:
+        if isinstance(raw, dict) and "group" in raw:
+            for q in raw.get("questions") or []:
+                if isinstance(q, dict) and "id" in q:
+                    _add_name(member_names | hh_names, member_names, q, src)
+        elif isinstance(raw, dict) and "id" in raw:
+            _add_name(hh_names | member_names, hh_names, raw, src)
+
+    items: list[Item] = []
+    seen_ids: set[str] = set()
+    for raw, src in raw_items:
+        if isinstance(raw, dict) and "group" in raw:
+            items.append(_group(raw, src, hh_names, member_names, choice_lists, seen_ids))
+        else:
+            q = _question(raw, src, hh_names, member_names, choice_lists, in_member=False)
+            _unique(q.id, seen_ids, src, raw)
+            items.append(q)
+
+    asked = [q for q in _all_questions(items) if q.asked]
+    if not asked:
+        raise DataFileError(path, line_of(doc), "the survey asks no question")
+    outputs = _outputs(doc, path, purpose, hh_names, member_names)
+    head_name = doc.get("head_name")
+    if head_name is not None and head_name not in hh_names:
+        raise DataFileError(path, line_of(doc), f"head_name '{head_name}' is not a household question")
+    return Survey(
+        id=sid,
+        version=version,
+        title=str(require(doc, "title", path, str)),
+        purpose=purpose,
+        items=tuple(items),
+        outputs=outputs,
+        path=str(path),
+        head_name=head_name,
+        basis=str(doc.get("basis", "")),
+        context_names=CONTEXT_NAMES,
+    )
+
+
+def load_forms(directory: str | Path = FORMS_DIR) -> dict[str, Survey]:
+    """All forms in a folder (files starting with '_' are shared sections, not forms)."""
+    surveys: dict[str, Survey] = {}
+    for path in sorted(Path(directory).glob("*.yaml")):
+        if path.name.startswith("_"):
+            continue
+        survey = load_survey(path)
+        if survey.id in surveys:
+            raise DataFileError(path, None, f"survey id '{survey.id}' is also used by {surveys[survey.id].path}")
+        surveys[survey.id] = survey
+    return surveys
+
+
+def _all_questions(items: list[Item]) -> list[Question]:
+    out: list[Question] = []
+    for item in items:
+        out.extend(item.questions if isinstance(item, RepeatGroup) else [item])
+    return out
+
+
+def _add_name(known: set[str], target: set[str], raw: dict, src: Path) -> None:
+    qid = raw.get("id")
+    if not isinstance(qid, str) or not ID_RE.match(qid):
+        raise DataFileError(src, line_of(raw), f"question id {qid!r} must match {ID_RE.pattern}")
+    if qid in known:
+        raise DataFileError(src, line_of(raw), f"question id '{qid}' is used twice")
+    target.add(qid)
+
+
+def _unique(qid: str, seen: set[str], src: Path, raw: Any) -> None:
+    if qid in seen:
+        raise DataFileError(src, line_of(raw), f"question id '{qid}' is used twice")
+    seen.add(qid)
+
+
+def _expand_includes(
+    raw_items: list, path: Path, choice_lists: dict[str, tuple[Choice, ...]]
+) -> list[tuple[Any, Path]]:
+    """`- include: _file.yaml` splices a shared section (e.g. household identification);
+    the section may bring its own choice lists."""
+    out: list[tuple[Any, Path]] = []
+    for raw in raw_items:
+        if isinstance(raw, dict) and "include" in raw:
+            inc = path.parent / str(raw["include"])
+            if not inc.exists():
+                raise DataFileError(path, line_of(raw), f"included file {inc.name} does not exist")
+            section = load_yaml(inc)
+            if not isinstance(section, dict):
+                raise DataFileError(inc, None, "an included section must be a mapping with 'questions'")
+            check_keys(section, {"choice_lists", "questions"}, inc)
+            for name, choices in _choice_lists(section.get("choice_lists") or {}, inc).items():
+                if name in choice_lists:
+                    raise DataFileError(inc, line_of(section), f"choice list '{name}' is defined twice")
+                choice_lists[name] = choices
+            out.extend((item, inc) for item in require(section, "questions", inc, list))
+        else:
+            out.append((raw, path))
+    return out
+
+
+def _choice_lists(raw: Any, path: Path) -> dict[str, tuple[Choice, ...]]:
+    if not isinstance(raw, dict):
+        raise DataFileError(path, line_of(raw), "choice_lists must map a list name to its choices")
+    return {name: _choices(items, path, raw) for name, items in raw.items()}
+
+
+def _choices(raw: Any, path: Path, parent: Any) -> tuple[Choice, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise DataFileError(path, line_of(parent), "choices must be a non-empty list")
+    out: list[Choice] = []
+    for c in raw:
+        if isinstance(c, dict):
+            check_keys(c, {"value", "label", "aliases"}, path)
+        value = str(require(c, "value", path, (str, int)))
+        if not VALUE_RE.match(value):
+            raise DataFileError(path, line_of(c), f"choice value {value!r} must match {VALUE_RE.pattern}")
+        if any(o.value == value for o in out):
+            raise DataFileError(path, line_of(c), f"choice value '{value}' is used twice")
+        aliases = c.get("aliases") or []
+        out.append(Choice(value, str(require(c, "label", path, str)), tuple(str(a) for a in aliases)))
+    return tuple(out)
+
+
+def _compile(
+    raw: dict, key: str, src: Path, hh: set[str], mem: set[str], in_member: bool
+) -> Expr | None:
+    if raw.get(key) is None:
+        return None
+    try:
+        return compile_expr(raw[key], hh, mem, in_member=in_member)
+    except ExprError as exc:
+        raise DataFileError(src, line_of(raw), f"{key} of '{raw.get('id', raw.get('group'))}': {exc}") from exc
+
+
+def _question(
+    raw: Any,
+    src: Path,
+    hh: set[str],
+    mem: set[str],
+    choice_lists: dict[str, tuple[Choice, ...]],
+    *,
+    in_member: bool,
+    max_index: int = 0,
+) -> Question:
+    if not isinstance(raw, dict):
+        raise DataFileError(src, None, f"each question must be a mapping, got {raw!r}")
+    check_keys(raw, _Q_KEYS, src)
+    qid = require(raw, "id", src, str)
+    try:
+        qtype = QType(require(raw, "type", src, str))
+    except ValueError:
+        raise DataFileError(
+            src, line_of(raw), f"question '{qid}': type must be one of {', '.join(t.value for t in QType)}"
+        ) from None
+    choices: tuple[Choice, ...] = ()
+    if qtype is QType.CHOICE:
+        spec = raw.get("choices")
+        if isinstance(spec, str):
+            if spec not in choice_lists:
+                raise DataFileError(src, line_of(raw), f"question '{qid}': unknown choice list '{spec}'")
+            choices = choice_lists[spec]
+        else:
+            choices = _choices(spec, src, raw)
+        slot_len = len(qid) + (len(f"g.{max_index}.") if in_member else 0)
+        for c in choices:
+            payload = f"a:{slot_len * 'x'}:{c.value}"
+            if len(payload.encode()) > CALLBACK_LIMIT:
+                raise DataFileError(
+                    src, line_of(raw), f"question '{qid}': button data for '{c.value}' exceeds 64 bytes"
+                )
+    elif raw.get("choices") is not None:
+        raise DataFileError(src, line_of(raw), f"question '{qid}': only choice questions take choices")
+    if qtype is QType.CALCULATE and raw.get("expr") is None:
+        raise DataFileError(src, line_of(raw), f"calculate question '{qid}' needs expr")
+    if qtype is not QType.CALCULATE and not raw.get("label"):
+        raise DataFileError(src, line_of(raw), f"question '{qid}' needs a label")
+    required = raw.get("required", True)
+    if not isinstance(required, bool):
+        raise DataFileError(src, line_of(raw), f"question '{qid}': required must be true or false")
+    return Question(
+        id=qid,
+        type=qtype,
+        label=str(raw.get("label", qid)),
+        line=line_of(raw) or 0,
+        hint=raw.get("hint"),
+        required=required,
+        min=_compile(raw, "min", src, hh, mem, in_member),
+        max=_compile(raw, "max", src, hh, mem, in_member),
+        choices=choices,
+        relevant=_compile(raw, "relevant", src, hh, mem, in_member),
+        constraint=_compile(raw, "constraint", src, hh | {"value"}, mem, in_member),
+        constraint_message=raw.get("constraint_message"),
+        expr=_compile(raw, "expr", src, hh, mem, in_member),
+    )
+
+
+def _group(
+    raw: dict,
+    src: Path,
+    hh: set[str],
+    mem: set[str],
+    choice_lists: dict[str, tuple[Choice, ...]],
+    seen: set[str],
+) -> RepeatGroup:
+    check_keys(raw, _G_KEYS, src)
+    gid = require(raw, "group", src, str)
+    if not ID_RE.match(gid) or len(gid) > 4:
+        raise DataFileError(
+            src, line_of(raw), f"group id {gid!r} must be 1-4 lowercase letters (it goes in button data)"
+        )
+    count_from = require(raw, "repeat_count", src, str)
+    if count_from not in hh:
+        raise DataFileError(src, line_of(raw), f"repeat_count '{count_from}' is not a household question")
+    max_count = int(raw.get("max_count", 30))
+    questions = []
+    for q in require(raw, "questions", src, list):
+        question = _question(q, src, hh, mem, choice_lists, in_member=True, max_index=max_count)
+        _unique(question.id, seen, src, q)
+        questions.append(question)
+    return RepeatGroup(
+        id=gid,
+        label=str(require(raw, "label", src, str)),
+        count_from=count_from,
+        max_count=max_count,
+        questions=tuple(questions),
+        line=line_of(raw) or 0,
+        relevant=_compile(raw, "relevant", src, hh, mem, False),
+    )
+
+
+def _outputs(doc: dict, path: Path, purpose: str, hh: set[str], mem: set[str]) -> dict[str, Expr]:
+    raw = require(doc, "outputs", path, dict)
+    need = OUTPUTS[purpose]
+    missing = need - set(raw)
+    if missing:
+        raise DataFileError(path, line_of(raw), f"outputs must define {', '.join(sorted(missing))}")
+    out: dict[str, Expr] = {}
+    for key, src in raw.items():
+        if key not in need:
+            raise DataFileError(path, line_of(raw), f"unknown output '{key}' for purpose {purpose}")
+        try:
+            out[key] = compile_expr(src, hh, mem)
+        except ExprError as exc:
+            raise DataFileError(path, line_of(raw), f"output {key}: {exc}") from exc
+    return out

@@ -1,0 +1,156 @@
+"""Lạng Sơn's administrative units from the GSO-coded CSV (reference §5.1).
+
+Three configurations coexist in the file: 200 communes under 11 districts (2020-01 to 2024-11),
+194 communes (2024-12 to 2025-06) and 65 communes with no district level (from 2025-07-01).
+Each is loaded as its own tree, so a review of an earlier year keeps the units it used.
+Villages are not in the file; they come from `rasoat units villages FILE.csv` or are added
+by officials.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.datafile import DataFileError
+from core.storage.models import Unit
+
+UNITS_CSV = Path(__file__).parent / "lang_son_units.csv"
+CONFIGURATIONS = {"200": "(200 units)", "194": "(194 units)", "65": "(65 units"}
+COMMUNE_KINDS = {"Xã", "Phường", "Thị trấn"}
+PROVINCE_NAME = "Tỉnh Lạng Sơn"
+
+
+@dataclass(frozen=True)
+class CommuneRow:
+    configuration: str
+    province_code: str
+    district_code: str | None
+    district_name: str | None
+    code: str
+    name: str
+    kind: str
+    line: int
+
+
+def read_units(path: Path = UNITS_CSV) -> list[CommuneRow]:
+    rows: list[CommuneRow] = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        need = {"configuration", "province_code", "district_code", "district_name",
+                "commune_code", "commune_name", "commune_type"}
+        if not need <= set(reader.fieldnames or []):
+            raise DataFileError(path, 1, f"columns must include {', '.join(sorted(need))}")
+        for line, raw in enumerate(reader, start=2):
+            config = next((k for k, marker in CONFIGURATIONS.items() if marker in raw["configuration"]), None)
+            if config is None:
+                raise DataFileError(path, line, f"unknown configuration {raw['configuration']!r}")
+            if raw["commune_type"] not in COMMUNE_KINDS:
+                raise DataFileError(path, line, f"commune_type must be one of {sorted(COMMUNE_KINDS)}")
+            if not raw["commune_code"].isdigit():
+                raise DataFileError(path, line, f"commune_code {raw['commune_code']!r} is not a number")
+            rows.append(CommuneRow(
+                configuration=config,
+                province_code=raw["province_code"],
+                district_code=raw["district_code"] or None,
+                district_name=raw["district_name"] or None,
+                code=raw["commune_code"],
+                name=raw["commune_name"],
+                kind=raw["commune_type"],
+                line=line,
+            ))
+    return rows
+
+
+async def load_units(session: AsyncSession, configuration: str, path: Path = UNITS_CSV) -> int:
+    """Insert the province, districts and communes of one configuration; existing ones are kept.
+    Returns how many units were added."""
+    if configuration not in CONFIGURATIONS:
+        raise ValueError(f"unknown units configuration {configuration!r}; use one of {sorted(CONFIGURATIONS)}")
+    rows = [r for r in read_units(path) if r.configuration == configuration]
+    existing = {
+        (u.level, u.code): u
+        for u in (await session.scalars(select(Unit).where(Unit.configuration == configuration))).all()
+    }
+    added = 0
+
+    async def ensure(level: str, code: str, name: str, kind: str, parent: Unit | None) -> Unit:
+        nonlocal added
+        unit = existing.get((level, code))
+        if unit is None:
+            unit = Unit(configuration=configuration, level=level, code=code, name=name, kind=kind,
+                        parent_id=parent.id if parent else None)
+            session.add(unit)
+            await session.flush()
+            existing[(level, code)] = unit
+            added += 1
+        return unit
+
+    province = await ensure("province", rows[0].province_code, PROVINCE_NAME, "Tỉnh", None)
+    for row in rows:
+        parent = province
+        if row.district_code:
+            kind = "Thành phố" if row.district_name and row.district_name.startswith("Thành phố") else "Huyện"
+            parent = await ensure("district", row.district_code, row.district_name or row.district_code, kind, province)
+        await ensure("commune", row.code, row.name, row.kind, parent)
+    return added
+
+
+async def add_village(session: AsyncSession, commune: Unit, name: str, kind: str = "Thôn") -> Unit:
+    """The village of that name under the commune, created if new."""
+    found = await session.scalar(
+        select(Unit).where(Unit.parent_id == commune.id, Unit.level == "village", Unit.name == name)
+    )
+    if found is not None:
+        return found
+    village = Unit(configuration=commune.configuration, level="village", code=None, name=name,
+                   kind=kind, parent_id=commune.id)
+    session.add(village)
+    await session.flush()
+    return village
+
+
+async def import_villages(session: AsyncSession, configuration: str, path: Path) -> int:
+    """Villages from a CSV with columns commune_code, village_name[, kind]."""
+    added = 0
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not {"commune_code", "village_name"} <= set(reader.fieldnames or []):
+            raise DataFileError(path, 1, "columns must include commune_code, village_name")
+        for line, raw in enumerate(reader, start=2):
+            commune = await session.scalar(select(Unit).where(
+                Unit.configuration == configuration, Unit.level == "commune", Unit.code == raw["commune_code"]))
+            if commune is None:
+                raise DataFileError(
+                    path, line, f"no commune with code {raw['commune_code']} in configuration {configuration}"
+                )
+            name = (raw["village_name"] or "").strip()
+            if not name:
+                raise DataFileError(path, line, "village_name is empty")
+            before = await session.scalar(select(Unit.id).where(
+                Unit.parent_id == commune.id, Unit.level == "village", Unit.name == name))
+            await add_village(session, commune, name, (raw.get("kind") or "Thôn").strip())
+            added += before is None
+    return added
+
+
+async def commune_of(session: AsyncSession, unit: Unit) -> Unit | None:
+    """The commune a village (or the commune itself) belongs to; its kind decides rural/urban."""
+    current: Unit | None = unit
+    while current is not None and current.level not in ("commune",):
+        current = await session.get(Unit, current.parent_id) if current.parent_id else None
+    return current
+
+
+async def ancestors(session: AsyncSession, unit: Unit) -> list[int]:
+    """Ids of the unit and all units above it, nearest first (for access checks)."""
+    ids = []
+    current: Unit | None = unit
+    while current is not None:
+        ids.append(current.id)
+        current = await session.get(Unit, current.parent_id) if current.parent_id else None
+    return ids
