@@ -21,6 +21,10 @@ class Catalog:
         raw = load_yaml(path)
         if not isinstance(raw, dict):
             raise DataFileError(path, None, "a message catalog must map keys to texts")
+        bad = [k for k in raw if not isinstance(k, str)]
+        if bad:
+            raise DataFileError(path, getattr(raw, "line", None),
+                                f"message keys must be text; YAML read {bad!r} as non-text (quote them)")
         self.path = path
         self.messages: dict[str, Any] = dict(raw)
 

@@ -72,7 +72,7 @@ class SurveyEngine:
         state = state or EngineState()
         view = self.view(answers)
         if state.mode == SUBMITTED:
-            return Step(state, answers, [OutMessage(t("survey_already_submitted"))])
+            return Step(state, answers, [self._submitted_message()])
         if state.mode == REVIEW:
             return self._review(view, answers, state)
         state = replace(state, mode=ASK)
@@ -88,7 +88,7 @@ class SurveyEngine:
         if state.mode == PAUSED:
             return self.start(answers, replace(state, mode=ASK))
         if state.mode == SUBMITTED:
-            return Step(state, answers, [OutMessage(t("survey_already_submitted"))])
+            return Step(state, answers, [self._submitted_message()])
         if state.mode == REVIEW:
             number = text.strip()
             if number.isdigit():
@@ -127,7 +127,7 @@ class SurveyEngine:
         answers = dict(answers)
         view = self.view(answers)
         if state.mode == SUBMITTED:
-            return Step(state, answers, [OutMessage(t("survey_already_submitted"))])
+            return Step(state, answers, [self._submitted_message()])
         match cmd.name:
             case "pause":
                 msg = OutMessage(t("paused", resume=slash("resume")), ((self._button("resume"),),))
@@ -242,6 +242,9 @@ class SurveyEngine:
     def _reask(self, view: FormView, answers: dict[str, Any], state: EngineState, slot: Slot, error: str) -> Step:
         return Step(state, answers, [self._question(view, answers, slot.key, error)])
 
+    def _submitted_message(self) -> OutMessage:
+        return OutMessage(t("survey_already_submitted", reopen=slash("reopen"), new=slash("new")))
+
     def _button(self, name: str, arg: str | None = None) -> Button:
         return Button(t(f"btn_{name}"), payload(name, arg), slash(name) + (f" {arg}" if arg else ""))
 
@@ -265,7 +268,7 @@ class SurveyEngine:
             lines.append(t("q_current", value=self.display(q, answers[key])))
         rows: list[tuple[Button, ...]] = []
         if q.type is QType.YES_NO:
-            rows.append((Button(t("yes"), f"a:{key}:1", "1"), Button(t("no"), f"a:{key}:0", "2")))
+            rows.append((Button(t("answer_yes"), f"a:{key}:1", "1"), Button(t("answer_no"), f"a:{key}:0", "2")))
         elif q.type is QType.CHOICE:
             rows += [(Button(c.label, f"a:{key}:{c.value}", str(i)),) for i, c in enumerate(q.choices, 1)]
         nav = []
@@ -284,7 +287,7 @@ class SurveyEngine:
             return t("value_skipped")
         match q.type:
             case QType.YES_NO:
-                return t("yes") if value else t("no")
+                return t("answer_yes") if value else t("answer_no")
             case QType.CHOICE:
                 choice = q.choice(value)
                 return choice.label if choice else str(value)

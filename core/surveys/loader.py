@@ -19,7 +19,11 @@ CONTEXT_NAMES = frozenset({"review_year", "is_urban"})
 MEMBER_CONTEXT_NAMES = frozenset({"_index"})
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 VALUE_RE = re.compile(r"^[a-z0-9_]{1,20}$")
-CALLBACK_LIMIT = 64  # Telegram's callback_data limit, in bytes
+# Button data is "a:<group>.<index>.<question>:<value>". With ids of at most 24 characters, group ids
+# of at most 4, values of at most 20 and at most 99 members, it stays within Telegram's 64 bytes:
+# 2 + 4 + 1 + 2 + 1 + 24 + 1 + 20 = 55 (all ASCII, as the patterns force).
+CALLBACK_LIMIT = 64
+MAX_MEMBERS = 99
 PURPOSES = {"poverty", "average_living"}
 OUTPUTS = {
     "poverty": {"income_per_capita", "b1_score", "member_count"},
@@ -194,7 +198,6 @@ def _question(
     choice_lists: dict[str, tuple[Choice, ...]],
     *,
     in_member: bool,
-    max_index: int = 0,
 ) -> Question:
     if not isinstance(raw, dict):
         raise DataFileError(src, None, f"each question must be a mapping, got {raw!r}")
@@ -215,13 +218,6 @@ def _question(
             choices = choice_lists[spec]
         else:
             choices = _choices(spec, src, raw)
-        slot_len = len(qid) + (len(f"g.{max_index}.") if in_member else 0)
-        for c in choices:
-            payload = f"a:{slot_len * 'x'}:{c.value}"
-            if len(payload.encode()) > CALLBACK_LIMIT:
-                raise DataFileError(
-                    src, line_of(raw), f"question '{qid}': button data for '{c.value}' exceeds 64 bytes"
-                )
     elif raw.get("choices") is not None:
         raise DataFileError(src, line_of(raw), f"question '{qid}': only choice questions take choices")
     if qtype is QType.CALCULATE and raw.get("expr") is None:
@@ -265,10 +261,12 @@ def _group(
     count_from = require(raw, "repeat_count", src, str)
     if count_from not in hh:
         raise DataFileError(src, line_of(raw), f"repeat_count '{count_from}' is not a household question")
-    max_count = int(raw.get("max_count", 30))
+    max_count = raw.get("max_count", 30)
+    if not isinstance(max_count, int) or not 1 <= max_count <= MAX_MEMBERS:
+        raise DataFileError(src, line_of(raw), f"max_count must be a whole number from 1 to {MAX_MEMBERS}")
     questions = []
     for q in require(raw, "questions", src, list):
-        question = _question(q, src, hh, mem, choice_lists, in_member=True, max_index=max_count)
+        question = _question(q, src, hh, mem, choice_lists, in_member=True)
         _unique(question.id, seen, src, q)
         questions.append(question)
     return RepeatGroup(

@@ -34,7 +34,7 @@ def fold(text: str) -> str:
 def clean_text(text: str) -> str:
     """Drop control characters and surplus spaces; keep Vietnamese letters as typed (NFC)."""
     text = unicodedata.normalize("NFC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch == " ")
+    text = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text)
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -59,7 +59,7 @@ def parse_money(text: str) -> int:
     s = fold(text)
     negative = s.startswith("-")
     s = s.lstrip("-+ ")
-    s = re.sub(r"\b(dong|vnd|vnđ)\b|(?<=\d)d\b", "", s).strip()
+    s = re.sub(r"\b(dong|vnd)\b|(?<=\d)d\b|\s+d$", "", s).strip()
     if not s or not s[0].isdigit():
         raise ParseError("err_money")
     total = 0.0
@@ -137,21 +137,26 @@ def parse_yes_no(text: str) -> bool:
     raise ParseError("err_yes_no")
 
 
+def _words(text: str) -> str:
+    """Folded text with punctuation dropped, for matching 'song suoi' to 'Sông, suối, ...'."""
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", fold(text))).strip()
+
+
 def parse_choice(text: str, choices: tuple[Choice, ...]) -> str:
-    s = fold(text).rstrip(".")
+    s = _words(text)
     if re.fullmatch(r"\d+", s):
         n = int(s)
         if 1 <= n <= len(choices):
             return choices[n - 1].value
         raise ParseError("err_choice_number", count=len(choices))
     for c in choices:
-        if s in (c.value, fold(c.label), *(fold(a) for a in c.aliases)):
+        if s in (c.value, _words(c.label), *(_words(a) for a in c.aliases)):
             return c.value
     if len(s) >= 2:
-        starts = [c for c in choices if fold(c.label).startswith(s)]
+        starts = [c for c in choices if _words(c.label).startswith(s)]
         if len(starts) == 1:
             return starts[0].value
-        contains = [c for c in choices if s in fold(c.label)]
+        contains = [c for c in choices if s in _words(c.label)]
         if len(contains) == 1:
             return contains[0].value
     raise ParseError("err_choice", count=len(choices))

@@ -1,0 +1,86 @@
+"""Shared fixtures: the data files, a real database (SQLite file, and PostgreSQL when the
+server on this machine answers), and the service built on it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from core.app import DataFiles, build_service, load_data_files
+from core.config import Settings
+from core.service import SurveyService
+from core.storage.db import Database
+
+PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def data() -> DataFiles:
+    return load_data_files()
+
+
+async def _pg_database() -> tuple[str, str] | None:
+    """Create a throw-away database; None when no server answers (allowed outside CI only)."""
+    import asyncpg
+
+    name = f"rasoat_t_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {PG_ADMIN_DSN} is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_DSN}: {exc}")
+        return None
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}", name
+
+
+async def _drop_pg(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'rasoat.db'}"
+        return
+    created = await _pg_database()
+    assert created is not None
+    url, name = created
+    yield url
+    await _drop_pg(name)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings.from_env({
+        "DATABASE_URL": db_url, "REVIEW_YEAR": "2026", "UNITS_CONFIGURATION": "65",
+        "RASOAT_DATA_DIR": str(tmp_path),
+    })
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = Database(settings.database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def service(settings: Settings, db: Database) -> SurveyService:
+    return await build_service(settings, db)

@@ -1,0 +1,81 @@
+"""Household profiles with a known classification, and a driver that answers whatever the
+engine asks from a profile. Answers are typed the way a village head would type them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from core.conversation.messages import Incoming
+from core.service import ChatRef, SurveyService
+from core.storage.models import Conversation, Unit
+from core.storage.repo import ensure_user
+from core.units.loader import add_village
+
+BASE = {
+    "chu_ho_ten": "Hoàng Văn Minh", "chu_ho_cccd": "020180001234", "dan_toc": "Tày",
+    "dia_chi": "/boqua", "so_dien_thoai": "0912 345 678",
+    "nha_tuong_ben": "có", "nha_khung_ben": "co", "nha_mai_ben": "Có", "dien_tich_nha": "60",
+    "nguon_nuoc": "1", "nha_tieu": "tu hoai", "dung_internet": "có", "co_phuong_tien_tt": "có",
+    "nghe_loa": "có", "xu_ly_rac": "1", "cach_tinh_thu_nhap": "1", "ghi_chu": "/boqua",
+}
+ADULT = {"ho_ten": "Nông Thị Hoa", "quan_he": "1", "gioi_tinh": "Nữ", "nam_sinh": "1982", "co_bhyt": "có",
+         "dang_di_hoc": "không", "trinh_do": "thpt", "viec_lam": "tu lam", "tro_cap": "không"}
+HEAD = {**ADULT, "gioi_tinh": "nam", "nam_sinh": "1980"}
+CHILD = {"ho_ten": "Hoàng Văn An", "quan_he": "con", "gioi_tinh": "nam", "nam_sinh": "2014", "co_bhyt": "có",
+         "suy_dinh_duong": "không", "dang_di_hoc": "có"}
+
+# 4 deprivations (BHYT, children's schooling, water, toilet) and 1.2M/month: poor (rural).
+POOR = {**BASE, "so_thanh_vien": "3", "thu_nhap_bq": "1tr2", "nguon_nuoc": "song suoi", "nha_tieu": "6",
+        "members": [{**HEAD, "co_bhyt": "không"}, ADULT, {**CHILD, "dang_di_hoc": "không"}]}
+# Exactly at the rural line with 1 deprivation (toilet): near-poor.
+NEAR_POOR = {**BASE, "so_thanh_vien": "3", "thu_nhap_bq": "1.500.000", "nha_tieu": "khong co",
+             "members": [HEAD, ADULT, CHILD]}
+# One đồng above the line with 5 deprivations: neither poor nor near-poor.
+NOT_POOR = {**BASE, "so_thanh_vien": "2", "thu_nhap_bq": "1500001", "nguon_nuoc": "song suoi", "nha_tieu": "6",
+            "dung_internet": "không", "co_phuong_tien_tt": "không", "nghe_loa": "không",
+            "members": [{**HEAD, "co_bhyt": "không"}, ADULT]}
+
+
+def answer_for(profile: dict[str, Any], key: str) -> str:
+    if "." in key:
+        _, index, qid = key.split(".")
+        return profile["members"][int(index) - 1][qid]
+    return profile[key]
+
+
+async def make_village_head(service: SurveyService, user: str = "u1", commune_code: str = "6202",
+                            village: str = "Thôn Nà Pàn") -> ChatRef:
+    async with service.db.transaction() as s:
+        commune = await s.scalar(select(Unit).where(
+            Unit.configuration == "65", Unit.level == "commune", Unit.code == commune_code))
+        unit = await add_village(s, commune, village)
+        await ensure_user(s, "test", user, f"Trưởng thôn {user}", "village_head", unit.id)
+    return ChatRef("test", user, user)
+
+
+async def cursor(service: SurveyService, chat: ChatRef) -> str | None:
+    async with service.db.transaction() as s:
+        conv = await s.scalar(select(Conversation).where(
+            Conversation.channel == chat.channel, Conversation.chat_id == chat.chat_id))
+        return (conv.state or {}).get("cursor") if conv else None
+
+
+async def run_survey(service: SurveyService, chat: ChatRef, profile: dict[str, Any], form: str = "phieu_b",
+                     confirm: bool = True) -> list[str]:
+    """Take a whole survey through the service; returns the texts of the last reply."""
+    await service.handle(chat, Incoming(text=f"/hoimoi {form}"))
+    for _ in range(200):
+        key = await cursor(service, chat)
+        if key is None:
+            break
+        reply = await service.handle(chat, Incoming(text=answer_for(profile, key)))
+        if await cursor(service, chat) == key:
+            raise AssertionError(f"answer for {key} refused: {reply.messages[0].text}")
+    else:  # pragma: no cover - a loop means the engine stopped advancing
+        raise AssertionError("survey did not reach the review")
+    if not confirm:
+        return []
+    reply = await service.handle(chat, Incoming(text="/xacnhan"))
+    return [m.text for m in reply.messages]

@@ -1,0 +1,108 @@
+"""The shipped forms load, and a broken form is refused with its file and line."""
+
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from core.app import DataFiles
+from core.datafile import DataFileError
+from core.surveys.evaluate import evaluate
+from core.surveys.loader import load_survey
+
+
+def test_shipped_forms_cover_the_issue(data: DataFiles) -> None:
+    b = data.forms["phieu_b"]
+    ids = {q.id for q in b.household_questions()} | b.member_question_ids()
+    for needed in ("chu_ho_ten", "so_thanh_vien", "ho_ten", "quan_he", "gioi_tinh", "nam_sinh", "co_bhyt",
+                   "trinh_do", "dang_di_hoc", "viec_lam", "thu_nhap_bq", "diem_b1", "nguon_nuoc", "nha_tieu"):
+        assert needed in ids
+    assert data.forms["phieu_c"].purpose == "average_living"
+
+
+def test_roster_repeats_per_member_and_skip_logic_follows_age(data: DataFiles) -> None:
+    survey = data.forms["phieu_b"]
+    answers = {"so_thanh_vien": 2, "tv.1.nam_sinh": 1980, "tv.2.nam_sinh": 2024}
+    keys = [s.key for s in evaluate(survey, answers, {"review_year": 2026}).slots]
+    assert "tv.1.viec_lam" in keys and "tv.1.suy_dinh_duong" not in keys
+    assert "tv.2.suy_dinh_duong" in keys and "tv.2.co_bhyt" not in keys  # aged 2: under 6, no BHYT question
+    assert "tv.1.ho_ten" not in keys and "tv.2.ho_ten" in keys  # member 1 is the head, already named
+    assert "xu_ly_rac" not in keys  # waste handling is asked from 2027
+    assert "xu_ly_rac" in [s.key for s in evaluate(survey, answers, {"review_year": 2027}).slots]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "form.yaml"
+    path.write_text(dedent(text), encoding="utf-8")
+    return path
+
+
+HEAD = """\
+id: f
+version: "1"
+title: T
+purpose: average_living
+outputs: {income_per_capita: "a", member_count: "a"}
+questions:
+"""
+
+
+@pytest.mark.parametrize(
+    "body, line, message",
+    [
+        ("  - {id: a, type: integer, label: A}\n  - {id: b, type: colour, label: B}\n", 8, "type must be one of"),
+        ("  - {id: a, type: integer, label: A}\n  - {id: b, type: integer, label: B, relevant: 'zz > 1'}\n",
+         8, "unknown name 'zz'"),
+        ("  - {id: a, type: integer, label: A}\n  - {id: a, type: text, label: B}\n", 8, "used twice"),
+        ("  - {id: a, type: integer, label: A}\n  - {id: b, type: choice, label: B, choices: nope}\n",
+         8, "unknown choice list"),
+        ("  - {id: a, type: integer, label: A, colour: red}\n", 7, "unknown key"),
+        ("  - {id: a, type: integer}\n", 7, "needs a label"),
+        ("  - {id: a, type: integer, label: A}\n"
+         "  - {id: b, type: choice, label: B, choices: [{value: 'X Y', label: x}]}\n", 8, "must match"),
+    ],
+)
+def test_errors_name_file_and_line(tmp_path: Path, body: str, line: int, message: str) -> None:
+    path = write(tmp_path, HEAD + body)
+    with pytest.raises(DataFileError, match=message) as info:
+        load_survey(path)
+    assert info.value.path == str(path)
+    assert info.value.line == line
+    assert f"{path}:{line}" in str(info.value)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, HEAD + "  - {id: a, type: integer, label: A\n")
+    with pytest.raises(DataFileError) as info:
+        load_survey(path)
+    assert info.value.line is not None and info.value.line >= 7
+
+
+def test_every_shipped_button_fits_telegram_callback_data(data: DataFiles) -> None:
+    from core.surveys.loader import CALLBACK_LIMIT
+    from core.surveys.model import QType
+
+    for survey in data.forms.values():
+        for group in [None, *survey.groups()]:
+            questions = survey.household_questions() if group is None else group.questions
+            for q in questions:
+                if q.type is not QType.CHOICE:
+                    continue
+                key = q.id if group is None else f"{group.id}.{group.max_count}.{q.id}"
+                for c in q.choices:
+                    assert len(f"a:{key}:{c.value}".encode()) <= CALLBACK_LIMIT
+
+
+def test_member_count_bound_keeps_button_data_short(tmp_path: Path) -> None:
+    text = HEAD + """\
+  - {id: a, type: integer, label: A}
+  - group: tv
+    label: M
+    repeat_count: a
+    max_count: 1000
+    questions:
+      - {id: b, type: integer, label: B}
+"""
+    with pytest.raises(DataFileError, match="max_count") as info:
+        load_survey(write(tmp_path, text))
+    assert info.value.line == 8
