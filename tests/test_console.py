@@ -1,0 +1,129 @@
+"""`rasoat chat` as a newcomer would run it: a real process on a real SQLite file, killed
+mid-survey and started again."""
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from core.app import DataFiles
+from core.conversation.engine import REVIEW, SurveyEngine
+from tests.households import POOR, answer_for
+
+ROOT = Path(__file__).parents[1]
+
+
+class ChatProcess:
+    def __init__(self, tmp_path: Path, *extra: str) -> None:
+        env = {**os.environ, "RASOAT_DATA_DIR": str(tmp_path / "data"), "REVIEW_YEAR": "2026",
+               "PYTHONUNBUFFERED": "1"}
+        env.pop("DATABASE_URL", None)
+        env.pop("TELEGRAM_BOT_TOKEN", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "chat", "--user", "ts", *extra],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
+            text=True, encoding="utf-8",
+        )
+        self.chunks: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        while ch := self.proc.stdout.read(1):
+            self.chunks.put(ch)
+        self.chunks.put(None)
+
+    def until_prompt(self, timeout: float = 30) -> str:
+        out = ""
+        while not (out.endswith("\n> ") or out == "> "):
+            ch = self.chunks.get(timeout=timeout)
+            if ch is None:
+                break
+            out += ch
+        return out
+
+    def send(self, line: str) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.until_prompt()
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def close(self) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        out = ""
+        while (ch := self.chunks.get(timeout=30)) is not None:
+            out += ch
+        self.proc.wait(timeout=10)
+        return out
+
+
+def typed_answers(data: DataFiles, profile: dict) -> list[str]:
+    """What a village head types for a profile, in the order the engine asks."""
+    engine = SurveyEngine(data.forms["phieu_b"], {"review_year": 2026})
+    step, typed = engine.start({}), []
+    while step.state.mode != REVIEW:
+        typed.append(answer_for(profile, step.state.cursor))
+        step = engine.handle_text(step.state, step.answers, typed[-1])
+    return typed
+
+
+FIRST_RUN = ("--name", "Lý Văn Tư", "--commune", "6202", "--village", "Thôn Nà Pàn")
+
+
+def test_a_newcomer_completes_a_survey_in_the_console(tmp_path: Path, data: DataFiles) -> None:
+    chat = ChatProcess(tmp_path, *FIRST_RUN)
+    try:
+        welcome = chat.until_prompt()
+        assert "Đã ghi nhận: Lý Văn Tư" in welcome and "/hoimoi" in welcome
+        menu = chat.send("/hoimoi")
+        assert "/hoimoi phieu_b" in menu
+        first = chat.send("/hoimoi phieu_b")
+        assert "Câu 1/" in first and "Họ và tên chủ hộ" in first
+        assert "⚠️" in chat.send("/boqua")  # a required question cannot be skipped
+        out = ""
+        for text in typed_answers(data, POOR):
+            out = chat.send(text)
+        assert "XEM LẠI PHIẾU" in out and "Xác nhận" in out
+        result = chat.send("/xacnhan")
+        assert "Kết quả phân loại: HỘ NGHÈO" in result
+        assert "Chỉ số 4: Bảo hiểm y tế" in result and "Thu nhập bình quân 1.200.000 đ" in result
+    finally:
+        tail = chat.close()
+    assert "Tạm biệt" in tail
+
+
+@pytest.mark.parametrize("kill_after", [1, 9, 27])
+def test_killed_mid_survey_resumes_at_the_same_question(tmp_path: Path, data: DataFiles, kill_after: int) -> None:
+    typed = typed_answers(data, POOR)
+    chat = ChatProcess(tmp_path, *FIRST_RUN)
+    chat.until_prompt()
+    chat.send("/hoimoi phieu_b")
+    for text in typed[:kill_after]:
+        last = chat.send(text)
+    expected_question = last.strip().splitlines()[0:4]
+    chat.kill()
+
+    again = ChatProcess(tmp_path)
+    try:
+        resumed = again.until_prompt()
+        assert "khảo sát dở hộ #1" in resumed
+        progress = next(line for line in expected_question if line.startswith("Câu "))
+        assert progress in resumed
+        out = ""
+        for text in typed[kill_after:]:
+            out = again.send(text)
+        assert "XEM LẠI PHIẾU" in out
+        assert "1. Họ và tên chủ hộ: Hoàng Văn Minh" in out or "Hoàng Văn Minh" in again.send("/xemlai")
+        assert "HỘ NGHÈO" in again.send("/xacnhan")
+    finally:
+        again.close()

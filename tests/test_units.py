@@ -1,0 +1,64 @@
+"""Lạng Sơn's units in both the 200-commune and the 65-commune configurations."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from core.datafile import DataFileError
+from core.storage.db import Database
+from core.storage.models import Unit
+from core.units.loader import commune_of, import_villages, load_units, read_units
+
+
+async def count(db: Database, config: str, level: str) -> int:
+    async with db.transaction() as s:
+        return await s.scalar(select(func.count()).select_from(Unit).where(
+            Unit.configuration == config, Unit.level == level))
+
+
+@pytest.mark.parametrize("config, districts, communes", [("200", 11, 200), ("194", 11, 194), ("65", 0, 65)])
+async def test_each_configuration_loads_its_tree(db: Database, config: str, districts: int, communes: int) -> None:
+    await db.migrate()
+    async with db.transaction() as s:
+        assert await load_units(s, config) == 1 + districts + communes
+    async with db.transaction() as s:
+        assert await load_units(s, config) == 0  # idempotent
+    assert await count(db, config, "district") == districts
+    assert await count(db, config, "commune") == communes
+    async with db.transaction() as s:
+        kinds = dict((await s.execute(select(Unit.kind, func.count()).where(
+            Unit.configuration == config, Unit.level == "commune").group_by(Unit.kind))).all())
+    if config == "65":
+        assert kinds == {"Xã": 61, "Phường": 4}
+    if config == "200":
+        assert kinds == {"Xã": 181, "Phường": 5, "Thị trấn": 14}
+
+
+async def test_villages_import_and_errors_name_the_row(db: Database, tmp_path: Path) -> None:
+    await db.migrate()
+    async with db.transaction() as s:
+        await load_units(s, "65")
+    good = tmp_path / "v.csv"
+    good.write_text("commune_code,village_name\n6202,Thôn Nà Pàn\n6202,Thôn Khuổi Luông\n6202,Thôn Nà Pàn\n",
+                    encoding="utf-8")
+    async with db.transaction() as s:
+        assert await import_villages(s, "65", good) == 2
+        village = await s.scalar(select(Unit).where(Unit.name == "Thôn Nà Pàn"))
+        commune = await commune_of(s, village)
+        assert commune is not None and commune.name == "Xã Ba Sơn"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("commune_code,village_name\n6202,Thôn A\n999999,Thôn B\n", encoding="utf-8")
+    with pytest.raises(DataFileError) as info:
+        async with db.transaction() as s:
+            await import_villages(s, "65", bad)
+    assert info.value.line == 3 and "999999" in str(info.value)
+
+
+def test_bad_units_file_names_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text("configuration,province_code,district_code,district_name,commune_code,commune_name,commune_type\n"
+                    "x (65 units,20,,,6202,Xã Ba Sơn,Xã\nx (65 units,20,,,6203,Xã Lạ,Làng\n", encoding="utf-8")
+    with pytest.raises(DataFileError) as info:
+        read_units(path)
+    assert info.value.line == 3
