@@ -24,6 +24,7 @@ from core.units.loader import add_village
 
 CHANNEL = "console"
 PROMPT = "> "
+QUIT_WORDS = ("/thoat", "/quit", "/exit")
 
 
 def render(message: OutMessage) -> str:
@@ -78,7 +79,7 @@ class Console:
     async def _read_nonempty(self, prompt: str) -> str | None:
         while True:
             line = await self.ask(prompt)
-            if line is None:
+            if line is None or fold(line) in QUIT_WORDS:
                 return None
             if line.strip():
                 return line.strip()
@@ -120,7 +121,7 @@ class Console:
         await self.send("/start")
         while True:
             line = await self.ask(PROMPT)
-            if line is None or fold(line) in ("/thoat", "/quit", "/exit"):
+            if line is None or fold(line) in QUIT_WORDS:
                 self.say(t("console_bye"))
                 return
             if on_line:
