@@ -51,12 +51,13 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         for p in data.packs:
             print(f"rule pack {p.id}: years {p.year_from}-{p.year_to}, {len(p.indicators)} indicators ({p.path})")
         return 0
-    if args.cmd == "run" and settings.telegram_token:
-        print("The Telegram channel is not built yet (issue 3); unset TELEGRAM_BOT_TOKEN to use the console.",
-              file=sys.stderr)
+    if args.cmd == "run" and settings.telegram_webhook_url and not settings.telegram_webhook_secret:
+        print("TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL", file=sys.stderr)
         return 2
     service = await build_service(settings)
     try:
+        if args.cmd == "run" and settings.telegram_token:
+            return await _run_telegram(service, settings)
         if args.cmd in ("run", "chat"):
             from bot.console import Console
 
@@ -74,6 +75,29 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _units(service, args, settings)
     finally:
         await service.db.dispose()
+    return 0
+
+
+async def _run_telegram(service, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+    import signal
+
+    from bot.telegram import TelegramChannel, WebhookConfig
+
+    webhook = None
+    if settings.telegram_webhook_url:
+        webhook = WebhookConfig(settings.telegram_webhook_url, settings.telegram_webhook_secret or "",
+                                settings.telegram_webhook_listen, settings.telegram_webhook_port)
+    channel = TelegramChannel(service, settings.telegram_token or "", settings.telegram_api_base, webhook)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await channel.start()
+    print(f"telegram channel running ({'webhook' if webhook else 'long polling'}); Ctrl+C to stop")
+    try:
+        await stop.wait()
+    finally:
+        await channel.stop()
     return 0
 
 

@@ -16,6 +16,11 @@ class Settings:
     telegram_token: str | None
     telegram_api_base: str | None
     data_dir: Path
+    admin_ids: frozenset[tuple[str, str]] = frozenset()  # (channel, platform user id) of administrators
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_webhook_listen: str = "0.0.0.0"
+    telegram_webhook_port: int = 8443
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -26,6 +31,12 @@ class Settings:
         if not year.isdigit():
             raise ValueError(f"REVIEW_YEAR must be a year, got {year!r}")
         config = env.get("UNITS_CONFIGURATION", "65")
+        admins = frozenset(
+            (channel, uid.strip())
+            for channel, var in (("telegram", "TELEGRAM_ADMIN_IDS"), ("zalo", "ZALO_ADMIN_IDS"))
+            for uid in env.get(var, "").split(",")
+            if uid.strip()
+        )
         return cls(
             database_url=env.get("DATABASE_URL") or default_db,
             review_year=int(year),
@@ -33,4 +44,9 @@ class Settings:
             telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_base=env.get("TELEGRAM_API_BASE") or None,
             data_dir=data_dir,
+            admin_ids=admins,
+            telegram_webhook_url=env.get("TELEGRAM_WEBHOOK_URL") or None,
+            telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            telegram_webhook_listen=env.get("TELEGRAM_WEBHOOK_LISTEN", "0.0.0.0"),
+            telegram_webhook_port=int(env.get("TELEGRAM_WEBHOOK_PORT", "8443")),
         )

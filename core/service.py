@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.accounts import CODE_DAYS, ROLE_LEVEL, AccountError, bind_group, issue_invite, redeem
 from core.classification.classify import classify
 from core.classification.pack import RulePack, pack_for_year
 from core.classification.render import render
@@ -24,12 +25,13 @@ from core.config import Settings
 from core.conversation.commands import parse_command, parse_payload, payload, slash
 from core.conversation.engine import SUBMITTED, EngineState, Step, SurveyEngine
 from core.conversation.messages import Button, Command, Incoming, OutMessage, Reply
-from core.i18n import t
+from core.i18n import catalog, t
 from core.storage.db import Database
 from core.storage.models import Conversation, Household, ProcessedUpdate, Unit, User, utcnow
-from core.storage.repo import audit, households_of, load_answers, save_answer, user_covers
+from core.storage.repo import audit, ensure_user, households_in, load_answers, save_answer, user_covers
 from core.surveys.model import Survey
-from core.units.loader import commune_of
+from core.surveys.parsing import clean_text, fold
+from core.units.loader import add_village, commune_of
 
 log = logging.getLogger(__name__)
 SURVEY_COMMANDS = {"pause", "resume", "back", "skip", "keep", "review", "confirm", "edit"}
@@ -42,6 +44,9 @@ class ChatRef:
     channel: str
     chat_id: str
     user_external_id: str
+    display_name: str = ""
+    is_group: bool = False
+    title: str | None = None
 
 
 class SurveyService:
@@ -83,8 +88,10 @@ class SurveyService:
             user = await s.scalar(
                 select(User).where(User.channel == chat.channel, User.external_id == chat.user_external_id)
             )
+            if user is None and (chat.channel, chat.user_external_id) in self.settings.admin_ids:
+                user = await self._bootstrap_admin(s, chat)
             if user is None:
-                messages = [OutMessage(t("not_registered"))]
+                messages = await self._unregistered(s, chat, incoming)
             else:
                 messages = await self._dispatch(s, user, chat, incoming)
             if record is not None:
@@ -100,7 +107,28 @@ class SurveyService:
 
     # ----- routing ------------------------------------------------------------------------
 
+    async def _bootstrap_admin(self, s: AsyncSession, chat: ChatRef) -> User:
+        province = await s.scalar(select(Unit).where(
+            Unit.configuration == self.settings.units_configuration, Unit.level == "province"))
+        return await ensure_user(s, chat.channel, chat.user_external_id, chat.display_name or chat.user_external_id,
+                                 "admin", province.id if province else None)
+
+    async def _unregistered(self, s: AsyncSession, chat: ChatRef, inc: Incoming) -> list[OutMessage]:
+        cmd = parse_command(inc.text) if inc.text is not None else None
+        if cmd is not None and cmd.name in ("start", "register") and cmd.arg and not chat.is_group:
+            try:
+                user = await redeem(s, cmd.arg, chat.channel, chat.user_external_id, chat.display_name)
+            except AccountError as exc:
+                return [OutMessage(t(exc.key, **exc.params, register=slash("register")))]
+            unit = await s.get(Unit, user.unit_id) if user.unit_id else None
+            registered = OutMessage(t("registered", name=user.display_name, role=t(f"role_{user.role}"),
+                                      unit=unit.name if unit else "-"))
+            return [registered, *await self._welcome(s, user, await self._conversation(s, user, chat))]
+        return [OutMessage(t("not_registered", register=slash("register")))]
+
     async def _dispatch(self, s: AsyncSession, user: User, chat: ChatRef, inc: Incoming) -> list[OutMessage]:
+        if chat.is_group:
+            return await self._group(s, user, chat, inc)
         conv = await self._conversation(s, user, chat)
         if inc.payload is not None:
             if inc.payload.startswith("a:"):
@@ -129,7 +157,78 @@ class SurveyService:
             case "cancel":
                 conv.household_id, conv.state = None, None
                 return [OutMessage(t("cancelled", new=slash("new"), list=slash("list")))]
+            case "whoami":
+                return [await self._whoami(s, user)]
+            case "register":
+                return [OutMessage(t("already_registered"))]
+            case "invite":
+                return await self._invite(s, user, cmd.arg)
+            case "invite_staff":
+                return await self._invite_staff(s, user, cmd.arg)
+            case "bind":
+                return [OutMessage(t("bind_in_group_only", bind=slash("bind")))]
         return [OutMessage(t("unknown_command", help=slash("help")))]
+
+    async def _group(self, s: AsyncSession, user: User, chat: ChatRef, inc: Incoming) -> list[OutMessage]:
+        """Group chats receive notices; only binding and identity commands work there."""
+        cmd = parse_command(inc.text) if inc.text is not None else None
+        if cmd is not None and cmd.name == "bind":
+            if user.role == "village_head" or user.unit_id is None:
+                return [OutMessage(t("bind_not_allowed"))]
+            try:
+                unit = await bind_group(s, chat.channel, chat.chat_id, chat.title, user)
+            except AccountError as exc:
+                return [OutMessage(t(exc.key, **exc.params))]
+            return [OutMessage(t("bound", unit=unit.name))]
+        if cmd is not None and cmd.name == "whoami":
+            return [await self._whoami(s, user)]
+        return [OutMessage(t("group_use_private"))] if cmd is not None else []
+
+    async def _whoami(self, s: AsyncSession, user: User) -> OutMessage:
+        unit = await s.get(Unit, user.unit_id) if user.unit_id else None
+        return OutMessage(t("whoami", name=user.display_name, role=t(f"role_{user.role}"),
+                            unit=unit.name if unit else "-"))
+
+    async def _invite(self, s: AsyncSession, user: User, arg: str | None) -> list[OutMessage]:
+        """A commune officer issues a code for the head of one of the commune's villages."""
+        commune = await s.get(Unit, user.unit_id) if user.unit_id else None
+        if user.role != "commune" or commune is None or commune.level != "commune":
+            return [OutMessage(t("invite_not_allowed"))]
+        village: Unit | None = None
+        if arg and arg.startswith("#") and arg[1:].isdigit():
+            village = await s.get(Unit, int(arg[1:]))
+            if village is None or village.parent_id != commune.id or village.level != "village":
+                return [OutMessage(t("invite_village_not_yours"))]
+        elif arg and arg.strip():
+            village = await add_village(s, commune, clean_text(arg)[:100])
+        if village is None:
+            villages = (await s.scalars(select(Unit).where(Unit.parent_id == commune.id, Unit.level == "village")
+                                        .order_by(Unit.name))).all()
+            rows = tuple((Button(v.name, payload("invite", f"#{v.id}"), f"{slash('invite')} #{v.id}"),)
+                         for v in villages[:30])
+            return [OutMessage(t("invite_usage", invite=slash("invite"), commune=commune.name), rows)]
+        invite = await issue_invite(s, "village_head", village, user)
+        return [OutMessage(t("invite_issued", code=invite.code, role=t("role_village_head"), unit=village.name,
+                             days=CODE_DAYS, register=slash("register")))]
+
+    async def _invite_staff(self, s: AsyncSession, user: User, arg: str | None) -> list[OutMessage]:
+        """An administrator issues a code for a commune, district or province officer: '/moicanbo xa 6202'."""
+        if user.role != "admin":
+            return [OutMessage(t("invite_staff_not_allowed"))]
+        words = (arg or "").split()
+        roles = {
+            fold(w): role for role in ("commune", "district", "province") for w in catalog().words(f"role_word_{role}")
+        }
+        if len(words) != 2 or fold(words[0]) not in roles:
+            return [OutMessage(t("invite_staff_usage", invite_staff=slash("invite_staff")))]
+        role = roles[fold(words[0])]
+        unit = await s.scalar(select(Unit).where(Unit.configuration == self.settings.units_configuration,
+                                                 Unit.level == ROLE_LEVEL[role], Unit.code == words[1]))
+        if unit is None:
+            return [OutMessage(t("unit_not_found", code=words[1]))]
+        invite = await issue_invite(s, role, unit, user)
+        return [OutMessage(t("invite_issued", code=invite.code, role=t(f"role_{role}"), unit=unit.name,
+                             days=CODE_DAYS, register=slash("register")))]
 
     async def _conversation(self, s: AsyncSession, user: User, chat: ChatRef) -> Conversation:
         conv = await s.scalar(
@@ -248,9 +347,10 @@ class SurveyService:
         return [intro, *step.messages]
 
     async def _list(self, s: AsyncSession, user: User) -> list[OutMessage]:
-        if user.unit_id is None:
+        unit = await s.get(Unit, user.unit_id) if user.unit_id else None
+        if unit is None:
             return [OutMessage(t("only_village_heads_survey"))]
-        households = await households_of(s, user.unit_id)
+        households = await households_in(s, unit)
         if not households:
             return [OutMessage(t("list_empty", new=slash("new")))]
         lines = [t("list_title")]

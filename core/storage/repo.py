@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.storage.models import Answer, AuditLog, Household, Unit, User, utcnow
 from core.units.loader import ancestors
@@ -45,11 +46,23 @@ async def user_covers(session: AsyncSession, user: User, unit_id: int) -> bool:
     return unit is not None and user.unit_id in await ancestors(session, unit)
 
 
-async def households_of(session: AsyncSession, village_id: int, limit: int = 20) -> list[Household]:
-    rows = await session.scalars(
-        select(Household).where(Household.village_id == village_id)
-        .order_by(Household.updated_at.desc(), Household.id.desc()).limit(limit)
-    )
+def in_area(unit: Unit) -> Select:
+    """Households whose village lies in `unit` (a village, commune, district or province)."""
+    village, commune, district = aliased(Unit), aliased(Unit), aliased(Unit)
+    query = select(Household).join(village, Household.village_id == village.id)
+    if unit.level == "village":
+        return query.where(village.id == unit.id)
+    if unit.level == "commune":
+        return query.where(village.parent_id == unit.id)
+    query = query.join(commune, village.parent_id == commune.id)
+    if unit.level == "district":
+        return query.where(commune.parent_id == unit.id)
+    query = query.outerjoin(district, commune.parent_id == district.id)
+    return query.where(or_(commune.parent_id == unit.id, district.parent_id == unit.id))
+
+
+async def households_in(session: AsyncSession, unit: Unit, limit: int = 20) -> list[Household]:
+    rows = await session.scalars(in_area(unit).order_by(Household.updated_at.desc(), Household.id.desc()).limit(limit))
     return list(rows.all())
 
 

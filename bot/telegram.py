@@ -1,0 +1,210 @@
+"""The Telegram channel: translates Bot API updates into service calls and replies into
+messages with inline keyboards. It holds no survey logic.
+
+Updates from different chats are handled concurrently; updates from one chat strictly in the
+order Telegram sent them (ChatOrderedProcessor), so "answer, then /quaylai" never runs backwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from core.conversation.messages import Incoming, OutMessage
+from core.i18n import catalog, t
+from core.service import ChatRef, SurveyService
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+TEXT_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    secret: str
+    listen: str = "0.0.0.0"
+    port: int = 8443
+    path: str = "telegram"
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Concurrent across chats, sequential within a chat, in arrival order."""
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._tails: dict[int, asyncio.Future[None]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else 0
+        previous = self._tails.get(key)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tails[key] = mine  # registered before any await: arrival order is kept
+        try:
+            if previous is not None:
+                await asyncio.shield(previous)
+            await coroutine
+        finally:
+            mine.set_result(None)
+            if self._tails.get(key) is mine:
+                del self._tails[key]
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+
+def keyboard(message: OutMessage) -> InlineKeyboardMarkup | None:
+    if not message.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row] for row in message.buttons]
+    )
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Telegram refuses messages over 4096 characters: cut at line ends."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut if cut > 0 else limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    parts.append(text)
+    return parts
+
+
+def menu_commands() -> list[BotCommand]:
+    commands = []
+    for line in catalog().words("menu_commands"):
+        name, _, description = line.partition(" - ")
+        commands.append(BotCommand(name.strip().lstrip("/"), description.strip()))
+    return commands
+
+
+class TelegramChannel:
+    def __init__(self, service: SurveyService, token: str, api_base: str | None = None,
+                 webhook: WebhookConfig | None = None, poll_timeout: int = 30) -> None:
+        self.service = service
+        self.webhook = webhook
+        self.poll_timeout = poll_timeout
+        builder = ApplicationBuilder().token(token).concurrent_updates(ChatOrderedProcessor())
+        if api_base:
+            base = api_base.rstrip("/")
+            builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+        self.app: Application = builder.build()
+        self.app.add_handler(CallbackQueryHandler(self.on_callback))
+        self.app.add_handler(MessageHandler(filters.TEXT, self.on_text))
+        self.app.add_handler(MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, self.on_other))
+        self.app.add_error_handler(self.on_error)
+
+    # ----- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        await self.app.bot.set_my_commands(menu_commands())
+        await self.app.start()
+        allowed = ["message", "callback_query"]
+        if self.webhook:
+            await self.app.updater.start_webhook(
+                listen=self.webhook.listen, port=self.webhook.port, url_path=self.webhook.path,
+                webhook_url=self.webhook.url, secret_token=self.webhook.secret, allowed_updates=allowed,
+            )
+        else:
+            await self.app.updater.start_polling(timeout=self.poll_timeout, allowed_updates=allowed)
+
+    async def stop(self) -> None:
+        if self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    # ----- handlers -----------------------------------------------------------------------
+
+    @staticmethod
+    def chat_ref(update: Update) -> ChatRef:
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and user is not None
+        return ChatRef(CHANNEL, str(chat.id), str(user.id), user.full_name, chat.type != "private", chat.title)
+
+    async def on_text(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or update.effective_user is None:
+            return
+        reply = await self.service.handle(
+            self.chat_ref(update), Incoming(text=message.text or "", update_id=str(update.update_id))
+        )
+        await self.send(message.chat_id, reply.messages)
+
+    async def on_callback(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.message is None:
+            return
+        await self._quietly(query.answer())
+        reply = await self.service.handle(
+            self.chat_ref(update), Incoming(payload=query.data or "", update_id=str(update.update_id))
+        )
+        if not reply.duplicate:
+            await self._mark_pressed(query)
+        await self.send(query.message.chat.id, reply.messages)
+
+    async def on_other(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Photos, stickers, voice: say what the bot understands instead of ignoring them."""
+        chat = update.effective_chat
+        if chat is not None and chat.type == "private":
+            await self.send(chat.id, [OutMessage(t("only_text"))])
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram handler error for %s", update, exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat is not None:
+            await self._quietly(self.app.bot.send_message(update.effective_chat.id, t("internal_error")))
+
+    # ----- output -------------------------------------------------------------------------
+
+    async def send(self, chat_id: int | str, messages: list[OutMessage]) -> None:
+        for message in messages:
+            if message.document:
+                with open(message.document, "rb") as fh:
+                    await self.app.bot.send_document(chat_id, fh, caption=message.text[:1024],
+                                                     reply_markup=keyboard(message))
+                continue
+            parts = split_text(message.text)
+            for i, part in enumerate(parts):
+                last = i == len(parts) - 1
+                await self.app.bot.send_message(chat_id, part, reply_markup=keyboard(message) if last else None)
+
+    async def _mark_pressed(self, query: Any) -> None:
+        """Replace the keyboard of the answered question by the chosen answer, so old buttons
+        cannot be pressed by mistake later."""
+        label = next(
+            (b.text for row in (query.message.reply_markup.inline_keyboard if query.message.reply_markup else ())
+             for b in row if b.callback_data == query.data),
+            None,
+        )
+        if label and query.message.text:
+            await self._quietly(query.edit_message_text(f"{query.message.text}\n\n➡️ {label}"))
+
+    @staticmethod
+    async def _quietly(call: Awaitable[Any]) -> None:
+        try:
+            await call
+        except (BadRequest, TelegramError) as exc:
+            log.warning("telegram call failed: %s", exc)

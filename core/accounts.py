@@ -1,0 +1,87 @@
+"""Registration by invite code, roles, and group chats bound to units.
+
+Nobody registers themselves into an area: a commune officer vouches for the village heads of
+the commune's villages, and an administrator for officers. That is what keeps a household's
+personal data inside the area whose officials are responsible for it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.storage.models import GroupBinding, InviteCode, Unit, User, utcnow
+
+ROLES = ("village_head", "commune", "district", "province", "admin")
+ROLE_LEVEL = {"village_head": "village", "commune": "commune", "district": "district", "province": "province"}
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+CODE_LENGTH = 8
+CODE_DAYS = 14
+
+
+class AccountError(Exception):
+    """A refusal with a locale key, shown to the user as is."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+async def issue_invite(session: AsyncSession, role: str, unit: Unit, created_by: User | None) -> InviteCode:
+    if ROLE_LEVEL.get(role) != unit.level:
+        raise AccountError("invite_wrong_level", role=role, level=unit.level)
+    invite = InviteCode(code=new_code(), role=role, unit_id=unit.id, created_by=created_by.id if created_by else None,
+                        expires_at=utcnow() + timedelta(days=CODE_DAYS))
+    session.add(invite)
+    await session.flush()
+    return invite
+
+
+async def redeem(session: AsyncSession, code: str, channel: str, external_id: str, name: str) -> User:
+    existing = await session.scalar(select(User).where(User.channel == channel, User.external_id == external_id))
+    if existing is not None:
+        raise AccountError("already_registered")
+    invite = await session.get(InviteCode, code.strip().upper(), with_for_update=True)
+    if invite is None:
+        raise AccountError("invite_unknown")
+    if invite.used_by is not None:
+        raise AccountError("invite_used")
+    expires = invite.expires_at if invite.expires_at.tzinfo else invite.expires_at.replace(tzinfo=UTC)
+    if expires < datetime.now(UTC):
+        raise AccountError("invite_expired")
+    user = User(channel=channel, external_id=external_id, display_name=name or external_id, role=invite.role,
+                unit_id=invite.unit_id)
+    session.add(user)
+    await session.flush()
+    invite.used_by, invite.used_at = user.id, utcnow()
+    return user
+
+
+async def bind_group(session: AsyncSession, channel: str, chat_id: str, title: str | None, user: User) -> Unit:
+    if user.unit_id is None:
+        raise AccountError("bind_no_unit")
+    binding = await session.scalar(
+        select(GroupBinding).where(GroupBinding.channel == channel, GroupBinding.chat_id == chat_id))
+    if binding is None:
+        binding = GroupBinding(channel=channel, chat_id=chat_id, title=title, unit_id=user.unit_id, bound_by=user.id)
+        session.add(binding)
+    else:
+        binding.unit_id, binding.bound_by, binding.title, binding.bound_at = user.unit_id, user.id, title, utcnow()
+    unit = await session.get(Unit, user.unit_id)
+    assert unit is not None
+    return unit
+
+
+async def groups_of(session: AsyncSession, unit_id: int, channel: str | None = None) -> list[GroupBinding]:
+    query = select(GroupBinding).where(GroupBinding.unit_id == unit_id)
+    if channel:
+        query = query.where(GroupBinding.channel == channel)
+    return list((await session.scalars(query)).all())

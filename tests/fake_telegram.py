@@ -1,0 +1,240 @@
+"""A local fake of the Telegram Bot API, served over HTTP on 127.0.0.1.
+
+The bot under test uses the real python-telegram-bot library against it. The fake keeps the
+updates to deliver and records every call the bot makes, so tests can play users and read
+what the bot sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_ID = 777000
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeBotAPI:
+    def __init__(self, token: str = "123:TEST") -> None:
+        self.token = token
+        self.updates: list[dict[str, Any]] = []
+        self.calls: list[Call] = []
+        self.sent: list[dict[str, Any]] = []  # every message the bot sent or edited, as stored
+        self.messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self.files: dict[str, bytes] = {}
+        self.webhook: dict[str, Any] | None = None
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._new_update = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ----- server -------------------------------------------------------------------------
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=50 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        async with self._new_update:
+            self._new_update.notify_all()
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        elif request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if part.filename:  # type: ignore[union-attr]
+                    data = await part.read()  # type: ignore[union-attr]
+                    params[part.name] = {"filename": part.filename, "bytes": data}  # type: ignore[union-attr]
+                else:
+                    params[part.name] = await part.text()  # type: ignore[union-attr]
+        elif request.can_read_body:
+            params.update(await request.post())
+        for key, value in list(params.items()):
+            if isinstance(value, str) and value[:1] in "[{":
+                with contextlib.suppress(ValueError):
+                    params[key] = json.loads(value)
+        return params
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"]
+        params = await self._params(request)
+        self.calls.append(Call(method, params))
+        handler = getattr(self, f"api_{method}", None)
+        if handler is None:
+            return web.json_response(
+                {"ok": False, "error_code": 404, "description": f"Not Found: method {method}"}, status=404)
+        result = await handler(params)
+        return web.json_response({"ok": True, "result": result})
+
+    # ----- API methods --------------------------------------------------------------------
+
+    async def api_getMe(self, _p: dict[str, Any]) -> dict[str, Any]:
+        return {"id": BOT_ID, "is_bot": True, "first_name": "Rà soát", "username": "rasoat_test_bot",
+                "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+    async def api_setMyCommands(self, _p: dict[str, Any]) -> bool:
+        return True
+
+    async def api_deleteWebhook(self, _p: dict[str, Any]) -> bool:
+        self.webhook = None
+        return True
+
+    async def api_setWebhook(self, p: dict[str, Any]) -> bool:
+        self.webhook = p
+        return True
+
+    async def api_getUpdates(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(p.get("offset") or 0)
+        timeout = float(p.get("timeout") or 0)
+        # Confirmed updates (below the offset) are forgotten, as Telegram does; what stays is
+        # delivered, including an update re-delivered on purpose (see redeliver).
+        self.updates = [u for u in self.updates if u["update_id"] >= offset or u.get("_redelivered")]
+        if not self.updates and timeout > 0:
+            async with self._new_update:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._new_update.wait(), timeout)
+        batch = self.updates[: int(p.get("limit") or 100)]
+        for u in batch:
+            u.pop("_redelivered", None)
+        return batch
+
+    def _message(self, chat_id: Any, text: str | None, p: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        chat_id = int(chat_id)
+        message = {
+            "message_id": next(self._message_ids), "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Rà soát"},
+            **({"text": text} if text is not None else {}),
+            **({"reply_markup": p["reply_markup"]} if p.get("reply_markup") else {}),
+            **extra,
+        }
+        self.messages[(chat_id, message["message_id"])] = message
+        self.sent.append(message)
+        return message
+
+    async def api_sendMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._message(p["chat_id"], p["text"], p)
+
+    async def api_sendDocument(self, p: dict[str, Any]) -> dict[str, Any]:
+        doc = p["document"]
+        file_id = f"file{len(self.files) + 1}"
+        self.files[file_id] = doc["bytes"]
+        return self._message(p["chat_id"], None, p, caption=p.get("caption"),
+                             document={"file_id": file_id, "file_unique_id": file_id,
+                                       "file_name": doc["filename"], "file_size": len(doc["bytes"])})
+
+    async def api_sendPhoto(self, p: dict[str, Any]) -> dict[str, Any]:
+        photo = p["photo"]
+        file_id = f"file{len(self.files) + 1}"
+        self.files[file_id] = photo["bytes"]
+        return self._message(p["chat_id"], None, p, caption=p.get("caption"),
+                             photo=[{"file_id": file_id, "file_unique_id": file_id, "width": 1, "height": 1}])
+
+    async def api_editMessageText(self, p: dict[str, Any]) -> dict[str, Any]:
+        key = (int(p["chat_id"]), int(p["message_id"]))
+        message = self.messages[key]
+        message["text"] = p["text"]
+        if p.get("reply_markup"):
+            message["reply_markup"] = p["reply_markup"]
+        else:
+            message.pop("reply_markup", None)
+        return message
+
+    async def api_answerCallbackQuery(self, _p: dict[str, Any]) -> bool:
+        return True
+
+    # ----- playing users ------------------------------------------------------------------
+
+    async def push(self, update: dict[str, Any]) -> int:
+        """Queue an update (an update_id is given unless the caller re-delivers one)."""
+        update.setdefault("update_id", next(self._update_ids))
+        self.updates.append(update)
+        async with self._new_update:
+            self._new_update.notify_all()
+        return update["update_id"]
+
+    async def redeliver(self, update: dict[str, Any]) -> int:
+        """Deliver an update again with the same update_id, as Telegram does when a bot died
+        before confirming it."""
+        again = json.loads(json.dumps(update))
+        again["_redelivered"] = True
+        self.updates.append(again)
+        async with self._new_update:
+            self._new_update.notify_all()
+        return again["update_id"]
+
+    def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
+        return [m for m in self.sent if m["chat"]["id"] == chat_id]
+
+
+@dataclass
+class TgUser:
+    """A Telegram user in a chat (their private chat unless a group id is given)."""
+
+    api: FakeBotAPI
+    user_id: int
+    first_name: str
+    chat_id: int | None = None
+    chat_title: str | None = None
+
+    @property
+    def chat(self) -> dict[str, Any]:
+        if self.chat_id is not None and self.chat_id < 0:
+            return {"id": self.chat_id, "type": "group", "title": self.chat_title or "Nhóm"}
+        return {"id": self.user_id, "type": "private", "first_name": self.first_name}
+
+    @property
+    def sender(self) -> dict[str, Any]:
+        return {"id": self.user_id, "is_bot": False, "first_name": self.first_name, "language_code": "vi"}
+
+    def text_update(self, text: str) -> dict[str, Any]:
+        message: dict[str, Any] = {"message_id": 10_000 + len(self.api.updates), "date": int(time.time()),
+                                   "chat": self.chat, "from": self.sender, "text": text}
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return {"message": message}
+
+    def callback_update(self, data: str, message: dict[str, Any] | None = None) -> dict[str, Any]:
+        message = message or {"message_id": 1, "date": int(time.time()), "chat": self.chat, "text": "?"}
+        return {"callback_query": {"id": f"cb{time.monotonic_ns()}", "from": self.sender, "chat_instance": "ci",
+                                   "data": data, "message": message}}
+
+    def last_message(self) -> dict[str, Any]:
+        return self.api.sent_to(self.chat["id"])[-1]
+
+    def last_keyboard(self) -> list[dict[str, Any]]:
+        for message in reversed(self.api.sent_to(self.chat["id"])):
+            markup = message.get("reply_markup")
+            if markup:
+                return [b for row in markup["inline_keyboard"] for b in row]
+        return []

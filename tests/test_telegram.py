@@ -1,0 +1,308 @@
+"""End to end over the real python-telegram-bot library, speaking HTTP to a fake Bot API
+server on 127.0.0.1: registration by invite codes, whole surveys with inline buttons, access
+control, re-delivery, ordering, errors, group binding and webhook mode."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from bot.telegram import TelegramChannel, WebhookConfig
+from core.app import DataFiles, build_service
+from core.config import Settings
+from core.service import ChatRef, SurveyService
+from core.storage.db import Database
+from core.storage.models import Answer, AuditLog, GroupBinding, Household, ProcessedUpdate, User
+from core.surveys.model import QType
+from core.surveys.parsing import parse_answer
+from tests.fake_telegram import FakeBotAPI, TgUser
+from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for, cursor
+
+ADMIN_ID = 1000
+
+
+class Harness:
+    def __init__(self, api: FakeBotAPI, service: SurveyService, data: DataFiles) -> None:
+        self.api = api
+        self.service = service
+        self.questions = {q.id: q for f in data.forms.values()
+                          for q in [*f.household_questions(), *(q for g in f.groups() for q in g.questions)]}
+
+    def user(self, user_id: int, name: str, chat_id: int | None = None, title: str | None = None) -> TgUser:
+        return TgUser(self.api, user_id, name, chat_id, title)
+
+    async def act(self, user: TgUser, update: dict[str, Any], redeliver: bool = False) -> list[dict[str, Any]]:
+        """Deliver one update and wait until the bot has committed it and sent its whole reply."""
+        chat = user.chat["id"]
+        before = len(self.api.sent_to(chat))
+        uid = await (self.api.redeliver(update) if redeliver else self.api.push(update))
+        reply = await self.committed_reply(uid)
+        for _ in range(2000):
+            if len(self.api.sent_to(chat)) - before >= len(reply):
+                break
+            await asyncio.sleep(0.005)
+        else:
+            raise AssertionError(f"bot sent {len(self.api.sent_to(chat)) - before} of {len(reply)} messages")
+        return self.api.sent_to(chat)[before:]
+
+    async def committed_reply(self, update_id: int) -> list[dict[str, Any]]:
+        for _ in range(3000):
+            async with self.service.db.transaction() as s:
+                row = await s.get(ProcessedUpdate, ("telegram", str(update_id)))
+                if row is not None and row.reply is not None:
+                    return row.reply
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"update {update_id} was never committed")
+
+    async def say(self, user: TgUser, text: str) -> list[dict[str, Any]]:
+        return await self.act(user, user.text_update(text))
+
+    async def press(self, user: TgUser, data: str) -> list[dict[str, Any]]:
+        message = next(m for m in reversed(self.api.sent_to(user.chat["id"]))
+                       if any(b["callback_data"] == data for row in m.get("reply_markup", {}).get("inline_keyboard", [])
+                              for b in row))
+        return await self.act(user, user.callback_update(data, message))
+
+    async def register(self, user: TgUser, code: str) -> list[dict[str, Any]]:
+        return await self.say(user, f"/dangky {code}")
+
+    async def survey(self, user: TgUser, profile: dict[str, Any]) -> list[dict[str, Any]]:
+        """A whole Phiếu B: buttons for every choice and yes/no, typing for the rest."""
+        await self.say(user, "/hoimoi")
+        await self.press(user, "c:new:phieu_b")
+        ref = ChatRef("telegram", str(user.chat["id"]), str(user.user_id))
+        presses = 0
+        for _ in range(200):
+            key = await cursor(self.service, ref)
+            if key is None:
+                break
+            typed = answer_for(profile, key)
+            question = self.questions[key.split(".")[-1]]
+            if question.type in (QType.CHOICE, QType.YES_NO) and not typed.startswith("/"):
+                value = parse_answer(question, typed)
+                value = ("1" if value else "0") if question.type is QType.YES_NO else value
+                await self.press(user, f"a:{key}:{value}")
+                presses += 1
+            else:
+                await self.say(user, typed)
+        assert presses > 10
+        return await self.press(user, "c:confirm")
+
+
+def code_in(messages: list[dict[str, Any]]) -> str:
+    text = messages[-1]["text"]
+    return text.split("Mã mời: ")[1].split()[0]
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    fake = FakeBotAPI()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def harness(api: FakeBotAPI, settings: Settings, db: Database, data: DataFiles) -> AsyncIterator[Harness]:
+    service = await build_service(dataclasses.replace(settings, admin_ids=frozenset({("telegram", str(ADMIN_ID))})), db)
+    channel = TelegramChannel(service, api.token, api.base, poll_timeout=1)
+    await channel.start()
+    yield Harness(api, service, data)
+    await channel.stop()
+
+
+@pytest.fixture
+async def people(harness: Harness) -> dict[str, TgUser]:
+    """An admin invites a commune officer of Xã Ba Sơn, who invites two village heads."""
+    admin = harness.user(ADMIN_ID, "Quản trị")
+    officer = harness.user(2000, "Cán bộ xã")
+    head_a = harness.user(3001, "Trưởng thôn A")
+    head_b = harness.user(3002, "Trưởng thôn B")
+    await harness.register(officer, code_in(await harness.say(admin, "/moicanbo xa 6202")))
+    await harness.register(head_a, code_in(await harness.say(officer, "/moi Thôn Nà Pàn")))
+    await harness.register(head_b, code_in(await harness.say(officer, "/moi Thôn Khuổi Luông")))
+    return {"admin": admin, "officer": officer, "a": head_a, "b": head_b}
+
+
+async def test_full_surveys_over_telegram_are_classified_and_stored(
+    harness: Harness, people: dict[str, TgUser], api: FakeBotAPI
+) -> None:
+    head = people["a"]
+    expected = []
+    for profile, outcome, words in ((POOR, "poor", "HỘ NGHÈO"), (NEAR_POOR, "near_poor", "HỘ CẬN NGHÈO"),
+                                    (NOT_POOR, "not_poor", "KHÔNG NGHÈO")):
+        result = await harness.survey(head, profile)
+        assert f"Kết quả phân loại: {words}" in result[0]["text"]
+        assert "Lý do:" in result[0]["text"]
+        expected.append(outcome)
+    async with harness.service.db.transaction() as s:
+        households = (await s.scalars(select(Household).order_by(Household.id))).all()
+    assert [h.outcome for h in households] == expected
+    assert all(h.status == "submitted" and h.area == "rural" for h in households)
+    assert households[0].deprived == [4, 6, 9, 10]
+    # The menu was set, and a pressed question lost its keyboard and shows the choice.
+    assert any(c.method == "setMyCommands" and any(cmd["command"] == "hoimoi" for cmd in c.params["commands"])
+               for c in api.calls)
+    edited = [m for m in api.sent_to(head.user_id) if "➡️ Tày" in m.get("text", "")]
+    assert edited and "reply_markup" not in edited[0]
+    for message in api.sent_to(head.user_id):
+        for row in message.get("reply_markup", {}).get("inline_keyboard", []):
+            assert all(len(b["callback_data"].encode()) <= 64 for b in row)
+
+
+async def test_a_second_village_head_cannot_reach_the_first_ones_household(
+    harness: Harness, people: dict[str, TgUser]
+) -> None:
+    a, b, officer = people["a"], people["b"], people["officer"]
+    await harness.survey(a, NEAR_POOR)
+    await harness.say(a, "/hoimoi")
+    await harness.press(a, "c:new:phieu_b")
+    await harness.say(a, "Lò Văn Sáu")  # a draft in progress: household 2
+    async with harness.service.db.transaction() as s:
+        answers_before = await s.scalar(select(func.count()).select_from(Answer))
+        audit_before = await s.scalar(select(func.count()).select_from(AuditLog))
+    attempts = [
+        b.text_update("/mo 1"), b.text_update("/mo 2"), b.text_update("/mo #1"),
+        b.callback_update("c:open:1"), b.callback_update("c:open:2"), b.callback_update("c:reopen"),
+        b.callback_update("a:chu_ho_cccd:x"), b.callback_update("a:dan_toc:kinh"), b.callback_update("c:confirm"),
+        b.text_update("/sua 1"), b.text_update("/mophieu"), b.text_update("/xacnhan"), b.text_update("/tieptuc"),
+        b.text_update("Kẻ lạ"), b.callback_update("c:invite:#1"), b.text_update("/moi Thôn Nà Pàn"),
+        b.text_update("/moicanbo xa 6202"),
+    ]
+    for update in attempts:
+        replies = await harness.act(b, update)
+        assert replies, f"no answer to {update}"
+        text = " ".join(m.get("text", "") for m in replies)
+        assert "Hoàng Văn Minh" not in text and "Lò Văn Sáu" not in text
+    listing = await harness.say(b, "/danhsach")
+    assert "chưa có hộ nào" in listing[0]["text"]
+    async with harness.service.db.transaction() as s:
+        assert await s.scalar(select(func.count()).select_from(Answer)) == answers_before
+        assert await s.scalar(select(func.count()).select_from(AuditLog)) == audit_before
+        statuses = [h.status for h in (await s.scalars(select(Household).order_by(Household.id))).all()]
+    assert statuses == ["submitted", "draft"]
+    # The commune officer sees both households of the commune's villages.
+    officer_list = (await harness.say(officer, "/danhsach"))[0]["text"]
+    assert "Hoàng Văn Minh" in officer_list and "Lò Văn Sáu" in officer_list
+
+
+async def test_strangers_only_see_registration_and_codes_are_single_use(
+    harness: Harness, people: dict[str, TgUser]
+) -> None:
+    stranger = harness.user(4000, "Người lạ")
+    for text in ("/hoimoi", "/danhsach", "/mo 1", "xin chào"):
+        assert "chưa đăng ký" in (await harness.say(stranger, text))[0]["text"]
+    assert "chưa đăng ký" in (await harness.act(stranger, stranger.callback_update("c:open:1")))[0]["text"]
+    assert "không đúng" in (await harness.register(stranger, "ZZZZ9999"))[0]["text"]
+    code = code_in(await harness.say(people["officer"], "/moi Thôn Bản Mới"))
+    assert "thành công" in (await harness.register(stranger, code))[0]["text"]
+    late = harness.user(4001, "Người đến sau")
+    assert "đã được dùng" in (await harness.register(late, code))[0]["text"]
+    assert "Chỉ cán bộ xã" in (await harness.say(people["a"], "/moi Thôn X"))[0]["text"]
+    async with harness.service.db.transaction() as s:
+        roles = dict((await s.execute(select(User.external_id, User.role))).all())
+    assert roles == {"1000": "admin", "2000": "commune", "3001": "village_head", "3002": "village_head",
+                     "4000": "village_head"}
+
+
+async def test_group_chat_binding(harness: Harness, people: dict[str, TgUser]) -> None:
+    officer_in_group = harness.user(2000, "Cán bộ xã", chat_id=-100555, title="BCĐ rà soát xã Ba Sơn")
+    head_in_group = harness.user(3001, "Trưởng thôn A", chat_id=-100555, title="BCĐ rà soát xã Ba Sơn")
+    assert "Chỉ cán bộ" in (await harness.say(head_in_group, "/ganhom"))[0]["text"]
+    assert "đã được gắn với Xã Ba Sơn" in (await harness.say(officer_in_group, "/ganhom@rasoat_test_bot"))[0]["text"]
+    assert "nhắn riêng" in (await harness.say(head_in_group, "/hoimoi"))[0]["text"]
+    assert await harness.say(head_in_group, "chuyện phiếm trong nhóm") == []
+    async with harness.service.db.transaction() as s:
+        binding = (await s.scalars(select(GroupBinding))).one()
+    assert (binding.chat_id, binding.title) == ("-100555", "BCĐ rà soát xã Ba Sơn")
+
+
+async def test_a_redelivered_update_changes_nothing_and_is_answered_again(
+    harness: Harness, people: dict[str, TgUser]
+) -> None:
+    a = people["a"]
+    await harness.say(a, "/hoimoi")
+    await harness.press(a, "c:new:phieu_b")
+    update = a.text_update("Hoàng Văn Minh")
+    first = await harness.act(a, update)
+    again = await harness.act(a, update, redeliver=True)
+    assert [m["text"] for m in again] == [m["text"] for m in first]
+    async with harness.service.db.transaction() as s:
+        assert await s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "answer")) == 1
+    assert await cursor(harness.service, ChatRef("telegram", "3001", "3001")) == "chu_ho_cccd"
+
+
+async def test_updates_of_one_chat_are_applied_in_order(harness: Harness, people: dict[str, TgUser]) -> None:
+    a = people["a"]
+    await harness.say(a, "/hoimoi")
+    await harness.press(a, "c:new:phieu_b")
+    ids = [await harness.api.push(a.text_update(text)) for text in ("Hoàng Văn Minh", "/boqua", "Nùng", "/quaylai")]
+    for uid in ids:
+        await harness.committed_reply(uid)
+    assert await cursor(harness.service, ChatRef("telegram", "3001", "3001")) == "dan_toc"
+    async with harness.service.db.transaction() as s:
+        answers = dict((await s.execute(select(Answer.key, Answer.value))).all())
+    assert answers == {"chu_ho_ten": "Hoàng Văn Minh", "chu_ho_cccd": None, "dan_toc": "nung"}
+
+
+async def test_a_handler_error_is_answered_politely_and_loses_nothing(
+    harness: Harness, people: dict[str, TgUser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = people["a"]
+    await harness.say(a, "/hoimoi")
+    await harness.press(a, "c:new:phieu_b")
+    await harness.say(a, "Hoàng Văn Minh")
+    from core.conversation.engine import SurveyEngine
+
+    original = SurveyEngine.handle_text
+
+    def explode(self, state, answers, text):  # type: ignore[no-untyped-def]
+        if text == "BOOM":
+            raise RuntimeError("simulated failure")
+        return original(self, state, answers, text)
+
+    monkeypatch.setattr(SurveyEngine, "handle_text", explode)
+    sent_before = len(harness.api.sent_to(3001))
+    uid = await harness.api.push(a.text_update("BOOM"))
+    for _ in range(2000):
+        if len(harness.api.sent_to(3001)) > sent_before:
+            break
+        await asyncio.sleep(0.005)
+    assert "Xin lỗi" in harness.api.sent_to(3001)[-1]["text"]
+    async with harness.service.db.transaction() as s:
+        assert await s.get(ProcessedUpdate, ("telegram", str(uid))) is None  # not recorded: may be retried
+        assert dict((await s.execute(select(Answer.key, Answer.value))).all()) == {"chu_ho_ten": "Hoàng Văn Minh"}
+    assert (await harness.say(a, "/boqua"))[0]["text"].startswith("Câu 3/")
+
+
+async def test_webhook_mode_checks_the_secret_token(
+    api: FakeBotAPI, settings: Settings, db: Database, data: DataFiles, unused_tcp_port: int
+) -> None:
+    service = await build_service(settings, db)
+    hook = WebhookConfig(url="https://bot.example/telegram", secret="s3cret-Token_1", listen="127.0.0.1",
+                         port=unused_tcp_port, path="telegram")
+    channel = TelegramChannel(service, api.token, api.base, webhook=hook)
+    await channel.start()
+    try:
+        assert api.webhook is not None and api.webhook["secret_token"] == "s3cret-Token_1"
+        user = TgUser(api, 5000, "Ai đó")
+        update = {"update_id": 1, **user.text_update("/hoimoi")}
+        url = f"http://127.0.0.1:{unused_tcp_port}/telegram"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as r:
+                assert r.status == 403
+            async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"}) as r:
+                assert r.status == 200
+        for _ in range(2000):
+            if api.sent_to(5000):
+                break
+            await asyncio.sleep(0.005)
+        assert "chưa đăng ký" in api.sent_to(5000)[-1]["text"]
+    finally:
+        await channel.stop()
