@@ -305,9 +305,12 @@ class SurveyService:
 
     async def _welcome(self, s: AsyncSession, user: User, conv: Conversation) -> list[OutMessage]:
         unit = await s.get(Unit, user.unit_id) if user.unit_id else None
-        messages = [OutMessage(t("welcome", name=user.display_name, unit=unit.name if unit else "-",
+        key = {"village_head": "welcome", "commune": "welcome_commune"}.get(user.role, "welcome_staff")
+        messages = [OutMessage(t(key, name=user.display_name, unit=unit.name if unit else "-",
                                  new=slash("new"), list=slash("list"), back=slash("back"),
-                                 pause=slash("pause"), review=slash("review")))]
+                                 pause=slash("pause"), review=slash("review"), invite=slash("invite"),
+                                 bind=slash("bind"), invite_staff=slash("invite_staff"),
+                                 whoami=slash("whoami")))]
         household = await self._active(s, user, conv)
         if household is not None and household.status == "draft":
             engine = self._engine(household)

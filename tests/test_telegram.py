@@ -187,9 +187,15 @@ async def test_a_second_village_head_cannot_reach_the_first_ones_household(
         assert await s.scalar(select(func.count()).select_from(AuditLog)) == audit_before
         statuses = [h.status for h in (await s.scalars(select(Household).order_by(Household.id))).all()]
     assert statuses == ["submitted", "draft"]
-    # The commune officer sees both households of the commune's villages.
+    # The commune officer sees both households of the commune's villages; another commune's does not.
     officer_list = (await harness.say(officer, "/danhsach"))[0]["text"]
     assert "Hoàng Văn Minh" in officer_list and "Lò Văn Sáu" in officer_list
+    other = harness.user(2001, "Cán bộ phường Đông Kinh")
+    await harness.register(other, code_in(await harness.say(people["admin"], "/moicanbo xa 5977")))
+    assert "chưa có hộ nào" in (await harness.say(other, "/danhsach"))[0]["text"]
+    for update in (other.text_update("/mo 1"), other.callback_update("c:open:2"), other.callback_update("c:invite:#1")):
+        text = " ".join(m.get("text", "") for m in await harness.act(other, update))
+        assert "Hoàng Văn Minh" not in text and "Lò Văn Sáu" not in text
 
 
 async def test_strangers_only_see_registration_and_codes_are_single_use(
@@ -306,3 +312,30 @@ async def test_webhook_mode_checks_the_secret_token(
         assert "chưa đăng ký" in api.sent_to(5000)[-1]["text"]
     finally:
         await channel.stop()
+
+
+async def test_rasoat_run_with_a_token_serves_telegram(api: FakeBotAPI, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The README's main command picks the Telegram channel when TELEGRAM_BOT_TOKEN is set."""
+    import os
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_BASE": api.base,
+           "RASOAT_DATA_DIR": str(tmp_path), "TELEGRAM_ADMIN_IDS": "42"}
+    env.pop("DATABASE_URL", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", cwd=Path(__file__).parents[1], env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        admin = TgUser(api, 42, "Quản trị")
+        await api.push(admin.text_update("/toila"))
+        for _ in range(3000):
+            if api.sent_to(42):
+                break
+            await asyncio.sleep(0.01)
+        assert "quản trị" in api.sent_to(42)[-1]["text"]
+    finally:
+        proc.terminate()
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, out.decode()
+    assert b"long polling" in out
