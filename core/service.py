@@ -29,11 +29,13 @@ from core.i18n import catalog, t
 from core.storage.db import Database
 from core.storage.models import Conversation, Household, ProcessedUpdate, Unit, User, utcnow
 from core.storage.repo import audit, ensure_user, households_in, load_answers, save_answer, user_covers
+from core.surveys.evaluate import outputs
 from core.surveys.model import Survey
 from core.surveys.parsing import clean_text, fold
 from core.units.loader import add_village, commune_of
 
 log = logging.getLogger(__name__)
+PRIOR_CLASSES = {"ngheo": "poor", "can_ngheo": "near_poor", "khong": "none"}
 SURVEY_COMMANDS = {"pause", "resume", "back", "skip", "keep", "review", "confirm", "edit"}
 
 
@@ -287,7 +289,8 @@ class SurveyService:
         self, s: AsyncSession, user: User, household: Household, engine: SurveyEngine, answers: dict[str, Any]
     ) -> list[OutMessage]:
         pack = pack_for_year(self.packs, household.review_year)
-        result = classify(engine.survey, pack, engine.view(answers), household.area or "rural")
+        view = engine.view(answers)
+        result = classify(engine.survey, pack, view, household.area or "rural")
         household.status = "submitted"
         household.submitted_at = household.updated_at = utcnow()
         household.outcome = result.outcome.value
@@ -296,6 +299,12 @@ class SurveyService:
         household.b1_score = result.b1_score
         household.deprived_count = len(result.deprived)
         household.deprived = [i.number for i in result.deprived]
+        household.deprived_mask = sum(1 << (i.number - 1) for i in result.deprived)
+        extra = outputs(engine.survey, view)
+        household.prior_class = PRIOR_CLASSES.get(extra.get("prior_class"))
+        household.ethnicity = extra.get("ethnicity")
+        count = extra.get("member_count")
+        household.member_count = count if isinstance(count, int) else None
         await audit(s, household.id, "submit", user.id, result.to_json())
         done = OutMessage(t("submitted", id=household.id, new=slash("new"), list=slash("list")),
                           ((Button(t("btn_new"), payload("new"), slash("new")),),))

@@ -15,7 +15,7 @@ from core.units.loader import add_village
 
 BASE = {
     "chu_ho_ten": "Hoàng Văn Minh", "chu_ho_cccd": "020180001234", "dan_toc": "Tày",
-    "dia_chi": "/boqua", "so_dien_thoai": "0912 345 678",
+    "dia_chi": "/boqua", "so_dien_thoai": "0912 345 678", "dien_dau_ky": "không thuộc diện",
     "nha_tuong_ben": "có", "nha_khung_ben": "co", "nha_mai_ben": "Có", "dien_tich_nha": "60",
     "nguon_nuoc": "1", "nha_tieu": "tu hoai", "dung_internet": "có", "co_phuong_tien_tt": "có",
     "nghe_loa": "có", "xu_ly_rac": "1", "cach_tinh_thu_nhap": "1", "ghi_chu": "/boqua",

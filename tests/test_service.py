@@ -88,7 +88,7 @@ async def test_restart_resumes_at_the_same_question_with_all_answers(settings: S
     service = await build_service(settings, db)
     chat = await make_village_head(service)
     await service.handle(chat, Incoming(text="/hoimoi phieu_b"))
-    for text in ["Hoàng Văn Minh", "/boqua", "Nùng", "Bản Mới", "0912345678", "2"]:
+    for text in ["Hoàng Văn Minh", "/boqua", "Nùng", "Bản Mới", "0912345678", "3", "2"]:
         await service.handle(chat, Incoming(text=text))
     await service.db.dispose()
     restarted = await build_service(settings, Database(settings.database_url))
@@ -96,10 +96,11 @@ async def test_restart_resumes_at_the_same_question_with_all_answers(settings: S
         reply = await restarted.handle(chat, Incoming(text="/start"))
         texts = [m.text for m in reply.messages]
         assert any("khảo sát dở hộ #1" in t for t in texts)
-        assert "Giới tính của thành viên thứ 1" in texts[-1] and texts[-1].startswith("Câu 7/")
+        assert "Giới tính của thành viên thứ 1" in texts[-1] and texts[-1].startswith("Câu 8/")
         async with restarted.db.transaction() as s:
             answers = await load_answers(s, 1)
         assert answers["dan_toc"] == "nung" and answers["so_thanh_vien"] == 2 and answers["chu_ho_cccd"] is None
+        assert answers["dien_dau_ky"] == "khong"
     finally:
         await restarted.db.dispose()
 

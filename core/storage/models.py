@@ -34,6 +34,7 @@ class Unit(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))  # Tỉnh, Huyện, Xã, Phường, Thị trấn, Thôn...
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    households_total: Mapped[int | None] = mapped_column(Integer)  # resident households, for rates
 
 
 class User(Base):
@@ -51,7 +52,10 @@ class User(Base):
 
 class Household(Base):
     __tablename__ = "households"
-    __table_args__ = (Index("ix_households_village_status", "village_id", "status"),)
+    __table_args__ = (
+        Index("ix_households_village_status", "village_id", "status"),
+        Index("ix_households_year_status", "review_year", "status", "village_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
@@ -71,6 +75,11 @@ class Household(Base):
     b1_score: Mapped[int | None] = mapped_column(Integer)
     deprived_count: Mapped[int | None] = mapped_column(Integer)
     deprived: Mapped[Any] = mapped_column(JSON, nullable=True)
+    # bit n-1 set when indicator n is deprived: lets reports count indicators with GROUP BY
+    deprived_mask: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    prior_class: Mapped[str | None] = mapped_column(String(16))  # poor | near_poor | none, at period start
+    ethnicity: Mapped[str | None] = mapped_column(String(20))
+    member_count: Mapped[int | None] = mapped_column(Integer)
 
 
 class Answer(Base):

@@ -29,6 +29,7 @@ OUTPUTS = {
     "poverty": {"income_per_capita", "b1_score", "member_count"},
     "average_living": {"income_per_capita", "member_count"},
 }
+OPTIONAL_OUTPUTS = {"prior_class", "ethnicity"}  # start-of-period status and ethnicity, for the reports
 
 _Q_KEYS = {
     "id", "type", "label", "hint", "required", "min", "max", "choices", "relevant",
@@ -288,7 +289,7 @@ def _outputs(doc: dict, path: Path, purpose: str, hh: set[str], mem: set[str]) -
         raise DataFileError(path, line_of(raw), f"outputs must define {', '.join(sorted(missing))}")
     out: dict[str, Expr] = {}
     for key, src in raw.items():
-        if key not in need:
+        if key not in need | OPTIONAL_OUTPUTS:
             raise DataFileError(path, line_of(raw), f"unknown output '{key}' for purpose {purpose}")
         try:
             out[key] = compile_expr(src, hh, mem)

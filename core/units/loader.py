@@ -115,7 +115,7 @@ async def add_village(session: AsyncSession, commune: Unit, name: str, kind: str
 
 
 async def import_villages(session: AsyncSession, configuration: str, path: Path) -> int:
-    """Villages from a CSV with columns commune_code, village_name[, kind]."""
+    """Villages from a CSV with columns commune_code, village_name[, kind][, households]."""
     added = 0
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
@@ -133,7 +133,12 @@ async def import_villages(session: AsyncSession, configuration: str, path: Path)
                 raise DataFileError(path, line, "village_name is empty")
             before = await session.scalar(select(Unit.id).where(
                 Unit.parent_id == commune.id, Unit.level == "village", Unit.name == name))
-            await add_village(session, commune, name, (raw.get("kind") or "Thôn").strip())
+            village = await add_village(session, commune, name, (raw.get("kind") or "Thôn").strip())
+            total = (raw.get("households") or "").strip()
+            if total:
+                if not total.isdigit():
+                    raise DataFileError(path, line, f"households must be a whole number, got {total!r}")
+                village.households_total = int(total)
             added += before is None
     return added
 
