@@ -27,6 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     units.add_argument("file", nargs="?", help="villages CSV (commune_code,village_name[,kind])")
     units.add_argument("--config", help="units configuration: 200, 194 or 65 (default UNITS_CONFIGURATION)")
     sub.add_parser("check", help="validate forms, rule packs and messages, and print a summary")
+    report = sub.add_parser("report", help="write a report table or household list to Excel (and a chart)")
+    report.add_argument("report_id", nargs="?", help="e.g. 7.1 or ds_ngheo; omit to list them")
+    report.add_argument("--unit", help="GSO code of the commune/district/province (default: the province)")
+    report.add_argument("--config", help="units configuration (default UNITS_CONFIGURATION)")
+    report.add_argument("--year", type=int, help="review year (default REVIEW_YEAR)")
+    report.add_argument("--out", default=None, help="output folder (default: RASOAT_DATA_DIR/reports)")
+    report.add_argument("--progress", action="store_true", help="print survey progress instead")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
@@ -73,6 +80,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.cmd == "units":
             return await _units(service, args, settings)
+        if args.cmd == "report":
+            return await _report(service, args, settings)
     finally:
         await service.db.dispose()
     return 0
@@ -105,6 +114,39 @@ def _intro(settings: Settings) -> str:
     from core.i18n import t
 
     return t("console_intro", db=settings.database_url)
+
+
+async def _report(service, args: argparse.Namespace, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from core.reports.build import build_report, progress
+    from core.storage.models import Unit
+
+    if not args.report_id and not args.progress:
+        for rid, title in service.reports.names():
+            print(f"{rid:>20}  {title}")
+        return 0
+    config = args.config or settings.units_configuration
+    year = args.year or settings.review_year
+    async with service.db.read() as s:
+        query = select(Unit).where(Unit.configuration == config)
+        query = query.where(Unit.code == args.unit) if args.unit else query.where(Unit.level == "province")
+        units = (await s.scalars(query)).all()
+        if len(units) != 1:
+            print(f"no single unit with code {args.unit!r} in configuration {config}", file=sys.stderr)
+            return 2
+        if args.progress:
+            for row in await progress(s, units[0], year):
+                print(f"{row.name}: submitted {row.submitted}, drafts {row.drafts}, remaining {row.remaining}")
+            return 0
+        if args.report_id not in dict(service.reports.names()):
+            print(f"unknown report {args.report_id!r}; run 'rasoat report' to list them", file=sys.stderr)
+            return 2
+        out = Path(args.out) if args.out else settings.data_dir / "reports"
+        for path in await build_report(s, service.reports, args.report_id, units[0], year, out,
+                                       service.forms["phieu_b"]):
+            print(path)
+    return 0
 
 
 async def _units(service, args: argparse.Namespace, settings: Settings) -> int:  # type: ignore[no-untyped-def]

@@ -29,6 +29,9 @@ QUIT_WORDS = ("/thoat", "/quit", "/exit")
 
 def render(message: OutMessage) -> str:
     lines = [message.text]
+    for path in (message.document, message.photo):
+        if path:
+            lines.append(t("console_file", path=path))
     commands = []
     for row in message.buttons:
         for b in row:

@@ -150,7 +150,8 @@ class TelegramChannel:
         if message is None or update.effective_user is None:
             return
         reply = await self.service.handle(
-            self.chat_ref(update), Incoming(text=message.text or "", update_id=str(update.update_id))
+            self.chat_ref(update), Incoming(text=message.text or "", update_id=str(update.update_id)),
+            notify=lambda m: self.send(message.chat_id, [m]),
         )
         await self.send(message.chat_id, reply.messages)
 
@@ -159,8 +160,10 @@ class TelegramChannel:
         if query is None or query.message is None:
             return
         await self._quietly(query.answer())
+        chat_id = query.message.chat.id
         reply = await self.service.handle(
-            self.chat_ref(update), Incoming(payload=query.data or "", update_id=str(update.update_id))
+            self.chat_ref(update), Incoming(payload=query.data or "", update_id=str(update.update_id)),
+            notify=lambda m: self.send(chat_id, [m]),
         )
         if not reply.duplicate:
             await self._mark_pressed(query)
@@ -181,6 +184,11 @@ class TelegramChannel:
 
     async def send(self, chat_id: int | str, messages: list[OutMessage]) -> None:
         for message in messages:
+            if message.photo:
+                with open(message.photo, "rb") as fh:
+                    await self.app.bot.send_photo(chat_id, fh, caption=message.text[:1024],
+                                                  reply_markup=keyboard(message))
+                continue
             if message.document:
                 with open(message.document, "rb") as fh:
                     await self.app.bot.send_document(chat_id, fh, caption=message.text[:1024],

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from core.classification.pack import RulePack, load_packs
 from core.config import Settings
 from core.i18n import catalog
+from core.reports.build import Catalogue
 from core.service import SurveyService
 from core.storage.db import Database
 from core.surveys.loader import load_forms
@@ -21,6 +22,7 @@ from core.units.loader import load_units
 class DataFiles:
     forms: dict[str, Survey]
     packs: list[RulePack]
+    reports: Catalogue
 
 
 def load_data_files() -> DataFiles:
@@ -31,7 +33,7 @@ def load_data_files() -> DataFiles:
             if survey.purpose == "poverty":
                 pack.compiled(survey)  # raises DataFileError naming the pack file and line
     catalog()
-    return DataFiles(forms, packs)
+    return DataFiles(forms, packs, Catalogue.load())
 
 
 async def build_service(settings: Settings, db: Database | None = None) -> SurveyService:
@@ -40,4 +42,4 @@ async def build_service(settings: Settings, db: Database | None = None) -> Surve
     await db.migrate()
     async with db.transaction() as session:
         await load_units(session, settings.units_configuration)
-    return SurveyService(db, settings, data.forms, data.packs)
+    return SurveyService(db, settings, data.forms, data.packs, data.reports)

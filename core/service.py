@@ -10,6 +10,7 @@ does the channel get the messages to send. A crash before the commit loses the w
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,8 @@ from core.conversation.commands import parse_command, parse_payload, payload, sl
 from core.conversation.engine import SUBMITTED, EngineState, Step, SurveyEngine
 from core.conversation.messages import Button, Command, Incoming, OutMessage, Reply
 from core.i18n import catalog, t
+from core.reports.build import Catalogue, build_report, progress
+from core.reports.query import children
 from core.storage.db import Database
 from core.storage.models import Conversation, Household, ProcessedUpdate, Unit, User, utcnow
 from core.storage.repo import audit, ensure_user, households_in, load_answers, save_answer, user_covers
@@ -51,18 +54,25 @@ class ChatRef:
     title: str | None = None
 
 
+Notify = Callable[[OutMessage], Awaitable[None]]
+Later = list[Callable[[], Awaitable[list[OutMessage]]]]
+
+
 class SurveyService:
-    def __init__(self, db: Database, settings: Settings, forms: dict[str, Survey], packs: list[RulePack]) -> None:
+    def __init__(self, db: Database, settings: Settings, forms: dict[str, Survey], packs: list[RulePack],
+                 reports: Catalogue | None = None) -> None:
         self.db = db
         self.settings = settings
         self.forms = forms
         self.packs = packs
+        self.reports = reports or Catalogue.load()
 
     # ----- public -------------------------------------------------------------------------
 
-    async def handle(self, chat: ChatRef, incoming: Incoming) -> Reply:
+    async def handle(self, chat: ChatRef, incoming: Incoming, notify: Notify | None = None) -> Reply:
+        """`notify` lets a channel show interim messages (e.g. 'working on your report') at once."""
         try:
-            return await self._handle(chat, incoming)
+            return await self._handle(chat, incoming, notify)
         except IntegrityError:
             # A concurrent delivery of the same update committed first: answer as a duplicate.
             if incoming.update_id is not None:
@@ -77,7 +87,8 @@ class SurveyService:
 
     # ----- transaction --------------------------------------------------------------------
 
-    async def _handle(self, chat: ChatRef, incoming: Incoming) -> Reply:
+    async def _handle(self, chat: ChatRef, incoming: Incoming, notify: Notify | None) -> Reply:
+        later: Later = []
         async with self.db.transaction() as s:
             record: ProcessedUpdate | None = None
             if incoming.update_id is not None:
@@ -95,9 +106,22 @@ class SurveyService:
             if user is None:
                 messages = await self._unregistered(s, chat, incoming)
             else:
-                messages = await self._dispatch(s, user, chat, incoming)
+                messages = await self._dispatch(s, user, chat, incoming, later)
             if record is not None:
                 record.reply = [m.to_json() for m in messages]
+        if later:
+            # Long work (reports) runs after the commit, outside the write lock.
+            if notify is not None:
+                for message in messages:
+                    await notify(message)
+                messages = []
+            for job in later:
+                messages.extend(await job())
+            if record is not None:
+                async with self.db.transaction() as s:
+                    stored = await s.get(ProcessedUpdate, (chat.channel, incoming.update_id))
+                    if stored is not None:
+                        stored.reply = [*(stored.reply or []), *(m.to_json() for m in messages)]
         return Reply(messages)
 
     async def _stored_reply(self, chat: ChatRef, update_id: str) -> Reply | None:
@@ -128,7 +152,9 @@ class SurveyService:
             return [registered, *await self._welcome(s, user, await self._conversation(s, user, chat))]
         return [OutMessage(t("not_registered", register=slash("register")))]
 
-    async def _dispatch(self, s: AsyncSession, user: User, chat: ChatRef, inc: Incoming) -> list[OutMessage]:
+    async def _dispatch(
+        self, s: AsyncSession, user: User, chat: ChatRef, inc: Incoming, later: Later
+    ) -> list[OutMessage]:
         if chat.is_group:
             return await self._group(s, user, chat, inc)
         conv = await self._conversation(s, user, chat)
@@ -169,7 +195,76 @@ class SurveyService:
                 return await self._invite_staff(s, user, cmd.arg)
             case "bind":
                 return [OutMessage(t("bind_in_group_only", bind=slash("bind")))]
+            case "report":
+                return await self._report(s, user, cmd.arg, later)
+            case "progress":
+                return await self._progress(s, user, cmd.arg)
         return [OutMessage(t("unknown_command", help=slash("help")))]
+
+    # ----- reports ------------------------------------------------------------------------
+
+    async def _unit_choice(self, s: AsyncSession, user: User, arg: str | None) -> Unit | None:
+        """The user's own unit, or a unit below it named '#id' (as report buttons send)."""
+        own = await s.get(Unit, user.unit_id) if user.unit_id else None
+        if own is None or not arg:
+            return own
+        ref = arg.strip().lstrip("#")
+        unit = await s.get(Unit, int(ref)) if ref.isdigit() else None
+        if unit is None or not await user_covers(s, user, unit.id):
+            return None
+        return unit
+
+    async def _report(self, s: AsyncSession, user: User, arg: str | None, later: Later) -> list[OutMessage]:
+        if user.role not in ("commune", "district", "province", "admin") or user.unit_id is None:
+            return [OutMessage(t("report_not_allowed"))]
+        words = (arg or "").replace(":", " ").split()
+        names = dict(self.reports.names())
+        if not words:
+            rows = tuple((Button(title[:60], payload("report", rid), f"{slash('report')} {rid}"),)
+                         for rid, title in names.items())
+            return [OutMessage(t("report_choose"), rows)]
+        rid = words[0]
+        if rid not in names:
+            return [OutMessage(t("report_unknown", report=slash("report")))]
+        own = await s.get(Unit, user.unit_id)
+        assert own is not None
+        if len(words) == 1:
+            options = [own, *(await children(s, own))[:40]] if own.level != "village" else [own]
+            rows = tuple((Button(u.name, payload("report", f"{rid}:#{u.id}"), f"{slash('report')} {rid} #{u.id}"),)
+                         for u in options)
+            return [OutMessage(t("report_choose_unit", report=names[rid]), rows)]
+        unit = await self._unit_choice(s, user, words[1])
+        if unit is None:
+            return [OutMessage(t("report_unit_not_yours"))]
+        year, unit_id, unit_name = self.settings.review_year, unit.id, unit.name
+
+        async def job() -> list[OutMessage]:
+            out_dir = self.settings.data_dir / "reports"
+            async with self.db.read() as rs:
+                target = await rs.get(Unit, unit_id)
+                assert target is not None
+                files = await build_report(rs, self.reports, rid, target, year, out_dir, self.forms["phieu_b"])
+            caption = t("report_ready", report=names[rid], unit=unit_name, year=year)
+            messages = [OutMessage(caption, document=str(files[0]))]
+            messages += [OutMessage(t("report_chart", unit=unit_name), photo=str(f)) for f in files[1:]]
+            return messages
+
+        later.append(job)
+        return [OutMessage(t("report_working", report=names[rid], unit=unit_name))]
+
+    async def _progress(self, s: AsyncSession, user: User, arg: str | None) -> list[OutMessage]:
+        unit = await self._unit_choice(s, user, arg)
+        if unit is None:
+            return [OutMessage(t("report_unit_not_yours"))]
+        rows = await progress(s, unit, self.settings.review_year)
+        unknown = t("progress_unknown_total")
+        lines = [t("progress_title", year=self.settings.review_year, unit=unit.name)]
+        lines += [t("progress_line", name=r.name, submitted=r.submitted, drafts=r.drafts,
+                    remaining=unknown if r.remaining is None else r.remaining) for r in rows]
+        remaining = [r.remaining for r in rows]
+        lines.append(t("progress_total", submitted=sum(r.submitted for r in rows), drafts=sum(r.drafts for r in rows),
+                       remaining=unknown if None in remaining else sum(r for r in remaining if r is not None)))
+        return [OutMessage("\n".join(lines))]
 
     async def _group(self, s: AsyncSession, user: User, chat: ChatRef, inc: Incoming) -> list[OutMessage]:
         """Group chats receive notices; only binding and identity commands work there."""

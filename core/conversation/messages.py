@@ -25,19 +25,21 @@ class Button:
 class OutMessage:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
-    document: str | None = None  # path of a file to attach (reports)
+    document: str | None = None  # path of a file to attach (report workbooks)
+    photo: str | None = None  # path of a picture to show (report charts)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "buttons": [[b.to_json() for b in row] for row in self.buttons],
             "document": self.document,
+            "photo": self.photo,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OutMessage:
         rows = tuple(tuple(Button(**b) for b in row) for row in data.get("buttons", []))
-        return cls(data["text"], rows, data.get("document"))
+        return cls(data["text"], rows, data.get("document"), data.get("photo"))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READONLY = "rasoat_readonly"
 
 
 def _sqlite_tuning(engine: AsyncEngine) -> None:
@@ -35,7 +36,8 @@ def _sqlite_tuning(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the lock up front; long readers (reports) must not hold it.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READONLY) else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -55,6 +57,14 @@ class Database:
         """One unit of work: committed when the block ends, rolled back if it raises."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work that does not block writers (reports, progress)."""
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(**{READONLY: True})
+            async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
+                yield session
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (safe to run at every start)."""

@@ -1,0 +1,89 @@
+"""One entry point for every way of asking for a report: chat command, CLI, benchmark."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.reports.chart import NEAR, POOR, render_chart
+from core.reports.excel import render_list, render_table
+from core.reports.query import UnitTree, aggregate, children, has_districts, list_rows
+from core.reports.spec import Column, ListsFile, TableSpec, load_lists, load_tables
+from core.storage.models import Household, Unit
+from core.surveys.model import Survey
+
+
+@dataclass
+class Catalogue:
+    tables: dict[str, TableSpec]
+    lists: ListsFile
+
+    @classmethod
+    def load(cls) -> Catalogue:
+        return cls(load_tables(), load_lists())
+
+    def names(self) -> list[tuple[str, str]]:
+        """(id, title) of every table and list, for menus."""
+        return [(k, f"{v.form}: {v.title.format(year='')}".strip()) for k, v in self.tables.items()] + [
+            (k, v.title.format(year="").strip()) for k, v in self.lists.lists.items()]
+
+
+def _stamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+async def build_report(session: AsyncSession, catalogue: Catalogue, report_id: str, unit: Unit, year: int,
+                       out_dir: Path, survey: Survey, chart: bool = True) -> list[Path]:
+    """Write the workbook (and for tables the chart); returns the files."""
+    parent = await session.get(Unit, unit.parent_id) if unit.parent_id else None
+    base = out_dir / f"{report_id.replace('.', '_')}_{unit.id}_{year}_{_stamp()}"
+    if report_id in catalogue.tables:
+        data = await aggregate(session, catalogue.tables[report_id], unit, year, catalogue.lists.majority_ethnicities)
+        files = [render_table(data, parent, base.with_suffix(".xlsx"))]
+        if chart:
+            chart_spec = _chart_spec(catalogue.tables[report_id])
+            chart_data = data if chart_spec is None else await aggregate(
+                session, chart_spec, unit, year, catalogue.lists.majority_ethnicities)
+            files.append(render_chart(chart_data, base.with_suffix(".png")))
+        return files
+    spec = catalogue.lists.lists[report_id]
+    rows = [r async for r in list_rows(session, spec, unit, year, catalogue.lists.majority_ethnicities)]
+    return [render_list(spec, rows, unit, parent, year, survey, base.with_suffix(".xlsx"))]
+
+
+def _chart_spec(spec: TableSpec) -> TableSpec | None:
+    """The chart needs poor and near-poor counts; borrow them from table 7.1's shape if absent."""
+    if POOR in spec.measures() and NEAR in spec.measures():
+        return None
+    return TableSpec(spec.id, spec.form, spec.title, (Column("poor", POOR), Column("near", NEAR)), spec.path)
+
+
+@dataclass
+class ProgressRow:
+    name: str
+    submitted: int
+    drafts: int
+    households_total: int | None
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.households_total is None else max(0, self.households_total - self.submitted)
+
+
+async def progress(session: AsyncSession, unit: Unit, year: int) -> list[ProgressRow]:
+    """Surveyed / drafts / still to survey, per village (for a commune) or per child unit."""
+    tree = UnitTree(unit, await has_districts(session, unit))
+    counts = tree.join(select(
+        tree.key,
+        func.sum(case((Household.status == "submitted", 1), else_=0)),
+        func.sum(case((Household.status == "draft", 1), else_=0)),
+    ), households=True).where(Household.review_year == year).group_by(tree.key)
+    got = {k: (int(s or 0), int(d or 0)) for k, s, d in (await session.execute(counts)).all()}
+    totals_q = tree.join(select(tree.key, func.sum(tree.village.households_total)), households=False).group_by(
+        tree.key)
+    totals = {k: v for k, v in (await session.execute(totals_q)).all()}
+    return [ProgressRow(c.name, *got.get(c.id, (0, 0)), totals.get(c.id)) for c in await children(session, unit)]

@@ -1,0 +1,212 @@
+"""Report workbooks laid out the way a commune prints, signs and stamps them: the national
+heading, the form number, a title, the unit and date lines, a header that merges grouped
+columns, a numbered column row, the figures, a total row and the signature block; Times New
+Roman, A4 landscape, header rows repeated on every printed page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from core.i18n import t
+from core.reports.query import ListRow, TableData
+from core.reports.spec import Column, ListSpec
+from core.storage.models import Unit
+from core.surveys.model import Survey
+
+FONT = "Times New Roman"
+THIN = Side(style="thin")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+LEFT = Alignment(horizontal="left", vertical="center", wrap_text=True)
+RIGHT = Alignment(horizontal="right", vertical="center")
+
+
+def _font(size: int = 12, bold: bool = False, italic: bool = False) -> Font:
+    return Font(name=FONT, size=size, bold=bold, italic=italic)
+
+
+def _put(ws: Worksheet, row: int, col: int, value: Any, *, font: Font | None = None,
+         align: Alignment | None = None, border: bool = False, end_col: int | None = None,
+         end_row: int | None = None) -> None:
+    if (end_col and end_col > col) or (end_row and end_row > row):
+        ws.merge_cells(start_row=row, start_column=col, end_row=end_row or row, end_column=end_col or col)
+        if border:
+            for r in range(row, (end_row or row) + 1):
+                for c in range(col, (end_col or col) + 1):
+                    ws.cell(r, c).border = BOX
+    cell = ws.cell(row, col, value)
+    cell.font = font or _font()
+    cell.alignment = align or LEFT
+    if border:
+        cell.border = BOX
+
+
+def _heading(ws: Worksheet, unit: Unit, parent: Unit | None, width: int, form: str | None, title: str) -> int:
+    """National heading, form number and title; returns the next free row."""
+    half = max(2, width // 2)
+    _put(ws, 1, 1, t("rpt_authority", unit=(parent or unit).name.upper()), font=_font(12), align=CENTER,
+         end_col=half - 1)
+    _put(ws, 2, 1, t("rpt_steering", unit=unit.name.upper()), font=_font(12, bold=True), align=CENTER,
+         end_col=half - 1)
+    _put(ws, 1, half, t("rpt_nation"), font=_font(12, bold=True), align=CENTER, end_col=width)
+    _put(ws, 2, half, t("rpt_motto"), font=_font(13, bold=True), align=CENTER, end_col=width)
+    row = 4
+    if form:
+        _put(ws, row, 1, form, font=_font(12, italic=True), align=RIGHT, end_col=width)
+        row += 1
+    _put(ws, row, 1, title, font=_font(14, bold=True), align=CENTER, end_col=width)
+    ws.row_dimensions[row].height = 36
+    _put(ws, row + 1, 1, t("rpt_unit_line", unit=unit.name), font=_font(12, italic=True), align=CENTER,
+         end_col=width)
+    return row + 3
+
+
+def _signature(ws: Worksheet, row: int, width: int, unit: Unit, today: date) -> None:
+    half = max(2, width // 2)
+    _put(ws, row, half, t("rpt_date_line", place=unit.name, d=today.day, m=today.month, y=today.year),
+         font=_font(12, italic=True), align=CENTER, end_col=width)
+    _put(ws, row + 1, 1, t("rpt_preparer"), font=_font(12, bold=True), align=CENTER, end_col=half - 1)
+    _put(ws, row + 1, half, t("rpt_head"), font=_font(12, bold=True), align=CENTER, end_col=width)
+    _put(ws, row + 2, 1, t("rpt_sign_name"), font=_font(11, italic=True), align=CENTER, end_col=half - 1)
+    _put(ws, row + 2, half, t("rpt_sign_stamp"), font=_font(11, italic=True), align=CENTER, end_col=width)
+
+
+def _page(ws: Worksheet, header_first: int, header_last: int) -> None:
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{header_first}:{header_last}"
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    ws.print_options.horizontalCentered = True
+
+
+def _header(ws: Worksheet, top: int, columns: Sequence[Column], depth: int, first_col: int) -> int:
+    """Grouped column headers, merged across their leaves and down to the leaf row."""
+    col = first_col
+    for column in columns:
+        span = len(column.leaves())
+        if column.children:
+            _put(ws, top, col, column.label, font=_font(11, bold=True), align=CENTER, border=True,
+                 end_col=col + span - 1)
+            _header(ws, top + 1, column.children, depth - 1, col)
+        else:
+            _put(ws, top, col, column.label, font=_font(11, bold=True), align=CENTER, border=True,
+                 end_row=top + depth - 1)
+        col += span
+    return col
+
+
+def render_table(data: TableData, parent: Unit | None, path: Path, today: date | None = None) -> Path:
+    today = today or date.today()
+    spec = data.spec
+    leaves = spec.leaves()
+    width = 2 + len(leaves)
+    depth = max(c.depth() for c in spec.columns)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = spec.id.replace(".", "_")
+    top = _heading(ws, data.unit, parent, width, spec.form, spec.title.format(year=data.year))
+    _put(ws, top, 1, t("rpt_no"), font=_font(11, bold=True), align=CENTER, border=True, end_row=top + depth - 1)
+    _put(ws, top, 2, t("rpt_unit_col"), font=_font(11, bold=True), align=CENTER, border=True,
+         end_row=top + depth - 1)
+    _header(ws, top, spec.columns, depth, 3)
+    numbers = top + depth
+    for c in range(1, width + 1):
+        _put(ws, numbers, c, f"({c})", font=_font(10, italic=True), align=CENTER, border=True)
+    row = numbers + 1
+    for i, r in enumerate([*data.rows, data.total], 1):
+        is_total = r is data.total
+        _put(ws, row, 1, "" if is_total else i, align=CENTER, border=True, font=_font(12, bold=is_total))
+        _put(ws, row, 2, t("rpt_total") if is_total else r.name, border=True, font=_font(12, bold=is_total))
+        for c, leaf in enumerate(leaves, 3):
+            value = data.ratio(r, *leaf.ratio) if leaf.ratio else r.value(leaf.value)  # type: ignore[arg-type]
+            _put(ws, row, c, "-" if value is None else value, align=RIGHT, border=True,
+                 font=_font(12, bold=is_total))
+            if leaf.ratio and value is not None:
+                ws.cell(row, c).number_format = "0.00"
+            elif value is not None:
+                ws.cell(row, c).number_format = "#,##0"
+        row += 1
+    ws.column_dimensions["A"].width = 6
+    ws.column_dimensions["B"].width = 28
+    for c in range(3, width + 1):
+        ws.column_dimensions[get_column_letter(c)].width = 12
+    for r in range(top, top + depth):
+        ws.row_dimensions[r].height = 48
+    _signature(ws, row + 1, width, data.unit, today)
+    _page(ws, top, numbers)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+LIST_HEADERS = ("rpt_no", "rpt_col_head", "rpt_col_village", "rpt_col_ethnicity", "rpt_col_members",
+                "rpt_col_income", "rpt_col_b1", "rpt_col_deprived_count", "rpt_col_deprived", "rpt_col_prior",
+                "rpt_col_outcome")
+MEMBER_HEADERS = ("rpt_no", "rpt_col_name", "rpt_col_sex", "rpt_col_birth_year", "rpt_col_relation",
+                  "rpt_col_head", "rpt_col_id_number", "rpt_col_village", "rpt_col_outcome")
+
+
+def _choice_label(survey: Survey, qid: str, value: Any) -> str:
+    for q in [*survey.household_questions(), *(q for g in survey.groups() for q in g.questions)]:
+        if q.id == qid:
+            choice = q.choice(str(value)) if value is not None else None
+            return choice.label if choice else ("" if value is None else str(value))
+    return "" if value is None else str(value)
+
+
+def render_list(spec: ListSpec, rows: Sequence[ListRow], unit: Unit, parent: Unit | None, year: int,
+                survey: Survey, path: Path, today: date | None = None) -> Path:
+    today = today or date.today()
+    headers = MEMBER_HEADERS if spec.members else LIST_HEADERS
+    width = len(headers)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = spec.id
+    top = _heading(ws, unit, parent, width, None, spec.title.format(year=year))
+    for c, key in enumerate(headers, 1):
+        _put(ws, top, c, t(key), font=_font(11, bold=True), align=CENTER, border=True)
+    ws.row_dimensions[top].height = 45
+    row, n = top + 1, 0
+    for item in rows:
+        h = item.household
+        outcome = t(f"list_outcome_{h.outcome}")
+        if spec.members:
+            values_list = [[m["name"], _choice_label(survey, "gioi_tinh", m["sex"]), m["birth_year"],
+                            t("list_relation_head") if m["relation"] == "chu_ho"
+                            else _choice_label(survey, "quan_he", m["relation"]),
+                            h.head_name, item.id_number or "", item.village, outcome] for m in item.members]
+        else:
+            values_list = [[h.head_name, item.village, _choice_label(survey, "dan_toc", h.ethnicity), h.member_count,
+                            h.income_per_capita, h.b1_score, h.deprived_count,
+                            ", ".join(str(x) for x in (h.deprived or [])),
+                            t(f"list_prior_{h.prior_class or 'unknown'}"), outcome]]
+        for values in values_list:
+            n += 1
+            _put(ws, row, 1, n, align=CENTER, border=True)
+            for c, value in enumerate(values, 2):
+                _put(ws, row, c, "" if value is None else value, border=True,
+                     align=RIGHT if isinstance(value, int | float) else LEFT)
+                if isinstance(value, float):
+                    ws.cell(row, c).number_format = "#,##0"
+            row += 1
+    widths = [6, 26, 16, 10, 10, 14, 8, 10, 16, 14, 16] if not spec.members else [6, 24, 8, 8, 12, 24, 16, 18, 16]
+    for c, w in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(c)].width = w
+    _put(ws, row + 1, 1, t("rpt_list_count", n=n), font=_font(12, italic=True), end_col=width)
+    _signature(ws, row + 2, width, unit, today)
+    _page(ws, top, top)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path

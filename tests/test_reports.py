@@ -1,0 +1,188 @@
+"""Report workbooks opened with openpyxl and checked against counts made independently from
+the generated households; lists, charts, progress, and the chat and CLI routes to them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from bench.dataset import Generated, seed
+from core.app import DataFiles
+from core.reports.build import Catalogue, build_report, progress
+from core.reports.query import aggregate
+from core.storage.db import Database
+from core.storage.models import Household, Unit
+
+
+@pytest.fixture
+async def province(db: Database) -> list[Generated]:
+    return await seed(db, households=1500, config="200", villages_per_commune=2)
+
+
+async def unit(db: Database, level: str, code: str | None = None) -> Unit:
+    async with db.read() as s:
+        query = select(Unit).where(Unit.configuration == "200", Unit.level == level)
+        if code:
+            query = query.where(Unit.code == code)
+        return (await s.scalars(query.order_by(Unit.id).limit(1))).one()
+
+
+def cell_texts(ws) -> list[str]:  # type: ignore[no-untyped-def]
+    return [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
+
+
+def total_row(ws) -> list:  # type: ignore[no-untyped-def]
+    for row in ws.iter_rows(values_only=True):
+        if row[1] == "Tổng cộng":
+            return list(row)
+    raise AssertionError("no total row")
+
+
+async def test_7_1_for_a_district_matches_an_independent_count(
+    db: Database, province: list[Generated], data: DataFiles, tmp_path: Path
+) -> None:
+    district = await unit(db, "district", "180")  # Huyện Tràng Định
+    async with db.read() as s:
+        files = await build_report(s, data.reports, "7.1", district, 2026, tmp_path, data.forms["phieu_b"])
+    xlsx, png = files
+    assert png.suffix == ".png" and png.stat().st_size > 5000
+    ws = load_workbook(xlsx).active
+    texts = cell_texts(ws)
+    for expected in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Biểu mẫu số 7.1", "Tổng số hộ dân cư", "Hộ nghèo",
+                     "Hộ cận nghèo", "Tỷ lệ (%)", "Trong đó hộ DTTS", "Đơn vị: Huyện Tràng Định", "NGƯỜI LẬP BIỂU"):
+        assert expected in texts, expected
+    assert any("NĂM 2026" in t for t in texts)
+    mine = [g for g in province if g.district_id == district.id]
+    outcomes = Counter(g.outcome for g in mine)
+    minority_poor = sum(1 for g in mine if g.outcome == "poor" and g.ethnicity != "kinh")
+    total = total_row(ws)
+    # columns: STT, Đơn vị, total households, surveyed, poor, poor %, poor DTTS, near, near %, near DTTS, average
+    assert total[3] == len(mine)
+    assert (total[4], total[6], total[7], total[10]) == (outcomes["poor"], minority_poor, outcomes["near_poor"],
+                                                         outcomes["average"])
+    async with db.read() as s:
+        resident = await s.scalar(select(func.sum(Unit.households_total)).where(
+            Unit.level == "village", Unit.parent_id.in_(select(Unit.id).where(Unit.parent_id == district.id))))
+    assert total[2] == resident
+    assert total[5] == pytest.approx(round(100 * outcomes["poor"] / resident, 2))
+    # one row per commune of the district (22 in Tràng Định before the 2024 merger), all communes listed
+    data_rows = [r for r in ws.iter_rows(values_only=True) if isinstance(r[0], int)]
+    assert len(data_rows) == 22 and sum(r[3] for r in data_rows) == len(mine)
+    # merged, printable layout
+    merged = {str(m) for m in ws.merged_cells.ranges}
+    header_row = next(r for r in range(1, 20) if ws.cell(r, 1).value == "STT")
+    assert any(m.startswith(f"E{header_row}:") for m in merged)  # "Hộ nghèo" spans its three columns
+    assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == int(ws.PAPERSIZE_A4)
+    assert ws.print_title_rows and str(header_row) in ws.print_title_rows
+    assert ws.cell(header_row, 1).font.name == "Times New Roman"
+
+
+@pytest.mark.parametrize("level, code", [("province", None), ("commune", None), ("village", None)])
+async def test_every_table_aggregates_at_every_level(
+    db: Database, province: list[Generated], data: DataFiles, level: str, code: str | None
+) -> None:
+    target = await unit(db, level, code)
+
+    def inside(g: Generated) -> bool:
+        return {"province": True, "commune": g.commune_id == target.id, "village": g.village_id == target.id}[level]
+
+    mine = [g for g in province if inside(g)]
+    for spec in data.reports.tables.values():
+        async with db.read() as s:
+            table = await aggregate(s, spec, target, 2026, data.reports.lists.majority_ethnicities)
+        for measure in spec.measures():
+            if isinstance(measure, str):
+                continue
+            expected = sum(1 for g in mine if (not measure.outcome or g.outcome in measure.outcome)
+                           and (not measure.prior_class or g.prior_class in measure.prior_class)
+                           and (measure.indicator is None or measure.indicator in g.deprived)
+                           and (measure.minority is None or (g.ethnicity != "kinh") == measure.minority))
+            assert table.total.value(measure) == expected, (spec.id, measure)
+        assert table.total.value("surveyed") == len(mine)
+
+
+async def test_province_rows_are_districts_in_the_200_configuration(
+    db: Database, province: list[Generated], data: DataFiles
+) -> None:
+    async with db.read() as s:
+        table = await aggregate(s, data.reports.tables["7.2"], await unit(db, "province"), 2026, ("kinh",))
+    assert len(table.rows) == 11 and table.rows[0].name == "Thành phố Lạng Sơn"
+
+
+async def test_household_lists_and_health_insurance_list(
+    db: Database, province: list[Generated], data: DataFiles, tmp_path: Path
+) -> None:
+    commune = await unit(db, "commune")
+    mine = [g for g in province if g.commune_id == commune.id]
+    async with db.read() as s:
+        for list_id, expected in (
+            ("ds_ngheo", sum(g.outcome == "poor" for g in mine)),
+            ("ds_thoat_ngheo", sum(g.prior_class == "poor" and g.outcome in ("near_poor", "not_poor", "average")
+                                   for g in mine)),
+            ("ds_ngheo_moi", sum(g.prior_class == "none" and g.outcome == "poor" for g in mine)),
+            ("ds_bhyt", sum(g.members for g in mine if g.outcome in ("poor", "near_poor"))),
+        ):
+            (xlsx,) = await build_report(s, data.reports, list_id, commune, 2026, tmp_path, data.forms["phieu_b"])
+            ws = load_workbook(xlsx).active
+            numbered = [r for r in ws.iter_rows(values_only=True) if isinstance(r[0], int)]
+            assert len(numbered) == expected, list_id
+            assert f"Tổng số: {expected} dòng." in cell_texts(ws)
+    bhyt = load_workbook(xlsx).active
+    header = next(r for r in bhyt.iter_rows(values_only=True) if r[0] == "STT")
+    assert header[:4] == ("STT", "Họ và tên", "Giới tính", "Năm sinh")
+    first = next(r for r in bhyt.iter_rows(values_only=True) if r[0] == 1)
+    assert first[4] == "Chủ hộ" and first[1].startswith("Chủ hộ") and first[6].startswith("0201")
+
+
+async def test_progress_counts_submitted_drafts_and_remaining(db: Database, province: list[Generated]) -> None:
+    commune = await unit(db, "commune")
+    async with db.transaction() as s:
+        village = (await s.scalars(select(Unit).where(Unit.parent_id == commune.id))).first()
+        s.add(Household(village_id=village.id, survey_id="phieu_b", survey_version="2022.1", review_year=2026,
+                        status="draft"))
+    async with db.read() as s:
+        rows = await progress(s, commune, 2026)
+    first = next(r for r in rows if r.name == village.name)
+    submitted = sum(1 for g in province if g.village_id == village.id)
+    assert (first.submitted, first.drafts) == (submitted, 1)
+    assert first.remaining == max(0, village.households_total - submitted)
+
+
+def test_bad_report_file_names_file_and_line(tmp_path: Path) -> None:
+    from core.datafile import DataFileError
+    from core.reports.spec import load_table
+
+    path = tmp_path / "t.yaml"
+    path.write_text('id: "9"\nform: F\ntitle: T\ncolumns:\n  - {label: A, value: households_total}\n'
+                    '  - {label: B, value: {outcome: rich}}\n', encoding="utf-8")
+    with pytest.raises(DataFileError, match="rich") as info:
+        load_table(path)
+    assert info.value.line == 6
+
+
+def test_rasoat_report_command_line(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "RASOAT_DATA_DIR": str(tmp_path), "UNITS_CONFIGURATION": "65", "REVIEW_YEAR": "2026"}
+    env.pop("DATABASE_URL", None)
+    root = Path(__file__).parents[1]
+    listing = subprocess.run([sys.executable, "-m", "bot.cli", "report"], env=env, cwd=root, capture_output=True,
+                             text=True, check=True)
+    assert "7.1" in listing.stdout and "ds_bhyt" in listing.stdout
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "report", "7.1", "--unit", "6202", "--out",
+                           str(tmp_path / "out")], env=env, cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    paths = [Path(p) for p in done.stdout.split()]
+    assert [p.suffix for p in paths] == [".xlsx", ".png"] and all(p.exists() for p in paths)
+    assert load_workbook(paths[0]).active.cell(5, 1).value.startswith("TỔNG HỢP KẾT QUẢ")
+
+
+def test_catalogue_lists_every_table_and_list() -> None:
+    ids = [rid for rid, _ in Catalogue.load().names()]
+    assert ids[:7] == ["7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "7.7"] and "ds_bhyt" in ids
