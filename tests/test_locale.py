@@ -38,6 +38,7 @@ def test_command_words_are_unambiguous_and_match_accentless() -> None:
     assert parse_command("quay lai").name == "back"
     assert parse_command("/sua 12") .name == "edit" and parse_command("/sua 12").arg == "12"
     assert parse_command("/start@rasoat_bot").name == "start"
+    assert parse_command("/moi  Thôn Nà Pàn ").arg == "Thôn Nà Pàn"  # arguments keep accents and case
     assert parse_command("Hoàng Văn Minh") is None
     seen: dict[str, str] = {}
     for name in NAMES:

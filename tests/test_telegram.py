@@ -339,3 +339,57 @@ async def test_rasoat_run_with_a_token_serves_telegram(api: FakeBotAPI, tmp_path
         out, _ = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, out.decode()
     assert b"long polling" in out
+
+
+async def test_officer_gets_report_workbook_and_chart_by_buttons(
+    harness: Harness, people: dict[str, TgUser], api: FakeBotAPI
+) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    a, b, officer = people["a"], people["b"], people["officer"]
+    await harness.survey(a, POOR)
+    await harness.survey(b, NEAR_POOR)
+    menu = await harness.say(officer, "/baocao")
+    assert any(btn["callback_data"] == "c:report:7.1" for btn in officer.last_keyboard())
+    assert "Chọn biểu" in menu[0]["text"]
+    units = await harness.press(officer, "c:report:7.1")
+    choices = [btn for btn in officer.last_keyboard() if btn["callback_data"].startswith("c:report:7.1:")]
+    assert choices[0]["text"] == "Xã Ba Sơn" and "Chọn đơn vị" in units[0]["text"]
+    before = len(api.sent_to(officer.user_id))
+    await harness.press(officer, choices[0]["callback_data"])
+    for _ in range(3000):
+        got = api.sent_to(officer.user_id)[before:]
+        if any("document" in m for m in got) and any("photo" in m for m in got):
+            break
+        await asyncio.sleep(0.01)
+    got = api.sent_to(officer.user_id)[before:]
+    assert "Đang lập" in got[0]["text"]  # progress shown before the long work
+    document = next(m for m in got if "document" in m)
+    assert document["document"]["file_name"].endswith(".xlsx")
+    ws = load_workbook(BytesIO(api.files[document["document"]["file_id"]])).active
+    total = next(r for r in ws.iter_rows(values_only=True) if r[1] == "Tổng cộng")
+    assert (total[3], total[4], total[7]) == (2, 1, 1)  # surveyed, poor, near-poor in Xã Ba Sơn
+    photo = next(m for m in got if "photo" in m)
+    assert api.files[photo["photo"][0]["file_id"]][:4] == b"\x89PNG"
+
+    progress = (await harness.say(officer, "/tiendo"))[0]["text"]
+    assert "Thôn Nà Pàn: đã nộp 1" in progress and "Thôn Khuổi Luông: đã nộp 1" in progress
+
+
+async def test_reports_are_refused_outside_ones_role_and_area(harness: Harness, people: dict[str, TgUser]) -> None:
+    a, officer, admin = people["a"], people["officer"], people["admin"]
+    assert "Chỉ cán bộ" in (await harness.say(a, "/baocao"))[0]["text"]
+    assert "Chỉ cán bộ" in (await harness.act(a, a.callback_update("c:report:ds_ngheo:#1")))[0]["text"]
+    other = harness.user(2002, "Cán bộ xã khác")
+    await harness.register(other, code_in(await harness.say(admin, "/moicanbo xa 5977")))
+    async with harness.service.db.transaction() as s:
+        from core.storage.models import Unit
+
+        ba_son = (await s.scalars(select(Unit).where(Unit.code == "6202", Unit.configuration == "65"))).one()
+    for update in (other.callback_update(f"c:report:ds_bhyt:#{ba_son.id}"),
+                   other.text_update(f"/baocao 7.1 #{ba_son.id}"), other.text_update(f"/tiendo #{ba_son.id}")):
+        replies = await harness.act(other, update)
+        assert "không thuộc địa bàn" in replies[0]["text"] and not any("document" in m for m in replies)
+    assert "chưa có" not in (await harness.say(officer, "/tiendo"))[0]["text"]

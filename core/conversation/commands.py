@@ -41,10 +41,10 @@ def parse_command(text: str) -> Command | None:
     if s in table:
         return Command(table[s])
     if s.startswith("/"):
-        head, _, rest = s.partition(" ")
-        head = head.split("@", 1)[0]  # "/start@rasoat_bot" in group chats
+        head = s.partition(" ")[0].split("@", 1)[0]  # "/start@rasoat_bot" in group chats
+        rest = text.strip().partition(" ")[2].strip()  # the argument as typed, accents and case kept
         if head in table:
-            return Command(table[head], rest.strip() or None)
+            return Command(table[head], rest or None)
         return Command("unknown", head)
     return None
 
