@@ -6,7 +6,9 @@ Roman, A4 landscape, header rows repeated on every printed page."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from copy import copy
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +31,39 @@ LEFT = Alignment(horizontal="left", vertical="center", wrap_text=True)
 RIGHT = Alignment(horizontal="right", vertical="center")
 
 
+@lru_cache(maxsize=32)
 def _font(size: int = 12, bold: bool = False, italic: bool = False) -> Font:
     return Font(name=FONT, size=size, bold=bold, italic=italic)
 
 
+def _style(ws: Worksheet, cell: Any, font: Font, align: Alignment, border: bool, fmt: str | None) -> None:
+    """Setting a style object hashes it against the workbook's style tables, which costs more
+    than writing the value; a list of 100,000 rows has a handful of distinct styles, so each is
+    built once per workbook and its index array copied into the following cells."""
+    cache: dict[tuple, Any] = ws.parent.__dict__.setdefault("_rasoat_styles", {})
+    key = (id(font), id(align), border, fmt)
+    cached = cache.get(key)
+    if cached is not None:
+        cell._style = copy(cached)
+        return
+    cell.font, cell.alignment = font, align
+    if border:
+        cell.border = BOX
+    if fmt:
+        cell.number_format = fmt
+    cache[key] = copy(cell._style)
+
+
 def _put(ws: Worksheet, row: int, col: int, value: Any, *, font: Font | None = None,
          align: Alignment | None = None, border: bool = False, end_col: int | None = None,
-         end_row: int | None = None) -> None:
+         end_row: int | None = None, fmt: str | None = None) -> None:
     if (end_col and end_col > col) or (end_row and end_row > row):
         ws.merge_cells(start_row=row, start_column=col, end_row=end_row or row, end_column=end_col or col)
         if border:
             for r in range(row, (end_row or row) + 1):
                 for c in range(col, (end_col or col) + 1):
                     ws.cell(r, c).border = BOX
-    cell = ws.cell(row, col, value)
-    cell.font = font or _font()
-    cell.alignment = align or LEFT
-    if border:
-        cell.border = BOX
+    _style(ws, ws.cell(row, col, value), font or _font(), align or LEFT, border, fmt)
 
 
 def _heading(ws: Worksheet, unit: Unit, parent: Unit | None, width: int, form: str | None, title: str) -> int:
@@ -131,12 +148,9 @@ def render_table(data: TableData, parent: Unit | None, path: Path, today: date |
         _put(ws, row, 2, t("rpt_total") if is_total else r.name, border=True, font=_font(12, bold=is_total))
         for c, leaf in enumerate(leaves, 3):
             value = data.ratio(r, *leaf.ratio) if leaf.ratio else r.value(leaf.value)  # type: ignore[arg-type]
+            fmt = None if value is None else "0.00" if leaf.ratio else "#,##0"
             _put(ws, row, c, "-" if value is None else value, align=RIGHT, border=True,
-                 font=_font(12, bold=is_total))
-            if leaf.ratio and value is not None:
-                ws.cell(row, c).number_format = "0.00"
-            elif value is not None:
-                ws.cell(row, c).number_format = "#,##0"
+                 font=_font(12, bold=is_total), fmt=fmt)
         row += 1
     ws.column_dimensions["A"].width = 6
     ws.column_dimensions["B"].width = 28
@@ -197,9 +211,8 @@ def render_list(spec: ListSpec, rows: Sequence[ListRow], unit: Unit, parent: Uni
             _put(ws, row, 1, n, align=CENTER, border=True)
             for c, value in enumerate(values, 2):
                 _put(ws, row, c, "" if value is None else value, border=True,
-                     align=RIGHT if isinstance(value, int | float) else LEFT)
-                if isinstance(value, float):
-                    ws.cell(row, c).number_format = "#,##0"
+                     align=RIGHT if isinstance(value, int | float) else LEFT,
+                     fmt="#,##0" if isinstance(value, float) else None)
             row += 1
     widths = [6, 26, 16, 10, 10, 14, 8, 10, 16, 14, 16] if not spec.members else [6, 24, 8, 8, 12, 24, 16, 18, 16]
     for c, w in enumerate(widths, 1):
