@@ -65,6 +65,15 @@ def load_yaml(path: str | Path) -> Any:
         raise DataFileError(path, line, f"YAML error: {exc.problem or exc}") from exc
 
 
+def load_mapping(path: str | Path, allowed: set[str], what: str) -> LineDict:
+    """A data file whose top level is a mapping with known keys (forms, packs, reports)."""
+    doc = load_yaml(path)
+    if not isinstance(doc, dict):
+        raise DataFileError(path, None, f"{what} must be a mapping")
+    check_keys(doc, allowed, path)
+    return doc
+
+
 def line_of(node: Any, default: int | None = None) -> int | None:
     """The line a mapping was read from, for error messages."""
     return getattr(node, "line", default)

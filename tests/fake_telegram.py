@@ -193,6 +193,16 @@ class FakeBotAPI:
             self._new_update.notify_all()
         return again["update_id"]
 
+    async def until_sent(self, chat_id: int, done: Any = None, timeout: float = 30) -> list[dict[str, Any]]:
+        """Wait until the bot has sent to the chat (and `done(messages)` holds, when given)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            sent = self.sent_to(chat_id)
+            if sent and (done is None or done(sent)):
+                return sent
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"the bot did not send the expected messages to {chat_id}")
+
     def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
         return [m for m in self.sent if m["chat"]["id"] == chat_id]
 

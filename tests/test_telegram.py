@@ -276,11 +276,8 @@ async def test_a_handler_error_is_answered_politely_and_loses_nothing(
     monkeypatch.setattr(SurveyEngine, "handle_text", explode)
     sent_before = len(harness.api.sent_to(3001))
     uid = await harness.api.push(a.text_update("BOOM"))
-    for _ in range(2000):
-        if len(harness.api.sent_to(3001)) > sent_before:
-            break
-        await asyncio.sleep(0.005)
-    assert "Xin lỗi" in harness.api.sent_to(3001)[-1]["text"]
+    sent = await harness.api.until_sent(3001, lambda m: len(m) > sent_before)
+    assert "Xin lỗi" in sent[-1]["text"]
     async with harness.service.db.transaction() as s:
         assert await s.get(ProcessedUpdate, ("telegram", str(uid))) is None  # not recorded: may be retried
         assert dict((await s.execute(select(Answer.key, Answer.value))).all()) == {"chu_ho_ten": "Hoàng Văn Minh"}
@@ -305,11 +302,7 @@ async def test_webhook_mode_checks_the_secret_token(
                 assert r.status == 403
             async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"}) as r:
                 assert r.status == 200
-        for _ in range(2000):
-            if api.sent_to(5000):
-                break
-            await asyncio.sleep(0.005)
-        assert "chưa đăng ký" in api.sent_to(5000)[-1]["text"]
+        assert "chưa đăng ký" in (await api.until_sent(5000))[-1]["text"]
     finally:
         await channel.stop()
 
@@ -329,11 +322,7 @@ async def test_rasoat_run_with_a_token_serves_telegram(api: FakeBotAPI, tmp_path
     try:
         admin = TgUser(api, 42, "Quản trị")
         await api.push(admin.text_update("/toila"))
-        for _ in range(3000):
-            if api.sent_to(42):
-                break
-            await asyncio.sleep(0.01)
-        assert "quản trị" in api.sent_to(42)[-1]["text"]
+        assert "quản trị" in (await api.until_sent(42))[-1]["text"]
     finally:
         proc.terminate()
         out, _ = await asyncio.wait_for(proc.communicate(), 30)
@@ -359,12 +348,8 @@ async def test_officer_gets_report_workbook_and_chart_by_buttons(
     assert choices[0]["text"] == "Xã Ba Sơn" and "Chọn đơn vị" in units[0]["text"]
     before = len(api.sent_to(officer.user_id))
     await harness.press(officer, choices[0]["callback_data"])
-    for _ in range(3000):
-        got = api.sent_to(officer.user_id)[before:]
-        if any("document" in m for m in got) and any("photo" in m for m in got):
-            break
-        await asyncio.sleep(0.01)
-    got = api.sent_to(officer.user_id)[before:]
+    got = (await api.until_sent(officer.user_id, lambda m: any("document" in x for x in m[before:])
+                                and any("photo" in x for x in m[before:])))[before:]
     assert "Đang lập" in got[0]["text"]  # progress shown before the long work
     document = next(m for m in got if "document" in m)
     assert document["document"]["file_name"].endswith(".xlsx")

@@ -12,7 +12,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from core.datafile import DataFileError, check_keys, line_of, load_yaml, require
+from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
 from core.expr import Expr, ExprError, compile_expr
 from core.surveys.loader import CONTEXT_NAMES, MEMBER_CONTEXT_NAMES
 from core.surveys.model import Survey
@@ -67,10 +67,7 @@ class RulePack:
 
 def load_pack(path: str | Path) -> RulePack:
     path = Path(path)
-    doc = load_yaml(path)
-    if not isinstance(doc, dict):
-        raise DataFileError(path, None, "a rule pack must be a mapping")
-    check_keys(doc, _KEYS, path)
+    doc = load_mapping(path, _KEYS, "a rule pack")
     years = require(doc, "years", path, dict)
     y_from, y_to = require(years, "from", path, int), require(years, "to", path, int)
     if y_from > y_to:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.datafile import DataFileError, check_keys, line_of, load_yaml, require
+from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
 
 REPORTS_DIR = Path(__file__).parent
 TABLES_DIR = REPORTS_DIR / "tables"
@@ -134,10 +134,7 @@ def _column(raw: Any, path: Path) -> Column:
 
 def load_table(path: str | Path) -> TableSpec:
     path = Path(path)
-    doc = load_yaml(path)
-    if not isinstance(doc, dict):
-        raise DataFileError(path, None, "a report table must be a mapping")
-    check_keys(doc, {"id", "form", "title", "columns"}, path)
+    doc = load_mapping(path, {"id", "form", "title", "columns"}, "a report table")
     columns = tuple(_column(c, path) for c in require(doc, "columns", path, list))
     return TableSpec(str(require(doc, "id", path, (str, int, float))), str(require(doc, "form", path, str)),
                      str(require(doc, "title", path, str)), columns, str(path))
@@ -160,10 +157,7 @@ class ListsFile:
 
 
 def load_lists(path: Path = LISTS_FILE) -> ListsFile:
-    doc = load_yaml(path)
-    if not isinstance(doc, dict):
-        raise DataFileError(path, None, "the lists file must be a mapping")
-    check_keys(doc, {"lists", "majority_ethnicities"}, path)
+    doc = load_mapping(path, {"lists", "majority_ethnicities"}, "the lists file")
     lists: dict[str, ListSpec] = {}
     for raw in require(doc, "lists", path, list):
         check_keys(raw, {"id", "title", "filter", "members"}, path)

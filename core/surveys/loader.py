@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from core.datafile import DataFileError, check_keys, line_of, load_yaml, require
+from core.datafile import DataFileError, check_keys, line_of, load_mapping, load_yaml, require
 from core.expr import Expr, ExprError, compile_expr
 from core.surveys.model import Choice, Item, QType, Question, RepeatGroup, Survey
 
@@ -43,10 +43,7 @@ _TOP_KEYS = {
 
 def load_survey(path: str | Path) -> Survey:
     path = Path(path)
-    doc = load_yaml(path)
-    if not isinstance(doc, dict):
-        raise DataFileError(path, None, "a survey file must be a mapping with id, version, questions")
-    check_keys(doc, _TOP_KEYS, path)
+    doc = load_mapping(path, _TOP_KEYS, "a survey file")
     sid = require(doc, "id", path, str)
     version = str(require(doc, "version", path, (str, int, float)))
     purpose = require(doc, "purpose", path, str)

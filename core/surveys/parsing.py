@@ -189,27 +189,16 @@ def parse_text(text: str) -> str:
     return s
 
 
+PARSERS = {
+    QType.TEXT: parse_text, QType.INTEGER: parse_integer, QType.DECIMAL: parse_decimal, QType.MONEY: parse_money,
+    QType.YEAR: parse_year, QType.YES_NO: parse_yes_no, QType.ID_NUMBER: parse_id_number, QType.PHONE: parse_phone,
+}
+
+
 def parse_answer(question: Question, text: str) -> Any:
     """Dispatch on the question type; the caller applies min/max/constraint afterwards."""
     if len(text) > 4 * MAX_TEXT:
         raise ParseError("err_text_long", max=MAX_TEXT)
-    match question.type:
-        case QType.TEXT:
-            return parse_text(text)
-        case QType.INTEGER:
-            return parse_integer(text)
-        case QType.DECIMAL:
-            return parse_decimal(text)
-        case QType.MONEY:
-            return parse_money(text)
-        case QType.YEAR:
-            return parse_year(text)
-        case QType.YES_NO:
-            return parse_yes_no(text)
-        case QType.CHOICE:
-            return parse_choice(text, question.choices)
-        case QType.ID_NUMBER:
-            return parse_id_number(text)
-        case QType.PHONE:
-            return parse_phone(text)
-    raise ParseError("err_text_empty")  # pragma: no cover - calculate questions are never asked
+    if question.type is QType.CHOICE:
+        return parse_choice(text, question.choices)
+    return PARSERS[question.type](text)
