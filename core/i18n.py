@@ -58,7 +58,7 @@ def fmt_money(value: float | int | None) -> str:
     """1500000 -> '1.500.000 đ' (Vietnamese groups thousands with dots)."""
     if value is None:
         return t("value_none")
-    return f"{round(value):,}".replace(",", ".") + " đ"
+    return f"{round(value):,}".replace(",", ".") + " " + t("currency")
 
 
 def fmt_number(value: float | int) -> str:

@@ -122,7 +122,7 @@ async def aggregate(session: AsyncSession, spec: TableSpec, unit: Unit, year: in
         for i, f in enumerate(filters):
             counts[f] = int(got[i + 1] or 0) if got else 0
         rows.append(Row(child.id, child.name, counts))
-    total = Row(None, "Tổng cộng", {})
+    total = Row(None, "", {})  # labelled by the renderer (rpt_total)
     for measure in ["surveyed", "households_total", *filters]:
         values = [r.counts.get(measure) for r in rows]
         known = [v for v in values if v is not None]
