@@ -210,11 +210,14 @@ async def test_strangers_only_see_registration_and_codes_are_single_use(
     assert "thành công" in (await harness.register(stranger, code))[0]["text"]
     late = harness.user(4001, "Người đến sau")
     assert "đã được dùng" in (await harness.register(late, code))[0]["text"]
+    deep_link = code_in(await harness.say(people["officer"], "/moi Thôn Bản Mới"))
+    welcome = await harness.say(late, f"/start {deep_link}")  # t.me/<bot>?start=CODE
+    assert "thành công" in welcome[0]["text"] and "Thôn Bản Mới" in welcome[0]["text"]
     assert "Chỉ cán bộ xã" in (await harness.say(people["a"], "/moi Thôn X"))[0]["text"]
     async with harness.service.db.transaction() as s:
         roles = dict((await s.execute(select(User.external_id, User.role))).all())
     assert roles == {"1000": "admin", "2000": "commune", "3001": "village_head", "3002": "village_head",
-                     "4000": "village_head"}
+                     "4000": "village_head", "4001": "village_head"}
 
 
 async def test_group_chat_binding(harness: Harness, people: dict[str, TgUser]) -> None:
