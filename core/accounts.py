@@ -78,10 +78,3 @@ async def bind_group(session: AsyncSession, channel: str, chat_id: str, title: s
     unit = await session.get(Unit, user.unit_id)
     assert unit is not None
     return unit
-
-
-async def groups_of(session: AsyncSession, unit_id: int, channel: str | None = None) -> list[GroupBinding]:
-    query = select(GroupBinding).where(GroupBinding.unit_id == unit_id)
-    if channel:
-        query = query.where(GroupBinding.channel == channel)
-    return list((await session.scalars(query)).all())

@@ -28,14 +28,14 @@ from core.conversation.engine import SUBMITTED, EngineState, Step, SurveyEngine
 from core.conversation.messages import Button, Command, Incoming, OutMessage, Reply
 from core.i18n import catalog, t
 from core.reports.build import Catalogue, build_report, progress
-from core.reports.query import children
 from core.storage.db import Database
 from core.storage.models import Conversation, Household, ProcessedUpdate, Unit, User, utcnow
-from core.storage.repo import audit, ensure_user, households_in, load_answers, save_answer, user_covers
+from core.storage.repo import audit, ensure_user, households_in, load_answers, save_answer, unit_of, user_covers
 from core.surveys.evaluate import outputs
 from core.surveys.model import Survey
 from core.surveys.parsing import clean_text, fold
 from core.units.loader import add_village, commune_of
+from core.units.tree import children
 
 log = logging.getLogger(__name__)
 PRIOR_CLASSES = {"ngheo": "poor", "can_ngheo": "near_poor", "khong": "none"}
@@ -146,7 +146,7 @@ class SurveyService:
                 user = await redeem(s, cmd.arg, chat.channel, chat.user_external_id, chat.display_name)
             except AccountError as exc:
                 return [OutMessage(t(exc.key, **exc.params, register=slash("register")))]
-            unit = await s.get(Unit, user.unit_id) if user.unit_id else None
+            unit = await unit_of(s, user)
             registered = OutMessage(t("registered", name=user.display_name, role=t(f"role_{user.role}"),
                                       unit=unit.name if unit else "-"))
             return [registered, *await self._welcome(s, user, await self._conversation(s, user, chat))]
@@ -205,7 +205,7 @@ class SurveyService:
 
     async def _unit_choice(self, s: AsyncSession, user: User, arg: str | None) -> Unit | None:
         """The user's own unit, or a unit below it named '#id' (as report buttons send)."""
-        own = await s.get(Unit, user.unit_id) if user.unit_id else None
+        own = await unit_of(s, user)
         if own is None or not arg:
             return own
         ref = arg.strip().lstrip("#")
@@ -226,7 +226,7 @@ class SurveyService:
         rid = words[0]
         if rid not in names:
             return [OutMessage(t("report_unknown", report=slash("report")))]
-        own = await s.get(Unit, user.unit_id)
+        own = await unit_of(s, user)
         assert own is not None
         if len(words) == 1:
             options = [own, *(await children(s, own))[:40]] if own.level != "village" else [own]
@@ -282,13 +282,13 @@ class SurveyService:
         return [OutMessage(t("group_use_private"))] if cmd is not None else []
 
     async def _whoami(self, s: AsyncSession, user: User) -> OutMessage:
-        unit = await s.get(Unit, user.unit_id) if user.unit_id else None
+        unit = await unit_of(s, user)
         return OutMessage(t("whoami", name=user.display_name, role=t(f"role_{user.role}"),
                             unit=unit.name if unit else "-"))
 
     async def _invite(self, s: AsyncSession, user: User, arg: str | None) -> list[OutMessage]:
         """A commune officer issues a code for the head of one of the commune's villages."""
-        commune = await s.get(Unit, user.unit_id) if user.unit_id else None
+        commune = await unit_of(s, user)
         if user.role != "commune" or commune is None or commune.level != "commune":
             return [OutMessage(t("invite_not_allowed"))]
         village: Unit | None = None
@@ -408,7 +408,7 @@ class SurveyService:
     # ----- session commands ---------------------------------------------------------------
 
     async def _welcome(self, s: AsyncSession, user: User, conv: Conversation) -> list[OutMessage]:
-        unit = await s.get(Unit, user.unit_id) if user.unit_id else None
+        unit = await unit_of(s, user)
         key = {"village_head": "welcome", "commune": "welcome_commune"}.get(user.role, "welcome_staff")
         messages = [OutMessage(t(key, name=user.display_name, unit=unit.name if unit else "-",
                                  new=slash("new"), list=slash("list"), back=slash("back"),
@@ -426,7 +426,7 @@ class SurveyService:
         return messages
 
     async def _new(self, s: AsyncSession, user: User, conv: Conversation, cmd: Command) -> list[OutMessage]:
-        village = await s.get(Unit, user.unit_id) if user.unit_id else None
+        village = await unit_of(s, user)
         if village is None or village.level != "village":
             return [OutMessage(t("only_village_heads_survey"))]
         if not cmd.arg or cmd.arg not in self.forms:
@@ -454,7 +454,7 @@ class SurveyService:
         return [intro, *step.messages]
 
     async def _list(self, s: AsyncSession, user: User) -> list[OutMessage]:
-        unit = await s.get(Unit, user.unit_id) if user.unit_id else None
+        unit = await unit_of(s, user)
         if unit is None:
             return [OutMessage(t("only_village_heads_survey"))]
         households = await households_in(s, unit)

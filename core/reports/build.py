@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.reports.chart import NEAR, POOR, render_chart
 from core.reports.excel import render_list, render_table
-from core.reports.query import UnitTree, aggregate, children, has_districts, list_rows
+from core.reports.query import aggregate, list_rows
 from core.reports.spec import Column, ListsFile, TableSpec, load_lists, load_tables
 from core.storage.models import Household, Unit
 from core.surveys.model import Survey
+from core.units.tree import UnitTree, children
 
 
 @dataclass
@@ -76,14 +77,12 @@ class ProgressRow:
 
 async def progress(session: AsyncSession, unit: Unit, year: int) -> list[ProgressRow]:
     """Surveyed / drafts / still to survey, per village (for a commune) or per child unit."""
-    tree = UnitTree(unit, await has_districts(session, unit))
+    tree = await UnitTree.of(session, unit)
     counts = tree.join(select(
         tree.key,
         func.sum(case((Household.status == "submitted", 1), else_=0)),
         func.sum(case((Household.status == "draft", 1), else_=0)),
     ), households=True).where(Household.review_year == year).group_by(tree.key)
     got = {k: (int(s or 0), int(d or 0)) for k, s, d in (await session.execute(counts)).all()}
-    totals_q = tree.join(select(tree.key, func.sum(tree.village.households_total)), households=False).group_by(
-        tree.key)
-    totals = {k: v for k, v in (await session.execute(totals_q)).all()}
+    totals = await tree.resident_totals(session)
     return [ProgressRow(c.name, *got.get(c.id, (0, 0)), totals.get(c.id)) for c in await children(session, unit)]

@@ -7,14 +7,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from core.reports.spec import Filter, ListSpec, Measure, TableSpec
 from core.storage.models import Answer, Household, Unit
-
-CHILD_LEVEL = {"village": "village", "commune": "village", "district": "commune"}
+from core.units.tree import UnitTree, children
 
 
 @dataclass
@@ -42,36 +40,6 @@ class TableData:
         return round(100 * n / d, 2)
 
 
-class UnitTree:
-    """Aliases for village -> commune -> district, and the grouping key for a unit's children."""
-
-    def __init__(self, unit: Unit, has_districts: bool) -> None:
-        self.unit = unit
-        self.village, self.commune, self.district = aliased(Unit), aliased(Unit), aliased(Unit)
-        self.child_level = CHILD_LEVEL.get(unit.level, "district" if has_districts else "commune")
-        self.key = {"village": self.village.id, "commune": self.commune.id, "district": self.district.id}[
-            self.child_level]
-
-    def join(self, query: Select, households: bool) -> Select:
-        """FROM households (or villages) up through commune and district, limited to the unit."""
-        if households:
-            query = query.select_from(Household).join(self.village, Household.village_id == self.village.id)
-        else:
-            query = query.select_from(self.village).where(self.village.level == "village")
-        return (query.join(self.commune, self.village.parent_id == self.commune.id)
-                .outerjoin(self.district, self.commune.parent_id == self.district.id).where(self.in_area()))
-
-    def in_area(self) -> ColumnElement[bool]:
-        u = self.unit
-        if u.level == "village":
-            return self.village.id == u.id
-        if u.level == "commune":
-            return self.commune.id == u.id
-        if u.level == "district":
-            return self.district.id == u.id
-        return or_(self.commune.parent_id == u.id, self.district.parent_id == u.id)
-
-
 def condition(f: Filter, majority: tuple[str, ...]) -> ColumnElement[bool]:
     parts: list[ColumnElement[bool]] = []
     if f.outcome:
@@ -89,30 +57,15 @@ def condition(f: Filter, majority: tuple[str, ...]) -> ColumnElement[bool]:
     return and_(true(), *parts)
 
 
-async def has_districts(session: AsyncSession, unit: Unit) -> bool:
-    found = await session.scalar(select(Unit.id).where(Unit.parent_id == unit.id, Unit.level == "district").limit(1))
-    return found is not None
-
-
-async def children(session: AsyncSession, unit: Unit) -> list[Unit]:
-    """The rows of a report on `unit`: its villages, communes or districts (itself for a village)."""
-    if unit.level == "village":
-        return [unit]
-    rows = await session.scalars(select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.code, Unit.name))
-    return list(rows.all())
-
-
 async def aggregate(session: AsyncSession, spec: TableSpec, unit: Unit, year: int,
                     majority: tuple[str, ...]) -> TableData:
-    tree = UnitTree(unit, await has_districts(session, unit))
+    tree = await UnitTree.of(session, unit)
     filters = [m for m in spec.measures() if isinstance(m, Filter)]
     sums = [func.sum(case((condition(f, majority), 1), else_=0)) for f in filters]
     query = tree.join(select(tree.key, func.count(Household.id), *sums), households=True).where(
         Household.status == "submitted", Household.review_year == year).group_by(tree.key)
     counted: dict[int, tuple[Any, ...]] = {row[0]: tuple(row[1:]) for row in (await session.execute(query)).all()}
-    totals_query = tree.join(select(tree.key, func.sum(tree.village.households_total)), households=False).group_by(
-        tree.key)
-    households_total = {k: v for k, v in (await session.execute(totals_query)).all()}
+    households_total = await tree.resident_totals(session)
 
     rows = []
     for child in await children(session, unit):
@@ -141,7 +94,7 @@ class ListRow:
 async def list_rows(session: AsyncSession, spec: ListSpec, unit: Unit, year: int,
                     majority: tuple[str, ...]) -> AsyncIterator[ListRow]:
     """Households of a list in village, then head-name order; with members when the list asks."""
-    tree = UnitTree(unit, await has_districts(session, unit))
+    tree = await UnitTree.of(session, unit)
     query = tree.join(select(Household, tree.village.name), households=True).where(
         Household.status == "submitted", Household.review_year == year, condition(spec.filter, majority)
     ).order_by(tree.village.name, Household.head_name, Household.id)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from core.storage.models import Answer, AuditLog, Household, Unit, User, utcnow
 from core.units.loader import ancestors
+from core.units.tree import UnitTree
 
 
 async def load_answers(session: AsyncSession, household_id: int) -> dict[str, Any]:
@@ -36,6 +36,11 @@ async def audit(session: AsyncSession, household_id: int, action: str, user_id: 
     session.add(AuditLog(household_id=household_id, action=action, user_id=user_id, new_value=new_value))
 
 
+async def unit_of(session: AsyncSession, user: User) -> Unit | None:
+    """The unit a user answers for (a village head's village, an officer's commune...)."""
+    return await session.get(Unit, user.unit_id) if user.unit_id else None
+
+
 async def user_covers(session: AsyncSession, user: User, unit_id: int) -> bool:
     """A user may see a unit when their own unit is that unit or one above it."""
     if user.role == "admin":
@@ -46,23 +51,9 @@ async def user_covers(session: AsyncSession, user: User, unit_id: int) -> bool:
     return unit is not None and user.unit_id in await ancestors(session, unit)
 
 
-def in_area(unit: Unit) -> Select:
-    """Households whose village lies in `unit` (a village, commune, district or province)."""
-    village, commune, district = aliased(Unit), aliased(Unit), aliased(Unit)
-    query = select(Household).join(village, Household.village_id == village.id)
-    if unit.level == "village":
-        return query.where(village.id == unit.id)
-    if unit.level == "commune":
-        return query.where(village.parent_id == unit.id)
-    query = query.join(commune, village.parent_id == commune.id)
-    if unit.level == "district":
-        return query.where(commune.parent_id == unit.id)
-    query = query.outerjoin(district, commune.parent_id == district.id)
-    return query.where(or_(commune.parent_id == unit.id, district.parent_id == unit.id))
-
-
 async def households_in(session: AsyncSession, unit: Unit, limit: int = 20) -> list[Household]:
-    rows = await session.scalars(in_area(unit).order_by(Household.updated_at.desc(), Household.id.desc()).limit(limit))
+    query = (await UnitTree.of(session, unit)).join(select(Household), households=True)
+    rows = await session.scalars(query.order_by(Household.updated_at.desc(), Household.id.desc()).limit(limit))
     return list(rows.all())
 
 
