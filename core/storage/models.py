@@ -165,3 +165,58 @@ class GroupBinding(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     bound_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     bound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NoticeRun(Base):
+    """A plan notice that has been dealt with: its recipients were put in the outbox (fired) or
+    it was too late to send after downtime (missed). The primary key makes firing happen once,
+    whatever the restarts and however many times a timer goes off."""
+
+    __tablename__ = "notice_runs"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    plan_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    fire_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(8))  # fired | missed
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OutboxMessage(Base):
+    """One message owed to one chat. Unique per (notice, chat): a notice is never queued twice
+    for a chat; a row is marked sent right after the platform accepts it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("notice_key", "channel", "chat_id", name="uq_outbox_notice_chat"),
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_key: Mapped[str] = mapped_column(String(160))
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    message: Mapped[Any] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(String(300))
+
+
+class ReportSubmission(Base):
+    """A unit has answered a plan's report request (by file or by pressing 'Đã nộp')."""
+
+    __tablename__ = "report_submissions"
+    __table_args__ = (UniqueConstraint("request_key", "unit_id", name="uq_submissions_request_unit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_key: Mapped[str] = mapped_column(String(130), index=True)  # plan id / report request id
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    file_path: Mapped[str | None] = mapped_column(String(400))

@@ -1,0 +1,1 @@
+"""Review plans: phases, report requests and deadlines, as versioned data files."""

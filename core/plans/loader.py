@@ -1,0 +1,160 @@
+"""Reads and checks plan files; every error names the file and line, like the forms."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
+from core.plans.model import LEVEL_RANK, Phase, Plan, ReportRequest
+
+PLANS_DIR = Path(__file__).parent / "files"
+TOP_KEYS = {"id", "version", "title", "year", "units_configuration", "timezone", "notice_time", "catch_up_hours",
+            "defaults", "phases", "reports", "source", "reliability"}
+PHASE_KEYS = {"id", "title", "start", "end", "actors", "note", "draft_reminders_every_days"}
+REPORT_KEYS = {"id", "title", "from", "to", "opens", "due", "forms", "remind_days_before", "overdue_days_after"}
+DEFAULT_KEYS = {"remind_days_before", "overdue_days_after"}
+RELIABILITY = {"confirmed", "secondary", "recollection", "sample"}
+# the 65-commune configuration (from 1 July 2025) has no district level
+CONFIG_LEVELS = {"200": set(LEVEL_RANK), "194": set(LEVEL_RANK), "65": set(LEVEL_RANK) - {"district"}}
+
+
+def load_plans(directory: Path = PLANS_DIR) -> list[Plan]:
+    plans = [load_plan(p) for p in sorted(directory.glob("*.yaml"))]
+    seen: dict[str, Path] = {}
+    for plan in plans:
+        if plan.id in seen:
+            raise DataFileError(plan.path, 1, f"plan id '{plan.id}' is also used by {seen[plan.id]}")
+        seen[plan.id] = plan.path
+    return plans
+
+
+def load_plan(path: Path) -> Plan:
+    doc = load_mapping(path, TOP_KEYS, "a plan")
+    config = str(require(doc, "units_configuration", path, (str, int)))
+    if config not in CONFIG_LEVELS:
+        raise DataFileError(path, line_of(doc), f"units_configuration must be one of {sorted(CONFIG_LEVELS)}")
+    levels = CONFIG_LEVELS[config]
+    try:
+        tz = ZoneInfo(str(doc.get("timezone", "Asia/Ho_Chi_Minh")))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise DataFileError(path, line_of(doc), f"unknown timezone {doc.get('timezone')!r}") from exc
+    defaults = doc.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise DataFileError(path, line_of(doc), "'defaults' must be a mapping")
+    check_keys(defaults, DEFAULT_KEYS, path)
+    reliability = str(doc.get("reliability", "sample"))
+    if reliability not in RELIABILITY:
+        raise DataFileError(path, line_of(doc), f"reliability must be one of {sorted(RELIABILITY)}")
+    catch_up = doc.get("catch_up_hours", 24)
+    if not isinstance(catch_up, int) or catch_up < 0:
+        raise DataFileError(path, line_of(doc), "catch_up_hours must be a whole number of hours, 0 or more")
+    phases = tuple(_phase(node, path, levels) for node in _items(doc, "phases", path))
+    reports = tuple(_report(node, path, levels, defaults) for node in _items(doc, "reports", path, required=False))
+    for kind, items in (("phase", phases), ("report", reports)):
+        ids = [i.id for i in items]
+        for item in items:
+            if ids.count(item.id) > 1:
+                raise DataFileError(path, item.line, f"{kind} id '{item.id}' is used twice")
+    return Plan(
+        id=str(require(doc, "id", path, str)),
+        version=str(require(doc, "version", path, (str, int, float))),
+        title=str(require(doc, "title", path, str)),
+        year=require(doc, "year", path, int),
+        units_configuration=config,
+        timezone=tz,
+        notice_time=_time(doc.get("notice_time", "08:00"), path, line_of(doc)),
+        catch_up=timedelta(hours=catch_up),
+        phases=phases,
+        reports=reports,
+        source=str(doc.get("source", "")),
+        reliability=reliability,
+        path=path,
+    )
+
+
+def _items(doc: dict, key: str, path: Path, required: bool = True) -> list[Any]:
+    value = doc.get(key)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list) or (required and not value):
+        raise DataFileError(path, line_of(doc), f"'{key}' must be a non-empty list")
+    return value
+
+
+def _phase(node: Any, path: Path, levels: set[str]) -> Phase:
+    line = _entry(node, PHASE_KEYS, path)
+    start, end = _date(node, "start", path), _date(node, "end", path)
+    if end < start:
+        raise DataFileError(path, line, f"phase ends ({end}) before it starts ({start})")
+    actors = require(node, "actors", path, list)
+    for actor in actors:
+        _level(actor, path, line, levels)
+    every = node.get("draft_reminders_every_days")
+    if every is not None and (not isinstance(every, int) or every < 1):
+        raise DataFileError(path, line, "draft_reminders_every_days must be a whole number of days, 1 or more")
+    return Phase(id=str(require(node, "id", path, str)), title=require(node, "title", path, str), start=start,
+                 end=end, actors=tuple(actors), note=node.get("note"), draft_reminders_every=every, line=line or 0)
+
+
+def _report(node: Any, path: Path, levels: set[str], defaults: dict) -> ReportRequest:
+    line = _entry(node, REPORT_KEYS, path)
+    submitter = _level(require(node, "from", path, str), path, line, levels)
+    receiver = _level(require(node, "to", path, str), path, line, levels)
+    if LEVEL_RANK[receiver] <= LEVEL_RANK[submitter]:
+        raise DataFileError(path, line, f"'to' ({receiver}) must be a level above 'from' ({submitter})")
+    due = _date(node, "due", path)
+    opens = _date(node, "opens", path) if node.get("opens") is not None else None
+    if opens is not None and opens > due:
+        raise DataFileError(path, line, f"the request opens ({opens}) after it is due ({due})")
+    forms = node.get("forms") or []
+    if not isinstance(forms, list):
+        raise DataFileError(path, line, "'forms' must be a list of report ids, e.g. ['7.1', '7.2']")
+    return ReportRequest(
+        id=str(require(node, "id", path, str)), title=require(node, "title", path, str), submitter=submitter,
+        receiver=receiver, due=due, opens=opens,
+        remind_days_before=_days(node, defaults, "remind_days_before", path, line),
+        overdue_days_after=_days(node, defaults, "overdue_days_after", path, line),
+        forms=tuple(str(f) for f in forms), line=line or 0,
+    )
+
+
+def _entry(node: Any, allowed: set[str], path: Path) -> int | None:
+    if not isinstance(node, dict):
+        raise DataFileError(path, None, f"each phase or report must be a mapping, got {node!r}")
+    check_keys(node, allowed, path)
+    return line_of(node)
+
+
+def _level(value: Any, path: Path, line: int | None, levels: set[str]) -> str:
+    if value not in LEVEL_RANK:
+        raise DataFileError(path, line, f"unknown level {value!r}; use one of {', '.join(LEVEL_RANK)}")
+    if value not in levels:
+        raise DataFileError(path, line, f"level '{value}' does not exist in this units_configuration")
+    return str(value)
+
+
+def _date(node: Any, key: str, path: Path) -> date:
+    value = require(node, key, path)
+    if not isinstance(value, date):
+        raise DataFileError(path, line_of(node), f"'{key}' must be a date written YYYY-MM-DD, got {value!r}")
+    return value
+
+
+def _time(value: Any, path: Path, line: int | None) -> time:
+    if isinstance(value, int):  # YAML 1.1 reads an unquoted 8:00 as 480 (base 60)
+        value = f"{value // 60}:{value % 60}"
+    try:
+        hours, minutes = str(value).split(":")
+        return time(int(hours), int(minutes))
+    except ValueError as exc:
+        raise DataFileError(path, line, f"notice_time must be HH:MM, got {value!r}") from exc
+
+
+def _days(node: dict, defaults: dict, key: str, path: Path, line: int | None) -> tuple[int, ...]:
+    value = node.get(key, defaults.get(key, []))
+    if not isinstance(value, list) or not all(isinstance(v, int) and v > 0 for v in value):
+        raise DataFileError(path, line, f"'{key}' must be a list of whole numbers of days, e.g. [3, 1]")
+    return tuple(sorted(set(value), reverse=True))

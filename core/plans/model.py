@@ -1,0 +1,73 @@
+"""A province's review plan: phases, who acts in them, and report requests with deadlines.
+
+Plans change every year and an official must be able to correct a date without a programmer,
+so a plan is data (`core/plans/files/*.yaml`) and these classes only hold what was read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+LEVELS = ("village", "commune", "district", "province")
+LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+
+
+@dataclass(frozen=True)
+class Phase:
+    id: str
+    title: str
+    start: date
+    end: date
+    actors: tuple[str, ...]
+    note: str | None = None
+    draft_reminders_every: int | None = None  # days; remind village heads of unfinished surveys
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """A report that every unit at `submitter` level owes the unit above it at `receiver` level."""
+
+    id: str
+    title: str
+    submitter: str
+    receiver: str
+    due: date  # last day on which a submission is on time
+    opens: date | None
+    remind_days_before: tuple[int, ...]
+    overdue_days_after: tuple[int, ...]
+    forms: tuple[str, ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: str
+    version: str
+    title: str
+    year: int
+    units_configuration: str
+    timezone: ZoneInfo
+    notice_time: time
+    catch_up: timedelta  # how late a missed notice may still be sent (after downtime)
+    phases: tuple[Phase, ...]
+    reports: tuple[ReportRequest, ...]
+    source: str = ""
+    reliability: str = "sample"
+    path: Path = field(default=Path("."))
+
+    def at(self, day: date) -> datetime:
+        """The moment notices for a day go out, in the plan's time zone."""
+        return datetime.combine(day, self.notice_time, tzinfo=self.timezone)
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self.timezone).date()
+
+    def request(self, report_id: str) -> ReportRequest | None:
+        return next((r for r in self.reports if r.id == report_id), None)
+
+    def request_key(self, request: ReportRequest) -> str:
+        return f"{self.id}/{request.id}"
