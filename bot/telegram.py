@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseUpdateProcessor,
@@ -25,13 +26,15 @@ from telegram.ext import (
     filters,
 )
 
-from core.conversation.messages import Incoming, OutMessage
+from core.conversation.messages import Attachment, Incoming, OutMessage
+from core.delivery import SendError
 from core.i18n import catalog, t
 from core.service import ChatRef, SurveyService
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
+FILE_LIMIT_MB = 20  # the Bot API's getFile limit
 
 
 @dataclass(frozen=True)
@@ -99,19 +102,35 @@ def menu_commands() -> list[BotCommand]:
     return commands
 
 
+def safe_file_name(name: str) -> str:
+    """Keep a user's file name readable but harmless on disk (no paths, no control chars)."""
+    cleaned = "".join(c if c.isalnum() or c in "._- " else "_" for c in name.replace("/", "_"))
+    return cleaned.strip(" .")[:100] or "tep"
+
+
 class TelegramChannel:
+    """Sends pace themselves through AIORateLimiter: about 30 messages/s for the bot and 20 per
+    minute per group (Settings.telegram_max_rate / telegram_group_rate), and a 429 'retry after'
+    is waited out and retried up to three times before the caller sees it."""
+
     def __init__(self, service: SurveyService, token: str, api_base: str | None = None,
                  webhook: WebhookConfig | None = None, poll_timeout: int = 30) -> None:
         self.service = service
         self.webhook = webhook
         self.poll_timeout = poll_timeout
+        settings = service.settings
         builder = ApplicationBuilder().token(token).concurrent_updates(ChatOrderedProcessor())
+        if settings.telegram_max_rate > 0:
+            builder = builder.rate_limiter(AIORateLimiter(
+                overall_max_rate=settings.telegram_max_rate, overall_time_period=1,
+                group_max_rate=settings.telegram_group_rate, group_time_period=60, max_retries=3))
         if api_base:
             base = api_base.rstrip("/")
             builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
         self.app: Application = builder.build()
         self.app.add_handler(CallbackQueryHandler(self.on_callback))
         self.app.add_handler(MessageHandler(filters.TEXT, self.on_text))
+        self.app.add_handler(MessageHandler(filters.Document.ALL, self.on_document))
         self.app.add_handler(MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, self.on_other))
         self.app.add_error_handler(self.on_error)
 
@@ -169,6 +188,28 @@ class TelegramChannel:
             await self._mark_pressed(query)
         await self.send(query.message.chat.id, reply.messages)
 
+    async def on_document(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A report file: saved under RASOAT_DATA_DIR/uploads, then handed to the service."""
+        message = update.effective_message
+        if message is None or message.document is None or update.effective_user is None:
+            return
+        doc = message.document
+        if doc.file_size and doc.file_size > FILE_LIMIT_MB * 1024 * 1024:
+            await self.send(message.chat_id, [OutMessage(t("file_too_big", mb=FILE_LIMIT_MB))])
+            return
+        folder = self.service.settings.data_dir / "uploads" / CHANNEL / str(message.chat_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = doc.file_name or "tep"
+        path = folder / f"{update.update_id}-{safe_file_name(name)}"
+        telegram_file = await doc.get_file()
+        await telegram_file.download_to_drive(path)
+        reply = await self.service.handle(
+            self.chat_ref(update),
+            Incoming(text=message.caption or "", update_id=str(update.update_id),
+                     document=Attachment(name, str(path))),
+        )
+        await self.send(message.chat_id, reply.messages)
+
     async def on_other(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """Photos, stickers, voice: say what the bot understands instead of ignoring them."""
         chat = update.effective_chat
@@ -198,6 +239,20 @@ class TelegramChannel:
             for i, part in enumerate(parts):
                 last = i == len(parts) - 1
                 await self.app.bot.send_message(chat_id, part, reply_markup=keyboard(message) if last else None)
+
+    async def deliver(self, chat_id: str, message: OutMessage) -> None:
+        """One notice for the scheduler's outbox; platform refusals become SendError."""
+        try:
+            await self.send(int(chat_id), [message])
+        except RetryAfter as exc:
+            seconds = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") else exc.retry_after
+            raise SendError(str(exc), retry_after=float(seconds)) from exc
+        except Forbidden as exc:  # removed from the group, or the user blocked the bot
+            raise SendError(str(exc), permanent=True) from exc
+        except BadRequest as exc:  # chat not found, message malformed: retrying cannot help
+            raise SendError(str(exc), permanent=True) from exc
+        except TelegramError as exc:  # network trouble, timeouts: try again later
+            raise SendError(str(exc)) from exc
 
     async def _mark_pressed(self, query: Any) -> None:
         """Replace the keyboard of the answered question by the chosen answer, so old buttons

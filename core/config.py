@@ -21,6 +21,9 @@ class Settings:
     telegram_webhook_secret: str | None = None
     telegram_webhook_listen: str = "0.0.0.0"
     telegram_webhook_port: int = 8443
+    plans: tuple[str, ...] = ()  # plan ids to run; empty = the plans of review_year
+    telegram_max_rate: float = 30.0  # messages per second for the whole bot (Telegram: about 30)
+    telegram_group_rate: float = 20.0  # messages per minute per group (Telegram: 20)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -49,4 +52,7 @@ class Settings:
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
             telegram_webhook_listen=env.get("TELEGRAM_WEBHOOK_LISTEN", "0.0.0.0"),
             telegram_webhook_port=int(env.get("TELEGRAM_WEBHOOK_PORT", "8443")),
+            plans=tuple(p.strip() for p in env.get("RASOAT_PLANS", "").split(",") if p.strip()),
+            telegram_max_rate=float(env.get("TELEGRAM_MAX_RATE", "30")),
+            telegram_group_rate=float(env.get("TELEGRAM_GROUP_RATE", "20")),
         )

@@ -6,6 +6,7 @@ without touching code, and lets a test prove that every key the code uses exists
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,11 @@ def fmt_money(value: float | int | None) -> str:
     if value is None:
         return t("value_none")
     return f"{round(value):,}".replace(",", ".") + " " + t("currency")
+
+
+def fmt_date(value: date | datetime) -> str:
+    """dd/mm/yyyy, as dates are written in Vietnamese official documents."""
+    return t("date_format", d=value.day, m=value.month, y=value.year)
 
 
 def fmt_number(value: float | int) -> str:

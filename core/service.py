@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +28,8 @@ from core.conversation.commands import parse_command, parse_payload, payload, sl
 from core.conversation.engine import SUBMITTED, EngineState, Step, SurveyEngine
 from core.conversation.messages import Button, Command, Incoming, OutMessage, Reply
 from core.i18n import catalog, t
+from core.plans.desk import ReportDesk
+from core.plans.model import Plan
 from core.reports.build import Catalogue, build_report, progress
 from core.storage.db import Database
 from core.storage.models import Conversation, Household, ProcessedUpdate, Unit, User, utcnow
@@ -60,12 +63,16 @@ Later = list[Callable[[], Awaitable[list[OutMessage]]]]
 
 class SurveyService:
     def __init__(self, db: Database, settings: Settings, forms: dict[str, Survey], packs: list[RulePack],
-                 reports: Catalogue | None = None) -> None:
+                 reports: Catalogue | None = None, plans: list[Plan] | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.db = db
         self.settings = settings
         self.forms = forms
         self.packs = packs
         self.reports = reports or Catalogue.load()
+        self.plans = plans or []
+        self.desk = ReportDesk(self.plans)
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     # ----- public -------------------------------------------------------------------------
 
@@ -157,6 +164,8 @@ class SurveyService:
     ) -> list[OutMessage]:
         if chat.is_group:
             return await self._group(s, user, chat, inc)
+        if inc.document is not None:
+            return await self._file(s, user, inc)
         conv = await self._conversation(s, user, chat)
         if inc.payload is not None:
             if inc.payload.startswith("a:"):
@@ -199,7 +208,25 @@ class SurveyService:
                 return await self._report(s, user, cmd.arg, later)
             case "progress":
                 return await self._progress(s, user, cmd.arg)
+            case "submit_report" | "track":
+                return await self._plan_command(s, user, cmd)
         return [OutMessage(t("unknown_command", help=slash("help")))]
+
+    # ----- plan reports: submission and tracking ------------------------------------------
+
+    async def _plan_command(self, s: AsyncSession, user: User, cmd: Command) -> list[OutMessage]:
+        unit = await unit_of(s, user)
+        if cmd.name == "submit_report":
+            return await self.desk.submit(s, user, unit, cmd.arg, self.clock())
+        return await self.desk.track(s, user, unit, cmd.arg, self.clock())
+
+    async def _file(self, s: AsyncSession, user: User, inc: Incoming) -> list[OutMessage]:
+        """A file is a report submission; its caption may name the request."""
+        assert inc.document is not None
+        cmd = parse_command(inc.text or "")
+        arg = cmd.arg if cmd is not None and cmd.name == "submit_report" else (inc.text or "").strip() or None
+        return await self.desk.submit_file(s, user, await unit_of(s, user), arg, inc.document.name,
+                                           inc.document.path, self.clock())
 
     # ----- reports ------------------------------------------------------------------------
 
@@ -267,8 +294,13 @@ class SurveyService:
         return [OutMessage("\n".join(lines))]
 
     async def _group(self, s: AsyncSession, user: User, chat: ChatRef, inc: Incoming) -> list[OutMessage]:
-        """Group chats receive notices; only binding and identity commands work there."""
-        cmd = parse_command(inc.text) if inc.text is not None else None
+        """Group chats receive notices; binding, identity and plan-report commands work there
+        (a unit's officers press 'Đã nộp' under a notice or send the report file in the group)."""
+        if inc.document is not None:
+            return await self._file(s, user, inc)
+        cmd = parse_command(inc.text) if inc.text is not None else parse_payload(inc.payload or "")
+        if cmd is not None and cmd.name in ("submit_report", "track"):
+            return await self._plan_command(s, user, cmd)
         if cmd is not None and cmd.name == "bind":
             if user.role == "village_head" or user.unit_id is None:
                 return [OutMessage(t("bind_not_allowed"))]

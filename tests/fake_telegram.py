@@ -18,6 +18,42 @@ from typing import Any
 from aiohttp import web
 
 BOT_ID = 777000
+SEND_METHODS = {"sendMessage", "sendDocument", "sendPhoto"}
+
+
+@dataclass
+class FloodControl:
+    """Telegram-like limits on sends: at most `per_second` in any sliding second for the bot and
+    `per_group_minute` in any sliding minute per group chat; over that, 429 with retry_after.
+    `every_nth` also refuses every n-th send, so a test sees retries whatever the pacing."""
+
+    per_second: int = 30
+    per_group_minute: int = 20
+    every_nth: int = 0
+    accepted: list[float] = field(default_factory=list)
+    per_group: dict[int, list[float]] = field(default_factory=dict)
+    refused: int = 0
+    _calls: int = 0
+
+    def check(self, chat_id: int) -> int | None:
+        """None to accept the send, else the seconds to tell the bot to wait."""
+        now = time.monotonic()
+        self._calls += 1
+        self.accepted = [t for t in self.accepted if now - t < 1.0]
+        group = [t for t in self.per_group.get(chat_id, []) if now - t < 60.0]
+        wait: int | None = None
+        if (self.every_nth and self._calls % self.every_nth == 0) or len(self.accepted) >= self.per_second:
+            wait = 1
+        elif chat_id < 0 and len(group) >= self.per_group_minute:
+            wait = max(1, int(60 - (now - group[0])) + 1)
+        if wait is not None:
+            self.refused += 1
+            return wait
+        self.accepted.append(now)
+        if chat_id < 0:
+            group.append(now)
+            self.per_group[chat_id] = group
+        return None
 
 
 @dataclass
@@ -41,6 +77,9 @@ class FakeBotAPI:
         self._new_update = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.flood: FloodControl | None = None
+        self.forbidden_chats: set[int] = set()  # chats the bot was removed from (403)
+        self.send_delay = 0.0  # seconds each send takes, to catch the bot mid-flight
 
     # ----- server -------------------------------------------------------------------------
 
@@ -51,6 +90,7 @@ class FakeBotAPI:
     async def start(self) -> None:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -89,6 +129,18 @@ class FakeBotAPI:
         method = request.match_info["method"]
         params = await self._params(request)
         self.calls.append(Call(method, params))
+        if method in SEND_METHODS:
+            chat_id = int(params.get("chat_id", 0))
+            if self.send_delay:
+                await asyncio.sleep(self.send_delay)
+            if chat_id in self.forbidden_chats:
+                return web.json_response({"ok": False, "error_code": 403,
+                                          "description": "Forbidden: bot was kicked from the group chat"}, status=403)
+            wait = self.flood.check(chat_id) if self.flood else None
+            if wait is not None:
+                return web.json_response({"ok": False, "error_code": 429,
+                                          "description": f"Too Many Requests: retry after {wait}",
+                                          "parameters": {"retry_after": wait}}, status=429)
         handler = getattr(self, f"api_{method}", None)
         if handler is None:
             return web.json_response(
@@ -170,6 +222,19 @@ class FakeBotAPI:
             message.pop("reply_markup", None)
         return message
 
+    async def api_getFile(self, p: dict[str, Any]) -> dict[str, Any]:
+        file_id = p["file_id"]
+        return {"file_id": file_id, "file_unique_id": file_id, "file_size": len(self.files[file_id]),
+                "file_path": f"documents/{file_id}"}
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        file_id = request.match_info["path"].rsplit("/", 1)[-1]
+        if file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id])
+
     async def api_answerCallbackQuery(self, _p: dict[str, Any]) -> bool:
         return True
 
@@ -232,6 +297,19 @@ class TgUser:
                                    "chat": self.chat, "from": self.sender, "text": text}
         if text.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return {"message": message}
+
+    def document_update(self, file_name: str, data: bytes, caption: str | None = None) -> dict[str, Any]:
+        file_id = f"up{len(self.api.files) + 1}"
+        self.api.files[file_id] = data
+        message: dict[str, Any] = {
+            "message_id": 10_000 + len(self.api.updates), "date": int(time.time()), "chat": self.chat,
+            "from": self.sender,
+            "document": {"file_id": file_id, "file_unique_id": file_id, "file_name": file_name,
+                         "file_size": len(data)},
+        }
+        if caption:
+            message["caption"] = caption
         return {"message": message}
 
     def callback_update(self, data: str, message: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from core.surveys.parsing import fold
 NAMES = (
     "start", "help", "new", "list", "open", "pause", "resume", "back", "skip", "keep",
     "review", "confirm", "edit", "reopen", "cancel", "register", "invite", "invite_staff", "bind", "whoami",
-    "report", "progress",
+    "report", "progress", "submit_report", "track",
 )
 
 

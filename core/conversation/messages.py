@@ -49,12 +49,22 @@ class Command:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file a user sent, already saved on disk by the channel."""
+
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
 class Incoming:
-    """One thing a user did: typed text, or pressed a button (payload)."""
+    """One thing a user did: typed text (or a file with its caption as text), or pressed a
+    button (payload)."""
 
     text: str | None = None
     payload: str | None = None
     update_id: str | None = None  # platform update id, for exactly-once handling
+    document: Attachment | None = None
 
     def __post_init__(self) -> None:
         if (self.text is None) == (self.payload is None):

@@ -157,4 +157,4 @@ def _days(node: dict, defaults: dict, key: str, path: Path, line: int | None) ->
     value = node.get(key, defaults.get(key, []))
     if not isinstance(value, list) or not all(isinstance(v, int) and v > 0 for v in value):
         raise DataFileError(path, line, f"'{key}' must be a list of whole numbers of days, e.g. [3, 1]")
-    return tuple(sorted(set(value), reverse=True))
+    return tuple(sorted(set(value)))

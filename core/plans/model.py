@@ -71,3 +71,14 @@ class Plan:
 
     def request_key(self, request: ReportRequest) -> str:
         return f"{self.id}/{request.id}"
+
+
+# A request shows in /nopbaocao and /theodoi from its opening day (or this many days before the
+# deadline when the plan gives no opening day) until this many days after the deadline.
+SHOW_BEFORE_DUE = timedelta(days=14)
+SHOW_AFTER_DUE = timedelta(days=60)
+
+
+def request_visible(request: ReportRequest, today: date) -> bool:
+    start = request.opens or request.due - SHOW_BEFORE_DUE
+    return start <= today <= request.due + SHOW_AFTER_DUE
