@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     units.add_argument("file", nargs="?", help="villages CSV (commune_code,village_name[,kind])")
     units.add_argument("--config", help="units configuration: 200, 194 or 65 (default UNITS_CONFIGURATION)")
     sub.add_parser("check", help="validate forms, rule packs and messages, and print a summary")
+    sched = sub.add_parser("scheduler", help="run only the plan scheduler (notices, reminders, outbox)")
+    sched.add_argument("--now", help="act as if it were this time (ISO, e.g. 2023-11-20T08:00+07:00): drills, tests")
+    sched.add_argument("--once", action="store_true", help="fire what is due, deliver, and exit (for cron)")
+    plan = sub.add_parser("plan", help="review plans: list them, or show one's notices and submissions")
+    plan.add_argument("plan_id", nargs="?", help="plan id; omit to list plans")
     report = sub.add_parser("report", help="write a report table or household list to Excel (and a chart)")
     report.add_argument("report_id", nargs="?", help="e.g. 7.1 or ds_ngheo; omit to list them")
     report.add_argument("--unit", help="GSO code of the commune/district/province (default: the province)")
@@ -57,6 +62,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(f"form {f.key}: {f.title} ({f.path})")
         for p in data.packs:
             print(f"rule pack {p.id}: years {p.year_from}-{p.year_to}, {len(p.indicators)} indicators ({p.path})")
+        for plan in data.plans:
+            print(f"plan {plan.id} v{plan.version}: year {plan.year}, {len(plan.phases)} phases, "
+                  f"{len(plan.reports)} report requests [{plan.reliability}] ({plan.path})")
         return 0
     if args.cmd == "run" and settings.telegram_webhook_url and not settings.telegram_webhook_secret:
         print("TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL", file=sys.stderr)
@@ -82,31 +90,112 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _units(service, args, settings)
         if args.cmd == "report":
             return await _report(service, args, settings)
+        if args.cmd == "scheduler":
+            return await _run_scheduler(service, settings, args.now, args.once)
+        if args.cmd == "plan":
+            return await _plan(service, args.plan_id)
     finally:
         await service.db.dispose()
     return 0
 
 
-async def _run_telegram(service, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+def _stop_event() -> asyncio.Event:
     import signal
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _run_telegram(service, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+    """The bot and, unless another worker holds the lock, the plan scheduler in one process."""
     from bot.telegram import TelegramChannel, WebhookConfig
+    from scheduler.runner import Scheduler
 
     webhook = None
     if settings.telegram_webhook_url:
         webhook = WebhookConfig(settings.telegram_webhook_url, settings.telegram_webhook_secret or "",
                                 settings.telegram_webhook_listen, settings.telegram_webhook_port)
     channel = TelegramChannel(service, settings.telegram_token or "", settings.telegram_api_base, webhook)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_event()
     await channel.start()
-    print(f"telegram channel running ({'webhook' if webhook else 'long polling'}); Ctrl+C to stop")
+    scheduler = Scheduler(service.db, service.plans, {"telegram": channel})
+    scheduling = await scheduler.start()
+    print(f"telegram channel running ({'webhook' if webhook else 'long polling'}); "
+          f"scheduler {'running' if scheduling else 'held by another process'}"
+          f" with plans: {', '.join(p.id for p in service.plans) or '-'}; Ctrl+C to stop", flush=True)
     try:
         await stop.wait()
     finally:
+        await scheduler.stop()
         await channel.stop()
+    return 0
+
+
+async def _run_scheduler(service, settings: Settings, now: str | None, once: bool) -> int:  # type: ignore[no-untyped-def]
+    from datetime import datetime
+
+    from bot.telegram import TelegramChannel
+    from scheduler.clock import FixedClock, SystemClock
+    from scheduler.runner import Scheduler
+
+    senders = {}
+    channel = None
+    if settings.telegram_token:
+        channel = TelegramChannel(service, settings.telegram_token, settings.telegram_api_base)
+        await channel.app.initialize()
+        senders["telegram"] = channel
+    clock = FixedClock(datetime.fromisoformat(now)) if now else SystemClock()
+    scheduler = Scheduler(service.db, service.plans, senders, clock)
+    stop = _stop_event()
+    try:
+        if not await scheduler.start():
+            print("another process holds the scheduler lock", file=sys.stderr)
+            return 3
+        print(f"scheduler running with plans: {', '.join(p.id for p in service.plans) or '-'} "
+              f"(clock {clock.now().isoformat()})", flush=True)
+        if not once:
+            await stop.wait()
+        pending = await scheduler.outbox.pending()
+        print(f"outbox: {pending} messages pending", flush=True)
+    finally:
+        await scheduler.stop()
+        if channel is not None:
+            await channel.app.shutdown()
+    return 0
+
+
+async def _plan(service, plan_id: str | None) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from core.app import load_data_files
+    from core.plans.timeline import notices
+    from core.storage.models import NoticeRun, OutboxMessage, ReportSubmission
+
+    plans = {p.id: p for p in load_data_files().plans}
+    if plan_id is None:
+        active = {p.id for p in service.plans}
+        for plan in plans.values():
+            print(f"{plan.id:>16}  {plan.year}  {'ACTIVE' if plan.id in active else '      '}  {plan.title}")
+        return 0
+    if plan_id not in plans:
+        print(f"unknown plan {plan_id!r}; known: {', '.join(plans)}", file=sys.stderr)
+        return 2
+    plan = plans[plan_id]
+    async with service.db.read() as s:
+        runs = {r.key: r for r in (await s.scalars(select(NoticeRun).where(NoticeRun.plan_id == plan.id))).all()}
+        sent = dict((await s.execute(select(OutboxMessage.notice_key, func.count()).where(
+            OutboxMessage.status == "sent").group_by(OutboxMessage.notice_key))).all())
+        for notice in notices(plan):
+            run = runs.get(notice.key)
+            state = f"{run.status} ({sent.get(notice.key, 0)}/{run.recipients} sent)" if run else "waiting"
+            print(f"{notice.fire_at:%Y-%m-%d %H:%M}  {notice.kind:<16} {notice.key.split('/', 2)[2]:<40} {state}")
+        for request in plan.reports:
+            count = await s.scalar(select(func.count()).select_from(ReportSubmission).where(
+                ReportSubmission.request_key == plan.request_key(request)))
+            print(f"report {plan.request_key(request)}: due {request.due}, {count} submissions")
     return 0
 
 

@@ -67,7 +67,7 @@ async def _report(session: AsyncSession, index: UnitIndex, notice: Notice, now: 
     rows = await status(session, index, plan, request)
     missing = [r.unit for r in rows if r.submission is None]
     common = {"report": request.title, "due": fmt_date(request.due), "days": notice.days,
-              "submit": slash("submit_report"), "key": plan.request_key(request),
+              "submit": slash("submit_report"), "code": plan.request_key(request),
               "submitter": t(f"level_{request.submitter}"), "receiver": t(f"level_{request.receiver}")}
     buttons = submit_button(plan, request)
     out = await _to_groups(session, missing, lambda u: OutMessage(
@@ -95,7 +95,7 @@ async def _late_lists(session: AsyncSession, index: UnitIndex, notice: Notice, m
         lines = [t("notice_report_late_list", **{**common, "receiver": receiver.name}, late=len(late), total=total)]
         lines += [f"  • {u.name}" for u in late[:LIST_LIMIT]]
         if len(late) > LIST_LIMIT:
-            lines.append(t("notice_late_more", n=len(late) - LIST_LIMIT, track=slash("track"), key=common["key"]))
+            lines.append(t("notice_late_more", n=len(late) - LIST_LIMIT, track=slash("track"), code=common["code"]))
         return OutMessage("\n".join(lines))
 
     return await _to_groups(session, receivers, render)

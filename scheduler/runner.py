@@ -61,10 +61,12 @@ class Scheduler:
             log.info("another process runs the scheduler; this one only serves chats")
             return False
         await self.tick()
-        now = self.clock.now()
-        for notice in self.dispatcher.timeline:
-            if notice.fire_at > now:
-                self._add_notice_job(notice)
+        if isinstance(self.clock, SystemClock):
+            # Timers run on the real clock; a drill or test clock is driven by tick() instead.
+            now = self.clock.now()
+            for notice in self.dispatcher.timeline:
+                if notice.fire_at > now:
+                    self._add_notice_job(notice)
         self.aps.add_job(self.drain, IntervalTrigger(seconds=self.outbox_every), id="outbox",
                          coalesce=True, max_instances=1, misfire_grace_time=None)
         self.aps.add_job(self.tick, IntervalTrigger(seconds=self.catch_up_every), id="catch-up",

@@ -14,6 +14,7 @@ from core.app import DataFiles, build_service, load_data_files
 from core.config import Settings
 from core.service import SurveyService
 from core.storage.db import Database
+from tests.fake_telegram import FakeBotAPI
 
 PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -84,3 +85,12 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 @pytest.fixture
 async def service(settings: Settings, db: Database) -> SurveyService:
     return await build_service(settings, db)
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    """The local fake Telegram Bot API on 127.0.0.1."""
+    fake = FakeBotAPI()
+    await fake.start()
+    yield fake
+    await fake.stop()

@@ -80,6 +80,8 @@ class FakeBotAPI:
         self.flood: FloodControl | None = None
         self.forbidden_chats: set[int] = set()  # chats the bot was removed from (403)
         self.send_delay = 0.0  # seconds each send takes, to catch the bot mid-flight
+        self.blackhole_chats: set[int] = set()  # sends to these never get an answer (lost on the wire)
+        self._stopping = asyncio.Event()
 
     # ----- server -------------------------------------------------------------------------
 
@@ -98,6 +100,7 @@ class FakeBotAPI:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        self._stopping.set()
         async with self._new_update:
             self._new_update.notify_all()
         if self._runner:
@@ -133,6 +136,9 @@ class FakeBotAPI:
             chat_id = int(params.get("chat_id", 0))
             if self.send_delay:
                 await asyncio.sleep(self.send_delay)
+            if chat_id in self.blackhole_chats:
+                await self._stopping.wait()  # never answered, never delivered
+                return web.json_response({"ok": False, "error_code": 502, "description": "Bad Gateway"}, status=502)
             if chat_id in self.forbidden_chats:
                 return web.json_response({"ok": False, "error_code": 403,
                                           "description": "Forbidden: bot was kicked from the group chat"}, status=403)

@@ -101,14 +101,6 @@ def code_in(messages: list[dict[str, Any]]) -> str:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    fake = FakeBotAPI()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def harness(api: FakeBotAPI, settings: Settings, db: Database, data: DataFiles) -> AsyncIterator[Harness]:
     service = await build_service(dataclasses.replace(settings, admin_ids=frozenset({("telegram", str(ADMIN_ID))})), db)
     channel = TelegramChannel(service, api.token, api.base, poll_timeout=1)

@@ -62,7 +62,7 @@ class ReportDesk:
             return [await self._owed_list(s, unit, owed, now)]
         pair = self._find(owed, arg)
         if pair is None:
-            return [OutMessage(t("submit_unknown", key=arg, submit=slash("submit_report")))]
+            return [OutMessage(t("submit_unknown", code=arg, submit=slash("submit_report")))]
         return [await self._record(s, user, unit, pair, now)]
 
     async def submit_file(self, s: AsyncSession, user: User, unit: Unit | None, arg: str | None, file_name: str,
@@ -76,7 +76,7 @@ class ReportDesk:
         if pair is None:
             keys = ", ".join(p.request_key(r) for p, r in owed)
             if arg:
-                return [OutMessage(t("submit_unknown", key=arg, submit=slash("submit_report")))]
+                return [OutMessage(t("submit_unknown", code=arg, submit=slash("submit_report")))]
             return [OutMessage(t("submit_which_file", file=file_name, unit=unit.name, submit=slash("submit_report"),
                                  keys=keys))]
         return [await self._record(s, user, unit, pair, now, file_name, file_path)]
