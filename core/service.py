@@ -446,7 +446,7 @@ class SurveyService:
                                  new=slash("new"), list=slash("list"), back=slash("back"),
                                  pause=slash("pause"), review=slash("review"), invite=slash("invite"),
                                  bind=slash("bind"), invite_staff=slash("invite_staff"),
-                                 whoami=slash("whoami")))]
+                                 whoami=slash("whoami"), submit=slash("submit_report"), track=slash("track")))]
         household = await self._active(s, user, conv)
         if household is not None and household.status == "draft":
             engine = self._engine(household)
