@@ -330,3 +330,16 @@ async def test_only_one_scheduler_lock_per_database(db: Database) -> None:
         await second.release()
     finally:
         await other.dispose()
+
+
+async def test_prune_forgets_processed_updates_older_than_two_weeks(plan_service: SurveyService) -> None:
+    from core.storage.models import ProcessedUpdate
+
+    async with plan_service.db.transaction() as s:
+        s.add(ProcessedUpdate(channel="telegram", update_id="old", chat_id="1",
+                              at=datetime.now(UTC) - timedelta(days=15)))
+        s.add(ProcessedUpdate(channel="telegram", update_id="new", chat_id="1", at=datetime.now(UTC)))
+    scheduler = Scheduler(plan_service.db, plan_service.plans, {})
+    assert await scheduler.prune() == 1
+    async with plan_service.db.read() as s:
+        assert [r.update_id for r in (await s.scalars(select(ProcessedUpdate))).all()] == ["new"]
