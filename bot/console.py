@@ -14,7 +14,8 @@ from typing import TextIO
 
 from sqlalchemy import select
 
-from core.conversation.messages import Incoming, OutMessage
+from bot.plain import plain_text
+from core.conversation.messages import Incoming
 from core.i18n import t
 from core.service import ChatRef, SurveyService
 from core.storage.models import Unit, User
@@ -25,23 +26,6 @@ from core.units.loader import add_village
 CHANNEL = "console"
 PROMPT = "> "
 QUIT_WORDS = ("/thoat", "/quit", "/exit")
-
-
-def render(message: OutMessage) -> str:
-    lines = [message.text]
-    for path in (message.document, message.photo):
-        if path:
-            lines.append(t("console_file", path=path))
-    commands = []
-    for row in message.buttons:
-        for b in row:
-            if b.payload.startswith("a:"):
-                lines.append(f"   {b.text}. {b.label}")
-            else:
-                commands.append(f"{b.text} ({b.label})")
-    if commands:
-        lines.append(t("console_commands", commands=" · ".join(commands)))
-    return "\n".join(lines)
 
 
 class Console:
@@ -117,7 +101,7 @@ class Console:
     async def send(self, text: str) -> None:
         reply = await self.service.handle(ChatRef(CHANNEL, self.user, self.user), Incoming(text=text))
         for message in reply.messages:
-            self.say(render(message))
+            self.say(plain_text(message))
             self.say("")
 
     async def loop(self, on_line: Callable[[str], None] | None = None) -> None:

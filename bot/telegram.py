@@ -7,7 +7,6 @@ order Telegram sent them (ChatOrderedProcessor), so "answer, then /quaylai" neve
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from telegram.ext import (
     filters,
 )
 
+from bot.lanes import ChatLanes
+from bot.plain import split_text
 from core.conversation.messages import Attachment, Incoming, OutMessage
 from core.delivery import SendError
 from core.i18n import catalog, t
@@ -51,21 +52,11 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
 
     def __init__(self, max_concurrent_updates: int = 256) -> None:
         super().__init__(max_concurrent_updates)
-        self._tails: dict[int, asyncio.Future[None]] = {}
+        self._lanes = ChatLanes()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else 0
-        previous = self._tails.get(key)
-        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._tails[key] = mine  # registered before any await: arrival order is kept
-        try:
-            if previous is not None:
-                await asyncio.shield(previous)
-            await coroutine
-        finally:
-            mine.set_result(None)
-            if self._tails.get(key) is mine:
-                del self._tails[key]
+        await self._lanes.run(key, coroutine)
 
     async def initialize(self) -> None:
         return None
@@ -80,18 +71,6 @@ def keyboard(message: OutMessage) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row] for row in message.buttons]
     )
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Telegram refuses messages over 4096 characters: cut at line ends."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > 0 else limit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    parts.append(text)
-    return parts
 
 
 def menu_commands() -> list[BotCommand]:
@@ -235,7 +214,7 @@ class TelegramChannel:
                     await self.app.bot.send_document(chat_id, fh, caption=message.text[:1024],
                                                      reply_markup=keyboard(message))
                 continue
-            parts = split_text(message.text)
+            parts = split_text(message.text, TEXT_LIMIT)
             for i, part in enumerate(parts):
                 last = i == len(parts) - 1
                 await self.app.bot.send_message(chat_id, part, reply_markup=keyboard(message) if last else None)
