@@ -71,8 +71,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     service = await build_service(settings)
     try:
-        if args.cmd == "run" and settings.telegram_token:
-            return await _run_telegram(service, settings)
+        if args.cmd == "run" and (settings.telegram_token or settings.zalo_token):
+            return await _run_bots(service, settings)
         if args.cmd in ("run", "chat"):
             from bot.console import Console
 
@@ -109,44 +109,89 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def _run_telegram(service, settings: Settings) -> int:  # type: ignore[no-untyped-def]
-    """The bot and, unless another worker holds the lock, the plan scheduler in one process."""
-    from bot.telegram import TelegramChannel, WebhookConfig
+async def _run_bots(service, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+    """Telegram and/or Zalo and, unless another worker holds the lock, the plan scheduler, in
+    one process."""
     from scheduler.runner import Scheduler
 
-    webhook = None
-    if settings.telegram_webhook_url:
-        webhook = WebhookConfig(settings.telegram_webhook_url, settings.telegram_webhook_secret or "",
-                                settings.telegram_webhook_listen, settings.telegram_webhook_port)
-    channel = TelegramChannel(service, settings.telegram_token or "", settings.telegram_api_base, webhook)
+    channels = _channels(service, settings)
     stop = _stop_event()
-    await channel.start()
-    scheduler = Scheduler(service.db, service.plans, {"telegram": channel})
-    scheduling = await scheduler.start()
-    print(f"telegram channel running ({'webhook' if webhook else 'long polling'}); "
-          f"scheduler {'running' if scheduling else 'held by another process'}"
-          f" with plans: {', '.join(p.id for p in service.plans) or '-'}; Ctrl+C to stop", flush=True)
+    started = []
+    web = None
     try:
-        await stop.wait()
+        for name, channel in channels.items():
+            await channel.start()
+            started.append(channel)
+            print(f"{name} channel running ({_mode(name, settings)})", flush=True)
+        web = await _web_server(settings, channels)
+        scheduler = Scheduler(service.db, service.plans, channels)
+        scheduling = await scheduler.start()
+        print(f"scheduler {'running' if scheduling else 'held by another process'} with plans: "
+              f"{', '.join(p.id for p in service.plans) or '-'}; Ctrl+C to stop", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await scheduler.stop()
     finally:
-        await scheduler.stop()
-        await channel.stop()
+        if web is not None:
+            await web.stop()
+        for channel in reversed(started):
+            await channel.stop()
     return 0
+
+
+def _mode(name: str, settings: Settings) -> str:
+    webhook = settings.telegram_webhook_url if name == "telegram" else settings.zalo_webhook_url
+    return "webhook" if webhook else "long polling"
+
+
+def _channels(service, settings: Settings) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The chat channels whose tokens are set, by name (also the scheduler's senders)."""
+    channels = {}
+    if settings.telegram_token:
+        from bot.telegram import TelegramChannel, WebhookConfig
+
+        webhook = None
+        if settings.telegram_webhook_url:
+            webhook = WebhookConfig(settings.telegram_webhook_url, settings.telegram_webhook_secret or "",
+                                    settings.telegram_webhook_listen, settings.telegram_webhook_port)
+        channels["telegram"] = TelegramChannel(service, settings.telegram_token, settings.telegram_api_base,
+                                               webhook)
+    if settings.zalo_token:
+        from bot.files import FileLinks
+        from bot.zalo import ZaloChannel, ZaloWebhook
+        from bot.zalo_client import ZaloClient
+
+        links = FileLinks(settings.data_dir, settings.public_url, settings.link_hours) if settings.public_url else None
+        zalo_webhook = ZaloWebhook(settings.zalo_webhook_url, settings.zalo_webhook_secret or "") \
+            if settings.zalo_webhook_url else None
+        channels["zalo"] = ZaloChannel(service, ZaloClient(settings.zalo_token, settings.zalo_api_base), links,
+                                       zalo_webhook, settings.zalo_max_rate)
+    return channels
+
+
+async def _web_server(settings: Settings, channels: dict):  # type: ignore[no-untyped-def,type-arg]
+    """Zalo's webhook and file links need an HTTP server; Telegram brings its own."""
+    zalo = channels.get("zalo")
+    if zalo is None or (zalo.links is None and zalo.webhook is None):
+        return None
+    from bot.web import WebServer
+
+    web = WebServer(settings.http_listen, settings.http_port, zalo.links, zalo.routes())
+    await web.start()
+    return web
 
 
 async def _run_scheduler(service, settings: Settings, now: str | None, once: bool) -> int:  # type: ignore[no-untyped-def]
     from datetime import datetime
 
-    from bot.telegram import TelegramChannel
     from scheduler.clock import FixedClock, SystemClock
     from scheduler.runner import Scheduler
 
-    senders = {}
-    channel = None
-    if settings.telegram_token:
-        channel = TelegramChannel(service, settings.telegram_token, settings.telegram_api_base)
+    senders = _channels(service, settings)
+    channel = senders.get("telegram")
+    if channel is not None:
         await channel.app.initialize()
-        senders["telegram"] = channel
     clock = FixedClock(datetime.fromisoformat(now)) if now else SystemClock()
     scheduler = Scheduler(service.db, service.plans, senders, clock)
     stop = _stop_event()
@@ -164,6 +209,8 @@ async def _run_scheduler(service, settings: Settings, now: str | None, once: boo
         await scheduler.stop()
         if channel is not None:
             await channel.app.shutdown()
+        if "zalo" in senders:
+            await senders["zalo"].client.close()
     return 0
 
 

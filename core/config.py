@@ -24,6 +24,15 @@ class Settings:
     plans: tuple[str, ...] = ()  # plan ids to run; empty = the plans of review_year
     telegram_max_rate: float = 30.0  # messages per second for the whole bot (Telegram: about 30)
     telegram_group_rate: float = 20.0  # messages per minute per group (Telegram: 20)
+    zalo_token: str | None = None
+    zalo_api_base: str | None = None
+    zalo_webhook_url: str | None = None
+    zalo_webhook_secret: str | None = None
+    zalo_max_rate: float = 10.0
+    public_url: str | None = None  # where users and Zalo reach this server's file links
+    http_listen: str = "0.0.0.0"
+    http_port: int = 8080
+    link_hours: float = 24.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -55,4 +64,13 @@ class Settings:
             plans=tuple(p.strip() for p in env.get("RASOAT_PLANS", "").split(",") if p.strip()),
             telegram_max_rate=float(env.get("TELEGRAM_MAX_RATE", "30")),
             telegram_group_rate=float(env.get("TELEGRAM_GROUP_RATE", "20")),
+            zalo_token=env.get("ZALO_BOT_TOKEN") or None,
+            zalo_api_base=env.get("ZALO_API_BASE") or None,
+            zalo_webhook_url=env.get("ZALO_WEBHOOK_URL") or None,
+            zalo_webhook_secret=env.get("ZALO_WEBHOOK_SECRET") or None,
+            zalo_max_rate=float(env.get("ZALO_MAX_RATE", "10")),
+            public_url=env.get("RASOAT_PUBLIC_URL") or None,
+            http_listen=env.get("RASOAT_HTTP_LISTEN", "0.0.0.0"),
+            http_port=int(env.get("RASOAT_HTTP_PORT", "8080")),
+            link_hours=float(env.get("RASOAT_LINK_HOURS", "24")),
         )

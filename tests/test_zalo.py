@@ -1,0 +1,284 @@
+"""The Zalo channel end to end against a local fake Zalo Bot API: registration, a whole
+household survey answered with numbered choices, a report received as a download link and a
+chart as a photo, notices from the scheduler, webhook mode, and Telegram + Zalo in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime
+from io import BytesIO
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bot.files import FileLinks
+from bot.plain import plain_text, split_text
+from bot.web import WebServer
+from bot.zalo import TEXT_LIMIT, ZaloChannel, ZaloWebhook
+from bot.zalo_client import ZaloClient
+from core.app import DataFiles, build_service
+from core.config import Settings
+from core.conversation.messages import OutMessage
+from core.service import ChatRef, SurveyService
+from core.storage.db import Database
+from core.storage.models import GroupBinding, Household, ProcessedUpdate
+from core.surveys.model import QType
+from core.surveys.parsing import fold, parse_answer
+from scheduler.clock import FixedClock
+from scheduler.runner import Scheduler
+from tests.fake_zalo import FakeZaloAPI, ZaloUser
+from tests.households import NEAR_POOR, POOR, answer_for, cursor
+
+ADMIN = "z-admin"
+LINK = re.compile(r"http://127\.0\.0\.1:\d+/f/\S+")
+
+
+@pytest.fixture
+async def zalo_api() -> AsyncIterator[FakeZaloAPI]:
+    fake = FakeZaloAPI()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+class ZaloHarness:
+    def __init__(self, api: FakeZaloAPI, service: SurveyService, channel: ZaloChannel, data: DataFiles) -> None:
+        self.api = api
+        self.service = service
+        self.channel = channel
+        self.questions = {q.id: q for f in data.forms.values()
+                          for q in [*f.household_questions(), *(q for g in f.groups() for q in g.questions)]}
+
+    def user(self, user_id: str, name: str, group_id: str | None = None) -> ZaloUser:
+        return ZaloUser(self.api, user_id, name, group_id)
+
+    async def say(self, user: ZaloUser, text: str) -> list[dict[str, Any]]:
+        """Send a text; wait until the bot has committed it and sent every part of its reply."""
+        before = len(self.api.sent_to(user.chat_id))
+        update_id = await self.api.push(user.text_update(text))
+        reply = await self._committed(update_id)
+        parts = sum(1 if m.photo else len(split_text(plain_text(m, with_files=False) + ("\n." if m.document else ""),
+                                                     TEXT_LIMIT)) for m in reply)
+        for _ in range(3000):
+            if len(self.api.sent_to(user.chat_id)) - before >= parts:
+                return self.api.sent_to(user.chat_id)[before:]
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"bot sent {len(self.api.sent_to(user.chat_id)) - before} of {parts} parts")
+
+    async def _committed(self, update_id: str) -> list[OutMessage]:
+        for _ in range(6000):
+            async with self.service.db.read() as s:
+                row = await s.get(ProcessedUpdate, ("zalo", update_id))
+                if row is not None and row.reply is not None:
+                    return [OutMessage.from_json(m) for m in row.reply]
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"update {update_id} was never committed")
+
+    async def register(self, user: ZaloUser, issued: list[dict[str, Any]]) -> None:
+        code = issued[-1]["text"].split("Mã mời: ")[1].split()[0]
+        reply = await self.say(user, f"/dangky {code}")
+        assert "Đã đăng ký" in reply[0]["text"] or "đăng ký" in reply[0]["text"].lower()
+
+    async def survey(self, user: ZaloUser, profile: dict[str, Any]) -> list[dict[str, Any]]:
+        """A whole Phiếu B typed on Zalo: every choice answered with its number from the list."""
+        await self.say(user, "/hoimoi phieu_b")
+        ref = ChatRef("zalo", user.chat_id, user.user_id)
+        numbered = 0
+        for _ in range(200):
+            key = await cursor(self.service, ref)
+            if key is None:
+                break
+            typed = answer_for(profile, key)
+            question = self.questions[key.split(".")[-1]]
+            if question.type in (QType.CHOICE, QType.YES_NO) and not typed.startswith("/"):
+                typed = self._number_for(user, question, typed)
+                numbered += 1
+            await self.say(user, typed)
+        assert numbered > 10
+        return await self.say(user, "/xacnhan")
+
+    def _number_for(self, user: ZaloUser, question: Any, typed: str) -> str:
+        value = parse_answer(question, typed)
+        if question.type is QType.YES_NO:
+            label = "Có" if value else "Không"
+        else:
+            label = next(c.label for c in question.choices if c.value == value)
+        asked = self.api.sent_to(user.chat_id)[-1]["text"]
+        for line in asked.splitlines():
+            match = re.match(r"\s+(\d+)\. (.+)$", line)
+            if match and fold(match.group(2)) == fold(label):
+                return match.group(1)
+        raise AssertionError(f"no numbered choice {label!r} in {asked!r}")
+
+
+@pytest.fixture
+async def zalo(zalo_api: FakeZaloAPI, settings: Settings, db: Database, data: DataFiles,
+               tmp_path) -> AsyncIterator[ZaloHarness]:  # type: ignore[no-untyped-def]
+    service = await build_service(dataclasses.replace(settings, admin_ids=frozenset({("zalo", ADMIN)})), db)
+    links = FileLinks(settings.data_dir, "http://127.0.0.1:0")
+    web = WebServer("127.0.0.1", 0, links, [])
+    links.public_url = f"http://127.0.0.1:{await web.start()}"
+    channel = ZaloChannel(service, ZaloClient(zalo_api.token, zalo_api.base), links, poll_timeout=1)
+    await channel.start()
+    yield ZaloHarness(zalo_api, service, channel, data)
+    await channel.stop()
+    await web.stop()
+
+
+@pytest.fixture
+async def zalo_people(zalo: ZaloHarness) -> dict[str, ZaloUser]:
+    admin, officer = zalo.user(ADMIN, "Quản trị"), zalo.user("z-officer", "Cán bộ xã Ba Sơn")
+    head = zalo.user("z-head", "Trưởng thôn Nà Pàn")
+    await zalo.register(officer, await zalo.say(admin, "/moicanbo xa 6202"))
+    await zalo.register(head, await zalo.say(officer, "/moi Thôn Nà Pàn"))
+    return {"admin": admin, "officer": officer, "head": head}
+
+
+async def test_a_household_survey_on_zalo_with_numbered_choices_is_classified(
+    zalo: ZaloHarness, zalo_people: dict[str, ZaloUser]
+) -> None:
+    head = zalo_people["head"]
+    result = await zalo.survey(head, POOR)
+    assert "Kết quả phân loại: HỘ NGHÈO" in result[0]["text"]
+    first_question = next(m["text"] for m in zalo.api.sent_to(head.chat_id) if "1. Kinh" in m["text"]
+                          or re.search(r"\n\s+1\. ", m["text"]))
+    assert re.search(r"\n\s+1\. ", first_question)  # choices are numbered, no buttons on Zalo
+    assert all(len(m.get("text") or "") <= TEXT_LIMIT for m in zalo.api.sent)
+    async with zalo.service.db.read() as s:
+        household = await s.scalar(select(Household))
+    assert household is not None and household.outcome == "poor" and household.deprived == [4, 6, 9, 10]
+
+
+async def test_an_officer_receives_a_report_as_a_link_and_the_chart_as_a_photo(
+    zalo: ZaloHarness, zalo_people: dict[str, ZaloUser]
+) -> None:
+    await zalo.survey(zalo_people["head"], POOR)
+    await zalo.survey(zalo_people["head"], NEAR_POOR)
+    officer = zalo_people["officer"]
+    menu = await zalo.say(officer, "/baocao 7.1")
+    unit_command = re.search(r"(/baocao 7\.1 #\d+)", menu[-1]["text"])
+    assert unit_command is not None, menu[-1]["text"]
+    before = len(zalo.api.sent_to(officer.chat_id))
+    replies = await zalo.say(officer, unit_command.group(1))
+    assert "Đang lập" in replies[0]["text"]
+    for _ in range(3000):  # the workbook and chart follow once built
+        replies = zalo.api.sent_to(officer.chat_id)[before:]
+        if any(m.get("photo") for m in replies):
+            break
+        await asyncio.sleep(0.01)
+    link = LINK.search(next(m["text"] for m in replies if m.get("text") and LINK.search(m["text"])))
+    assert link is not None
+    async with httpx.AsyncClient() as client:
+        response = await client.get(link.group(0))
+        forged = await client.get(link.group(0).replace("/f/", "/f/x"))
+    assert response.status_code == 200 and forged.status_code == 410
+    sheet = load_workbook(BytesIO(response.content)).active
+    cells = [c for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
+    assert any(c == "Tổng cộng" for c in cells)
+    photos = [m for m in replies if m.get("photo")]
+    assert photos and zalo.api.photos[photos[0]["photo"]].startswith(b"\x89PNG")
+
+
+async def test_file_links_refuse_forged_expired_and_outside_paths(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "reports").mkdir()
+    report = tmp_path / "reports" / "bc.xlsx"
+    report.write_bytes(b"x")
+    links = FileLinks(tmp_path, "https://rasoat.example.vn", hours=1)
+    token = links.url(report).split("/f/")[1].split("/")[0]
+    assert links.resolve(token) == report.resolve()
+    assert links.resolve(token, now=datetime.now().timestamp() + 7200) is None
+    assert links.resolve(token[:-1] + ("0" if token[-1] != "0" else "1")) is None
+    with pytest.raises(ValueError):
+        links.url("/etc/passwd")
+
+
+async def test_scheduler_notices_reach_a_zalo_group_with_typed_commands_for_buttons(
+    zalo_api: FakeZaloAPI, settings: Settings, db: Database
+) -> None:
+    service = await build_service(dataclasses.replace(settings, units_configuration="200", review_year=2023,
+                                                      plans=("lang_son_2023",)), db)
+    from tests.scheduling import make_province
+
+    p = await make_province(service)
+    async with service.db.transaction() as s:
+        s.add(GroupBinding(channel="zalo", chat_id="zgroup-c1", title="Nhóm Zalo xã", unit_id=p.ids["C1"]))
+    channel = ZaloChannel(service, ZaloClient(zalo_api.token, zalo_api.base), None)
+    scheduler = Scheduler(service.db, service.plans, {"zalo": channel},
+                          FixedClock(datetime(2023, 11, 1, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))))
+    assert await scheduler.start()
+    await scheduler.stop()
+    await channel.client.close()
+    texts = [m["text"] for m in zalo_api.sent_to("zgroup-c1")]
+    assert any("/nopbaocao lang_son_2023/so_bo_xa (✅ Đã nộp)" in t for t in texts), texts
+    async with service.db.read() as s:
+        from core.storage.models import OutboxMessage
+
+        statuses = {r.chat_id: r.status for r in (await s.scalars(select(OutboxMessage))).all()}
+    assert statuses["zgroup-c1"] == "sent"
+    assert statuses[str(p.groups["C1"])] == "pending"  # no Telegram sender here: waits, never dropped
+
+
+async def test_zalo_webhook_mode_checks_the_secret(zalo_api: FakeZaloAPI, service: SurveyService) -> None:
+    links = None
+    channel = ZaloChannel(service, ZaloClient(zalo_api.token, zalo_api.base), links,
+                          webhook=ZaloWebhook("https://rasoat.example.vn/zalo", "s3cret"))
+    web = WebServer("127.0.0.1", 0, None, channel.routes())
+    port = await web.start()
+    await channel.start()
+    try:
+        assert zalo_api.webhook == {"url": "https://rasoat.example.vn/zalo", "secret_token": "s3cret"}
+        stranger = ZaloUser(zalo_api, "z-stranger", "Người lạ")
+        body = {"ok": True, "result": stranger.text_update("xin chào")}
+        async with httpx.AsyncClient() as client:
+            bad = await client.post(f"http://127.0.0.1:{port}/zalo", json=body,
+                                    headers={"X-Bot-Api-Secret-Token": "wrong"})
+            good = await client.post(f"http://127.0.0.1:{port}/zalo", json=body,
+                                     headers={"X-Bot-Api-Secret-Token": "s3cret"})
+        assert bad.status_code == 403 and good.status_code == 200
+        for _ in range(1000):
+            if zalo_api.sent_to("z-stranger"):
+                break
+            await asyncio.sleep(0.01)
+        assert "chưa đăng ký" in zalo_api.sent_to("z-stranger")[-1]["text"]
+    finally:
+        await channel.stop()
+        await web.stop()
+
+
+async def test_rasoat_run_serves_telegram_and_zalo_in_one_process(
+    api, zalo_api: FakeZaloAPI, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import sys
+    from pathlib import Path
+
+    from tests.fake_telegram import TgUser
+
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_BASE": api.base,
+           "ZALO_BOT_TOKEN": zalo_api.token, "ZALO_API_BASE": zalo_api.base, "RASOAT_DATA_DIR": str(tmp_path),
+           "TELEGRAM_ADMIN_IDS": "42", "ZALO_ADMIN_IDS": ADMIN, "RASOAT_HTTP_PORT": "0"}
+    env.pop("DATABASE_URL", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", cwd=Path(__file__).parents[1], env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        await api.push(TgUser(api, 42, "Quản trị").text_update("/toila"))
+        await zalo_api.push(ZaloUser(zalo_api, ADMIN, "Quản trị").text_update("/toila"))
+        assert "quản trị" in (await api.until_sent(42))[-1]["text"]
+        for _ in range(2000):
+            if zalo_api.sent_to(ADMIN):
+                break
+            await asyncio.sleep(0.01)
+        assert "quản trị" in zalo_api.sent_to(ADMIN)[-1]["text"]
+    finally:
+        proc.terminate()
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, out.decode()
+    assert b"telegram channel running" in out and b"zalo channel running" in out
