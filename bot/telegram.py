@@ -7,6 +7,7 @@ order Telegram sent them (ChatOrderedProcessor), so "answer, then /quaylai" neve
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from telegram.ext import (
 
 from bot.lanes import ChatLanes
 from bot.plain import split_text
+from bot.redeliver import redeliver
 from core.conversation.messages import Attachment, Incoming, OutMessage
 from core.delivery import SendError
 from core.i18n import catalog, t
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
 FILE_LIMIT_MB = 20  # the Bot API's getFile limit
+ALLOWED = ["message", "callback_query"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,10 @@ class TelegramChannel:
         self.service = service
         self.webhook = webhook
         self.poll_timeout = poll_timeout
+        self._redelivery: asyncio.Task[int] | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._lanes = ChatLanes()
         settings = service.settings
         builder = ApplicationBuilder().token(token).concurrent_updates(ChatOrderedProcessor())
         if settings.telegram_max_rate > 0:
@@ -119,16 +126,68 @@ class TelegramChannel:
         await self.app.initialize()
         await self.app.bot.set_my_commands(menu_commands())
         await self.app.start()
-        allowed = ["message", "callback_query"]
+        self._redelivery = asyncio.create_task(
+            redeliver(self.service, CHANNEL, lambda chat, messages: self.send(int(chat), messages)))
         if self.webhook:
             await self.app.updater.start_webhook(
                 listen=self.webhook.listen, port=self.webhook.port, url_path=self.webhook.path,
-                webhook_url=self.webhook.url, secret_token=self.webhook.secret, allowed_updates=allowed,
+                webhook_url=self.webhook.url, secret_token=self.webhook.secret, allowed_updates=ALLOWED,
             )
         else:
-            await self.app.updater.start_polling(timeout=self.poll_timeout, allowed_updates=allowed)
+            await self.app.bot.delete_webhook()
+            self._poller = asyncio.create_task(self._poll())
+
+    async def _poll(self) -> None:
+        """Long polling that confirms an update to Telegram only once it has been handled.
+
+        python-telegram-bot's own poller confirms a batch as soon as it is fetched, so a process
+        killed mid-batch loses those updates: the user's message vanishes. Here the offset
+        stays at the oldest update still in hand; after a kill Telegram hands the unfinished
+        ones to the next process, and the service's processed-update record makes the
+        finished ones no-ops. Updates returned again while older ones are in hand are skipped.
+        """
+        inflight: set[int] = set()
+        done: set[int] = set()
+        newest = -1
+        backoff = 1.0
+        while True:
+            offset = min(inflight) if inflight else newest + 1
+            done.difference_update({i for i in done if i < offset})
+            try:
+                updates = await self.app.bot.get_updates(
+                    offset=offset if offset > 0 else None, timeout=0 if inflight else self.poll_timeout,
+                    allowed_updates=ALLOWED)
+                backoff = 1.0
+            except TelegramError as exc:
+                log.warning("telegram getUpdates failed: %s; retrying in %.0f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30)
+                continue
+            fresh = [u for u in updates if u.update_id not in inflight and u.update_id not in done]
+            for update in fresh:
+                inflight.add(update.update_id)
+                newest = max(newest, update.update_id)
+                task = asyncio.create_task(self._process(update, inflight, done))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            if inflight and not fresh:
+                await asyncio.sleep(0.1)  # only unfinished updates came back: do not spin
+
+    async def _process(self, update: Update, inflight: set[int], done: set[int]) -> None:
+        key = update.effective_chat.id if update.effective_chat else 0
+        try:
+            await self._lanes.run(key, self.app.process_update(update))
+        finally:
+            inflight.discard(update.update_id)
+            done.add(update.update_id)
 
     async def stop(self) -> None:
+        for task in (self._redelivery, self._poller):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
@@ -152,6 +211,7 @@ class TelegramChannel:
             notify=lambda m: self.send(message.chat_id, [m]),
         )
         await self.send(message.chat_id, reply.messages)
+        await self.service.delivered(CHANNEL, str(update.update_id))
 
     async def on_callback(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -166,6 +226,7 @@ class TelegramChannel:
         if not reply.duplicate:
             await self._mark_pressed(query)
         await self.send(query.message.chat.id, reply.messages)
+        await self.service.delivered(CHANNEL, str(update.update_id))
 
     async def on_document(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """A report file: saved under RASOAT_DATA_DIR/uploads, then handed to the service."""
@@ -188,6 +249,7 @@ class TelegramChannel:
                      document=Attachment(name, str(path))),
         )
         await self.send(message.chat_id, reply.messages)
+        await self.service.delivered(CHANNEL, str(update.update_id))
 
     async def on_other(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """Photos, stickers, voice: say what the bot understands instead of ignoring them."""

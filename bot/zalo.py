@@ -22,6 +22,7 @@ from aiolimiter import AsyncLimiter
 from bot.files import FileLinks
 from bot.lanes import ChatLanes
 from bot.plain import plain_text, split_text
+from bot.redeliver import redeliver
 from bot.zalo_client import ZaloAPIError, ZaloClient, updates_of
 from core.conversation.messages import Incoming, OutMessage
 from core.delivery import SendError
@@ -55,6 +56,7 @@ class ZaloChannel:
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
+        self._redelivery: asyncio.Task[int] | None = None
 
     # ----- lifecycle ----------------------------------------------------------------------
 
@@ -65,6 +67,7 @@ class ZaloChannel:
     async def start(self) -> None:
         await self.client.get_me()
         self._running = True
+        self._redelivery = asyncio.create_task(redeliver(self.service, CHANNEL, self.send))
         if self.webhook:
             await self.client.set_webhook(self.webhook.url, self.webhook.secret)
         else:
@@ -74,6 +77,9 @@ class ZaloChannel:
 
     async def stop(self) -> None:
         self._running = False
+        if self._redelivery is not None:
+            self._redelivery.cancel()
+            await asyncio.gather(self._redelivery, return_exceptions=True)
         if self._poller:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
@@ -132,6 +138,7 @@ class ZaloChannel:
                 ref, Incoming(text=text, update_id=str(message.get("message_id"))),
                 notify=lambda m: self.send(ref.chat_id, [m]))
             await self.send(ref.chat_id, reply.messages)
+            await self.service.delivered(CHANNEL, str(message.get("message_id")))
         except Exception:
             log.exception("zalo update failed: %s", update)
 

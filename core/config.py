@@ -33,6 +33,7 @@ class Settings:
     http_listen: str = "0.0.0.0"
     http_port: int = 8080
     link_hours: float = 24.0
+    redeliver_after: float = 8.0  # seconds after start before unsent replies of a dead process are sent
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -73,4 +74,5 @@ class Settings:
             http_listen=env.get("RASOAT_HTTP_LISTEN", "0.0.0.0"),
             http_port=int(env.get("RASOAT_HTTP_PORT", "8080")),
             link_hours=float(env.get("RASOAT_LINK_HOURS", "24")),
+            redeliver_after=float(env.get("RASOAT_REDELIVER_AFTER", "8")),
         )

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,6 +91,26 @@ class SurveyService:
         except Exception:
             log.exception("error handling %s from %s", incoming, chat)
             return Reply([OutMessage(t("internal_error"))])
+
+    async def delivered(self, channel: str, update_id: str | None) -> None:
+        """The channel has sent the reply to this update."""
+        if update_id is None:
+            return
+        async with self.db.transaction() as s:
+            await s.execute(update(ProcessedUpdate).where(
+                ProcessedUpdate.channel == channel, ProcessedUpdate.update_id == update_id,
+                ProcessedUpdate.delivered_at.is_(None)).values(delivered_at=utcnow()))
+
+    async def undelivered(self, channel: str, older_than: timedelta,
+                          newer_than: timedelta = timedelta(days=1)) -> list[tuple[str, str, list[OutMessage]]]:
+        """Replies committed but never sent (the process died in between): (update id, chat, messages)."""
+        now = utcnow()
+        async with self.db.read() as s:
+            rows = (await s.scalars(select(ProcessedUpdate).where(
+                ProcessedUpdate.channel == channel, ProcessedUpdate.delivered_at.is_(None),
+                ProcessedUpdate.reply.is_not(None), ProcessedUpdate.at < now - older_than,
+                ProcessedUpdate.at > now - newer_than).order_by(ProcessedUpdate.at))).all()
+        return [(r.update_id, r.chat_id, [OutMessage.from_json(m) for m in r.reply or []]) for r in rows]
 
     # ----- transaction --------------------------------------------------------------------
 

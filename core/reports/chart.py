@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on servers
-import matplotlib.pyplot as plt
-
 from core.i18n import t
 from core.reports.query import TableData
 from core.reports.spec import Filter
@@ -29,6 +24,13 @@ def rates(data: TableData) -> list[tuple[str, float, float]]:
 
 
 def render_chart(data: TableData, path: Path) -> Path:
+    # matplotlib is imported here, not at start-up: it costs 0.6 s that a restarted bot
+    # should spend answering users
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers
+    import matplotlib.pyplot as plt
+
     values = rates(data)
     height = max(3.0, 0.32 * len(values) + 1.5)
     fig, ax = plt.subplots(figsize=(9, height), dpi=110)

@@ -135,6 +135,9 @@ class ProcessedUpdate(Base):
     chat_id: Mapped[str] = mapped_column(String(64))
     reply: Mapped[Any] = mapped_column(JSON, nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # set once the channel has sent the reply; a reply committed but never sent (the process
+    # died in between) is sent again after a restart, so an applied answer is never silent
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class InviteCode(Base):
