@@ -24,7 +24,8 @@ from core.surveys.model import QType
 from tests.households import POOR, answer_for, cursor, make_village_head
 
 SQLISH = ["'; DROP TABLE answers; --", "1 OR 1=1", "\" OR \"\"=\"", "1; DELETE FROM households",
-          "%s %s %s", "{0} {name} {{}}", "NULL", "None", "Nguyễn\x00Văn", "\x00", "${jndi:ldap://x}", "<script>alert(1)</script>"]
+          "%s %s %s", "{0} {name} {{}}", "NULL", "None", "Nguyễn\x00Văn", "\x00", "${jndi:ldap://x}",
+          "<script>alert(1)</script>"]
 NUMBERISH = ["-1", "-1500000", "0", "-0", "1e309", "NaN", "inf", "99999999999999999999999999",
              "1.5.5.5", "1tr5tr", "-1tr5", "9999999 tỷ", "٣", "１２３", "1,5,5", "00000", "2 triệu rưỡi rưỡi"]
 inputs = st.one_of(

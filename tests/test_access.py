@@ -1,0 +1,140 @@
+"""The access matrix: every command and button (typed and pressed) tried by every role against
+every unit and household; exactly the ones the rules allow succeed, and a refusal never shows
+a name from outside the user's area."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from core.app import build_service
+from core.config import Settings
+from core.conversation.messages import Incoming
+from core.service import ChatRef, SurveyService
+from core.storage.db import Database
+from core.storage.models import Household, Unit
+from core.storage.repo import ensure_user
+from core.units.loader import add_village
+
+ROLES = ("stranger", "head1", "head2", "comm1", "comm2", "dist1", "dist2", "prov", "admin")
+NAMES = {"V1": "Nguyễn Văn Một", "V2": "Trần Thị Hai"}
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    incoming: Incoming
+    target: str | None  # the unit (or household's village) it reaches
+    success: Callable[[str], bool]
+
+
+async def _world(service: SurveyService) -> tuple[dict[str, Unit], dict[str, ChatRef], dict[str, str | None],
+                                                  dict[str, Household]]:
+    async with service.db.transaction() as s:
+        units = {u.id: u for u in (await s.scalars(select(Unit).where(Unit.configuration == "200"))).all()}
+        province = next(u for u in units.values() if u.level == "province")
+        districts = sorted((u for u in units.values() if u.level == "district"), key=lambda u: u.code or "")
+        c1 = min((u for u in units.values() if u.parent_id == districts[0].id), key=lambda u: u.code or "")
+        c2 = min((u for u in units.values() if u.parent_id == districts[1].id), key=lambda u: u.code or "")
+        v1, v2 = await add_village(s, c1, "Thôn Một"), await add_village(s, c2, "Thôn Hai")
+        named = {"P": province, "D1": districts[0], "D2": districts[1], "C1": c1, "C2": c2, "V1": v1, "V2": v2}
+        homes = {"head1": ("village_head", "V1"), "head2": ("village_head", "V2"), "comm1": ("commune", "C1"),
+                 "comm2": ("commune", "C2"), "dist1": ("district", "D1"), "dist2": ("district", "D2"),
+                 "prov": ("province", "P"), "admin": ("admin", "P")}
+        chats, home = {"stranger": ChatRef("test", "stranger", "stranger")}, {"stranger": None}
+        for who, (role, unit) in homes.items():
+            await ensure_user(s, "test", who, who, role, named[unit].id)
+            chats[who], home[who] = ChatRef("test", who, who), unit
+        households = {}
+        for village, name in NAMES.items():
+            h = Household(village_id=named[village].id, survey_id="phieu_b", survey_version="1", review_year=2023,
+                          status="submitted", head_name=name, outcome="poor", area="rural")
+            s.add(h)
+            households[village] = h
+    return named, chats, home, households
+
+
+def _covers(named: dict[str, Unit], home: str | None, role: str, target: str) -> bool:
+    if home is None:
+        return False
+    if role == "admin":
+        return True
+    unit: Unit | None = named[target]
+    by_id = {u.id: u for u in named.values()}
+    while unit is not None:
+        if unit.id == named[home].id:
+            return True
+        unit = by_id.get(unit.parent_id) if unit.parent_id else None
+    return False
+
+
+async def test_every_role_against_every_unit_only_allowed_actions_succeed(settings: Settings, db: Database) -> None:
+    service = await build_service(dataclasses.replace(
+        settings, units_configuration="200", review_year=2023, plans=("lang_son_2023",)), db)
+    service.clock = lambda: datetime(2023, 11, 8, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    named, chats, home, households = await _world(service)
+    roles = {"stranger": None, "head1": "village_head", "head2": "village_head", "comm1": "commune",
+             "comm2": "commune", "dist1": "district", "dist2": "district", "prov": "province", "admin": "admin"}
+
+    def actions() -> list[Action]:
+        out: list[Action] = []
+        for village, h in households.items():
+            for inc in (Incoming(text=f"/mo {h.id}"), Incoming(payload=f"c:open:{h.id}")):
+                out.append(Action("open", inc, village, lambda r, i=h.id: f"Hộ #{i} " in r))
+        for unit_name, unit in named.items():
+            for inc in (Incoming(text=f"/baocao 7.1 #{unit.id}"), Incoming(payload=f"c:report:7.1:#{unit.id}")):
+                out.append(Action("report", inc, unit_name, lambda r: "Đang lập" in r))
+            for inc in (Incoming(text=f"/tiendo #{unit.id}"), Incoming(payload=f"c:progress:#{unit.id}")):
+                out.append(Action("progress", inc, unit_name, lambda r: "Tiến độ" in r))
+            if unit.level == "village":
+                for inc in (Incoming(text=f"/moi #{unit.id}"), Incoming(payload=f"c:invite:#{unit.id}")):
+                    out.append(Action("invite", inc, unit_name, lambda r: "Mã mời" in r))
+            if unit.level in ("commune", "district"):
+                word = "xa" if unit.level == "commune" else "huyen"
+                out.append(Action("invite_staff", Incoming(text=f"/moicanbo {word} {unit.code}"), unit_name,
+                                  lambda r: "Mã mời" in r))
+        out.append(Action("new", Incoming(text="/hoimoi phieu_b"), None, lambda r: "🆕" in r))
+        out.append(Action("new", Incoming(payload="c:new:phieu_b"), None, lambda r: "🆕" in r))
+        for inc in (Incoming(text="/nopbaocao so_bo_xa"), Incoming(payload="c:submit_report:lang_son_2023/so_bo_xa")):
+            out.append(Action("submit", inc, None, lambda r: "Đã ghi nhận" in r or "đã nộp «" in r))
+        for inc in (Incoming(text="/theodoi so_bo_xa"), Incoming(payload="c:track:lang_son_2023/so_bo_xa")):
+            out.append(Action("track", inc, None, lambda r: r.startswith("📋")))
+        return out
+
+    def allowed(who: str, action: Action) -> bool:
+        role = roles[who]
+        if role is None:
+            return False
+        covered = action.target is not None and _covers(named, home[who], role, action.target)
+        return {
+            "open": covered,
+            "report": covered and role in ("commune", "district", "province", "admin"),
+            "progress": covered,
+            "invite": role == "commune" and action.target is not None
+            and named[action.target].parent_id == named[home[who]].id,  # type: ignore[index]
+            "invite_staff": role == "admin",
+            "new": role == "village_head",
+            "submit": role == "commune",
+            "track": role in ("district", "province", "admin"),
+        }[action.name]
+
+    wrong: list[str] = []
+    tried = 0
+    for who in ROLES:
+        for action in actions():
+            reply = await service.handle(chats[who], action.incoming)
+            text = "\n".join(m.text for m in reply.messages)
+            tried += 1
+            if action.success(text) != allowed(who, action):
+                wrong.append(f"{who} {action.incoming} -> {text[:120]!r}")
+            for village, name in NAMES.items():
+                if name in text and not _covers(named, home[who], roles[who] or "", village):
+                    wrong.append(f"LEAK {who} {action.incoming}: {name}")
+            await service.handle(chats[who], Incoming(text="/thoat"))  # leave any survey it started
+    assert tried >= len(ROLES) * 40
+    assert not wrong, "\n".join(wrong)
