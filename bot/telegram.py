@@ -171,7 +171,7 @@ class TelegramChannel:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             if inflight and not fresh:
-                await asyncio.sleep(0.1)  # only unfinished updates came back: do not spin
+                await asyncio.sleep(0.05)  # only unfinished updates came back: do not spin
 
     async def _process(self, update: Update, inflight: set[int], done: set[int]) -> None:
         key = update.effective_chat.id if update.effective_chat else 0

@@ -63,19 +63,28 @@ async def _reply_to(service: SurveyService, api: FakeBotAPI, chat: int, update_i
     many kills come between, a message is neither lost nor applied twice."""
     loop = asyncio.get_running_loop()
     start = loop.time()
+    seen = -1
+    stored: list[str] | None = None
     while loop.time() - start < 120:
-        async with service.db.read() as s:
-            row = await s.get(ProcessedUpdate, ("telegram", str(update_id)))
-            stored = [m["text"] for m in row.reply] if row is not None and row.reply is not None else None
+        arrived = api.sent_to(chat)[before:]
+        if not arrived or len(arrived) == seen:  # look at the store only when something new arrived
+            await asyncio.sleep(0.01)
+            continue
+        seen = len(arrived)
+        if stored is None:
+            async with service.db.read() as s:
+                row = await s.get(ProcessedUpdate, ("telegram", str(update_id)))
+                stored = [m["text"] for m in row.reply] if row is not None and row.reply is not None else None
         if stored:
             # Replies are sent at least once: a restart may repeat an earlier one, so look for
             # this reply's messages, in order, among what arrived since the user sent it.
-            arrived = api.sent_to(chat)[before:]
             texts = [m.get("text") for m in arrived]
             for i in range(len(texts) - len(stored), -1, -1):
                 if texts[i:i + len(stored)] == stored:
                     return arrived[i:i + len(stored)]
-        await asyncio.sleep(0.02)
+        else:
+            seen = -1  # committed later than the messages we saw: ask the store again
+            await asyncio.sleep(0.02)
     what = 'applied but its reply never arrived' if stored else 'lost'
     raise AssertionError(f"update {update_id} in chat {chat}: {what}")
 
