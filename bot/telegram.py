@@ -107,9 +107,13 @@ class TelegramChannel:
         settings = service.settings
         builder = ApplicationBuilder().token(token).concurrent_updates(ChatOrderedProcessor())
         if settings.telegram_max_rate > 0:
+            # One token at a time, evenly spaced (1 per 1/30 s; per group 1 per 3 s): a bucket of
+            # 30 would allow 60 sends inside one sliding second and meet Telegram's flood control.
+            group = settings.telegram_group_rate
             builder = builder.rate_limiter(AIORateLimiter(
-                overall_max_rate=settings.telegram_max_rate, overall_time_period=1,
-                group_max_rate=settings.telegram_group_rate, group_time_period=60, max_retries=3))
+                overall_max_rate=1, overall_time_period=1 / settings.telegram_max_rate,
+                group_max_rate=1 if group > 0 else 0, group_time_period=60 / group if group > 0 else 0,
+                max_retries=3))
         if api_base:
             base = api_base.rstrip("/")
             builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
@@ -188,6 +192,7 @@ class TelegramChannel:
                 await asyncio.gather(task, return_exceptions=True)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.service.flush()
         if self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:

@@ -85,6 +85,7 @@ class ZaloChannel:
             await asyncio.gather(self._poller, return_exceptions=True)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.service.flush()
         await self.client.close()
 
     async def _poll(self) -> None:

@@ -9,6 +9,7 @@ does the channel get the messages to send. A crash before the commit loses the w
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from core.units.loader import add_village, commune_of
 from core.units.tree import children
 
 log = logging.getLogger(__name__)
+DELIVERY_FLUSH = 1.0  # seconds between writes of delivery marks
 PRIOR_CLASSES = {"ngheo": "poor", "can_ngheo": "near_poor", "khong": "none"}
 SURVEY_COMMANDS = {"pause", "resume", "back", "skip", "keep", "review", "confirm", "edit"}
 
@@ -73,6 +75,8 @@ class SurveyService:
         self.plans = plans or []
         self.desk = ReportDesk(self.plans)
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._delivered: dict[str, set[str]] = {}
+        self._flusher: asyncio.Task[None] | None = None
 
     # ----- public -------------------------------------------------------------------------
 
@@ -93,13 +97,30 @@ class SurveyService:
             return Reply([OutMessage(t("internal_error"))])
 
     async def delivered(self, channel: str, update_id: str | None) -> None:
-        """The channel has sent the reply to this update."""
+        """The channel has sent the reply to this update. Marks are written in batches (one
+        UPDATE every DELIVERY_FLUSH seconds) so a reply costs no second write transaction; a
+        crash loses at most that window of marks, and those replies are sent once more."""
         if update_id is None:
             return
-        async with self.db.transaction() as s:
-            await s.execute(update(ProcessedUpdate).where(
-                ProcessedUpdate.channel == channel, ProcessedUpdate.update_id == update_id,
-                ProcessedUpdate.delivered_at.is_(None)).values(delivered_at=utcnow()))
+        self._delivered.setdefault(channel, set()).add(update_id)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_delivered(DELIVERY_FLUSH))
+
+    async def _flush_delivered(self, wait: float = 0.0) -> None:
+        await asyncio.sleep(wait)
+        pending, self._delivered = self._delivered, {}
+        for channel, ids in pending.items():
+            async with self.db.transaction() as s:
+                await s.execute(update(ProcessedUpdate).where(
+                    ProcessedUpdate.channel == channel, ProcessedUpdate.update_id.in_(sorted(ids)),
+                    ProcessedUpdate.delivered_at.is_(None)).values(delivered_at=utcnow()))
+
+    async def flush(self) -> None:
+        """Write pending delivery marks now (at shutdown)."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self._flush_delivered()
 
     async def undelivered(self, channel: str, older_than: timedelta,
                           newer_than: timedelta = timedelta(days=1)) -> list[tuple[str, str, list[OutMessage]]]:

@@ -71,6 +71,7 @@ class FakeBotAPI:
         self.sent: list[dict[str, Any]] = []  # every message the bot sent or edited, as stored
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}
+        self.per_chat: dict[int, int] = {}  # messages sent to each chat, for cheap waiting
         self.webhook: dict[str, Any] | None = None
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
@@ -198,6 +199,7 @@ class FakeBotAPI:
         }
         self.messages[(chat_id, message["message_id"])] = message
         self.sent.append(message)
+        self.per_chat[chat_id] = self.per_chat.get(chat_id, 0) + 1
         return message
 
     async def api_sendMessage(self, p: dict[str, Any]) -> dict[str, Any]:
