@@ -79,3 +79,21 @@ async def run_survey(service: SurveyService, chat: ChatRef, profile: dict[str, A
         return []
     reply = await service.handle(chat, Incoming(text="/xacnhan"))
     return [m.text for m in reply.messages]
+
+
+def questions_of(forms: dict[str, Any]) -> dict[str, Any]:
+    """Every question of every form by id (member questions under their bare id)."""
+    return {q.id: q for f in forms.values()
+            for q in [*f.household_questions(), *(q for g in f.groups() for q in g.questions)]}
+
+
+async def survey_steps(service: SurveyService, chat: ChatRef, profile: dict[str, Any]) -> Any:
+    """(key, question, typed answer) for the question the conversation stands at, until the
+    survey reaches its review; the caller answers each one its own way (typing, a button)."""
+    questions = questions_of(service.forms)
+    for _ in range(200):
+        key = await cursor(service, chat)
+        if key is None:
+            return
+        yield key, questions[key.split(".")[-1]], answer_for(profile, key)
+    raise AssertionError("survey did not reach the review")

@@ -24,7 +24,7 @@ from core.storage.models import Answer, AuditLog, Household, ProcessedUpdate, Un
 from core.storage.repo import ensure_user
 from core.units.loader import add_village
 from tests.fake_telegram import FakeBotAPI, TgUser
-from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for, cursor
+from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for, cursor, questions_of
 
 HEADS = int(os.environ.get("FAULT_HEADS", "10"))
 SURVEYS_EACH = int(os.environ.get("FAULT_SURVEYS", "5"))
@@ -91,8 +91,7 @@ async def _reply_to(service: SurveyService, api: FakeBotAPI, chat: int, update_i
 
 async def _village_head(service: SurveyService, api: FakeBotAPI, data: DataFiles, user: TgUser,
                         surveys: list[tuple[dict[str, Any], str]], log: list[str]) -> None:
-    questions = {q.id: q for f in data.forms.values()
-                 for q in [*f.household_questions(), *(q for g in f.groups() for q in g.questions)]}
+    questions = questions_of(data.forms)
     ref = ChatRef("telegram", str(user.user_id), str(user.user_id))
     chat = user.user_id
 

@@ -21,7 +21,7 @@ from core.service import ChatRef, SurveyService
 from core.storage.db import Database
 from core.storage.models import Answer, Conversation
 from core.surveys.model import QType
-from tests.households import POOR, answer_for, cursor, make_village_head
+from tests.households import POOR, answer_for, cursor, make_village_head, questions_of
 
 SQLISH = ["'; DROP TABLE answers; --", "1 OR 1=1", "\" OR \"\"=\"", "1; DELETE FROM households",
           "%s %s %s", "{0} {name} {{}}", "NULL", "None", "Nguyễn\x00Văn", "\x00", "${jndi:ldap://x}",
@@ -48,8 +48,7 @@ payloads = st.one_of(
 async def _positions(service: SurveyService) -> dict[QType, tuple[ChatRef, str]]:
     """One conversation standing at a question of each type, reached by answering POOR."""
     found: dict[QType, tuple[ChatRef, str]] = {}
-    questions = {q.id: q for f in service.forms.values()
-                 for q in [*f.household_questions(), *(q for g in f.groups() for q in g.questions)]}
+    questions = questions_of(service.forms)
     for n in range(40):
         chat = await make_village_head(service, f"fz{n}", village=f"Thôn F{n}")
         await service.handle(chat, Incoming(text="/hoimoi phieu_b"))
@@ -85,8 +84,7 @@ def _fuzz(db_url: str, tmp_path: Any, examples: int) -> None:
     internal = t("internal_error")
     updates = iter(range(10**9))
 
-    labels = {q.id: q.label.split("{")[0].strip()[:20] for f in service.forms.values()
-              for q in [*f.household_questions(), *(q for g in f.groups() for q in g.questions)]}
+    labels = {qid: q.label.split("{")[0].strip()[:20] for qid, q in questions_of(service.forms).items()}
 
     async def check_text(qtype: QType, text: str) -> None:
         chat, key = positions[qtype]

@@ -22,7 +22,7 @@ from core.storage.models import Answer, AuditLog, GroupBinding, Household, Proce
 from core.surveys.model import QType
 from core.surveys.parsing import parse_answer
 from tests.fake_telegram import FakeBotAPI, TgUser
-from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for, cursor
+from tests.households import NEAR_POOR, NOT_POOR, POOR, cursor, survey_steps
 
 ADMIN_ID = 1000
 
@@ -31,8 +31,6 @@ class Harness:
     def __init__(self, api: FakeBotAPI, service: SurveyService, data: DataFiles) -> None:
         self.api = api
         self.service = service
-        self.questions = {q.id: q for f in data.forms.values()
-                          for q in [*f.household_questions(), *(q for g in f.groups() for q in g.questions)]}
 
     def user(self, user_id: int, name: str, chat_id: int | None = None, title: str | None = None) -> TgUser:
         return TgUser(self.api, user_id, name, chat_id, title)
@@ -78,12 +76,7 @@ class Harness:
         await self.press(user, "c:new:phieu_b")
         ref = ChatRef("telegram", str(user.chat["id"]), str(user.user_id))
         presses = 0
-        for _ in range(200):
-            key = await cursor(self.service, ref)
-            if key is None:
-                break
-            typed = answer_for(profile, key)
-            question = self.questions[key.split(".")[-1]]
+        async for key, question, typed in survey_steps(self.service, ref, profile):
             if question.type in (QType.CHOICE, QType.YES_NO) and not typed.startswith("/"):
                 value = parse_answer(question, typed)
                 value = ("1" if value else "0") if question.type is QType.YES_NO else value

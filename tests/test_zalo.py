@@ -34,7 +34,7 @@ from core.surveys.parsing import fold, parse_answer
 from scheduler.clock import FixedClock
 from scheduler.runner import Scheduler
 from tests.fake_zalo import FakeZaloAPI, ZaloUser
-from tests.households import NEAR_POOR, POOR, answer_for, cursor
+from tests.households import NEAR_POOR, POOR, survey_steps
 
 ADMIN = "z-admin"
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/f/\S+")
@@ -53,8 +53,6 @@ class ZaloHarness:
         self.api = api
         self.service = service
         self.channel = channel
-        self.questions = {q.id: q for f in data.forms.values()
-                          for q in [*f.household_questions(), *(q for g in f.groups() for q in g.questions)]}
 
     def user(self, user_id: str, name: str, group_id: str | None = None) -> ZaloUser:
         return ZaloUser(self.api, user_id, name, group_id)
@@ -91,12 +89,7 @@ class ZaloHarness:
         await self.say(user, "/hoimoi phieu_b")
         ref = ChatRef("zalo", user.chat_id, user.user_id)
         numbered = 0
-        for _ in range(200):
-            key = await cursor(self.service, ref)
-            if key is None:
-                break
-            typed = answer_for(profile, key)
-            question = self.questions[key.split(".")[-1]]
+        async for _key, question, typed in survey_steps(self.service, ref, profile):
             if question.type in (QType.CHOICE, QType.YES_NO) and not typed.startswith("/"):
                 typed = self._number_for(user, question, typed)
                 numbered += 1
