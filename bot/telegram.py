@@ -8,11 +8,13 @@ order Telegram sent them (ChatOrderedProcessor), so "answer, then /quaylai" neve
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
@@ -102,6 +104,7 @@ class TelegramChannel:
         self.poll_timeout = poll_timeout
         self._redelivery: asyncio.Task[int] | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._web: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lanes = ChatLanes()
         settings = service.settings
@@ -131,15 +134,37 @@ class TelegramChannel:
         await self.app.bot.set_my_commands(menu_commands())
         await self.app.start()
         self._redelivery = asyncio.create_task(
-            redeliver(self.service, CHANNEL, lambda chat, messages: self.send(int(chat), messages)))
+            redeliver(self.service, CHANNEL,
+                      lambda chat, messages: self._lanes.run(int(chat), self.send(int(chat), messages))))
         if self.webhook:
-            await self.app.updater.start_webhook(
-                listen=self.webhook.listen, port=self.webhook.port, url_path=self.webhook.path,
-                webhook_url=self.webhook.url, secret_token=self.webhook.secret, allowed_updates=ALLOWED,
-            )
+            await self._start_webhook(self.webhook)
         else:
             await self.app.bot.delete_webhook()
             self._poller = asyncio.create_task(self._poll())
+
+    async def _start_webhook(self, hook: WebhookConfig) -> None:
+        """Our own webhook endpoint, which answers 200 only once the update has been handled:
+        if the process dies first, Telegram sends the update again (the library's endpoint
+        answers as soon as the update is queued, and a kill would lose it)."""
+        app = web.Application()
+        app.router.add_post(f"/{hook.path.strip('/')}", self._on_webhook)
+        self._web = web.AppRunner(app)
+        await self._web.setup()
+        await web.TCPSite(self._web, hook.listen, hook.port).start()
+        await self.app.bot.set_webhook(hook.url, secret_token=hook.secret, allowed_updates=ALLOWED)
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        assert self.webhook is not None
+        if not hmac.compare_digest(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), self.webhook.secret):
+            return web.Response(status=403)
+        try:
+            update = Update.de_json(await request.json(), self.app.bot)
+        except ValueError:
+            return web.Response(status=400)
+        if update is not None:
+            key = update.effective_chat.id if update.effective_chat else 0
+            await self._lanes.run(key, self.app.process_update(update))
+        return web.Response(status=200)
 
     async def _poll(self) -> None:
         """Long polling that confirms an update to Telegram only once it has been handled.
@@ -186,6 +211,8 @@ class TelegramChannel:
             done.add(update.update_id)
 
     async def stop(self) -> None:
+        if self._web is not None:
+            await self._web.cleanup()
         for task in (self._redelivery, self._poller):
             if task is not None:
                 task.cancel()

@@ -67,7 +67,8 @@ class ZaloChannel:
     async def start(self) -> None:
         await self.client.get_me()
         self._running = True
-        self._redelivery = asyncio.create_task(redeliver(self.service, CHANNEL, self.send))
+        self._redelivery = asyncio.create_task(redeliver(
+            self.service, CHANNEL, lambda chat, messages: self.lanes.run(chat, self.send(chat, messages))))
         if self.webhook:
             await self.client.set_webhook(self.webhook.url, self.webhook.secret)
         else:

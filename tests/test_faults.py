@@ -78,10 +78,13 @@ async def _reply_to(service: SurveyService, api: FakeBotAPI, chat: int, update_i
         if stored:
             # Replies are sent at least once: a restart may repeat an earlier one, so look for
             # this reply's messages, in order, among what arrived since the user sent it.
-            texts = [m.get("text") for m in arrived]
-            for i in range(len(texts) - len(stored), -1, -1):
-                if texts[i:i + len(stored)] == stored:
-                    return arrived[i:i + len(stored)]
+            found, at = [], 0
+            for message in arrived:
+                if at < len(stored) and message.get("text") == stored[at]:
+                    found.append(message)
+                    at += 1
+            if at == len(stored):
+                return found
         else:
             seen = -1  # committed later than the messages we saw: ask the store again
             await asyncio.sleep(0.02)
