@@ -8,10 +8,11 @@ from bot.files import ROUTE, FileLinks
 
 
 class WebServer:
-    def __init__(self, listen: str, port: int, links: FileLinks | None, routes: list[web.RouteDef]) -> None:
+    def __init__(self, listen: str, port: int, links: FileLinks | None, routes: list[web.RouteDef],
+                 client_max_size: int = 1024**2) -> None:
         self.listen = listen
         self.port = port
-        self.app = web.Application()
+        self.app = web.Application(client_max_size=client_max_size)
         if links is not None:
             self.app.router.add_get(ROUTE, links.handle)
         self.app.add_routes(routes)

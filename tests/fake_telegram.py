@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.web import WebServer
+
 BOT_ID = 777000
 SEND_METHODS = {"sendMessage", "sendDocument", "sendPhoto"}
 
@@ -76,7 +78,7 @@ class FakeBotAPI:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._new_update = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
+        self._server: WebServer | None = None
         self.port = 0
         self.flood: FloodControl | None = None
         self.forbidden_chats: set[int] = set()  # chats the bot was removed from (403)
@@ -91,21 +93,18 @@ class FakeBotAPI:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=50 * 1024 * 1024)
-        app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
-        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._server = WebServer("127.0.0.1", 0, None, [
+            web.route("*", "/bot{token}/{method}", self._dispatch),
+            web.get("/file/bot{token}/{path:.+}", self._file),
+        ], client_max_size=50 * 1024 * 1024)
+        self.port = await self._server.start()
 
     async def stop(self) -> None:
         self._stopping.set()
         async with self._new_update:
             self._new_update.notify_all()
-        if self._runner:
-            await self._runner.cleanup()
+        if self._server:
+            await self._server.stop()
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         params: dict[str, Any] = dict(request.query)

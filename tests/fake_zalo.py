@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from bot.web import WebServer
+
 
 class FakeZaloAPI:
     def __init__(self, token: str = "zalo-test-token") -> None:
@@ -27,7 +29,7 @@ class FakeZaloAPI:
         self.text_limit = 2000
         self._message_ids = itertools.count(1)
         self._new = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
+        self._server: WebServer | None = None
         self.port = 0
 
     @property
@@ -35,19 +37,14 @@ class FakeZaloAPI:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/bot{token}/{method}", self._dispatch)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._server = WebServer("127.0.0.1", 0, None, [web.post("/bot{token}/{method}", self._dispatch)])
+        self.port = await self._server.start()
 
     async def stop(self) -> None:
         async with self._new:
             self._new.notify_all()
-        if self._runner:
-            await self._runner.cleanup()
+        if self._server:
+            await self._server.stop()
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
