@@ -2,7 +2,9 @@
 messages with inline keyboards. It holds no survey logic.
 
 Updates from different chats are handled concurrently; updates from one chat strictly in the
-order Telegram sent them (ChatOrderedProcessor), so "answer, then /quaylai" never runs backwards.
+order Telegram sent them (bot/lanes.py), so "answer, then /quaylai" never runs backwards. The
+channel feeds updates to the library itself (long polling or its own webhook endpoint), so that
+an update is confirmed to Telegram only once it has been handled.
 """
 
 from __future__ import annotations
@@ -21,16 +23,16 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
-    BaseUpdateProcessor,
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
 
-from bot.lanes import ChatLanes
+from bot.lanes import Backoff, ChatLanes
 from bot.plain import split_text
 from bot.redeliver import redeliver
+from bot.web import WebServer
 from core.conversation.messages import Attachment, Incoming, OutMessage
 from core.delivery import SendError
 from core.i18n import catalog, t
@@ -50,24 +52,6 @@ class WebhookConfig:
     listen: str = "0.0.0.0"
     port: int = 8443
     path: str = "telegram"
-
-
-class ChatOrderedProcessor(BaseUpdateProcessor):
-    """Concurrent across chats, sequential within a chat, in arrival order."""
-
-    def __init__(self, max_concurrent_updates: int = 256) -> None:
-        super().__init__(max_concurrent_updates)
-        self._lanes = ChatLanes()
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        key = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else 0
-        await self._lanes.run(key, coroutine)
-
-    async def initialize(self) -> None:
-        return None
-
-    async def shutdown(self) -> None:
-        return None
 
 
 def keyboard(message: OutMessage) -> InlineKeyboardMarkup | None:
@@ -104,11 +88,11 @@ class TelegramChannel:
         self.poll_timeout = poll_timeout
         self._redelivery: asyncio.Task[int] | None = None
         self._poller: asyncio.Task[None] | None = None
-        self._web: web.AppRunner | None = None
+        self._web: WebServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lanes = ChatLanes()
         settings = service.settings
-        builder = ApplicationBuilder().token(token).concurrent_updates(ChatOrderedProcessor())
+        builder = ApplicationBuilder().token(token).updater(None)  # updates come from _poll or _on_webhook
         if settings.telegram_max_rate > 0:
             # One token at a time, evenly spaced (1 per 1/30 s; per group 1 per 3 s): a bucket of
             # 30 would allow 60 sends inside one sliding second and meet Telegram's flood control.
@@ -146,11 +130,8 @@ class TelegramChannel:
         """Our own webhook endpoint, which answers 200 only once the update has been handled:
         if the process dies first, Telegram sends the update again (the library's endpoint
         answers as soon as the update is queued, and a kill would lose it)."""
-        app = web.Application()
-        app.router.add_post(f"/{hook.path.strip('/')}", self._on_webhook)
-        self._web = web.AppRunner(app)
-        await self._web.setup()
-        await web.TCPSite(self._web, hook.listen, hook.port).start()
+        self._web = WebServer(hook.listen, hook.port, None, [web.post(f"/{hook.path.strip('/')}", self._on_webhook)])
+        await self._web.start()
         await self.app.bot.set_webhook(hook.url, secret_token=hook.secret, allowed_updates=ALLOWED)
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
@@ -162,9 +143,15 @@ class TelegramChannel:
         except ValueError:
             return web.Response(status=400)
         if update is not None:
-            key = update.effective_chat.id if update.effective_chat else 0
-            await self._lanes.run(key, self.app.process_update(update))
+            await self._handle_update(update)
         return web.Response(status=200)
+
+    async def _handle_update(self, update: Update) -> None:
+        """Run the handlers in the chat's lane; then the reply has been sent, which is recorded
+        (a reply committed but not recorded as sent is sent again after a restart)."""
+        await self._lanes.run(update.effective_chat.id if update.effective_chat else 0,
+                              self.app.process_update(update))
+        await self.service.delivered(CHANNEL, str(update.update_id))
 
     async def _poll(self) -> None:
         """Long polling that confirms an update to Telegram only once it has been handled.
@@ -178,7 +165,7 @@ class TelegramChannel:
         inflight: set[int] = set()
         done: set[int] = set()
         newest = -1
-        backoff = 1.0
+        backoff = Backoff()
         while True:
             offset = min(inflight) if inflight else newest + 1
             done.difference_update({i for i in done if i < offset})
@@ -186,11 +173,9 @@ class TelegramChannel:
                 updates = await self.app.bot.get_updates(
                     offset=offset if offset > 0 else None, timeout=0 if inflight else self.poll_timeout,
                     allowed_updates=ALLOWED)
-                backoff = 1.0
+                backoff.reset()
             except TelegramError as exc:
-                log.warning("telegram getUpdates failed: %s; retrying in %.0f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30)
+                await backoff.wait("telegram getUpdates", exc)
                 continue
             fresh = [u for u in updates if u.update_id not in inflight and u.update_id not in done]
             for update in fresh:
@@ -203,16 +188,15 @@ class TelegramChannel:
                 await asyncio.sleep(0.05)  # only unfinished updates came back: do not spin
 
     async def _process(self, update: Update, inflight: set[int], done: set[int]) -> None:
-        key = update.effective_chat.id if update.effective_chat else 0
         try:
-            await self._lanes.run(key, self.app.process_update(update))
+            await self._handle_update(update)
         finally:
             inflight.discard(update.update_id)
             done.add(update.update_id)
 
     async def stop(self) -> None:
         if self._web is not None:
-            await self._web.cleanup()
+            await self._web.stop()
         for task in (self._redelivery, self._poller):
             if task is not None:
                 task.cancel()
@@ -220,8 +204,6 @@ class TelegramChannel:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.service.flush()
-        if self.app.updater.running:
-            await self.app.updater.stop()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
@@ -243,7 +225,6 @@ class TelegramChannel:
             notify=lambda m: self.send(message.chat_id, [m]),
         )
         await self.send(message.chat_id, reply.messages)
-        await self.service.delivered(CHANNEL, str(update.update_id))
 
     async def on_callback(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -258,7 +239,6 @@ class TelegramChannel:
         if not reply.duplicate:
             await self._mark_pressed(query)
         await self.send(query.message.chat.id, reply.messages)
-        await self.service.delivered(CHANNEL, str(update.update_id))
 
     async def on_document(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """A report file: saved under RASOAT_DATA_DIR/uploads, then handed to the service."""
@@ -281,7 +261,6 @@ class TelegramChannel:
                      document=Attachment(name, str(path))),
         )
         await self.send(message.chat_id, reply.messages)
-        await self.service.delivered(CHANNEL, str(update.update_id))
 
     async def on_other(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """Photos, stickers, voice: say what the bot understands instead of ignoring them."""

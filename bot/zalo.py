@@ -20,7 +20,7 @@ from aiohttp import web
 from aiolimiter import AsyncLimiter
 
 from bot.files import FileLinks
-from bot.lanes import ChatLanes
+from bot.lanes import Backoff, ChatLanes
 from bot.plain import plain_text, split_text
 from bot.redeliver import redeliver
 from bot.zalo_client import ZaloAPIError, ZaloClient, updates_of
@@ -90,15 +90,13 @@ class ZaloChannel:
         await self.client.close()
 
     async def _poll(self) -> None:
-        backoff = 1.0
+        backoff = Backoff()
         while self._running:
             try:
                 updates = await self.client.get_updates(self.poll_timeout)
-                backoff = 1.0
+                backoff.reset()
             except ZaloAPIError as exc:
-                log.warning("zalo getUpdates failed: %s; retrying in %.0f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30)
+                await backoff.wait("zalo getUpdates", exc)
                 continue
             for update in updates:
                 self._dispatch(update)

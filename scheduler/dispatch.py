@@ -19,7 +19,7 @@ from core.plans.model import Plan
 from core.plans.timeline import Notice, notices
 from core.storage.db import Database
 from core.storage.models import NoticeRun, OutboxMessage
-from scheduler.notices import deliveries
+from scheduler.notices import Delivery, deliveries
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,10 @@ class Dispatcher:
         return True
 
 
-def _unique(targets: list) -> list:  # type: ignore[type-arg]
+def _unique(targets: list[Delivery]) -> list[Delivery]:
     """One message per chat per notice, even if a chat is bound twice over."""
     seen: set[tuple[str, str]] = set()
-    out = []
+    out: list[Delivery] = []
     for d in targets:
         if (d.channel, d.chat_id) not in seen:
             seen.add((d.channel, d.chat_id))

@@ -3,6 +3,7 @@ already submitted is not reminded, and a group bound yesterday is included)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,12 +42,13 @@ async def deliveries(session: AsyncSession, notice: Notice, now: datetime) -> li
     return await _report(session, index, notice, now)
 
 
-async def _to_groups(session: AsyncSession, units: list[Unit], render: object) -> list[Delivery]:
+async def _to_groups(session: AsyncSession, units: list[Unit],
+                     render: Callable[[Unit], OutMessage]) -> list[Delivery]:
     groups = await groups_of(session, [u.id for u in units])
     out: list[Delivery] = []
     for unit in units:
         for binding in groups.get(unit.id, []):
-            out.append(Delivery(binding.channel, binding.chat_id, render(unit)))  # type: ignore[operator]
+            out.append(Delivery(binding.channel, binding.chat_id, render(unit)))
     return out
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.telegram import TelegramChannel, WebhookConfig
-from core.app import DataFiles, build_service
+from core.app import build_service
 from core.config import Settings
 from core.service import ChatRef, SurveyService
 from core.storage.db import Database
@@ -28,7 +28,7 @@ ADMIN_ID = 1000
 
 
 class Harness:
-    def __init__(self, api: FakeBotAPI, service: SurveyService, data: DataFiles) -> None:
+    def __init__(self, api: FakeBotAPI, service: SurveyService) -> None:
         self.api = api
         self.service = service
 
@@ -94,11 +94,11 @@ def code_in(messages: list[dict[str, Any]]) -> str:
 
 
 @pytest.fixture
-async def harness(api: FakeBotAPI, settings: Settings, db: Database, data: DataFiles) -> AsyncIterator[Harness]:
+async def harness(api: FakeBotAPI, settings: Settings, db: Database) -> AsyncIterator[Harness]:
     service = await build_service(dataclasses.replace(settings, admin_ids=frozenset({("telegram", str(ADMIN_ID))})), db)
     channel = TelegramChannel(service, api.token, api.base, poll_timeout=1)
     await channel.start()
-    yield Harness(api, service, data)
+    yield Harness(api, service)
     await channel.stop()
 
 
@@ -273,7 +273,7 @@ async def test_a_handler_error_is_answered_politely_and_loses_nothing(
 
 
 async def test_webhook_mode_checks_the_secret_token(
-    api: FakeBotAPI, settings: Settings, db: Database, data: DataFiles, unused_tcp_port: int
+    api: FakeBotAPI, settings: Settings, db: Database, unused_tcp_port: int
 ) -> None:
     service = await build_service(settings, db)
     hook = WebhookConfig(url="https://bot.example/telegram", secret="s3cret-Token_1", listen="127.0.0.1",

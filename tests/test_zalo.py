@@ -23,7 +23,7 @@ from bot.plain import plain_text, split_text
 from bot.web import WebServer
 from bot.zalo import TEXT_LIMIT, ZaloChannel, ZaloWebhook
 from bot.zalo_client import ZaloClient
-from core.app import DataFiles, build_service
+from core.app import build_service
 from core.config import Settings
 from core.conversation.messages import OutMessage
 from core.service import ChatRef, SurveyService
@@ -49,7 +49,7 @@ async def zalo_api() -> AsyncIterator[FakeZaloAPI]:
 
 
 class ZaloHarness:
-    def __init__(self, api: FakeZaloAPI, service: SurveyService, channel: ZaloChannel, data: DataFiles) -> None:
+    def __init__(self, api: FakeZaloAPI, service: SurveyService, channel: ZaloChannel) -> None:
         self.api = api
         self.service = service
         self.channel = channel
@@ -112,7 +112,7 @@ class ZaloHarness:
 
 
 @pytest.fixture
-async def zalo(zalo_api: FakeZaloAPI, settings: Settings, db: Database, data: DataFiles,
+async def zalo(zalo_api: FakeZaloAPI, settings: Settings, db: Database,
                tmp_path) -> AsyncIterator[ZaloHarness]:  # type: ignore[no-untyped-def]
     service = await build_service(dataclasses.replace(settings, admin_ids=frozenset({("zalo", ADMIN)})), db)
     links = FileLinks(settings.data_dir, "http://127.0.0.1:0")
@@ -120,7 +120,7 @@ async def zalo(zalo_api: FakeZaloAPI, settings: Settings, db: Database, data: Da
     links.public_url = f"http://127.0.0.1:{await web.start()}"
     channel = ZaloChannel(service, ZaloClient(zalo_api.token, zalo_api.base), links, poll_timeout=1)
     await channel.start()
-    yield ZaloHarness(zalo_api, service, channel, data)
+    yield ZaloHarness(zalo_api, service, channel)
     await channel.stop()
     await web.stop()
 

@@ -8,7 +8,7 @@ has submitted, and only for the units under them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,7 @@ TRACK_LIST_LIMIT = 60
 
 
 def fmt_when(plan: Plan, when: datetime) -> str:
-    local = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(plan.timezone)  # SQLite: naive UTC
+    local = plan.local(when)
     return f"{fmt_date(local)} {local:%H:%M}"
 
 

@@ -7,7 +7,7 @@ so a plan is data (`core/plans/files/*.yaml`) and these classes only hold what w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -63,8 +63,12 @@ class Plan:
         """The moment notices for a day go out, in the plan's time zone."""
         return datetime.combine(day, self.notice_time, tzinfo=self.timezone)
 
+    def local(self, moment: datetime) -> datetime:
+        """A stored or current moment in the plan's time zone (SQLite hands back naive UTC)."""
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(self.timezone)
+
     def today(self, now: datetime) -> date:
-        return now.astimezone(self.timezone).date()
+        return self.local(now).date()
 
     def request(self, report_id: str) -> ReportRequest | None:
         return next((r for r in self.reports if r.id == report_id), None)

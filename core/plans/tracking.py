@@ -8,7 +8,7 @@ thousand rows for a province) rather than one query per unit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,8 +46,6 @@ class UnitStatus:
     def late_days(self, plan: Plan, request: ReportRequest, now: datetime) -> int:
         """Days past the deadline: of the submission if there is one, else of today."""
         when = self.submission.submitted_at if self.submission else now
-        if when.tzinfo is None:  # SQLite hands back naive UTC
-            when = when.replace(tzinfo=UTC)
         return max(0, (plan.today(when) - request.due).days)
 
 
