@@ -29,8 +29,8 @@ from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filte
 
 from bench.reports import _drop, _pg_db
 from bench.reports import run as run_reports
-from bot.telegram import TelegramChannel
-from core.app import build_service
+from bot.app import build_app
+from bot.channels.telegram import TelegramChannel
 from core.config import Settings
 from core.storage.db import Database
 from core.storage.models import GroupBinding, Unit
@@ -85,7 +85,7 @@ async def survey_rate(url: str, tmp: Path) -> float:
     settings = Settings.from_env({"DATABASE_URL": url, "RASOAT_DATA_DIR": str(tmp), "REVIEW_YEAR": "2026",
                                   "TELEGRAM_MAX_RATE": "0"})
     db = Database(settings.database_url)
-    service = await build_service(settings, db)
+    service = await build_app(settings, db)
     # The answers of a Phiếu B in the order the form asks them (a dry run through the service).
     probe = await make_village_head(service, "probe", village="Thôn Dò")
     from core.conversation.messages import Incoming
@@ -122,7 +122,7 @@ async def broadcast(tmp: Path, groups: int = 500) -> dict[str, float]:
     settings = Settings.from_env({"RASOAT_DATA_DIR": str(tmp / "bc"), "UNITS_CONFIGURATION": "200",
                                   "REVIEW_YEAR": "2023", "RASOAT_PLANS": "lang_son_2023"})
     db = Database(settings.database_url)
-    service = await build_service(settings, db)
+    service = await build_app(settings, db)
     async with db.transaction() as s:
         communes = (await s.scalars(select(Unit).where(Unit.configuration == "200", Unit.level == "commune"))).all()
         for i in range(groups):

@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from core.app import build_service, load_data_files
+    from bot.app import build_app
+    from core.app import load_data_files
     from core.datafile import DataFileError
 
     if args.cmd == "check":
@@ -66,15 +67,18 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(f"plan {plan.id} v{plan.version}: year {plan.year}, {len(plan.phases)} phases, "
                   f"{len(plan.reports)} report requests [{plan.reliability}] ({plan.path})")
         return 0
-    if args.cmd == "run" and settings.telegram_webhook_url and not settings.telegram_webhook_secret:
-        print("TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL", file=sys.stderr)
-        return 2
-    service = await build_service(settings)
+    if args.cmd == "run":
+        for url, secret, name in ((settings.telegram_webhook_url, settings.telegram_webhook_secret, "TELEGRAM"),
+                                  (settings.zalo_webhook_url, settings.zalo_webhook_secret, "ZALO")):
+            if url and not secret:
+                print(f"{name}_WEBHOOK_SECRET is required with {name}_WEBHOOK_URL", file=sys.stderr)
+                return 2
+    service = await build_app(settings)
     try:
         if args.cmd == "run" and (settings.telegram_token or settings.zalo_token):
             return await _run_bots(service, settings)
         if args.cmd in ("run", "chat"):
-            from bot.console import Console
+            from bot.channels.console import Console
 
             console = Console(service, sys.stdin, sys.stdout, getattr(args, "user", None))
             print(_intro(settings))
@@ -149,7 +153,7 @@ def _channels(service, settings: Settings) -> dict:  # type: ignore[no-untyped-d
     """The chat channels whose tokens are set, by name (also the scheduler's senders)."""
     channels = {}
     if settings.telegram_token:
-        from bot.telegram import TelegramChannel, WebhookConfig
+        from bot.channels.telegram import TelegramChannel, WebhookConfig
 
         webhook = None
         if settings.telegram_webhook_url:
@@ -158,9 +162,9 @@ def _channels(service, settings: Settings) -> dict:  # type: ignore[no-untyped-d
         channels["telegram"] = TelegramChannel(service, settings.telegram_token, settings.telegram_api_base,
                                                webhook)
     if settings.zalo_token:
+        from bot.channels.zalo import ZaloChannel, ZaloWebhook
+        from bot.channels.zalo_client import ZaloClient
         from bot.files import FileLinks
-        from bot.zalo import ZaloChannel, ZaloWebhook
-        from bot.zalo_client import ZaloClient
 
         links = FileLinks(settings.data_dir, settings.public_url, settings.link_hours) if settings.public_url else None
         zalo_webhook = ZaloWebhook(settings.zalo_webhook_url, settings.zalo_webhook_secret or "") \
@@ -215,11 +219,8 @@ async def _run_scheduler(service, settings: Settings, now: str | None, once: boo
 
 
 async def _plan(service, plan_id: str | None) -> int:  # type: ignore[no-untyped-def]
-    from sqlalchemy import func, select
-
     from core.app import load_data_files
-    from core.plans.timeline import notices
-    from core.storage.models import NoticeRun, OutboxMessage, ReportSubmission
+    from core.plans.status import plan_status
 
     plans = {p.id: p for p in load_data_files().plans}
     if plan_id is None:
@@ -230,19 +231,13 @@ async def _plan(service, plan_id: str | None) -> int:  # type: ignore[no-untyped
     if plan_id not in plans:
         print(f"unknown plan {plan_id!r}; known: {', '.join(plans)}", file=sys.stderr)
         return 2
-    plan = plans[plan_id]
     async with service.db.read() as s:
-        runs = {r.key: r for r in (await s.scalars(select(NoticeRun).where(NoticeRun.plan_id == plan.id))).all()}
-        sent = dict((await s.execute(select(OutboxMessage.notice_key, func.count()).where(
-            OutboxMessage.status == "sent").group_by(OutboxMessage.notice_key))).all())
-        for notice in notices(plan):
-            run = runs.get(notice.key)
-            state = f"{run.status} ({sent.get(notice.key, 0)}/{run.recipients} sent)" if run else "waiting"
-            print(f"{notice.fire_at:%Y-%m-%d %H:%M}  {notice.kind:<16} {notice.key.split('/', 2)[2]:<40} {state}")
-        for request in plan.reports:
-            count = await s.scalar(select(func.count()).select_from(ReportSubmission).where(
-                ReportSubmission.request_key == plan.request_key(request)))
-            print(f"report {plan.request_key(request)}: due {request.due}, {count} submissions")
+        status = await plan_status(s, plans[plan_id])
+    for n in status.notices:
+        state = f"{n.status} ({n.sent}/{n.recipients} sent)" if n.status else "waiting"
+        print(f"{n.notice.fire_at:%Y-%m-%d %H:%M}  {n.notice.kind:<16} {n.notice.key.split('/', 2)[2]:<40} {state}")
+    for r in status.requests:
+        print(f"report {r.key}: due {r.due}, {r.submissions} submissions")
     return 0
 
 

@@ -8,15 +8,16 @@ personal data inside the area whose officials are responsible for it.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.access import ROLE_LEVEL, Role
 from core.storage.models import GroupBinding, InviteCode, Unit, User, utcnow
+from core.units.tree import ancestors
 
-ROLES = ("village_head", "commune", "district", "province", "admin")
-ROLE_LEVEL = {"village_head": "village", "commune": "commune", "district": "district", "province": "province"}
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 CODE_LENGTH = 8
 CODE_DAYS = 14
@@ -36,7 +37,7 @@ def new_code() -> str:
 
 
 async def issue_invite(session: AsyncSession, role: str, unit: Unit, created_by: User | None) -> InviteCode:
-    if ROLE_LEVEL.get(role) != unit.level:
+    if ROLE_LEVEL.get(Role(role)) != unit.level:
         raise AccountError("invite_wrong_level", role=role, level=unit.level)
     invite = InviteCode(code=new_code(), role=role, unit_id=unit.id, created_by=created_by.id if created_by else None,
                         expires_at=utcnow() + timedelta(days=CODE_DAYS))
@@ -65,16 +66,50 @@ async def redeem(session: AsyncSession, code: str, channel: str, external_id: st
     return user
 
 
-async def bind_group(session: AsyncSession, channel: str, chat_id: str, title: str | None, user: User) -> Unit:
+@dataclass(frozen=True)
+class Bound:
+    unit: Unit
+    previous: Unit | None  # the unit the chat was bound to before, when it changed
+
+
+async def bind_group(session: AsyncSession, channel: str, chat_id: str, title: str | None, user: User,
+                     private: bool = False) -> Bound:
+    """Bind a chat to the user's unit so the unit's notices reach it.
+
+    A group already bound to a unit may be taken over only by an officer of that unit or of a
+    unit above it: an officer of a neighbouring commune cannot divert another commune's
+    notices into their own unit by sending /ganhom in its group.
+    """
     if user.unit_id is None:
         raise AccountError("bind_no_unit")
+    unit = await session.get(Unit, user.unit_id)
+    assert unit is not None
+    binding = await session.scalar(
+        select(GroupBinding).where(GroupBinding.channel == channel, GroupBinding.chat_id == chat_id)
+        .with_for_update())
+    if binding is None:
+        session.add(GroupBinding(channel=channel, chat_id=chat_id, title=title, unit_id=unit.id, bound_by=user.id,
+                                 is_private=private))
+        return Bound(unit, None)
+    previous = await session.get(Unit, binding.unit_id)
+    if binding.unit_id != unit.id and previous is not None and unit.id not in await ancestors(session, previous):
+        raise AccountError("bind_taken", unit=previous.name)
+    binding.unit_id, binding.bound_by, binding.title, binding.bound_at = unit.id, user.id, title, utcnow()
+    binding.is_private = private
+    return Bound(unit, previous if previous is not None and previous.id != unit.id else None)
+
+
+async def unbind(session: AsyncSession, channel: str, chat_id: str) -> bool:
     binding = await session.scalar(
         select(GroupBinding).where(GroupBinding.channel == channel, GroupBinding.chat_id == chat_id))
     if binding is None:
-        binding = GroupBinding(channel=channel, chat_id=chat_id, title=title, unit_id=user.unit_id, bound_by=user.id)
-        session.add(binding)
-    else:
-        binding.unit_id, binding.bound_by, binding.title, binding.bound_at = user.unit_id, user.id, title, utcnow()
-    unit = await session.get(Unit, user.unit_id)
-    assert unit is not None
-    return unit
+        return False
+    await session.delete(binding)
+    return True
+
+
+async def officers_of(session: AsyncSession, unit_id: int) -> list[User]:
+    """The active officers whose own unit is this one (who are told when its group changes hands)."""
+    rows = await session.scalars(select(User).where(
+        User.unit_id == unit_id, User.role != Role.VILLAGE_HEAD, User.disabled_at.is_(None)))
+    return list(rows.all())

@@ -14,7 +14,6 @@ from core.i18n import catalog
 from core.plans.loader import load_plans
 from core.plans.model import Plan
 from core.reports.build import Catalogue
-from core.service import SurveyService
 from core.storage.db import Database
 from core.surveys.loader import load_forms
 from core.surveys.model import Survey
@@ -60,9 +59,9 @@ def active_plans(plans: list[Plan], settings: Settings) -> list[Plan]:
     return [p for p in plans if p.year == settings.review_year]
 
 
-async def build_service(settings: Settings, db: Database | None = None) -> SurveyService:
-    data = load_data_files()
-    db = db or Database(settings.database_url)
+async def prepare_store(db: Database, settings: Settings, data: DataFiles) -> list[Plan]:
+    """Migrate the schema and seed the units the settings and the active plans need; returns
+    the active plans."""
     await db.migrate()
     async with db.transaction() as session:
         await load_units(session, settings.units_configuration)
@@ -70,7 +69,7 @@ async def build_service(settings: Settings, db: Database | None = None) -> Surve
     for plan in plans:
         if plan.units_configuration != settings.units_configuration:
             await load_units_for(db, plan.units_configuration)
-    return SurveyService(db, settings, data.forms, data.packs, data.reports, plans)
+    return plans
 
 
 async def load_units_for(db: Database, configuration: str) -> None:

@@ -34,6 +34,7 @@ class Settings:
     http_port: int = 8080
     link_hours: float = 24.0
     redeliver_after: float = 8.0  # seconds after start before unsent replies of a dead process are sent
+    job_lease: float = 120.0  # seconds a report job is held by its worker before another may build it
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -75,4 +76,5 @@ class Settings:
             http_port=int(env.get("RASOAT_HTTP_PORT", "8080")),
             link_hours=float(env.get("RASOAT_LINK_HOURS", "24")),
             redeliver_after=float(env.get("RASOAT_REDELIVER_AFTER", "8")),
+            job_lease=float(env.get("RASOAT_JOB_LEASE", "120")),
         )

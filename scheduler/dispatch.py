@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.plans.model import Plan
+from core.plans.notices import Delivery, deliveries
 from core.plans.timeline import Notice, notices
 from core.storage.db import Database
 from core.storage.models import NoticeRun, OutboxMessage
-from scheduler.notices import Delivery, deliveries
 
 log = logging.getLogger(__name__)
 

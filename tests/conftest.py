@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.app import DataFiles, build_service, load_data_files
+from bot.app import ChatApp, build_app
+from core.app import DataFiles, load_data_files
 from core.config import Settings
-from core.service import SurveyService
 from core.storage.db import Database
 from tests.fake_telegram import FakeBotAPI
 
@@ -83,8 +83,8 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def service(settings: Settings, db: Database) -> SurveyService:
-    return await build_service(settings, db)
+async def service(settings: Settings, db: Database) -> ChatApp:
+    return await build_app(settings, db)
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ class FakeZaloAPI:
             return web.json_response({"ok": False, "error_code": exc.code, "description": exc.description})
 
     async def api_getMe(self, _p: dict[str, Any]) -> dict[str, Any]:
-        return {"id": "bot-1", "account_name": "bot.rasoat", "account_type": "BASIC", "can_join_groups": True}
+        return {"id": "bot-1", "account_name": "bot.rasoat", "account_type": "BASIC", "can_join_groups": False}
 
     async def api_deleteWebhook(self, _p: dict[str, Any]) -> dict[str, Any]:
         self.webhook = None
@@ -87,7 +87,14 @@ class FakeZaloAPI:
         self.sent.append(message)
         return {"message_id": message["message_id"], "date": message["date"]}
 
+    def add_bot_to_group(self, group_id: str) -> None:
+        """What a Zalo group admin who tries to add the bot meets: Zalo Bot Platform bots cannot
+        be members of group chats (public clients document it)."""
+        raise ApiRefusal(403, f"bots cannot be added to group chats ({group_id})")
+
     async def api_sendMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        if str(p.get("chat_id", "")).startswith(GROUP_PREFIX):
+            raise ApiRefusal(403, "the bot is not a member of this chat: bots cannot join groups")
         text = str(p.get("text", ""))
         if not text or len(text) > self.text_limit:
             raise ApiRefusal(400, f"text must be 1-{self.text_limit} characters")
@@ -121,6 +128,7 @@ class ApiRefusal(Exception):
 
 
 _ids = itertools.count(1)
+GROUP_PREFIX = "zgroup"  # chat ids the fake treats as group chats (which a bot can never be in)
 
 
 @dataclass
@@ -135,6 +143,8 @@ class ZaloUser:
         return self.group_id or self.user_id
 
     def text_update(self, text: str) -> dict[str, Any]:
+        if self.group_id:
+            self.api.add_bot_to_group(self.group_id)  # refuses: no update can come from a group
         return {"event_name": "message.text.received", "message": {
             "message_id": f"in{next(_ids)}", "date": int(time.time() * 1000), "text": text,
             "from": {"id": self.user_id, "display_name": self.name, "is_bot": False},

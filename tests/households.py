@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.conversation.messages import Incoming
-from core.service import ChatRef, SurveyService
-from core.storage.models import Conversation, Unit
+from bot.app import ChatApp
+from core.conversation.messages import ChatRef, Incoming
+from core.storage.models import Conversation, Household, Unit
 from core.storage.repo import ensure_user
 from core.units.loader import add_village
 
@@ -45,7 +45,7 @@ def answer_for(profile: dict[str, Any], key: str) -> str:
     return profile[key]
 
 
-async def make_village_head(service: SurveyService, user: str = "u1", commune_code: str = "6202",
+async def make_village_head(service: ChatApp, user: str = "u1", commune_code: str = "6202",
                             village: str = "Thôn Nà Pàn") -> ChatRef:
     async with service.db.transaction() as s:
         commune = await s.scalar(select(Unit).where(
@@ -55,14 +55,16 @@ async def make_village_head(service: SurveyService, user: str = "u1", commune_co
     return ChatRef("test", user, user)
 
 
-async def cursor(service: SurveyService, chat: ChatRef) -> str | None:
+async def cursor(service: ChatApp, chat: ChatRef) -> str | None:
+    """The question the household open in this chat stands at (its position is the household's)."""
     async with service.db.transaction() as s:
         conv = await s.scalar(select(Conversation).where(
             Conversation.channel == chat.channel, Conversation.chat_id == chat.chat_id))
-        return (conv.state or {}).get("cursor") if conv else None
+        household = await s.get(Household, conv.household_id) if conv and conv.household_id else None
+        return (household.state or {}).get("cursor") if household else None
 
 
-async def run_survey(service: SurveyService, chat: ChatRef, profile: dict[str, Any], form: str = "phieu_b",
+async def run_survey(service: ChatApp, chat: ChatRef, profile: dict[str, Any], form: str = "phieu_b",
                      confirm: bool = True) -> list[str]:
     """Take a whole survey through the service; returns the texts of the last reply."""
     await service.handle(chat, Incoming(text=f"/hoimoi {form}"))
@@ -87,7 +89,7 @@ def questions_of(forms: dict[str, Any]) -> dict[str, Any]:
             for q in [*f.household_questions(), *(q for g in f.groups() for q in g.questions)]}
 
 
-async def survey_steps(service: SurveyService, chat: ChatRef, profile: dict[str, Any]) -> Any:
+async def survey_steps(service: ChatApp, chat: ChatRef, profile: dict[str, Any]) -> Any:
     """(key, question, typed answer) for the question the conversation stands at, until the
     survey reaches its review; the caller answers each one its own way (typing, a button)."""
     questions = questions_of(service.forms)

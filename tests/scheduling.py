@@ -8,9 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from bot.app import ChatApp
+from core.conversation.messages import ChatRef
 from core.plans.model import Plan
 from core.plans.timeline import DRAFTS, PHASE_START, REPORT_OVERDUE, Notice
-from core.service import ChatRef, SurveyService
 from core.storage.models import GroupBinding, Household, Unit
 from core.storage.repo import ensure_user
 from core.units.loader import add_village
@@ -30,7 +31,7 @@ class Province:
     submitted: dict[tuple[str, int], datetime] = field(default_factory=dict)
 
 
-async def make_province(service: SurveyService, configuration: str = "200") -> Province:
+async def make_province(service: ChatApp, configuration: str = "200") -> Province:
     async with service.db.transaction() as s:
         units = {u.id: u for u in (await s.scalars(select(Unit).where(Unit.configuration == configuration))).all()}
         province = next(u for u in units.values() if u.level == "province")

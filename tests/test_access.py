@@ -12,10 +12,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from core.app import build_service
+from bot.app import ChatApp, build_app
 from core.config import Settings
-from core.conversation.messages import Incoming
-from core.service import ChatRef, SurveyService
+from core.conversation.messages import ChatRef, Incoming
 from core.storage.db import Database
 from core.storage.models import Household, Unit
 from core.storage.repo import ensure_user
@@ -33,7 +32,7 @@ class Action:
     success: Callable[[str], bool]
 
 
-async def _world(service: SurveyService) -> tuple[dict[str, Unit], dict[str, ChatRef], dict[str, str | None],
+async def _world(service: ChatApp) -> tuple[dict[str, Unit], dict[str, ChatRef], dict[str, str | None],
                                                   dict[str, Household]]:
     async with service.db.transaction() as s:
         units = {u.id: u for u in (await s.scalars(select(Unit).where(Unit.configuration == "200"))).all()}
@@ -74,7 +73,7 @@ def _covers(named: dict[str, Unit], home: str | None, role: str, target: str) ->
 
 
 async def test_every_role_against_every_unit_only_allowed_actions_succeed(settings: Settings, db: Database) -> None:
-    service = await build_service(dataclasses.replace(
+    service = await build_app(dataclasses.replace(
         settings, units_configuration="200", review_year=2023, plans=("lang_son_2023",)), db)
     service.clock = lambda: datetime(2023, 11, 8, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     named, chats, home, households = await _world(service)

@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from core.app import DataFiles, build_service
+from bot.app import ChatApp, build_app
+from core.app import DataFiles
 from core.config import Settings
-from core.service import ChatRef, SurveyService
+from core.conversation.messages import ChatRef
 from core.storage.db import Database
 from core.storage.models import Answer, AuditLog, Household, ProcessedUpdate, Unit
 from core.storage.repo import ensure_user
@@ -57,7 +58,7 @@ class Bot:
             await asyncio.wait_for(self.proc.wait(), 30)
 
 
-async def _reply_to(service: SurveyService, api: FakeBotAPI, chat: int, update_id: int,
+async def _reply_to(service: ChatApp, api: FakeBotAPI, chat: int, update_id: int,
                     before: int) -> list[dict[str, Any]]:
     """Wait until the bot committed the update and the user received the whole reply: however
     many kills come between, a message is neither lost nor applied twice."""
@@ -73,7 +74,7 @@ async def _reply_to(service: SurveyService, api: FakeBotAPI, chat: int, update_i
         seen = len(arrived)
         if stored is None:
             async with service.db.read() as s:
-                row = await s.get(ProcessedUpdate, ("telegram", str(update_id)))
+                row = await s.get(ProcessedUpdate, ("telegram", str(chat), str(update_id)))
                 stored = [m["text"] for m in row.reply] if row is not None and row.reply is not None else None
         if stored:
             # Replies are sent at least once: a restart may repeat an earlier one, so look for
@@ -92,7 +93,7 @@ async def _reply_to(service: SurveyService, api: FakeBotAPI, chat: int, update_i
     raise AssertionError(f"update {update_id} in chat {chat}: {what}")
 
 
-async def _village_head(service: SurveyService, api: FakeBotAPI, data: DataFiles, user: TgUser,
+async def _village_head(service: ChatApp, api: FakeBotAPI, data: DataFiles, user: TgUser,
                         surveys: list[tuple[dict[str, Any], str]], log: list[str]) -> None:
     questions = questions_of(data.forms)
     ref = ChatRef("telegram", str(user.user_id), str(user.user_id))
@@ -126,7 +127,7 @@ async def test_random_kills_during_50_surveys_lose_no_acknowledged_answer_and_co
            "RASOAT_REDELIVER_AFTER": "1.5"}
     settings = Settings.from_env(env)
     db = Database(settings.database_url)
-    service = await build_service(settings, db)
+    service = await build_app(settings, db)
     async with service.db.transaction() as s:
         commune = await s.scalar(select(Unit).where(Unit.configuration == "65", Unit.code == "6202"))
         users = []
@@ -171,7 +172,7 @@ async def test_random_kills_during_50_surveys_lose_no_acknowledged_answer_and_co
     assert len(results) == HEADS * SURVEYS_EACH and all("Kết quả phân loại" in r for r in results)
 
 
-async def test_duplicate_and_out_of_order_delivery_counts_nothing_twice(service: SurveyService) -> None:
+async def test_duplicate_and_out_of_order_delivery_counts_nothing_twice(service: ChatApp) -> None:
     """The same updates delivered twice, the second copies shuffled: state as after one pass."""
     from core.conversation.messages import Incoming
     from tests.households import make_village_head

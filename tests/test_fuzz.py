@@ -13,11 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from core.app import build_service
+from bot.app import ChatApp, build_app
 from core.config import Settings
-from core.conversation.messages import Incoming
+from core.conversation.messages import ChatRef, Incoming
 from core.i18n import t
-from core.service import ChatRef, SurveyService
 from core.storage.db import Database
 from core.storage.models import Answer, Conversation
 from core.surveys.model import QType
@@ -45,7 +44,7 @@ payloads = st.one_of(
 )
 
 
-async def _positions(service: SurveyService) -> dict[QType, tuple[ChatRef, str]]:
+async def _positions(service: ChatApp) -> dict[QType, tuple[ChatRef, str]]:
     """One conversation standing at a question of each type, reached by answering POOR."""
     found: dict[QType, tuple[ChatRef, str]] = {}
     questions = questions_of(service.forms)
@@ -66,7 +65,7 @@ async def _positions(service: SurveyService) -> dict[QType, tuple[ChatRef, str]]
     return found
 
 
-async def _household(service: SurveyService, chat: ChatRef) -> int | None:
+async def _household(service: ChatApp, chat: ChatRef) -> int | None:
     async with service.db.read() as s:
         return await s.scalar(select(Conversation.household_id).where(
             Conversation.channel == chat.channel, Conversation.chat_id == chat.chat_id))
@@ -77,7 +76,7 @@ def _fuzz(db_url: str, tmp_path: Any, examples: int) -> None:
     settings_ = Settings.from_env({"DATABASE_URL": db_url, "REVIEW_YEAR": "2026", "UNITS_CONFIGURATION": "65",
                                    "RASOAT_DATA_DIR": str(tmp_path)})
     db = Database(settings_.database_url)
-    service = loop.run_until_complete(build_service(settings_, db))
+    service = loop.run_until_complete(build_app(settings_, db))
     positions = loop.run_until_complete(_positions(service))
     assert {QType.TEXT, QType.INTEGER, QType.MONEY, QType.YEAR, QType.CHOICE, QType.YES_NO,
             QType.ID_NUMBER, QType.PHONE} <= set(positions)

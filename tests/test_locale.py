@@ -3,9 +3,10 @@
 import re
 from pathlib import Path
 
+from bot.router import Router
 from core.classification.classify import Outcome
 from core.classification.pack import AREAS
-from core.conversation.commands import NAMES, parse_command
+from core.conversation.commands import command_names, parse_command
 from core.i18n import catalog
 from core.surveys.model import ASKED_TYPES, QType
 
@@ -26,7 +27,8 @@ def test_every_literal_key_in_the_code_exists() -> None:
 def test_keys_built_at_run_time_exist() -> None:
     messages = catalog().messages
     built = {f"outcome_{o.value}" for o in Outcome} | {f"cls_reason_{o.value}" for o in Outcome}
-    built |= {f"area_{a}" for a in AREAS} | {f"cmd_{n}" for n in NAMES}
+    built |= {f"area_{a}" for a in AREAS} | {f"cmd_{r.name}" for r in Router().commands()}
+    built |= {f"help_{r.name}" for r in Router().commands()}
     built |= {f"q_hint_{t.value}" for t in ASKED_TYPES if t not in (QType.CHOICE, QType.YES_NO)}
     built |= {f"btn_{n}" for n in ("back", "keep", "skip", "pause", "resume", "confirm", "new", "open", "reopen")}
     assert sorted(built - set(messages)) == []
@@ -41,6 +43,10 @@ def test_command_words_are_unambiguous_and_match_accentless() -> None:
     assert parse_command("/moi  Thôn Nà Pàn ").arg == "Thôn Nà Pàn"  # arguments keep accents and case
     assert parse_command("Hoàng Văn Minh") is None
     seen: dict[str, str] = {}
-    for name in NAMES:
+    for name in command_names():
         for word in catalog().words(f"cmd_{name}"):
             assert seen.setdefault(word.lower(), name) == name, f"'{word}' means two commands"
+
+
+def test_every_router_command_has_words_and_every_word_a_command() -> None:
+    assert Router().missing_words() == []

@@ -13,13 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot.telegram import TelegramChannel
-from core.app import build_service
+from bot.app import ChatApp, build_app
+from bot.channels.telegram import TelegramChannel
 from core.config import Settings
 from core.conversation.messages import Attachment, Incoming
 from core.plans.model import Phase
 from core.plans.timeline import notices
-from core.service import SurveyService
 from core.storage.db import Database
 from core.storage.models import GroupBinding, NoticeRun, OutboxMessage, ReportSubmission, Unit
 from scheduler.clock import FixedClock, SystemClock
@@ -39,14 +38,14 @@ def plan_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def plan_service(plan_settings: Settings, db: Database) -> SurveyService:
-    return await build_service(plan_settings, db)
+async def plan_service(plan_settings: Settings, db: Database) -> ChatApp:
+    return await build_app(plan_settings, db)
 
 
 class Process:
     """What one scheduler process holds: a Telegram bot connection and the scheduler."""
 
-    def __init__(self, service: SurveyService, api: FakeBotAPI, clock: FixedClock) -> None:
+    def __init__(self, service: ChatApp, api: FakeBotAPI, clock: FixedClock) -> None:
         self.channel = TelegramChannel(service, api.token, api.base)
         self.scheduler = Scheduler(service.db, service.plans, {"telegram": self.channel}, clock)
 
@@ -64,7 +63,7 @@ async def clock() -> FixedClock:
     return FixedClock(datetime(2023, 8, 31, 9, 0, tzinfo=TZ))
 
 
-async def _submit(service: SurveyService, p: Province, who: str, request_id: str, at: datetime,
+async def _submit(service: ChatApp, p: Province, who: str, request_id: str, at: datetime,
                   document: Attachment | None = None) -> str:
     service.clock = lambda: at
     text = f"/nopbaocao lang_son_2023/{request_id}" if document is None else "/nopbaocao " + request_id
@@ -74,7 +73,7 @@ async def _submit(service: SurveyService, p: Province, who: str, request_id: str
 
 
 async def test_a_whole_plan_with_a_kill_mid_delivery_sends_every_notice_once_to_the_right_chats(
-    plan_service: SurveyService, api: FakeBotAPI, clock: FixedClock, tmp_path
+    plan_service: ChatApp, api: FakeBotAPI, clock: FixedClock, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     service = plan_service
     p = await make_province(service)
@@ -159,7 +158,7 @@ async def _until(condition, timeout: float = 20) -> None:  # type: ignore[no-unt
 
 
 async def test_a_notice_fires_once_however_often_the_timers_and_restarts_call_it(
-    plan_service: SurveyService, api: FakeBotAPI, clock: FixedClock
+    plan_service: ChatApp, api: FakeBotAPI, clock: FixedClock
 ) -> None:
     p = await make_province(plan_service)
     clock.move_to(datetime(2023, 11, 1, 9, 0, tzinfo=TZ))
@@ -180,7 +179,7 @@ async def test_a_notice_fires_once_however_often_the_timers_and_restarts_call_it
 
 
 async def test_notices_later_than_the_catch_up_window_are_recorded_as_missed_not_sent(
-    plan_service: SurveyService, api: FakeBotAPI, clock: FixedClock
+    plan_service: ChatApp, api: FakeBotAPI, clock: FixedClock
 ) -> None:
     await make_province(plan_service)
     clock.move_to(datetime(2023, 11, 7, 9, 0, tzinfo=TZ))  # down since before 1 September
@@ -197,7 +196,7 @@ async def test_notices_later_than_the_catch_up_window_are_recorded_as_missed_not
 
 
 async def test_a_removed_group_fails_for_good_and_does_not_block_the_others(
-    plan_service: SurveyService, api: FakeBotAPI, clock: FixedClock
+    plan_service: ChatApp, api: FakeBotAPI, clock: FixedClock
 ) -> None:
     p = await make_province(plan_service)
     api.forbidden_chats.add(p.groups["C2"])
@@ -221,7 +220,7 @@ async def test_broadcast_to_500_groups_under_flood_control_loses_nothing(
     settings = Settings.from_env({"RASOAT_DATA_DIR": str(tmp_path), "UNITS_CONFIGURATION": "200",
                                   "REVIEW_YEAR": "2023", "RASOAT_PLANS": "lang_son_2023"})
     db = Database(settings.database_url)
-    service = await build_service(settings, db)
+    service = await build_app(settings, db)
     async with service.db.transaction() as s:
         communes = (await s.scalars(select(Unit).where(Unit.configuration == "200", Unit.level == "commune")
                                     .order_by(Unit.id))).all()
@@ -248,7 +247,7 @@ async def test_broadcast_to_500_groups_under_flood_control_loses_nothing(
 
 
 async def test_apscheduler_timer_fires_a_notice_on_the_real_clock_with_the_chosen_settings(
-    plan_service: SurveyService, api: FakeBotAPI
+    plan_service: ChatApp, api: FakeBotAPI
 ) -> None:
     p = await make_province(plan_service)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -288,7 +287,7 @@ async def test_scheduler_process_killed_mid_send_resumes_without_duplicates_and_
     env.pop("DATABASE_URL", None)
     settings = Settings.from_env(env)
     db = Database(settings.database_url)
-    p = await make_province(await build_service(settings, db))
+    p = await make_province(await build_app(settings, db))
     await db.dispose()
 
     async def scheduler(now: str) -> asyncio.subprocess.Process:
@@ -332,7 +331,7 @@ async def test_only_one_scheduler_lock_per_database(db: Database) -> None:
         await other.dispose()
 
 
-async def test_prune_forgets_processed_updates_older_than_two_weeks(plan_service: SurveyService) -> None:
+async def test_prune_forgets_processed_updates_older_than_two_weeks(plan_service: ChatApp) -> None:
     from core.storage.models import ProcessedUpdate
 
     async with plan_service.db.transaction() as s:

@@ -4,17 +4,17 @@ before reply, audit, exactly-once updates, restart, and access control."""
 import pytest
 from sqlalchemy import func, select
 
-from core.app import build_service
+from bot.app import ChatApp, build_app
 from core.config import Settings
-from core.conversation.messages import Incoming
-from core.service import ChatRef, SurveyService
+from core.conversation.engine import SurveyEngine
+from core.conversation.messages import ChatRef, Incoming
 from core.storage.db import Database
 from core.storage.models import Answer, AuditLog, Household, ProcessedUpdate
 from core.storage.repo import load_answers
 from tests.households import NEAR_POOR, NOT_POOR, POOR, cursor, make_village_head, run_survey
 
 
-async def only_household(service: SurveyService) -> Household:
+async def only_household(service: ChatApp) -> Household:
     async with service.db.transaction() as s:
         return (await s.scalars(select(Household))).one()
 
@@ -25,7 +25,7 @@ async def only_household(service: SurveyService) -> Household:
     (NOT_POOR, "not_poor", [4, 9, 10, 11, 12], "KHÔNG NGHÈO"),
 ])
 async def test_full_survey_is_classified_stored_and_explained(
-    service: SurveyService, profile: dict, outcome: str, deprived: list[int], words: str
+    service: ChatApp, profile: dict, outcome: str, deprived: list[int], words: str
 ) -> None:
     chat = await make_village_head(service)
     texts = await run_survey(service, chat, profile)
@@ -41,7 +41,7 @@ async def test_full_survey_is_classified_stored_and_explained(
     assert submits == 1
 
 
-async def test_urban_household_uses_the_urban_line(service: SurveyService) -> None:
+async def test_urban_household_uses_the_urban_line(service: ChatApp) -> None:
     chat = await make_village_head(service, commune_code="5986", village="Tổ dân phố 1")  # Phường Tam Thanh
     profile = {**NOT_POOR, "thu_nhap_bq": "1tr8"}  # above the rural line, under the urban 2.000.000
     await run_survey(service, chat, profile)
@@ -49,7 +49,7 @@ async def test_urban_household_uses_the_urban_line(service: SurveyService) -> No
     assert household.area == "urban" and household.outcome == "poor"
 
 
-async def test_every_answer_is_committed_before_the_reply_with_an_audit_row(service: SurveyService) -> None:
+async def test_every_answer_is_committed_before_the_reply_with_an_audit_row(service: ChatApp) -> None:
     chat = await make_village_head(service)
     await service.handle(chat, Incoming(text="/hoimoi phieu_b"))
     await service.handle(chat, Incoming(text="Hoàng Văn Minh"))
@@ -72,7 +72,7 @@ async def test_every_answer_is_committed_before_the_reply_with_an_audit_row(serv
     ]
 
 
-async def test_a_redelivered_update_changes_nothing_and_gets_the_same_reply(service: SurveyService) -> None:
+async def test_a_redelivered_update_changes_nothing_and_gets_the_same_reply(service: ChatApp) -> None:
     chat = await make_village_head(service)
     await service.handle(chat, Incoming(text="/hoimoi phieu_b", update_id="1"))
     first = await service.handle(chat, Incoming(text="Hoàng Văn Minh", update_id="2"))
@@ -85,13 +85,13 @@ async def test_a_redelivered_update_changes_nothing_and_gets_the_same_reply(serv
 
 
 async def test_restart_resumes_at_the_same_question_with_all_answers(settings: Settings, db: Database) -> None:
-    service = await build_service(settings, db)
+    service = await build_app(settings, db)
     chat = await make_village_head(service)
     await service.handle(chat, Incoming(text="/hoimoi phieu_b"))
     for text in ["Hoàng Văn Minh", "/boqua", "Nùng", "Bản Mới", "0912345678", "3", "2"]:
         await service.handle(chat, Incoming(text=text))
     await service.db.dispose()
-    restarted = await build_service(settings, Database(settings.database_url))
+    restarted = await build_app(settings, Database(settings.database_url))
     try:
         reply = await restarted.handle(chat, Incoming(text="/start"))
         texts = [m.text for m in reply.messages]
@@ -105,7 +105,7 @@ async def test_restart_resumes_at_the_same_question_with_all_answers(settings: S
         await restarted.db.dispose()
 
 
-async def test_pause_then_resume(service: SurveyService) -> None:
+async def test_pause_then_resume(service: ChatApp) -> None:
     chat = await make_village_head(service)
     await service.handle(chat, Incoming(text="/hoimoi phieu_b"))
     await service.handle(chat, Incoming(text="Hoàng Văn Minh"))
@@ -115,7 +115,7 @@ async def test_pause_then_resume(service: SurveyService) -> None:
     assert resumed.messages[0].text.startswith("Câu 2/")
 
 
-async def test_a_village_head_cannot_reach_another_village(service: SurveyService) -> None:
+async def test_a_village_head_cannot_reach_another_village(service: ChatApp) -> None:
     first = await make_village_head(service, "u1", village="Thôn Nà Pàn")
     second = await make_village_head(service, "u2", village="Thôn Khuổi Luông")
     await run_survey(service, first, POOR)
@@ -131,24 +131,40 @@ async def test_a_village_head_cannot_reach_another_village(service: SurveyServic
         assert await s.scalar(select(func.count()).select_from(Answer).where(Answer.updated_by != 1)) == 0
 
 
-async def test_reopen_edit_and_resubmit_reclassifies(service: SurveyService) -> None:
+async def test_reopen_needs_a_reason_keeps_counting_and_resubmit_reclassifies(service: ChatApp) -> None:
     chat = await make_village_head(service)
     await run_survey(service, chat, NEAR_POOR)
-    await service.handle(chat, Incoming(text="/mophieu"))
+    asked = await service.handle(chat, Incoming(text="/mophieu"))
+    assert "lý do" in asked.messages[0].text
     household = await only_household(service)
-    assert household.status == "draft"
+    assert household.status == "submitted" and household.reopened_at is None  # looking is not editing
+    short = await service.handle(chat, Incoming(text="ok"))
+    assert "từ 3 đến 300 ký tự" in short.messages[0].text
+    await service.handle(chat, Incoming(text="Sai thu nhập"))
+    household = await only_household(service)
+    # still counted as submitted, with its old outcome, until it is submitted again
+    assert household.status == "submitted" and household.outcome == "near_poor"
+    assert household.reopen_reason == "Sai thu nhập" and household.reopened_at is not None
     async with service.db.transaction() as s:
+        reopen = (await s.scalars(select(AuditLog).where(AuditLog.action == "reopen"))).one()
         answers = await load_answers(s, household.id)
-    slots = service._engine(household).view(answers).slots
+    assert reopen.new_value == {"previous_outcome": "near_poor", "reason": "Sai thu nhập"}
+    slots = engine_for_household(service, household).view(answers).slots
     number = next(i for i, slot in enumerate(slots, 1) if slot.key == "thu_nhap_bq")
-    await service.handle(chat, Incoming(text=str(number)))
+    await service.handle(chat, Incoming(text=f"/sua {number}"))
     await service.handle(chat, Incoming(text="3 triệu"))
     reply = await service.handle(chat, Incoming(text="/xacnhan"))
     assert "KHÔNG NGHÈO" in reply.messages[0].text
-    assert (await only_household(service)).outcome == "not_poor"
+    household = await only_household(service)
+    assert household.outcome == "not_poor" and household.reopened_at is None
 
 
-async def test_stranger_and_bad_input_get_clear_messages(service: SurveyService) -> None:
+def engine_for_household(service: ChatApp, household: Household) -> SurveyEngine:
+    survey = service.forms[household.survey_id]
+    return SurveyEngine(survey, {"review_year": household.review_year, "is_urban": household.area == "urban"})
+
+
+async def test_stranger_and_bad_input_get_clear_messages(service: ChatApp) -> None:
     stranger = ChatRef("test", "nobody", "nobody")
     assert "chưa đăng ký" in (await service.handle(stranger, Incoming(text="/hoimoi"))).messages[0].text
     chat = await make_village_head(service)

@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 
+from bot.app import ChatApp
 from core.conversation.messages import Incoming
-from core.service import SurveyService
 from core.storage.db import Database
 from core.storage.models import AuditLog, Base
 from tests.households import cursor, make_village_head
@@ -42,7 +42,7 @@ async def test_migrations_match_the_models(db: Database) -> None:
         assert await conn.run_sync(diff) == []
 
 
-async def test_concurrent_redelivery_of_one_update_is_applied_once(service: SurveyService) -> None:
+async def test_concurrent_redelivery_of_one_update_is_applied_once(service: ChatApp) -> None:
     chat = await make_village_head(service)
     await service.handle(chat, Incoming(text="/hoimoi phieu_b", update_id="10"))
     replies = await asyncio.gather(*[

@@ -11,11 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.telegram import TelegramChannel
-from core.app import build_service
+from bot.app import ChatApp, build_app
+from bot.channels.telegram import TelegramChannel
 from core.config import Settings
-from core.conversation.messages import Attachment, Incoming
-from core.service import ChatRef, SurveyService
+from core.conversation.messages import Attachment, ChatRef, Incoming
 from core.storage.db import Database
 from core.storage.models import ReportSubmission
 from core.storage.repo import ensure_user
@@ -26,25 +25,25 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @pytest.fixture
-async def plan_service(settings: Settings, db: Database) -> SurveyService:
-    service = await build_service(dataclasses.replace(
+async def plan_service(settings: Settings, db: Database) -> ChatApp:
+    service = await build_app(dataclasses.replace(
         settings, units_configuration="200", review_year=2023, plans=("lang_son_2023",)), db)
     service.clock = lambda: datetime(2023, 11, 8, 10, 0, tzinfo=TZ)  # so_bo_xa was due on 6/11
     return service
 
 
 @pytest.fixture
-async def province(plan_service: SurveyService) -> Province:
+async def province(plan_service: ChatApp) -> Province:
     return await make_province(plan_service)
 
 
-async def say(service: SurveyService, chat: ChatRef, text: str, document: Attachment | None = None) -> str:
+async def say(service: ChatApp, chat: ChatRef, text: str, document: Attachment | None = None) -> str:
     reply = await service.handle(chat, Incoming(text=text, document=document))
     return "\n".join(m.text for m in reply.messages)
 
 
 async def test_a_commune_submits_late_and_its_district_sees_who_is_missing(
-    plan_service: SurveyService, province: Province
+    plan_service: ChatApp, province: Province
 ) -> None:
     c1, d1 = province.officers["C1"], province.officers["D1"]
     listing = await say(plan_service, c1, "/nopbaocao")
@@ -64,7 +63,7 @@ async def test_a_commune_submits_late_and_its_district_sees_who_is_missing(
 
 
 async def test_a_file_with_an_ambiguous_caption_is_refused_with_the_codes_then_accepted(
-    plan_service: SurveyService, province: Province, tmp_path
+    plan_service: ChatApp, province: Province, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     d1 = province.officers["D1"]
     plan_service.clock = lambda: datetime(2023, 11, 20, 10, 0, tzinfo=TZ)  # two district requests open
@@ -78,7 +77,7 @@ async def test_a_file_with_an_ambiguous_caption_is_refused_with_the_codes_then_a
     assert [(r.request_key, r.file_name) for r in rows] == [("lang_son_2023/chinh_thuc_huyen", "bao_cao.xlsx")]
 
 
-async def test_who_may_submit_and_track(plan_service: SurveyService, province: Province) -> None:
+async def test_who_may_submit_and_track(plan_service: ChatApp, province: Province) -> None:
     async with plan_service.db.transaction() as s:
         head = await ensure_user(s, "telegram", "7001", "Trưởng thôn", "village_head",
                                  next(u for u in province.units.values() if u.level == "village").id)
@@ -102,7 +101,7 @@ async def test_who_may_submit_and_track(plan_service: SurveyService, province: P
 
 
 async def test_group_button_and_file_upload_over_telegram(
-    plan_service: SurveyService, province: Province, api: FakeBotAPI
+    plan_service: ChatApp, province: Province, api: FakeBotAPI
 ) -> None:
     """The 'Đã nộp' button under a notice in the commune's group, and a report file sent to
     the bot in private, through the real library and the fake Bot API (getFile, download)."""

@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.telegram import TelegramChannel, WebhookConfig
-from core.app import build_service
+from bot.app import ChatApp, build_app
+from bot.channels.telegram import TelegramChannel, WebhookConfig
 from core.config import Settings
-from core.service import ChatRef, SurveyService
+from core.conversation.messages import ChatRef
 from core.storage.db import Database
 from core.storage.models import Answer, AuditLog, GroupBinding, Household, ProcessedUpdate, User
 from core.surveys.model import QType
@@ -28,7 +28,7 @@ ADMIN_ID = 1000
 
 
 class Harness:
-    def __init__(self, api: FakeBotAPI, service: SurveyService) -> None:
+    def __init__(self, api: FakeBotAPI, service: ChatApp) -> None:
         self.api = api
         self.service = service
 
@@ -40,7 +40,7 @@ class Harness:
         chat = user.chat["id"]
         before = len(self.api.sent_to(chat))
         uid = await (self.api.redeliver(update) if redeliver else self.api.push(update))
-        reply = await self.committed_reply(uid)
+        reply = await self.committed_reply(uid, chat)
         for _ in range(2000):
             if len(self.api.sent_to(chat)) - before >= len(reply):
                 break
@@ -49,10 +49,10 @@ class Harness:
             raise AssertionError(f"bot sent {len(self.api.sent_to(chat)) - before} of {len(reply)} messages")
         return self.api.sent_to(chat)[before:]
 
-    async def committed_reply(self, update_id: int) -> list[dict[str, Any]]:
+    async def committed_reply(self, update_id: int, chat: int) -> list[dict[str, Any]]:
         for _ in range(3000):
             async with self.service.db.transaction() as s:
-                row = await s.get(ProcessedUpdate, ("telegram", str(update_id)))
+                row = await s.get(ProcessedUpdate, ("telegram", str(chat), str(update_id)))
                 if row is not None and row.reply is not None:
                     return row.reply
             await asyncio.sleep(0.005)
@@ -95,7 +95,7 @@ def code_in(messages: list[dict[str, Any]]) -> str:
 
 @pytest.fixture
 async def harness(api: FakeBotAPI, settings: Settings, db: Database) -> AsyncIterator[Harness]:
-    service = await build_service(dataclasses.replace(settings, admin_ids=frozenset({("telegram", str(ADMIN_ID))})), db)
+    service = await build_app(dataclasses.replace(settings, admin_ids=frozenset({("telegram", str(ADMIN_ID))})), db)
     channel = TelegramChannel(service, api.token, api.base, poll_timeout=1)
     await channel.start()
     yield Harness(api, service)
@@ -110,8 +110,10 @@ async def people(harness: Harness) -> dict[str, TgUser]:
     head_a = harness.user(3001, "Trưởng thôn A")
     head_b = harness.user(3002, "Trưởng thôn B")
     await harness.register(officer, code_in(await harness.say(admin, "/moicanbo xa 6202")))
-    await harness.register(head_a, code_in(await harness.say(officer, "/moi Thôn Nà Pàn")))
-    await harness.register(head_b, code_in(await harness.say(officer, "/moi Thôn Khuổi Luông")))
+    asked = await harness.say(officer, "/moi Thôn Nà Pàn")  # a new village is created only when confirmed
+    assert "chưa có thôn «Thôn Nà Pàn»" in asked[-1]["text"]
+    await harness.register(head_a, code_in(await harness.press(officer, "c:invite:+Thôn Nà Pàn")))
+    await harness.register(head_b, code_in(await harness.say(officer, "/moi +Thôn Khuổi Luông")))
     return {"admin": admin, "officer": officer, "a": head_a, "b": head_b}
 
 
@@ -191,7 +193,7 @@ async def test_strangers_only_see_registration_and_codes_are_single_use(
         assert "chưa đăng ký" in (await harness.say(stranger, text))[0]["text"]
     assert "chưa đăng ký" in (await harness.act(stranger, stranger.callback_update("c:open:1")))[0]["text"]
     assert "không đúng" in (await harness.register(stranger, "ZZZZ9999"))[0]["text"]
-    code = code_in(await harness.say(people["officer"], "/moi Thôn Bản Mới"))
+    code = code_in(await harness.say(people["officer"], "/moi +Thôn Bản Mới"))
     assert "thành công" in (await harness.register(stranger, code))[0]["text"]
     late = harness.user(4001, "Người đến sau")
     assert "đã được dùng" in (await harness.register(late, code))[0]["text"]
@@ -238,7 +240,7 @@ async def test_updates_of_one_chat_are_applied_in_order(harness: Harness, people
     await harness.press(a, "c:new:phieu_b")
     ids = [await harness.api.push(a.text_update(text)) for text in ("Hoàng Văn Minh", "/boqua", "Nùng", "/quaylai")]
     for uid in ids:
-        await harness.committed_reply(uid)
+        await harness.committed_reply(uid, 3001)
     assert await cursor(harness.service, ChatRef("telegram", "3001", "3001")) == "dan_toc"
     async with harness.service.db.transaction() as s:
         answers = dict((await s.execute(select(Answer.key, Answer.value))).all())
@@ -267,7 +269,7 @@ async def test_a_handler_error_is_answered_politely_and_loses_nothing(
     sent = await harness.api.until_sent(3001, lambda m: len(m) > sent_before)
     assert "Xin lỗi" in sent[-1]["text"]
     async with harness.service.db.transaction() as s:
-        assert await s.get(ProcessedUpdate, ("telegram", str(uid))) is None  # not recorded: may be retried
+        assert await s.get(ProcessedUpdate, ("telegram", "3001", str(uid))) is None  # not recorded: may be retried
         assert dict((await s.execute(select(Answer.key, Answer.value))).all()) == {"chu_ho_ten": "Hoàng Văn Minh"}
     assert (await harness.say(a, "/boqua"))[0]["text"].startswith("Câu 3/")
 
@@ -275,7 +277,7 @@ async def test_a_handler_error_is_answered_politely_and_loses_nothing(
 async def test_webhook_mode_checks_the_secret_token(
     api: FakeBotAPI, settings: Settings, db: Database, unused_tcp_port: int
 ) -> None:
-    service = await build_service(settings, db)
+    service = await build_app(settings, db)
     hook = WebhookConfig(url="https://bot.example/telegram", secret="s3cret-Token_1", listen="127.0.0.1",
                          port=unused_tcp_port, path="telegram")
     channel = TelegramChannel(service, api.token, api.base, webhook=hook)

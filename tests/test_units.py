@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from core.datafile import DataFileError
 from core.storage.db import Database
 from core.storage.models import Unit
-from core.units.loader import commune_of, import_villages, load_units, read_units
+from core.units.loader import import_villages, load_units, read_units
+from core.units.tree import commune_of
 
 
 async def count(db: Database, config: str, level: str) -> int:

@@ -1,36 +1,49 @@
-"""Recognises commands in typed text and in button payloads.
+"""Recognises commands in typed text, and builds the buttons that stand for them.
 
-The words for each command live in the locale (so "/quaylai", "quay lai" and "Quay lại" all
-mean back); a button payload "c:back" and the typed "/quaylai" reach the same Command.
+The words for each command live in the locale (`cmd_<name>`: so "/quaylai", "quay lai" and
+"Quay lại" all mean back); a button payload "c:back" and the typed "/quaylai" reach the same
+Command. Which commands exist, who may use them and where is the bot's router table; this
+module only knows words.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from core.conversation.messages import Command
+from core.conversation import payloads
+from core.conversation.messages import Button, Command
 from core.i18n import catalog
 from core.surveys.parsing import fold
 
-NAMES = (
-    "start", "help", "new", "list", "open", "pause", "resume", "back", "skip", "keep",
-    "review", "confirm", "edit", "reopen", "cancel", "register", "invite", "invite_staff", "bind", "whoami",
-    "report", "progress", "submit_report", "track",
-)
+PREFIX = "cmd_"
+
+
+def command_names() -> list[str]:
+    """Every command that has words in the locale."""
+    return [key[len(PREFIX):] for key in catalog().messages if key.startswith(PREFIX)]
 
 
 @lru_cache(maxsize=1)
 def _words() -> dict[str, str]:
     table: dict[str, str] = {}
-    for name in NAMES:
-        for word in catalog().words(f"cmd_{name}"):
+    for name in command_names():
+        for word in catalog().words(f"{PREFIX}{name}"):
             table[fold(word)] = name
     return table
 
 
 def slash(name: str) -> str:
     """The canonical typed form of a command, shown next to buttons."""
-    return catalog().words(f"cmd_{name}")[0]
+    return catalog().words(f"{PREFIX}{name}")[0]
+
+
+def typed(name: str, arg: str | None = None) -> str:
+    """What a user types instead of pressing the button for this command."""
+    return f"{slash(name)} {arg}" if arg else slash(name)
+
+
+def command_button(label: str, name: str, arg: str | None = None) -> Button:
+    return Button(label, payloads.command(name, arg), typed(name, arg))
 
 
 def parse_command(text: str) -> Command | None:
@@ -47,18 +60,3 @@ def parse_command(text: str) -> Command | None:
             return Command(table[head], rest or None)
         return Command("unknown", head)
     return None
-
-
-def parse_payload(payload: str) -> Command | None:
-    """'c:back' -> Command('back'); 'c:open:12' -> Command('open', '12')."""
-    kind, _, rest = payload.partition(":")
-    if kind != "c" or not rest:
-        return None
-    name, _, arg = rest.partition(":")
-    if name not in NAMES:
-        return None
-    return Command(name, arg or None)
-
-
-def payload(name: str, arg: str | None = None) -> str:
-    return f"c:{name}:{arg}" if arg else f"c:{name}"

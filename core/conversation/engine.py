@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from core.conversation.commands import payload, slash
+from core.conversation import payloads
+from core.conversation.commands import command_button, slash
 from core.conversation.messages import Button, Command, OutMessage
 from core.expr import Scope
 from core.i18n import fmt_money, fmt_number, t
@@ -246,7 +247,7 @@ class SurveyEngine:
         return OutMessage(t("survey_already_submitted", reopen=slash("reopen"), new=slash("new")))
 
     def _button(self, name: str, arg: str | None = None) -> Button:
-        return Button(t(f"btn_{name}"), payload(name, arg), slash(name) + (f" {arg}" if arg else ""))
+        return command_button(t(f"btn_{name}"), name, arg)
 
     def _question(self, view: FormView, answers: Mapping[str, Any], key: str, error: str | None = None) -> OutMessage:
         pos = view.position(key)
@@ -268,9 +269,10 @@ class SurveyEngine:
             lines.append(t("q_current", value=self.display(q, answers[key])))
         rows: list[tuple[Button, ...]] = []
         if q.type is QType.YES_NO:
-            rows.append((Button(t("answer_yes"), f"a:{key}:1", "1"), Button(t("answer_no"), f"a:{key}:0", "2")))
+            rows.append((Button(t("answer_yes"), payloads.answer(key, "1"), "1"),
+                         Button(t("answer_no"), payloads.answer(key, "0"), "2")))
         elif q.type is QType.CHOICE:
-            rows += [(Button(c.label, f"a:{key}:{c.value}", str(i)),) for i, c in enumerate(q.choices, 1)]
+            rows += [(Button(c.label, payloads.answer(key, c.value), str(i)),) for i, c in enumerate(q.choices, 1)]
         nav = []
         if pos > 0:
             nav.append(self._button("back"))

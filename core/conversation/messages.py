@@ -43,6 +43,19 @@ class OutMessage:
 
 
 @dataclass(frozen=True)
+class ChatRef:
+    """Who is talking, on which channel and in which chat: all a channel tells the application
+    about the sender, so the application never sees a platform object."""
+
+    channel: str
+    chat_id: str
+    user_external_id: str
+    display_name: str = ""
+    is_group: bool = False
+    title: str | None = None
+
+
+@dataclass(frozen=True)
 class Command:
     name: str
     arg: str | None = None
@@ -75,3 +88,4 @@ class Incoming:
 class Reply:
     messages: list[OutMessage] = field(default_factory=list)
     duplicate: bool = False  # the update was seen before; messages are the stored reply
+    refused: bool = False  # a button press that was not applied (stale, or its question answered)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -48,6 +48,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))  # village_head | commune | district | province | admin
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # treated as a stranger
 
 
 class Household(Base):
@@ -80,6 +81,14 @@ class Household(Base):
     prior_class: Mapped[str | None] = mapped_column(String(16))  # poor | near_poor | none, at period start
     ethnicity: Mapped[str | None] = mapped_column(String(20))
     member_count: Mapped[int | None] = mapped_column(Integer)
+    # where the survey of this household stands (engine cursor, mode, pending edit): it belongs
+    # to the household, so each draft resumes at its own question whoever opens it in any chat
+    state: Mapped[Any] = mapped_column(JSON, nullable=True)
+    # a submitted household opened again to correct it keeps counting as submitted until it is
+    # submitted again (status stays 'submitted'); who reopened it, when and why
+    reopened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reopened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reopen_reason: Mapped[str | None] = mapped_column(String(300))
 
 
 class Answer(Base):
@@ -130,9 +139,11 @@ class ProcessedUpdate(Base):
 
     __tablename__ = "processed_updates"
 
+    # keyed by chat too: an update id is only unique within what one platform sends one bot,
+    # and a stranger reusing another chat's id must never receive that chat's stored reply
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     update_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    chat_id: Mapped[str] = mapped_column(String(64))
     reply: Mapped[Any] = mapped_column(JSON, nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # set once the channel has sent the reply; a reply committed but never sent (the process
@@ -168,6 +179,8 @@ class GroupBinding(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     bound_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     bound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # an official's own chat that subscribed with /nhanthongbao (Zalo bots cannot join groups)
+    is_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class NoticeRun(Base):
@@ -223,3 +236,27 @@ class ReportSubmission(Base):
     channel: Mapped[str | None] = mapped_column(String(16))
     file_name: Mapped[str | None] = mapped_column(String(200))
     file_path: Mapped[str | None] = mapped_column(String(400))
+
+
+class ReportJob(Base):
+    """A report someone asked for in chat: committed with the acknowledgement, built and sent by
+    a worker, so a crash mid-build still delivers the report after a restart (the job is
+    claimed for a lease; a job whose lease ran out is built again)."""
+
+    __tablename__ = "report_jobs"
+    __table_args__ = (Index("ix_report_jobs_status", "status", "claimed_until"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    report_id: Mapped[str] = mapped_column(String(32))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending | running | built | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[Any] = mapped_column(JSON, nullable=True)  # the messages to send, once built
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

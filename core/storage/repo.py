@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.storage.models import Answer, AuditLog, Household, Unit, User, utcnow
-from core.units.loader import ancestors
 from core.units.tree import UnitTree
 
 
@@ -39,16 +38,6 @@ async def audit(session: AsyncSession, household_id: int, action: str, user_id: 
 async def unit_of(session: AsyncSession, user: User) -> Unit | None:
     """The unit a user answers for (a village head's village, an officer's commune...)."""
     return await session.get(Unit, user.unit_id) if user.unit_id else None
-
-
-async def user_covers(session: AsyncSession, user: User, unit_id: int) -> bool:
-    """A user may see a unit when their own unit is that unit or one above it."""
-    if user.role == "admin":
-        return True
-    if user.unit_id is None:
-        return False
-    unit = await session.get(Unit, unit_id)
-    return unit is not None and user.unit_id in await ancestors(session, unit)
 
 
 async def households_in(session: AsyncSession, unit: Unit, limit: int = 20) -> list[Household]:

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from core.conversation.payloads import MAX_BYTES
 from core.datafile import DataFileError, check_keys, line_of, load_mapping, load_yaml, require
 from core.expr import Expr, ExprError, compile_expr
 from core.surveys.model import Choice, Item, QType, Question, RepeatGroup, Survey
@@ -22,7 +23,7 @@ VALUE_RE = re.compile(r"^[a-z0-9_]{1,20}$")
 # Button data is "a:<group>.<index>.<question>:<value>". With ids of at most 24 characters, group ids
 # of at most 4, values of at most 20 and at most 99 members, it stays within Telegram's 64 bytes:
 # 2 + 4 + 1 + 2 + 1 + 24 + 1 + 20 = 55 (all ASCII, as the patterns force).
-CALLBACK_LIMIT = 64
+CALLBACK_LIMIT = MAX_BYTES  # one limit for every button, see core/conversation/payloads.py
 MAX_MEMBERS = 99
 PURPOSES = {"poverty", "average_living"}
 OUTPUTS = {
@@ -38,7 +39,9 @@ _Q_KEYS = {
 _G_KEYS = {"group", "label", "repeat_count", "max_count", "questions", "relevant"}
 _TOP_KEYS = {
     "id", "version", "title", "purpose", "basis", "choice_lists", "questions", "outputs", "head_name",
+    "prior_classes",
 }
+PRIOR_CLASSES = frozenset({"poor", "near_poor", "none"})
 
 
 def load_survey(path: str | Path) -> Survey:
@@ -80,6 +83,7 @@ def load_survey(path: str | Path) -> Survey:
     head_name = doc.get("head_name")
     if head_name is not None and head_name not in hh_names:
         raise DataFileError(path, line_of(doc), f"head_name '{head_name}' is not a household question")
+    prior_classes = _prior_classes(doc, path)
     return Survey(
         id=sid,
         version=version,
@@ -91,7 +95,23 @@ def load_survey(path: str | Path) -> Survey:
         head_name=head_name,
         basis=str(doc.get("basis", "")),
         context_names=CONTEXT_NAMES,
+        prior_classes=prior_classes,
     )
+
+
+def _prior_classes(doc: dict, path: Path) -> dict[str, str]:
+    """`prior_classes: {ngheo: poor, ...}`: which answer of the start-of-period question means
+    which class in the reports (the form's own choice values stay in the form file)."""
+    raw = doc.get("prior_classes") or {}
+    if not isinstance(raw, dict):
+        raise DataFileError(path, line_of(doc), "prior_classes must map answers to poor / near_poor / none")
+    bad = [str(v) for v in raw.values() if v not in PRIOR_CLASSES]
+    if bad:
+        raise DataFileError(path, line_of(raw), f"prior_classes values must be one of {sorted(PRIOR_CLASSES)}, "
+                            f"got {', '.join(bad)}")
+    if raw and "prior_class" not in doc.get("outputs", {}):
+        raise DataFileError(path, line_of(raw), "prior_classes needs an output 'prior_class'")
+    return {str(k): str(v) for k, v in raw.items()}
 
 
 def load_forms(directory: str | Path = FORMS_DIR) -> dict[str, Survey]:

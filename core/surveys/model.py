@@ -84,6 +84,7 @@ class Survey:
     head_name: str | None = None  # question holding the household head's name, for lists
     basis: str = ""
     context_names: frozenset[str] = field(default_factory=frozenset)
+    prior_classes: dict[str, str] = field(default_factory=dict)  # start-of-period answer -> report class
 
     @property
     def key(self) -> str:

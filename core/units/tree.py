@@ -66,3 +66,21 @@ async def children(session: AsyncSession, unit: Unit) -> list[Unit]:
         return [unit]
     rows = await session.scalars(select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.code, Unit.name))
     return list(rows.all())
+
+
+async def commune_of(session: AsyncSession, unit: Unit) -> Unit | None:
+    """The commune a village (or the commune itself) belongs to; its kind decides rural/urban."""
+    current: Unit | None = unit
+    while current is not None and current.level not in ("commune",):
+        current = await session.get(Unit, current.parent_id) if current.parent_id else None
+    return current
+
+
+async def ancestors(session: AsyncSession, unit: Unit) -> list[int]:
+    """Ids of the unit and all units above it, nearest first (for access checks)."""
+    ids = []
+    current: Unit | None = unit
+    while current is not None:
+        ids.append(current.id)
+        current = await session.get(Unit, current.parent_id) if current.parent_id else None
+    return ids

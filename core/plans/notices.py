@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.conversation.commands import payload, slash
+from core.conversation.commands import command_button, slash
 from core.conversation.messages import Button, OutMessage
 from core.i18n import fmt_date, t
 from core.plans.model import Plan, ReportRequest
@@ -30,7 +30,7 @@ class Delivery:
 
 def submit_button(plan: Plan, request: ReportRequest) -> tuple[tuple[Button, ...], ...]:
     key = plan.request_key(request)
-    return ((Button(t("btn_submitted"), payload("submit_report", key), f"{slash('submit_report')} {key}"),),)
+    return ((command_button(t("btn_submitted"), "submit_report", key),),)
 
 
 async def deliveries(session: AsyncSession, notice: Notice, now: datetime) -> list[Delivery]:

@@ -1,4 +1,4 @@
-"""Report submission and tracking in chat: '/nopbaocao' for the unit that owes a report (a
+"""Report submission and tracking in chat (the plan's report requests): '/nopbaocao' for the unit that owes a report (a
 file with that caption, or the 'Đã nộp' button), '/theodoi' for the unit that receives it.
 
 Who may do what follows the plan's levels: only an officer whose unit is at a request's
@@ -12,8 +12,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.conversation.commands import payload, slash
-from core.conversation.messages import Button, OutMessage
+from bot.context import Ctx
+from core.conversation.commands import command_button, slash
+from core.conversation.messages import OutMessage
 from core.i18n import fmt_date, t
 from core.plans.model import LEVEL_RANK, Plan, ReportRequest, request_visible
 from core.plans.tracking import UnitIndex, record, status, submissions
@@ -107,8 +108,7 @@ class ReportDesk:
             else:
                 state = t("submit_state_late", days=late) if late > 0 else t("submit_state_open")
                 key = plan.request_key(request)
-                rows.append((Button(t("submit_button", report=request.title)[:60], payload("submit_report", key),
-                                    f"{slash('submit_report')} {key}"),))
+                rows.append((command_button(t("submit_button", report=request.title)[:60], "submit_report", key),))
             lines.append(t("submit_line", report=request.title, due=fmt_date(request.due), state=state))
         keys = ", ".join(p.request_key(r) for p, r in owed)
         lines.append(t("submit_hint", submit=slash("submit_report"), keys=keys))
@@ -132,7 +132,7 @@ class ReportDesk:
                 done = sum(1 for r in states if r.submission is not None)
                 key = plan.request_key(request)
                 label = t("track_button", report=request.title, done=done, total=len(states))
-                rows.append((Button(label[:60], payload("track", key), f"{slash('track')} {key}"),))
+                rows.append((command_button(label[:60], "track", key),))
             return [OutMessage(t("track_choose"), tuple(rows))]
         plan, request = pair
         states = await status(s, index, plan, request, unit)
@@ -155,3 +155,24 @@ class ReportDesk:
                 lines.append(t("track_missing_line", name=r.unit.name,
                                late=t("track_overdue_suffix", days=late) if late else ""))
         return [OutMessage("\n".join(lines))]
+
+
+# ----- the router's handlers ----------------------------------------------------------------------
+
+def _desk(ctx: Ctx) -> ReportDesk:
+    return ReportDesk(ctx.data.plans)
+
+
+async def submit(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    return await _desk(ctx).submit(ctx.s, ctx.me, await ctx.unit(), arg, ctx.now())
+
+
+async def track(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    return await _desk(ctx).track(ctx.s, ctx.me, await ctx.unit(), arg, ctx.now())
+
+
+async def submit_file(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    """A file is a report submission; its caption may name the request."""
+    doc = ctx.incoming.document
+    assert doc is not None
+    return await _desk(ctx).submit_file(ctx.s, ctx.me, await ctx.unit(), arg, doc.name, doc.path, ctx.now())

@@ -1,17 +1,19 @@
-"""The Zalo channel: Zalo Bot API updates into service calls, replies into Zalo messages.
+"""The Zalo channel: Zalo Bot API updates into (ChatRef, Incoming), replies into Zalo messages.
 
-Zalo has no inline buttons: every keyboard is shown as numbered choices and commands to type
-(bot/plain.py), and the service already understands the typed forms. Zalo sends no documents:
-a report workbook goes out as a signed download link (bot/files.py), a chart as a photo that
-Zalo fetches from such a link. Limits, as far as they are known [secondary]: text up to 2,000
-characters per message (longer replies are split at line ends); no published send rate, so
-sends are paced at ZALO_MAX_RATE (default 10 per second) and an error 429 is retried.
+What Zalo Bot Platform bots lack, as public clients document it [secondary]: they cannot be
+added to group chats, have no inline buttons, and send files only as photos by URL. So every
+keyboard is shown as numbered choices and commands to type (bot/plain.py); a report workbook
+goes out as a signed download link (bot/files.py) and a chart as a photo Zalo fetches from
+such a link; an official on Zalo receives the plan's notices in their private chat after
+/nhanthongbao. Text is split at 2,000 characters; sends are paced at ZALO_MAX_RATE and a 429
+is retried. Ordering, confirm-after-handling, redelivery and report jobs are the runner's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -19,21 +21,21 @@ from typing import Any
 from aiohttp import web
 from aiolimiter import AsyncLimiter
 
+from bot.app import ChatApp
+from bot.channels.zalo_client import ZaloAPIError, ZaloClient, updates_of
 from bot.files import FileLinks
-from bot.lanes import Backoff, ChatLanes
 from bot.plain import plain_text, split_text
-from bot.redeliver import redeliver
-from bot.zalo_client import ZaloAPIError, ZaloClient, updates_of
-from core.conversation.messages import Incoming, OutMessage
+from bot.runner import Backoff, Runner
+from core.conversation.messages import ChatRef, Incoming, OutMessage
 from core.delivery import SendError
 from core.i18n import t
-from core.service import ChatRef, SurveyService
 
 log = logging.getLogger(__name__)
 CHANNEL = "zalo"
 TEXT_LIMIT = 2000
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 RETRIES = 3
+TEXT_EVENT = "message.text.received"
 
 
 @dataclass(frozen=True)
@@ -42,21 +44,31 @@ class ZaloWebhook:
     secret: str
     path: str = "/zalo"
 
+    def __post_init__(self) -> None:
+        if not self.secret:
+            raise ValueError("a Zalo webhook needs ZALO_WEBHOOK_SECRET: without it anyone could post updates")
+
+
+def secret_matches(header: str | None, secret: str) -> bool:
+    """Constant-time, and an empty or non-ASCII header is simply wrong (never an error)."""
+    if not header or not secret or not header.isascii():
+        return False
+    return hmac.compare_digest(header.encode(), secret.encode())
+
 
 class ZaloChannel:
-    def __init__(self, service: SurveyService, client: ZaloClient, links: FileLinks | None,
+    name = CHANNEL
+
+    def __init__(self, app: ChatApp, client: ZaloClient, links: FileLinks | None,
                  webhook: ZaloWebhook | None = None, max_rate: float = 10, poll_timeout: int = 30) -> None:
-        self.service = service
+        self.chat_app = app
         self.client = client
         self.links = links
         self.webhook = webhook
         self.poll_timeout = poll_timeout
         self.limiter = AsyncLimiter(max_rate, 1) if max_rate > 0 else None
-        self.lanes = ChatLanes()
+        self.runner = Runner(app, self)
         self._poller: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._running = False
-        self._redelivery: asyncio.Task[int] | None = None
 
     # ----- lifecycle ----------------------------------------------------------------------
 
@@ -66,9 +78,7 @@ class ZaloChannel:
 
     async def start(self) -> None:
         await self.client.get_me()
-        self._running = True
-        self._redelivery = asyncio.create_task(redeliver(
-            self.service, CHANNEL, lambda chat, messages: self.lanes.run(chat, self.send(chat, messages))))
+        await self.runner.start()
         if self.webhook:
             await self.client.set_webhook(self.webhook.url, self.webhook.secret)
         else:
@@ -77,21 +87,17 @@ class ZaloChannel:
             self._poller = asyncio.create_task(self._poll())
 
     async def stop(self) -> None:
-        self._running = False
-        if self._redelivery is not None:
-            self._redelivery.cancel()
-            await asyncio.gather(self._redelivery, return_exceptions=True)
         if self._poller:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.service.flush()
+        await self.runner.stop()
         await self.client.close()
 
     async def _poll(self) -> None:
+        """Zalo's getUpdates has no offset to confirm with: updates are handed over when fetched,
+        so each is handled at once in its chat's lane."""
         backoff = Backoff()
-        while self._running:
+        while True:
             try:
                 updates = await self.client.get_updates(self.poll_timeout)
                 backoff.reset()
@@ -99,48 +105,48 @@ class ZaloChannel:
                 await backoff.wait("zalo getUpdates", exc)
                 continue
             for update in updates:
-                self._dispatch(update)
+                translated = self.translate(update)
+                if translated is not None:
+                    self.runner.background(self._take(*translated))
 
     async def on_webhook(self, request: web.Request) -> web.Response:
+        """Answers 200 only once every update in the call has been handled and its reply sent,
+        so an update a dying process held is sent again by Zalo."""
         assert self.webhook is not None
-        if request.headers.get(SECRET_HEADER) != self.webhook.secret:
-            return web.Response(status=403)
+        if not secret_matches(request.headers.get(SECRET_HEADER), self.webhook.secret):
+            return web.Response(status=401)
         try:
             body = await request.json()
         except ValueError:
             return web.Response(status=400)
-        for update in updates_of(body):
-            self._dispatch(update)
+        handled = [self._take(*u) for u in map(self.translate, updates_of(body)) if u is not None]
+        await asyncio.gather(*handled)
         return web.json_response({"ok": True})
 
-    def _dispatch(self, update: dict[str, Any]) -> None:
-        message = update.get("message") or {}
-        chat = str((message.get("chat") or {}).get("id", ""))
-        task = asyncio.create_task(self.lanes.run(chat, self.on_update(update)))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    # ----- translating updates ------------------------------------------------------------
 
-    # ----- handling -----------------------------------------------------------------------
+    async def _take(self, ref: ChatRef, incoming: Incoming | None) -> None:
+        if incoming is None:  # a sticker, photo or voice in a private chat: say what the bot reads
+            await self.runner.send(ref.chat_id, [OutMessage(t("only_text"))])
+            return
+        await self.runner.handle(ref, incoming)
 
-    async def on_update(self, update: dict[str, Any]) -> None:
-        try:
-            message = update["message"]
-            chat, sender = message["chat"], message.get("from") or {}
-            ref = ChatRef(CHANNEL, str(chat["id"]), str(sender.get("id", chat["id"])),
-                          str(sender.get("display_name") or sender.get("name") or ""),
-                          str(chat.get("chat_type", "PRIVATE")).upper() == "GROUP", chat.get("title"))
-            text = message.get("text")
-            if update.get("event_name", "message.text.received") != "message.text.received" or text is None:
-                if not ref.is_group:
-                    await self.send(ref.chat_id, [OutMessage(t("only_text"))])
-                return
-            reply = await self.service.handle(
-                ref, Incoming(text=text, update_id=str(message.get("message_id"))),
-                notify=lambda m: self.send(ref.chat_id, [m]))
-            await self.send(ref.chat_id, reply.messages)
-            await self.service.delivered(CHANNEL, str(message.get("message_id")))
-        except Exception:
-            log.exception("zalo update failed: %s", update)
+    def translate(self, update: dict[str, Any]) -> tuple[ChatRef, Incoming | None] | None:
+        message = update.get("message") if isinstance(update, dict) else None
+        if not isinstance(message, dict) or not isinstance(message.get("chat"), dict):
+            return None
+        chat, sender = message["chat"], message.get("from") or {}
+        ref = ChatRef(CHANNEL, str(chat.get("id", "")), str(sender.get("id", chat.get("id", ""))),
+                      str(sender.get("display_name") or sender.get("name") or ""),
+                      str(chat.get("chat_type", "PRIVATE")).upper() == "GROUP", chat.get("title"))
+        if not ref.chat_id:
+            return None
+        mid = message.get("message_id")
+        uid = str(mid) if mid not in (None, "") else None  # no id: never deduplicated against another
+        text = message.get("text")
+        if update.get("event_name", TEXT_EVENT) != TEXT_EVENT or not isinstance(text, str):
+            return None if ref.is_group else (ref, None)
+        return ref, Incoming(text=text, update_id=uid)
 
     # ----- output -------------------------------------------------------------------------
 

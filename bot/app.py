@@ -1,0 +1,144 @@
+"""The chat application every channel calls: one user action in, the reply out.
+
+Each call is one database transaction that passes the same steps for every update, in one
+place: (1) the journal claims the update id, so a re-delivered update changes nothing and gets
+the same reply; (2) the sender is looked up (administrators named in the settings are created
+on first contact; a disabled user is a stranger); (3) the router sends it to its handler,
+which writes its changes; (4) the reply is stored with the update and everything is
+committed. Only then does the channel get the messages to send. A crash before the commit
+loses the whole action (the platform delivers it again); a crash after it loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.context import AppData, Ctx
+from bot.router import Router
+from bot.uploads import Uploads
+from core import journal
+from core.access import Role
+from core.app import load_data_files, prepare_store
+from core.classification.pack import RulePack
+from core.config import Settings
+from core.conversation.messages import ChatRef, Incoming, OutMessage, Reply
+from core.i18n import t
+from core.plans.model import Plan
+from core.reports.build import Catalogue
+from core.storage.db import Database
+from core.storage.models import Unit, User
+from core.storage.repo import ensure_user
+from core.surveys.model import Survey
+
+log = logging.getLogger(__name__)
+
+
+class ChatApp:
+    def __init__(self, db: Database, settings: Settings, forms: dict[str, Survey], packs: list[RulePack],
+                 reports: Catalogue | None = None, plans: list[Plan] | None = None,
+                 clock: Callable[[], datetime] | None = None, router: Router | None = None) -> None:
+        self.data = AppData(db, settings, forms, packs, reports or Catalogue.load(), plans or [],
+                            clock or (lambda: datetime.now(UTC)))
+        self.router = router or Router()
+        self.marks = journal.DeliveryMarks(db)
+        self.uploads = Uploads(db, settings.data_dir)
+        self._wake: dict[str, asyncio.Event] = {}
+
+    # the application's data, as the channels, the CLI and the tests read it
+    @property
+    def db(self) -> Database:
+        return self.data.db
+
+    @property
+    def settings(self) -> Settings:
+        return self.data.settings
+
+    @property
+    def forms(self) -> dict[str, Survey]:
+        return self.data.forms
+
+    @property
+    def reports(self) -> Catalogue:
+        return self.data.reports
+
+    @property
+    def plans(self) -> list[Plan]:
+        return self.data.plans
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.data.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], datetime]) -> None:
+        self.data.clock = clock
+
+    def wake_event(self, worker: str) -> asyncio.Event:
+        """Set after a commit that gave this worker work (e.g. a report job)."""
+        return self._wake.setdefault(worker, asyncio.Event())
+
+    # ----- one update ---------------------------------------------------------------------------
+
+    async def handle(self, chat: ChatRef, incoming: Incoming) -> Reply:
+        try:
+            return await self._handle(chat, incoming)
+        except IntegrityError:
+            # A concurrent delivery of the same update committed first: answer as a duplicate.
+            if incoming.update_id is not None:
+                stored = await journal.stored_reply(self.db, chat, incoming.update_id)
+                if stored is not None:
+                    return Reply(stored, duplicate=True)
+            log.exception("integrity error handling update %s of %s chat %s", incoming.update_id, chat.channel,
+                          chat.chat_id)
+            return Reply([OutMessage(t("internal_error"))])
+        except Exception:
+            # never the message text: it may hold ID numbers, phones, incomes
+            log.exception("error handling update %s of %s chat %s", incoming.update_id, chat.channel, chat.chat_id)
+            return Reply([OutMessage(t("internal_error"))])
+
+    async def _handle(self, chat: ChatRef, incoming: Incoming) -> Reply:
+        async with self.db.transaction() as s:
+            record = await journal.claim(s, chat, incoming.update_id)
+            if isinstance(record, list):
+                return Reply(record, duplicate=True)
+            ctx = Ctx(self.data, self.router, s, chat, incoming, await self._sender(s, chat))
+            messages = await self.router.dispatch(ctx)
+            journal.store(record, messages)
+        for worker in ctx.wakes:
+            self.wake_event(worker).set()
+        return Reply(messages, refused=ctx.refused)
+
+    async def _sender(self, s: AsyncSession, chat: ChatRef) -> User | None:
+        user = await s.scalar(select(User).where(User.channel == chat.channel,
+                                                 User.external_id == chat.user_external_id))
+        if user is None and (chat.channel, chat.user_external_id) in self.settings.admin_ids:
+            province = await s.scalar(select(Unit).where(
+                Unit.configuration == self.settings.units_configuration, Unit.level == "province"))
+            user = await ensure_user(s, chat.channel, chat.user_external_id,
+                                     chat.display_name or chat.user_external_id, Role.ADMIN,
+                                     province.id if province else None)
+        if user is not None and user.disabled_at is not None:
+            return None
+        return user
+
+    # ----- delivery marks (the runner calls these) ----------------------------------------------
+
+    def delivered(self, channel: str, chat_id: str, update_id: str | None) -> None:
+        self.marks.mark(channel, chat_id, update_id)
+
+    async def flush(self) -> None:
+        await self.marks.flush()
+
+
+async def build_app(settings: Settings, db: Database | None = None) -> ChatApp:
+    data = load_data_files()
+    db = db or Database(settings.database_url)
+    plans = await prepare_store(db, settings, data)
+    return ChatApp(db, settings, data.forms, data.packs, data.reports, plans)

@@ -1,0 +1,1 @@
+"""Platform adapters: each turns its updates into (ChatRef, Incoming) and sends OutMessages."""

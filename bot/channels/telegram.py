@@ -1,0 +1,260 @@
+"""The Telegram channel: Bot API updates into (ChatRef, Incoming), replies into messages with
+inline keyboards. python-telegram-bot is used as the Bot API client (sending, rate limiting,
+update parsing); ordering, confirm-after-handling, redelivery and report jobs are the
+runner's (bot/runner.py), shared with every channel.
+
+Updates are fetched by our own long polling (or served by our own webhook endpoint) so that
+an update is confirmed to Telegram only once it has been handled: the library's poller
+confirms a batch as soon as it is fetched, and a kill would lose those messages.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from telegram import BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.app import ChatApp
+from bot.plain import split_text
+from bot.runner import Backoff, Runner
+from bot.uploads import safe_file_name
+from bot.web import WebServer
+from core.conversation.messages import Attachment, ChatRef, Incoming, OutMessage, Reply
+from core.delivery import SendError
+from core.i18n import t
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+TEXT_LIMIT = 4096
+FILE_LIMIT_MB = 20  # the Bot API's getFile limit
+ALLOWED = ["message", "callback_query"]
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    secret: str
+    listen: str = "0.0.0.0"
+    port: int = 8443
+    path: str = "telegram"
+
+
+def keyboard(message: OutMessage) -> InlineKeyboardMarkup | None:
+    if not message.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row] for row in message.buttons]
+    )
+
+
+class TelegramChannel:
+    """Sends pace themselves through AIORateLimiter: about 30 messages/s for the bot and 20 per
+    minute per group (Settings.telegram_max_rate / telegram_group_rate), and a 429 'retry after'
+    is waited out and retried up to three times before the caller sees it."""
+
+    name = CHANNEL
+
+    def __init__(self, app: ChatApp, token: str, api_base: str | None = None,
+                 webhook: WebhookConfig | None = None, poll_timeout: int = 30) -> None:
+        self.chat_app = app
+        self.webhook = webhook
+        self.poll_timeout = poll_timeout
+        self.runner = Runner(app, self)
+        self._poller: Any = None
+        self._web: WebServer | None = None
+        settings = app.settings
+        builder = ApplicationBuilder().token(token).updater(None)
+        if settings.telegram_max_rate > 0:
+            # One token at a time, evenly spaced (1 per 1/30 s; per group 1 per 3 s): a bucket of
+            # 30 would allow 60 sends inside one sliding second and meet Telegram's flood control.
+            group = settings.telegram_group_rate
+            builder = builder.rate_limiter(AIORateLimiter(
+                overall_max_rate=1, overall_time_period=1 / settings.telegram_max_rate,
+                group_max_rate=1 if group > 0 else 0, group_time_period=60 / group if group > 0 else 0,
+                max_retries=3))
+        if api_base:
+            base = api_base.rstrip("/")
+            builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+        self.app: Application = builder.build()
+
+    @property
+    def bot(self) -> Any:
+        return self.app.bot
+
+    # ----- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        import asyncio
+
+        await self.app.initialize()
+        await self.bot.set_my_commands([BotCommand(name, text[:256]) for name, text in self.chat_app.router.menu()])
+        await self.runner.start()
+        if self.webhook:
+            hook = self.webhook
+            self._web = WebServer(hook.listen, hook.port, None, [web.post(f"/{hook.path.strip('/')}", self.on_webhook)])
+            await self._web.start()
+            await self.bot.set_webhook(hook.url, secret_token=hook.secret, allowed_updates=ALLOWED)
+        else:
+            await self.bot.delete_webhook()
+            self._poller = asyncio.create_task(self._poll())
+
+    async def stop(self) -> None:
+        import asyncio
+
+        if self._web is not None:
+            await self._web.stop()
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        await self.runner.stop()
+        await self.app.shutdown()
+
+    async def on_webhook(self, request: web.Request) -> web.Response:
+        """Answers 200 only once the update has been handled and its reply sent: if the process
+        dies first, Telegram sends the update again."""
+        assert self.webhook is not None
+        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), self.webhook.secret.encode()):
+            return web.Response(status=403)
+        try:
+            update = Update.de_json(await request.json(), self.bot)
+        except ValueError:
+            return web.Response(status=400)
+        if update is not None:
+            await self.handle(update)
+        return web.Response(status=200)
+
+    async def _poll(self) -> None:
+        """Long polling that keeps the offset at the oldest update still in hand: after a kill
+        Telegram hands the unfinished ones to the next process, and the journal makes the
+        finished ones no-ops. Updates returned again while older ones are in hand are skipped."""
+        import asyncio
+
+        inflight: set[int] = set()
+        done: set[int] = set()
+        newest = -1
+        backoff = Backoff()
+        while True:
+            offset = min(inflight) if inflight else newest + 1
+            done.difference_update({i for i in done if i < offset})
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset if offset > 0 else None, timeout=0 if inflight else self.poll_timeout,
+                    allowed_updates=ALLOWED)
+                backoff.reset()
+            except TelegramError as exc:
+                await backoff.wait("telegram getUpdates", exc)
+                continue
+            fresh = [u for u in updates if u.update_id not in inflight and u.update_id not in done]
+            for update in fresh:
+                inflight.add(update.update_id)
+                newest = max(newest, update.update_id)
+                task = asyncio.create_task(self.handle(update))
+                task.add_done_callback(lambda _t, i=update.update_id: (inflight.discard(i), done.add(i)))
+            if inflight and not fresh:
+                await asyncio.sleep(0.05)  # only unfinished updates came back: do not spin
+
+    # ----- translating updates ------------------------------------------------------------
+
+    async def handle(self, update: Update) -> None:
+        try:
+            await self._translate(update)
+        except Exception:
+            log.exception("telegram update %s failed", update.update_id)
+
+    async def _translate(self, update: Update) -> None:
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None:
+            return
+        ref = ChatRef(CHANNEL, str(chat.id), str(user.id), user.full_name, chat.type != "private", chat.title)
+        uid = str(update.update_id)
+        if update.callback_query is not None:
+            query = update.callback_query
+            await self._quietly(query.answer())
+            await self.runner.handle(ref, Incoming(payload=query.data or "", update_id=uid),
+                                     present=lambda reply: self._mark_pressed(query, reply))
+            return
+        message = update.effective_message
+        if message is None:
+            return
+        if message.text is not None:
+            await self.runner.handle(ref, Incoming(text=message.text, update_id=uid))
+        elif message.document is not None:
+            await self._document(ref, uid, message)
+        elif not ref.is_group and not message.new_chat_members and not message.left_chat_member:
+            await self.runner.send(ref.chat_id, [OutMessage(t("only_text"))])  # photos, stickers, voice
+
+    async def _document(self, ref: ChatRef, uid: str, message: Any) -> None:
+        """A report file: the sender is checked before anything is saved (strangers' files are
+        never written to disk), then it is saved under RASOAT_DATA_DIR/uploads."""
+        doc = message.document
+        uploads = self.chat_app.uploads
+        refusal = await uploads.refusal(ref, doc.file_size or 0)
+        if refusal is not None:
+            await self.runner.send(ref.chat_id, [refusal])
+            return
+        path = uploads.path_for(ref, uid, safe_file_name(doc.file_name or "tep"))
+        telegram_file = await doc.get_file()
+        await telegram_file.download_to_drive(path)
+        uploads.secure(path)
+        await self.runner.handle(ref, Incoming(text=message.caption or "", update_id=uid,
+                                               document=Attachment(doc.file_name or "tep", str(path))))
+        await uploads.keep_or_delete(path)
+
+    # ----- output -------------------------------------------------------------------------
+
+    async def send(self, chat_id: str, messages: list[OutMessage]) -> None:
+        for message in messages:
+            if message.photo or message.document:
+                path = message.photo or message.document
+                assert path is not None
+                with open(path, "rb") as fh:
+                    call = self.bot.send_photo if message.photo else self.bot.send_document
+                    await call(chat_id, fh, caption=message.text[:1024], reply_markup=keyboard(message))
+                continue
+            parts = split_text(message.text, TEXT_LIMIT)
+            for i, part in enumerate(parts):
+                last = i == len(parts) - 1
+                await self.bot.send_message(chat_id, part, reply_markup=keyboard(message) if last else None)
+
+    async def deliver(self, chat_id: str, message: OutMessage) -> None:
+        """One notice for the scheduler's outbox; platform refusals become SendError."""
+        try:
+            await self.send(chat_id, [message])
+        except RetryAfter as exc:
+            seconds = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") else exc.retry_after
+            raise SendError(str(exc), retry_after=float(seconds)) from exc
+        except Forbidden as exc:  # removed from the group, or the user blocked the bot
+            raise SendError(str(exc), permanent=True) from exc
+        except BadRequest as exc:  # chat not found, message malformed: retrying cannot help
+            raise SendError(str(exc), permanent=True) from exc
+        except TelegramError as exc:  # network trouble, timeouts: try again later
+            raise SendError(str(exc)) from exc
+
+    async def _mark_pressed(self, query: CallbackQuery, reply: Reply) -> None:
+        """Replace the keyboard of an answered question by the answer chosen, so old buttons
+        cannot be pressed by mistake later. A press the application refused (stale, or on a
+        question answered by typing) edits nothing: the old message never shows an answer
+        that was not applied."""
+        if reply.duplicate or reply.refused or query.message is None:
+            return
+        markup = getattr(query.message, "reply_markup", None)
+        label = next((b.text for row in (markup.inline_keyboard if markup else ()) for b in row
+                      if b.callback_data == query.data), None)
+        text = getattr(query.message, "text", None)
+        if label and text:
+            await self._quietly(query.edit_message_text(f"{text}\n\n➡️ {label}"))
+
+    @staticmethod
+    async def _quietly(call: Awaitable[Any]) -> None:
+        try:
+            await call
+        except TelegramError as exc:
+            log.warning("telegram call failed: %s", exc)

@@ -1,0 +1,74 @@
+"""What a handler is given: the request (who, where, what), the open transaction, and the
+application's data (forms, rule packs, reports, plans, settings, clock).
+
+Handlers are written once for every channel; they never see a platform object, and they
+return the messages to send. Everything they write goes into the one transaction that also
+records the update, so a reply is only ever sent for work that was committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.classification.pack import RulePack
+from core.config import Settings
+from core.conversation.messages import ChatRef, Command, Incoming
+from core.plans.model import Plan
+from core.reports.build import Catalogue
+from core.storage.db import Database
+from core.storage.models import Unit, User
+from core.surveys.model import Survey
+
+if TYPE_CHECKING:
+    from bot.router import Router
+
+
+@dataclass
+class AppData:
+    """The long-lived part: loaded and checked once at start-up."""
+
+    db: Database
+    settings: Settings
+    forms: dict[str, Survey]
+    packs: list[RulePack]
+    reports: Catalogue
+    plans: list[Plan]
+    clock: Callable[[], datetime]
+
+
+@dataclass
+class Ctx:
+    data: AppData
+    router: Router
+    s: AsyncSession
+    chat: ChatRef
+    incoming: Incoming
+    user: User | None
+    command: Command | None = None  # what the router resolved the update to
+    refused: bool = False  # a press that was not applied: the channel must not show it as answered
+    wakes: set[str] = field(default_factory=set)  # workers to wake after the commit ("reports")
+    _unit: Unit | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.data.settings
+
+    def now(self) -> datetime:
+        return self.data.clock()
+
+    @property
+    def me(self) -> User:
+        """The registered user (handlers behind the stranger gate only)."""
+        assert self.user is not None
+        return self.user
+
+    async def unit(self) -> Unit | None:
+        """The unit the user answers for (a village head's village, an officer's commune...)."""
+        if self._unit is None and self.user is not None and self.user.unit_id is not None:
+            self._unit = await self.s.get(Unit, self.user.unit_id)
+        return self._unit

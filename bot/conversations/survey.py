@@ -1,0 +1,296 @@
+"""The survey session: start a household, list and open households, take each answer through
+the pure engine and persist what it changed, submit, and reopen a submitted household.
+
+Where a survey stands (the engine's cursor, mode and pending edit) is stored on the household,
+not on the chat: a village head with three drafts resumes each at its own question, and a
+commune officer who opens a household sees the same position. The chat only remembers which
+household it has open, and a question it asked outside the survey (the reason for reopening).
+Each step locks the household row, applies the engine's changes with their audit rows and
+stores the new position in the caller's transaction, before any reply is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.context import Ctx
+from core.access import Action, Role, can, covers
+from core.classification.classify import classify
+from core.classification.pack import pack_for_year
+from core.classification.render import render
+from core.conversation import payloads
+from core.conversation.commands import command_button, slash
+from core.conversation.engine import SUBMITTED, EngineState, Step, SurveyEngine
+from core.conversation.messages import OutMessage
+from core.households import Status, record_classification
+from core.i18n import t
+from core.messaging import tell_users
+from core.storage.models import Conversation, Household, Unit, User, utcnow
+from core.storage.repo import audit, households_in, load_answers, save_answer
+from core.surveys.evaluate import outputs
+from core.surveys.parsing import clean_text
+from core.units.tree import commune_of
+
+STEP_COMMANDS = ("pause", "resume", "back", "skip", "keep", "review", "confirm", "edit")
+REOPEN_REASON = "reopen_reason"  # the chat is waiting for the reason to reopen a household
+REASON_MIN, REASON_MAX = 3, 300
+SUMMARY_LINES = 60
+
+Act = Callable[[SurveyEngine, EngineState, dict[str, Any]], Step]
+
+
+# ----- the chat's own small state ------------------------------------------------------------
+
+async def conversation(ctx: Ctx) -> Conversation:
+    """This chat's row, locked: one chat's updates apply one at a time, in order."""
+    conv = await ctx.s.scalar(select(Conversation).where(
+        Conversation.channel == ctx.chat.channel, Conversation.chat_id == ctx.chat.chat_id).with_for_update())
+    if conv is None:
+        conv = Conversation(channel=ctx.chat.channel, chat_id=ctx.chat.chat_id, user_id=ctx.me.id, state=None)
+        ctx.s.add(conv)
+        await ctx.s.flush()
+    return conv
+
+
+async def _open_household(ctx: Ctx, conv: Conversation) -> Household | None:
+    """The household this chat has open, locked, if the user may still see it."""
+    if conv.household_id is None:
+        return None
+    household = await ctx.s.get(Household, conv.household_id, with_for_update=True)
+    if household is None or not await covers(ctx.s, ctx.me, household.village_id):
+        conv.household_id, conv.state = None, None
+        return None
+    return household
+
+
+def engine_for(ctx: Ctx, household: Household) -> SurveyEngine:
+    survey = ctx.data.forms[household.survey_id]
+    return SurveyEngine(survey, {"review_year": household.review_year, "is_urban": household.area == "urban"})
+
+
+def editable(household: Household) -> bool:
+    return household.status == Status.DRAFT or household.reopened_at is not None
+
+
+def position(household: Household) -> EngineState:
+    if not editable(household):
+        return EngineState(mode=SUBMITTED)
+    return EngineState.from_json(household.state)
+
+
+# ----- survey steps ----------------------------------------------------------------------------
+
+async def _step(ctx: Ctx, act: Act) -> list[OutMessage]:
+    conv = await conversation(ctx)
+    household = await _open_household(ctx, conv)
+    if household is None:
+        return [OutMessage(t("no_active_survey", new=slash("new"), list=slash("list")))]
+    engine = engine_for(ctx, household)
+    answers = await load_answers(ctx.s, household.id)
+    step = act(engine, position(household), answers)
+    return await _persist(ctx, household, engine, step)
+
+
+async def _persist(ctx: Ctx, household: Household, engine: SurveyEngine, step: Step) -> list[OutMessage]:
+    for change in step.changes:
+        await save_answer(ctx.s, household.id, change.key, change.old, change.new, ctx.me.id)
+    head = engine.survey.head_name
+    if head and any(c.key == head for c in step.changes):
+        household.head_name = step.answers.get(head)
+    now = utcnow()
+    if step.changes:
+        household.updated_at = now
+    if editable(household):
+        household.state = step.state.to_json()
+    if step.submit:
+        await ctx.s.flush()
+        step.messages.extend(await _submit(ctx, household, engine, step.answers))
+    return step.messages
+
+
+async def _submit(ctx: Ctx, household: Household, engine: SurveyEngine, answers: dict[str, Any]) -> list[OutMessage]:
+    pack = pack_for_year(ctx.data.packs, household.review_year)
+    view = engine.view(answers)
+    result = classify(engine.survey, pack, view, household.area or "rural")
+    again = household.reopened_at is not None
+    record_classification(household, result, pack, outputs(engine.survey, view), engine.survey.prior_classes)
+    household.state = EngineState(mode=SUBMITTED).to_json()
+    await audit(ctx.s, household.id, "resubmit" if again else "submit", ctx.me.id, result.to_json())
+    done = OutMessage(t("submitted", id=household.id, new=slash("new"), list=slash("list")),
+                      ((command_button(t("btn_new"), "new"),),))
+    return [OutMessage(render(result, pack)), done]
+
+
+async def typed(ctx: Ctx, text: str | None) -> list[OutMessage]:
+    """Typed text that is not a command: an answer, or the reason a question outside the survey asked for."""
+    conv = await conversation(ctx)
+    if (conv.state or {}).get("await") == REOPEN_REASON:
+        return await _reopen_with_reason(ctx, conv, text or "")
+    return await _step(ctx, lambda e, st, a: e.handle_text(st, a, text or ""))
+
+
+async def pressed(ctx: Ctx, payload: str | None) -> list[OutMessage]:
+    press = payloads.unpack(payload or "")
+    assert isinstance(press, payloads.AnswerPress)
+
+    def act(engine: SurveyEngine, state: EngineState, answers: dict[str, Any]) -> Step:
+        step = engine.handle_button(state, answers, press.key, press.value)
+        ctx.refused = not step.changes and step.state == state  # nothing applied, nothing moved
+        return step
+
+    ctx.refused = True  # no open survey: nothing applied either
+    return await _step(ctx, act)
+
+
+async def command(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    """Back, skip, keep, pause, resume, review, edit, confirm: the engine's own commands."""
+    cmd = ctx.command
+    assert cmd is not None
+    return await _step(ctx, lambda e, st, a: e.handle_command(st, a, cmd))
+
+
+# ----- session commands ------------------------------------------------------------------------
+
+async def resume_lines(ctx: Ctx) -> list[OutMessage]:
+    """After the welcome: where the open draft stands, so a returning user goes straight on."""
+    conv = await conversation(ctx)
+    household = await _open_household(ctx, conv)
+    if household is None or not editable(household):
+        return []
+    engine = engine_for(ctx, household)
+    step = engine.start(await load_answers(ctx.s, household.id), position(household))
+    household.state = step.state.to_json()
+    return [OutMessage(t("resume_notice", id=household.id, head=household.head_name or "-")), *step.messages]
+
+
+async def new(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    village = await ctx.unit()
+    if village is None or not await can(ctx.s, ctx.me, Action.SURVEY, village):
+        return [OutMessage(t("only_village_heads_survey"))]
+    forms = ctx.data.forms
+    if not arg or arg not in forms:
+        rows = tuple((command_button(f.title, "new", f.id),) for f in forms.values())
+        return [OutMessage(t("choose_form"), rows)]
+    survey = forms[arg]
+    commune = await commune_of(ctx.s, village)
+    pack = pack_for_year(ctx.data.packs, ctx.settings.review_year)
+    household = Household(
+        village_id=village.id, survey_id=survey.id, survey_version=survey.version,
+        review_year=ctx.settings.review_year, status=Status.DRAFT, created_by=ctx.me.id,
+        area=pack.area_of(commune.kind if commune else "Xã"),
+    )
+    ctx.s.add(household)
+    await ctx.s.flush()
+    await audit(ctx.s, household.id, "create", ctx.me.id, {"survey": survey.key, "village": village.name})
+    conv = await conversation(ctx)
+    conv.household_id, conv.state = household.id, None
+    step = engine_for(ctx, household).start({}, EngineState())
+    household.state = step.state.to_json()
+    intro = OutMessage(t("new_household", id=household.id, title=survey.title, village=village.name,
+                         area=t(f"area_{household.area}"), back=slash("back"), pause=slash("pause")))
+    return [intro, *step.messages]
+
+
+async def list_households(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    unit = await ctx.unit()
+    if unit is None:
+        return [OutMessage(t("only_village_heads_survey"))]
+    households = await households_in(ctx.s, unit)
+    if not households:
+        return [OutMessage(t("list_empty", new=slash("new")))]
+    lines = [t("list_title")]
+    rows = []
+    for h in households:
+        status = t("status_draft") if h.status == Status.DRAFT else t(f"outcome_{h.outcome}")
+        lines.append(t("list_line", id=h.id, head=h.head_name or t("value_missing"), status=status))
+        rows.append((command_button(t("btn_open", id=h.id), "open", str(h.id)),))
+    return [OutMessage("\n".join(lines), tuple(rows[:10]))]
+
+
+def household_number(arg: str | None) -> int | None:
+    """'12' or '#12'; anything else (words, '²', a 40-digit number) is not a household number."""
+    ref = (arg or "").strip().lstrip("#")
+    if not ref.isascii() or not ref.isdigit() or len(ref) > 9:
+        return None
+    return int(ref)
+
+
+async def open_household(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    number = household_number(arg)
+    if number is None:
+        return [OutMessage(t("open_usage", open=slash("open")))]
+    household = await ctx.s.get(Household, number, with_for_update=True)
+    if household is None or not await covers(ctx.s, ctx.me, household.village_id):
+        return [OutMessage(t("household_not_found", id=number))]
+    conv = await conversation(ctx)
+    conv.household_id, conv.state = household.id, None
+    engine = engine_for(ctx, household)
+    answers = await load_answers(ctx.s, household.id)
+    if not editable(household):
+        summary = engine.summary_lines(engine.view(answers), answers)
+        head = t("opened_submitted", id=household.id, outcome=t(f"outcome_{household.outcome}"),
+                 reopen=slash("reopen"))
+        buttons = ((command_button(t("btn_reopen"), "reopen"),),) if await _may_reopen(ctx, household) else ()
+        return [OutMessage("\n".join([head, *summary[:SUMMARY_LINES]]), buttons)]
+    step = engine.start(answers, position(household))
+    household.state = step.state.to_json()
+    return [OutMessage(t("opened_draft", id=household.id, head=household.head_name or "-")), *step.messages]
+
+
+async def _may_reopen(ctx: Ctx, household: Household) -> bool:
+    village = await ctx.s.get(Unit, household.village_id)
+    return village is not None and await can(ctx.s, ctx.me, Action.REOPEN, village)
+
+
+async def reopen(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    """Looking is not editing: a submitted household is opened again only with a reason."""
+    conv = await conversation(ctx)
+    household = await _open_household(ctx, conv)
+    if household is None or household.status != Status.SUBMITTED or household.reopened_at is not None:
+        return [OutMessage(t("reopen_nothing", list=slash("list")))]
+    if not await _may_reopen(ctx, household):
+        return [OutMessage(t("reopen_not_allowed"))]
+    if arg and arg.strip():
+        return await _reopen_with_reason(ctx, conv, arg, household)
+    conv.state = {"await": REOPEN_REASON, "household": household.id}
+    return [OutMessage(t("reopen_ask_reason", id=household.id, cancel=slash("cancel")))]
+
+
+async def _reopen_with_reason(ctx: Ctx, conv: Conversation, text: str,
+                              household: Household | None = None) -> list[OutMessage]:
+    reason = clean_text(text)
+    if household is None:
+        household = await _open_household(ctx, conv)
+        if household is None or household.id != (conv.state or {}).get("household"):
+            conv.state = None
+            return [OutMessage(t("reopen_nothing", list=slash("list")))]
+    if not REASON_MIN <= len(reason) <= REASON_MAX:
+        return [OutMessage(t("reopen_reason_length", min=REASON_MIN, max=REASON_MAX, cancel=slash("cancel")))]
+    conv.state = None
+    household.reopened_at, household.reopened_by, household.reopen_reason = utcnow(), ctx.me.id, reason
+    await audit(ctx.s, household.id, "reopen", ctx.me.id,
+                {"previous_outcome": household.outcome, "reason": reason})
+    await _tell_village_heads(ctx, household, reason)
+    engine = engine_for(ctx, household)
+    step = engine.start(await load_answers(ctx.s, household.id), EngineState(mode="review"))
+    household.state = step.state.to_json()
+    return [OutMessage(t("reopened", id=household.id)), *step.messages]
+
+
+async def _tell_village_heads(ctx: Ctx, household: Household, reason: str) -> None:
+    """The village head learns that someone else reopened one of the village's households."""
+    heads = (await ctx.s.scalars(select(User.id).where(
+        User.unit_id == household.village_id, User.role == Role.VILLAGE_HEAD, User.disabled_at.is_(None),
+        User.id != ctx.me.id))).all()
+    text = t("reopened_notice", id=household.id, head=household.head_name or "-", by=ctx.me.display_name,
+             reason=reason)
+    await tell_users(ctx.s, heads, f"reopen/{household.id}", OutMessage(text))
+
+
+async def cancel(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    conv = await conversation(ctx)
+    conv.household_id, conv.state = None, None
+    return [OutMessage(t("cancelled", new=slash("new"), list=slash("list")))]

@@ -1,0 +1,144 @@
+"""Registration, invite codes, identity, and the chats that receive a unit's notices."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.context import Ctx
+from bot.conversations.survey import resume_lines
+from core.access import ROLE_LEVEL, Action, Role, can
+from core.accounts import CODE_DAYS, AccountError, bind_group, issue_invite, officers_of, redeem, unbind
+from core.conversation.commands import command_button, slash
+from core.conversation.messages import OutMessage
+from core.i18n import catalog, t
+from core.messaging import tell_users
+from core.storage.models import Unit
+from core.surveys.parsing import clean_text, fold
+from core.units.names import find_village
+
+
+async def start(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    """/start: the welcome; for someone not registered, '/start CODE' (a t.me deep link) registers."""
+    if ctx.user is None:
+        return await register(ctx, arg)
+    return await welcome(ctx)
+
+
+async def register(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    if ctx.user is not None:
+        return [OutMessage(t("already_registered"))]
+    if not arg:
+        return [OutMessage(t("not_registered", register=slash("register")))]
+    chat = ctx.chat
+    try:
+        ctx.user = await redeem(ctx.s, arg, chat.channel, chat.user_external_id, chat.display_name)
+    except AccountError as exc:
+        return [OutMessage(t(exc.key, **exc.params, register=slash("register")))]
+    unit = await ctx.unit()
+    registered = OutMessage(t("registered", name=ctx.me.display_name, role=t(f"role_{ctx.me.role}"),
+                              unit=unit.name if unit else "-"))
+    return [registered, *await welcome(ctx)]
+
+
+async def welcome(ctx: Ctx) -> list[OutMessage]:
+    from bot.handlers.guide import overview
+
+    return [await overview(ctx), *await resume_lines(ctx)]
+
+
+async def whoami(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    unit = await ctx.unit()
+    return [OutMessage(t("whoami", name=ctx.me.display_name, role=t(f"role_{ctx.me.role}"),
+                         unit=unit.name if unit else "-"))]
+
+
+async def invite(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    """A commune officer issues a code for the head of one of the commune's villages. A typed
+    name is matched against the commune's villages without accents, case or the 'Thôn/Bản'
+    prefix; a new village is created only after the officer confirms it."""
+    commune = await ctx.unit()
+    if commune is None or commune.level != "commune":
+        return [OutMessage(t("invite_not_allowed"))]
+    words = (arg or "").strip()
+    village: Unit | None = None
+    if words.startswith("+"):  # confirmed: create the village named after the '+'
+        from core.units.loader import add_village
+
+        name = clean_text(words[1:])[:100]
+        if not name:
+            return await _village_choice(ctx, commune)
+        village = await find_village(ctx.s, commune, name) or await add_village(ctx.s, commune, name)
+    elif words.startswith("#") and words[1:].isdigit():
+        village = await ctx.s.get(Unit, int(words[1:]))
+        if village is None or not await can(ctx.s, ctx.me, Action.INVITE, village):
+            return [OutMessage(t("invite_village_not_yours"))]
+    elif words:
+        name = clean_text(words)[:100]
+        village = await find_village(ctx.s, commune, name)
+        if village is None:
+            confirm = command_button(t("btn_new_village", name=name), "invite", f"+{name}"[:40])
+            return [OutMessage(t("invite_new_village", name=name, commune=commune.name),
+                               ((confirm,), (command_button(t("btn_pick_village"), "invite"),)))]
+    if village is None:
+        return await _village_choice(ctx, commune)
+    code = await issue_invite(ctx.s, Role.VILLAGE_HEAD, village, ctx.me)
+    return [OutMessage(t("invite_issued", code=code.code, role=t("role_village_head"), unit=village.name,
+                         days=CODE_DAYS, register=slash("register")))]
+
+
+async def _village_choice(ctx: Ctx, commune: Unit) -> list[OutMessage]:
+    villages = (await ctx.s.scalars(select(Unit).where(Unit.parent_id == commune.id, Unit.level == "village")
+                                    .order_by(Unit.name))).all()
+    rows = tuple((command_button(v.name, "invite", f"#{v.id}"),) for v in villages[:30])
+    return [OutMessage(t("invite_usage", invite=slash("invite"), commune=commune.name), rows)]
+
+
+async def invite_staff(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    """An administrator issues a code for a commune, district or province officer: '/moicanbo xa 6202'."""
+    words = (arg or "").split()
+    roles = {fold(w): role for role in (Role.COMMUNE, Role.DISTRICT, Role.PROVINCE)
+             for w in catalog().words(f"role_word_{role}")}
+    if len(words) != 2 or fold(words[0]) not in roles:
+        return [OutMessage(t("invite_staff_usage", invite_staff=slash("invite_staff")))]
+    role = roles[fold(words[0])]
+    unit = await ctx.s.scalar(select(Unit).where(Unit.configuration == ctx.settings.units_configuration,
+                                                 Unit.level == ROLE_LEVEL[role], Unit.code == words[1]))
+    if unit is None:
+        return [OutMessage(t("unit_not_found", code=words[1]))]
+    code = await issue_invite(ctx.s, role, unit, ctx.me)
+    return [OutMessage(t("invite_issued", code=code.code, role=t(f"role_{role}"), unit=unit.name,
+                         days=CODE_DAYS, register=slash("register")))]
+
+
+async def bind(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    """In a group: the group receives the officer's unit's notices from now on."""
+    return await _bind(ctx, private=False)
+
+
+async def subscribe(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    """In a private chat: the official receives the unit's notices here. Zalo bots cannot join
+    group chats, so this is how an official on Zalo gets the plan's notices."""
+    return await _bind(ctx, private=True)
+
+
+async def _bind(ctx: Ctx, private: bool) -> list[OutMessage]:
+    chat = ctx.chat
+    try:
+        bound = await bind_group(ctx.s, chat.channel, chat.chat_id, chat.title, ctx.me, private=private)
+    except AccountError as exc:
+        return [OutMessage(t(exc.key, **exc.params))]
+    if bound.previous is not None:
+        await _tell_officers(ctx, bound.previous.id, t("bind_moved_notice", group=chat.title or chat.chat_id,
+                                                           unit=bound.unit.name, by=ctx.me.display_name))
+    key = "subscribed" if private else "bound"
+    return [OutMessage(t(key, unit=bound.unit.name, unsubscribe=slash("unsubscribe")))]
+
+
+async def unsubscribe(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    removed = await unbind(ctx.s, ctx.chat.channel, ctx.chat.chat_id)
+    return [OutMessage(t("unsubscribed" if removed else "not_subscribed", subscribe=slash("subscribe")))]
+
+
+async def _tell_officers(ctx: Ctx, unit_id: int, text: str) -> None:
+    officers = [u.id for u in await officers_of(ctx.s, unit_id) if u.id != ctx.me.id]
+    await tell_users(ctx.s, officers, f"bind/{unit_id}", OutMessage(text))

@@ -1,0 +1,71 @@
+"""Reports and progress in chat: '/baocao' offers the tables and lists, then the unit (the
+officer's own or one below it); the request becomes a durable job (core/reports/jobs.py) and
+the workbook and chart follow when built. '/tiendo' counts surveyed, drafts and remaining."""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from core.access import Action, can
+from core.conversation.commands import command_button, slash
+from core.conversation.messages import OutMessage
+from core.i18n import t
+from core.reports import jobs
+from core.reports.build import progress as progress_rows
+from core.storage.models import Unit
+from core.units.tree import children
+
+UNIT_BUTTONS = 40
+LABEL = 60
+
+
+async def unit_choice(ctx: Ctx, arg: str | None) -> Unit | None:
+    """The user's own unit, or a unit below it named '#id' (as report buttons send); None when
+    the named unit is not the user's to see."""
+    own = await ctx.unit()
+    if own is None or not arg:
+        return own
+    ref = arg.strip().lstrip("#")
+    unit = await ctx.s.get(Unit, int(ref)) if ref.isascii() and ref.isdigit() and len(ref) < 10 else None
+    if unit is None or not await can(ctx.s, ctx.me, Action.VIEW, unit):
+        return None
+    return unit
+
+
+async def report(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    own = await ctx.unit()
+    if own is None:
+        return [OutMessage(t("report_not_allowed"))]
+    words = (arg or "").replace(":", " ").split()
+    names = dict(ctx.data.reports.names())
+    if not words:
+        rows = tuple((command_button(title[:LABEL], "report", rid),) for rid, title in names.items())
+        return [OutMessage(t("report_choose"), rows)]
+    rid = words[0]
+    if rid not in names:
+        return [OutMessage(t("report_unknown", report=slash("report")))]
+    if len(words) == 1:
+        options = [own, *(await children(ctx.s, own))[:UNIT_BUTTONS]] if own.level != "village" else [own]
+        rows = tuple((command_button(u.name, "report", f"{rid} #{u.id}"),) for u in options)
+        return [OutMessage(t("report_choose_unit", report=names[rid]), rows)]
+    unit = await unit_choice(ctx, words[1])
+    if unit is None or not await can(ctx.s, ctx.me, Action.REPORT, unit):
+        return [OutMessage(t("report_unit_not_yours"))]
+    jobs.enqueue(ctx.s, ctx.chat.channel, ctx.chat.chat_id, ctx.me.id, rid, unit.id, ctx.settings.review_year)
+    ctx.wakes.add("reports")
+    return [OutMessage(t("report_working", report=names[rid], unit=unit.name))]
+
+
+async def progress(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    unit = await unit_choice(ctx, arg)
+    if unit is None:
+        return [OutMessage(t("report_unit_not_yours"))]
+    year = ctx.settings.review_year
+    rows = await progress_rows(ctx.s, unit, year)
+    unknown = t("progress_unknown_total")
+    lines = [t("progress_title", year=year, unit=unit.name)]
+    lines += [t("progress_line", name=r.name, submitted=r.submitted, drafts=r.drafts,
+                remaining=unknown if r.remaining is None else r.remaining) for r in rows]
+    remaining = [r.remaining for r in rows]
+    lines.append(t("progress_total", submitted=sum(r.submitted for r in rows), drafts=sum(r.drafts for r in rows),
+                   remaining=unknown if None in remaining else sum(r for r in remaining if r is not None)))
+    return [OutMessage("\n".join(lines))]

@@ -1,0 +1,86 @@
+"""The worker that builds the reports asked for in chat and sends them (see core/reports/jobs.py
+for how a job survives a crash)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from core.conversation.messages import OutMessage
+from core.i18n import t
+from core.reports import jobs
+from core.reports.build import build_report
+from core.storage.models import Unit
+
+if TYPE_CHECKING:
+    from bot.app import ChatApp
+
+log = logging.getLogger(__name__)
+POLL = 5.0  # seconds between looks for jobs another worker left (a wake-up comes at once)
+
+Send = Callable[[str, list[OutMessage]], Awaitable[None]]
+
+
+class ReportWorker:
+    def __init__(self, app: ChatApp, channel: str, send: Send) -> None:
+        self.app = app
+        self.channel = channel
+        self.send = send
+        self.lease = timedelta(seconds=app.settings.job_lease)
+
+    async def run(self) -> None:
+        wake = self.app.wake_event("reports")
+        while True:
+            try:
+                while await self.run_one():
+                    pass
+            except Exception:
+                log.exception("%s: report worker failed; trying again shortly", self.channel)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), POLL)
+            wake.clear()
+
+    async def run_one(self) -> bool:
+        """Build and send one job; False when none is waiting."""
+        job = await jobs.claim(self.app.db, {self.channel}, self.lease)
+        if job is None:
+            return False
+        messages = job.built
+        if messages is None:
+            try:
+                messages = await self._build(job)
+            except Exception as exc:
+                log.exception("report job %s (%s) failed", job.id, job.report_id)
+                await jobs.finish(self.app.db, job.id, jobs.FAILED, type(exc).__name__)
+                await self.send(job.chat_id, [OutMessage(t("report_failed"))])
+                return True
+            await jobs.built(self.app.db, job.id, messages, self.lease)
+        await self.send(job.chat_id, messages)
+        await jobs.finish(self.app.db, job.id)
+        return True
+
+    async def _build(self, job: jobs.Claimed) -> list[OutMessage]:
+        data = self.app.data
+        names = dict(data.reports.names())
+        renew = asyncio.create_task(self._keep_lease(job.id))
+        try:
+            async with data.db.read() as s:
+                unit = await s.get(Unit, job.unit_id)
+                assert unit is not None
+                files = await build_report(s, data.reports, job.report_id, unit, job.year,
+                                           data.settings.data_dir / "reports", data.forms["phieu_b"])
+        finally:
+            renew.cancel()
+        caption = t("report_ready", report=names.get(job.report_id, job.report_id), unit=unit.name, year=job.year)
+        messages = [OutMessage(caption, document=str(files[0]))]
+        messages += [OutMessage(t("report_chart", unit=unit.name), photo=str(f)) for f in files[1:]]
+        return messages
+
+    async def _keep_lease(self, job_id: int) -> None:
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            await jobs.renew(self.app.db, job_id, self.lease)

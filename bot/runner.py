@@ -1,0 +1,152 @@
+"""What every chat channel needs between the platform and the application, written once.
+
+- Per-chat lanes: updates of different chats run at once; updates of one chat run one after
+  the other in arrival order, so "answer, then /quaylai" never runs backwards.
+- Handle, then send, then mark delivered: the reply is sent only after the application
+  committed it, and marked sent afterwards (in batches); `handle` returns only when all of
+  that is done, so a channel confirms an update to its platform (poll offset, webhook 200)
+  after it has been handled.
+- Redelivery: a reply that a previous process committed but never sent is sent after a
+  restart, in the chat's lane (Telegram and Zalo will not deliver the update again, so without
+  this the user would never see the next question and would answer the wrong one).
+- Report jobs: the reports asked for in this channel's chats are built and sent by a worker
+  (core/reports/jobs.py), so a crash mid-build still delivers the report after a restart.
+- Shutdown: stop taking work, finish what is in hand, write the pending delivery marks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+from datetime import timedelta
+from typing import Any, Protocol
+
+from bot.app import ChatApp
+from bot.jobs import ReportWorker
+from core import journal
+from core.conversation.messages import ChatRef, Incoming, OutMessage, Reply
+
+log = logging.getLogger(__name__)
+
+
+class Channel(Protocol):
+    """A platform adapter: it turns updates into (ChatRef, Incoming) and sends messages."""
+
+    name: str
+
+    async def send(self, chat_id: str, messages: list[OutMessage]) -> None: ...
+
+
+class ChatLanes:
+    def __init__(self) -> None:
+        self._tails: dict[Hashable, asyncio.Future[None]] = {}
+
+    async def run(self, key: Hashable, coroutine: Awaitable[Any]) -> Any:
+        previous = self._tails.get(key)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tails[key] = mine  # registered before any await: arrival order is kept
+        try:
+            if previous is not None:
+                await asyncio.shield(previous)
+            return await coroutine
+        finally:
+            mine.set_result(None)
+            if self._tails.get(key) is mine:
+                del self._tails[key]
+
+
+class Backoff:
+    """Waits between failed polls: 1 s, doubling up to 30 s, back to 1 s after a success."""
+
+    def __init__(self, first: float = 1.0, most: float = 30.0) -> None:
+        self.first = first
+        self.most = most
+        self.delay = first
+
+    def reset(self) -> None:
+        self.delay = self.first
+
+    async def wait(self, what: str, exc: Exception) -> None:
+        log.warning("%s failed: %s; retrying in %.0f s", what, exc, self.delay)
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, self.most)
+
+
+Present = Callable[[Reply], Awaitable[None]]
+
+
+class Runner:
+    def __init__(self, app: ChatApp, channel: Channel) -> None:
+        self.app = app
+        self.channel = channel
+        self.lanes = ChatLanes()
+        self.reports = ReportWorker(app, channel.name, self.send)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background: list[asyncio.Task[Any]] = []
+
+    async def start(self) -> None:
+        self._background = [asyncio.create_task(self._redeliver()), asyncio.create_task(self.reports.run())]
+
+    async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.app.flush()
+
+    # ----- updates ----------------------------------------------------------------------------
+
+    async def handle(self, chat: ChatRef, incoming: Incoming, present: Present | None = None) -> Reply:
+        """Handle one update in its chat's lane and send the reply; returns when the reply is out.
+        `present` lets a channel do its own thing with the reply (edit a pressed keyboard)
+        before it is sent."""
+        return await self.lanes.run(chat.chat_id, self._handle(chat, incoming, present))
+
+    async def _handle(self, chat: ChatRef, incoming: Incoming, present: Present | None) -> Reply:
+        reply = await self.app.handle(chat, incoming)
+        if present is not None:
+            await present(reply)
+        await self.channel.send(chat.chat_id, reply.messages)
+        self.app.delivered(chat.channel, chat.chat_id, incoming.update_id)
+        return reply
+
+    def background(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run without waiting (a poller with nothing to confirm); tracked so shutdown waits for it."""
+        task = asyncio.create_task(self._logged(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _logged(self, work: Awaitable[Any]) -> Any:
+        try:
+            return await work
+        except Exception:
+            log.exception("%s: an update failed", self.channel.name)
+            return None
+
+    async def send(self, chat_id: str, messages: list[OutMessage]) -> None:
+        """Send outside an update (report jobs, redelivery), still in the chat's lane."""
+        await self.lanes.run(chat_id, self.channel.send(chat_id, messages))
+
+    # ----- replies a dead process never sent ---------------------------------------------------
+
+    async def _redeliver(self) -> int:
+        """Settings.redeliver_after (RASOAT_REDELIVER_AFTER, 8 s) after start-up; replies younger
+        than that are left alone, so another worker's reply in flight is not doubled."""
+        after = self.app.settings.redeliver_after
+        await asyncio.sleep(after)
+        count = 0
+        for item in await journal.undelivered(self.app.db, self.channel.name, timedelta(seconds=after)):
+            try:
+                await self.send(item.chat_id, item.messages)
+            except Exception:
+                log.exception("could not send the stored reply to %s update %s", self.channel.name, item.update_id)
+                continue
+            self.app.delivered(self.channel.name, item.chat_id, item.update_id)
+            count += 1
+        if count:
+            log.warning("%s: sent %d replies that a previous process had committed but not sent",
+                        self.channel.name, count)
+        return count

@@ -1,0 +1,62 @@
+"""A household's review record: its status, and what its classification writes on it.
+
+The columns the reports count (outcome, deprived indicators as a bitmask, prior class,
+ethnicity, members) are written here and nowhere else, and the bitmask is encoded and decoded
+in one place, so a report's "deprived in indicator 7" and a household's list of deprived
+indicators can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from core.classification.classify import Classification
+from core.classification.pack import RulePack
+from core.storage.models import Household, utcnow
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+class PriorClass(StrEnum):
+    POOR = "poor"
+    NEAR_POOR = "near_poor"
+    NONE = "none"
+
+
+def deprivation_mask(numbers: Iterable[int]) -> int:
+    """Indicator n (1-based) is bit n-1."""
+    return sum(1 << (n - 1) for n in set(numbers))
+
+
+def deprived_numbers(mask: int) -> list[int]:
+    return [n for n in range(1, mask.bit_length() + 1) if mask & (1 << (n - 1))]
+
+
+def record_classification(household: Household, result: Classification, pack: RulePack,
+                          outputs: Mapping[str, Any], prior_classes: Mapping[str, str]) -> None:
+    """Write a submitted household's classification and report columns.
+
+    `prior_classes` maps the form's answer for the start-of-period status to a PriorClass
+    (declared in the form file, so no form's choice values are written in code).
+    """
+    household.status = Status.SUBMITTED
+    household.submitted_at = household.updated_at = utcnow()
+    household.reopened_at = household.reopened_by = household.reopen_reason = None
+    household.outcome = result.outcome.value
+    household.pack_id = pack.id
+    household.income_per_capita = result.income_per_capita
+    household.b1_score = result.b1_score
+    numbers = sorted(i.number for i in result.deprived)
+    household.deprived_count = len(numbers)
+    household.deprived = numbers
+    household.deprived_mask = deprivation_mask(numbers)
+    prior = outputs.get("prior_class")
+    household.prior_class = prior_classes.get(prior) if isinstance(prior, str) else None
+    household.ethnicity = outputs.get("ethnicity")
+    count = outputs.get("member_count")
+    household.member_count = count if isinstance(count, int) else None

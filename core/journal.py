@@ -1,0 +1,104 @@
+"""The journal of processed updates: what makes a re-delivered update change nothing, and a
+reply committed but never sent get sent after a restart.
+
+An update is claimed in the transaction that applies it (the row is inserted first, so a
+concurrent duplicate waits on it and then fails); the reply is stored with it; once the
+channel has sent the reply, the update is marked delivered. Keys are (channel, chat, update
+id): an id is only unique within one platform's stream for one bot, and a stranger who reuses
+another chat's id must never be handed that chat's stored reply. An update without an id is
+never deduplicated against another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.conversation.messages import ChatRef, OutMessage
+from core.storage.db import Database
+from core.storage.models import ProcessedUpdate, utcnow
+
+DELIVERY_FLUSH = 1.0  # seconds between writes of delivery marks
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    chat_id: str
+    update_id: str
+    messages: list[OutMessage]
+
+
+async def claim(session: AsyncSession, chat: ChatRef, update_id: str | None) -> ProcessedUpdate | list[OutMessage]:
+    """The new journal row to store the reply in, or the stored reply of an update seen before."""
+    if update_id is None:
+        return ProcessedUpdate(channel=chat.channel, chat_id=chat.chat_id, update_id="")  # never stored
+    seen = await session.get(ProcessedUpdate, (chat.channel, chat.chat_id, update_id))
+    if seen is not None:
+        return [OutMessage.from_json(m) for m in seen.reply or []]
+    record = ProcessedUpdate(channel=chat.channel, chat_id=chat.chat_id, update_id=update_id)
+    session.add(record)
+    await session.flush()  # takes the row lock now: a concurrent duplicate waits, then fails
+    return record
+
+
+def store(record: ProcessedUpdate, messages: Sequence[OutMessage]) -> None:
+    record.reply = [m.to_json() for m in messages]
+
+
+async def stored_reply(db: Database, chat: ChatRef, update_id: str) -> list[OutMessage] | None:
+    async with db.read() as s:
+        seen = await s.get(ProcessedUpdate, (chat.channel, chat.chat_id, update_id))
+        return None if seen is None else [OutMessage.from_json(m) for m in seen.reply or []]
+
+
+async def undelivered(db: Database, channel: str, older_than: timedelta,
+                      newer_than: timedelta = timedelta(days=1)) -> list[Undelivered]:
+    """Replies committed but never sent (the process died in between), oldest first."""
+    now = utcnow()
+    async with db.read() as s:
+        rows = (await s.scalars(select(ProcessedUpdate).where(
+            ProcessedUpdate.channel == channel, ProcessedUpdate.delivered_at.is_(None),
+            ProcessedUpdate.reply.is_not(None), ProcessedUpdate.at < now - older_than,
+            ProcessedUpdate.at > now - newer_than).order_by(ProcessedUpdate.at))).all()
+    return [Undelivered(r.chat_id, r.update_id, [OutMessage.from_json(m) for m in r.reply or []]) for r in rows]
+
+
+class DeliveryMarks:
+    """Marks replies as sent in batches (one UPDATE every DELIVERY_FLUSH seconds), so a reply
+    costs no second write transaction; a crash loses at most that window of marks, and those
+    replies are sent once more."""
+
+    def __init__(self, db: Database, flush_every: float = DELIVERY_FLUSH) -> None:
+        self.db = db
+        self.flush_every = flush_every
+        self._pending: dict[str, set[tuple[str, str]]] = {}
+        self._flusher: asyncio.Task[None] | None = None
+
+    def mark(self, channel: str, chat_id: str, update_id: str | None) -> None:
+        if update_id is None:
+            return
+        self._pending.setdefault(channel, set()).add((chat_id, update_id))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(self.flush_every))
+
+    async def _flush(self, wait: float = 0.0) -> None:
+        await asyncio.sleep(wait)
+        pending, self._pending = self._pending, {}
+        for channel, keys in pending.items():
+            async with self.db.transaction() as s:
+                await s.execute(update(ProcessedUpdate).where(
+                    ProcessedUpdate.channel == channel, ProcessedUpdate.delivered_at.is_(None),
+                    or_(*(and_(ProcessedUpdate.chat_id == c, ProcessedUpdate.update_id == u)
+                          for c, u in sorted(keys)))).values(delivered_at=utcnow()))
+
+    async def flush(self) -> None:
+        """Write pending marks now (at shutdown)."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self._flush()
