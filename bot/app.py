@@ -126,6 +126,8 @@ class ChatApp:
                                      province.id if province else None)
         if user is not None and user.disabled_at is not None:
             return None
+        if user is not None and not chat.is_group and user.chat_id != chat.chat_id:
+            user.chat_id = chat.chat_id  # where messages to them go (reopened households, moved groups)
         return user
 
     # ----- delivery marks (the runner calls these) ----------------------------------------------

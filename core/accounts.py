@@ -46,7 +46,8 @@ async def issue_invite(session: AsyncSession, role: str, unit: Unit, created_by:
     return invite
 
 
-async def redeem(session: AsyncSession, code: str, channel: str, external_id: str, name: str) -> User:
+async def redeem(session: AsyncSession, code: str, channel: str, external_id: str, name: str,
+                 chat_id: str | None = None) -> User:
     existing = await session.scalar(select(User).where(User.channel == channel, User.external_id == external_id))
     if existing is not None:
         raise AccountError("already_registered")
@@ -59,7 +60,7 @@ async def redeem(session: AsyncSession, code: str, channel: str, external_id: st
     if expires < datetime.now(UTC):
         raise AccountError("invite_expired")
     user = User(channel=channel, external_id=external_id, display_name=name or external_id, role=invite.role,
-                unit_id=invite.unit_id)
+                unit_id=invite.unit_id, chat_id=chat_id)
     session.add(user)
     await session.flush()
     invite.used_by, invite.used_at = user.id, utcnow()

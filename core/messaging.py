@@ -9,16 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.conversation.messages import OutMessage
-from core.storage.models import Conversation, OutboxMessage, utcnow
+from core.storage.models import OutboxMessage, User, utcnow
 
 
 async def tell_users(session: AsyncSession, user_ids: Iterable[int], topic: str, message: OutMessage) -> int:
-    """Queue `message` to every private chat of these users; `topic` names it in the outbox."""
+    """Queue `message` to the private chat of each of these users (the chat they last wrote to
+    the bot from); `topic` names it in the outbox."""
     ids = sorted(set(user_ids))
     if not ids:
         return 0
-    chats = (await session.execute(select(Conversation.channel, Conversation.chat_id).where(
-        Conversation.user_id.in_(ids)))).all()
+    chats = (await session.execute(select(User.channel, User.chat_id).where(
+        User.id.in_(ids), User.chat_id.is_not(None), User.disabled_at.is_(None)))).all()
     key = f"{topic}/{utcnow():%Y%m%d%H%M%S%f}"
     for channel, chat_id in chats:
         session.add(OutboxMessage(notice_key=key[:160], channel=channel, chat_id=chat_id, message=message.to_json()))

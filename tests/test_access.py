@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.app import ChatApp, build_app
+from bot.router import Router
+from core.access import Role
 from core.config import Settings
 from core.conversation.messages import ChatRef, Incoming
 from core.storage.db import Database
@@ -105,21 +107,27 @@ async def test_every_role_against_every_unit_only_allowed_actions_succeed(settin
             out.append(Action("track", inc, None, lambda r: r.startswith("📋")))
         return out
 
+    router = Router()
+    command = {"submit": "submit_report"}
+
     def allowed(who: str, action: Action) -> bool:
+        """Which roles may send a command is read from the router table; where they may use it
+        is the unit tree (their own unit and below) and, for plan reports, the plan's levels."""
         role = roles[who]
         if role is None:
+            return False
+        if not router.allowed(Role(role), command.get(action.name, action.name)):
             return False
         covered = action.target is not None and _covers(named, home[who], role, action.target)
         return {
             "open": covered,
-            "report": covered and role in ("commune", "district", "province", "admin"),
+            "report": covered,
             "progress": covered,
-            "invite": role == "commune" and action.target is not None
-            and named[action.target].parent_id == named[home[who]].id,  # type: ignore[index]
-            "invite_staff": role == "admin",
-            "new": role == "village_head",
-            "submit": role == "commune",
-            "track": role in ("district", "province", "admin"),
+            "invite": action.target is not None and named[action.target].parent_id == named[home[who]].id,  # type: ignore[index]
+            "invite_staff": True,
+            "new": True,
+            "submit": role == "commune",  # the plan's so_bo_xa request goes from communes to districts
+            "track": role in ("district", "province", "admin"),  # received by districts, seen from above
         }[action.name]
 
     wrong: list[str] = []
@@ -137,3 +145,20 @@ async def test_every_role_against_every_unit_only_allowed_actions_succeed(settin
             await service.handle(chats[who], Incoming(text="/thoat"))  # leave any survey it started
     assert tried >= len(ROLES) * 40
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_access_matrix_is_the_router_table() -> None:
+    """The matrix the README prints: every command of the table, for every role and for someone
+    not registered; a stranger reaches only registration, in a private chat."""
+    router = Router()
+    names = {r.name for r in router.commands()}
+    assert {"new", "report", "invite", "invite_staff", "bind", "subscribe"} <= names
+    strangers = {n for n in names if router.allowed(None, n)}
+    assert strangers == {"start", "register"}
+    assert not any(router.allowed(None, n, group=True) for n in names)
+    assert {n for n in names if router.allowed(Role.VILLAGE_HEAD, n, group=True)} == {
+        "help", "whoami", "submit_report", "track"}
+    assert router.allowed(Role.COMMUNE, "bind", group=True) and not router.allowed(Role.COMMUNE, "bind")
+    assert not router.allowed(Role.VILLAGE_HEAD, "bind", group=True)
+    assert [n for n in names if router.allowed(Role.ADMIN, n) and not router.allowed(Role.PROVINCE, n)] == [
+        "invite_staff"]

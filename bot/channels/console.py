@@ -90,7 +90,7 @@ class Console:
             assert home is not None
             unit = await find_village(s, home, village) or await add_village(s, home, village.strip())
             code = await issue_invite(s, Role.VILLAGE_HEAD, unit, None)
-            await redeem(s, code.code, CHANNEL, self.user, name.strip())
+            await redeem(s, code.code, CHANNEL, self.user, name.strip(), self.user)
         self.say(t("console_registered", name=name, village=unit.name, commune=commune.name))
         return True
 

@@ -31,7 +31,7 @@ async def register(ctx: Ctx, arg: str | None) -> list[OutMessage]:
         return [OutMessage(t("not_registered", register=slash("register")))]
     chat = ctx.chat
     try:
-        ctx.user = await redeem(ctx.s, arg, chat.channel, chat.user_external_id, chat.display_name)
+        ctx.user = await redeem(ctx.s, arg, chat.channel, chat.user_external_id, chat.display_name, chat.chat_id)
     except AccountError as exc:
         return [OutMessage(t(exc.key, **exc.params, register=slash("register")))]
     unit = await ctx.unit()

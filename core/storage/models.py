@@ -49,6 +49,7 @@ class User(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # treated as a stranger
+    chat_id: Mapped[str | None] = mapped_column(String(64))  # their private chat, where messages to them go
 
 
 class Household(Base):

@@ -53,9 +53,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('chat_id', sa.String(length=64), nullable=True))
 
     with op.batch_alter_table('group_bindings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('is_private', sa.Boolean(), server_default=sa.false(), nullable=False))
+
+    op.execute("UPDATE users SET chat_id = (SELECT c.chat_id FROM conversations c WHERE c.user_id = users.id "
+               "ORDER BY c.updated_at DESC LIMIT 1)")
 
     # the processed-update key gains the chat: (channel, chat_id, update_id); the first key had
     # no constraint name, so the table is rebuilt rather than altered (same on both stores)
@@ -86,6 +90,7 @@ def downgrade() -> None:
     with op.batch_alter_table('group_bindings', schema=None) as batch_op:
         batch_op.drop_column('is_private')
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('chat_id')
         batch_op.drop_column('disabled_at')
     with op.batch_alter_table('households', schema=None) as batch_op:
         batch_op.drop_constraint('fk_households_reopened_by', type_='foreignkey')
