@@ -106,3 +106,27 @@ def test_member_count_bound_keeps_button_data_short(tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match="max_count") as info:
         load_survey(write(tmp_path, text))
     assert info.value.line == 8
+
+
+def test_sections_come_from_structure_or_from_an_optional_section_key(tmp_path: Path, data: DataFiles) -> None:
+    b = data.forms["phieu_b"]  # no section keys: identification, household, roster, the rest
+    assert b.parts == 4 and [q.part for q in b.household_questions()][:7] == [1, 1, 1, 1, 1, 2, 2]
+    assert b.groups()[0].part == 3 and {q.part for q in b.groups()[0].questions} == {3}
+    text = HEAD + """\
+  - {id: a, type: integer, label: A}
+  - {id: b, type: integer, label: B, section: "Nhà ở"}
+  - {id: c, type: integer, label: C}
+  - group: tv
+    label: M
+    repeat_count: a
+    questions:
+      - {id: d, type: integer, label: D}
+  - {id: e, type: integer, label: E}
+"""
+    survey = load_survey(write(tmp_path, text))
+    assert survey.sections == (None, "Nhà ở", None, None)
+    assert [i.part for i in survey.items] == [1, 2, 2, 3, 4] and survey.items[1].section == "Nhà ở"
+    wrong = text.replace("- {id: d, type: integer, label: D}", "- {id: d, type: integer, label: D, section: X}")
+    with pytest.raises(DataFileError, match="put section on the group") as info:
+        load_survey(write(tmp_path, wrong))
+    assert info.value.line == 14
