@@ -130,3 +130,26 @@ def test_sections_come_from_structure_or_from_an_optional_section_key(tmp_path: 
     with pytest.raises(DataFileError, match="put section on the group") as info:
         load_survey(write(tmp_path, wrong))
     assert info.value.line == 14
+
+
+def test_a_roster_names_its_members_by_the_keys_it_declares(tmp_path: Path) -> None:
+    from core.conversation.engine import EngineState, SurveyEngine
+
+    text = HEAD + """\
+  - {id: a, type: integer, label: A}
+  - group: tv
+    label: "Người thứ {n}"
+    repeat_count: a
+    member_name: ten
+    questions:
+      - {id: ten, type: text, label: "Tên người thứ {n}"}
+      - {id: b, type: integer, label: "Tuổi của {member}"}
+"""
+    survey = load_survey(write(tmp_path, text))
+    assert (survey.groups()[0].name_id, survey.groups()[0].relation_id) == ("ten", None)
+    engine = SurveyEngine(survey, {})
+    step = engine.start({"a": 1, "tv.1.ten": "Lò Văn Páo"}, EngineState(cursor="tv.1.b"))
+    assert "👤 Lò Văn Páo\nTuổi của Lò Văn Páo" in step.messages[0].text
+    with pytest.raises(DataFileError, match="member_name 'b' must be a text question") as info:
+        load_survey(write(tmp_path, text.replace("member_name: ten", "member_name: b")))
+    assert info.value.line == 8
