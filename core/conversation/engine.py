@@ -308,7 +308,10 @@ class SurveyEngine:
         missing = self._first_missing(view, answers)
         if missing is not None:
             origin = self._origin(view, state)
-            state = EngineState(cursor=missing, mode=ASK, editing=True, return_to=origin if origin != missing else None)
+            if origin == missing:  # the waiting question itself: just go on answering
+                state = EngineState(cursor=missing)
+            else:
+                state = EngineState(cursor=missing, mode=ASK, editing=True, return_to=origin)
             return Step(state, answers, [self._question(view, answers, missing, t("err_missing_before_submit"))])
         if state.mode != REVIEW:
             return self._review(view, answers, self._origin(view, state))
