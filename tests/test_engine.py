@@ -1,13 +1,16 @@
 """The conversation engine on its own: every move, no database, no platform."""
 
+import re
+from itertools import pairwise
 from typing import Any
 
 import pytest
 
 from core.app import DataFiles
-from core.conversation.engine import PAUSED, REVIEW, SUBMITTED, EngineState, Step, SurveyEngine
-from core.conversation.messages import Command
-from tests.households import POOR, answer_for
+from core.conversation.commands import parse_payload
+from core.conversation.engine import ASK, PAUSED, REVIEW, SUBMITTED, EngineState, Step, SurveyEngine
+from core.conversation.messages import Command, OutMessage
+from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for
 
 
 @pytest.fixture
@@ -36,7 +39,7 @@ def test_first_question_shows_progress_and_no_back_button(engine: SurveyEngine) 
     step = engine.start({})
     assert step.state.cursor == "chu_ho_ten"
     text = step.messages[0].text
-    assert text.startswith("Câu 1/") and "Họ và tên chủ hộ" in text
+    assert text.startswith("Phần 1/4 · câu 1/5\n") and "Họ và tên chủ hộ" in text
     payloads = [b.payload for row in step.messages[0].buttons for b in row]
     assert "c:back" not in payloads and "c:pause" in payloads
 
@@ -64,14 +67,25 @@ def test_year_cannot_be_in_the_future(engine: SurveyEngine) -> None:
     assert type_(engine, step, "1990").answers["tv.1.nam_sinh"] == 1990
 
 
-def test_member_count_creates_roster_slots_and_progress_total_grows(engine: SurveyEngine) -> None:
-    step = engine.start({}, EngineState(cursor="so_thanh_vien"))
-    total_before = int(step.messages[0].text.split("\n")[0].split("/")[1])
+def test_member_count_creates_roster_slots_and_member_one_is_the_named_head(engine: SurveyEngine) -> None:
+    step = engine.start({"chu_ho_ten": "Hoàng Văn Minh"}, EngineState(cursor="so_thanh_vien"))
+    assert step.messages[0].text.startswith("Phần 2/4 · câu 2/2\n")
     step = type_(engine, step, "3")
     assert step.state.cursor == "tv.1.gioi_tinh"  # member 1 is the head: name and relation are known
-    assert "Thành viên thứ 1" in step.messages[0].text
-    total_after = int(step.messages[0].text.split("\n")[0].split("/")[1])
-    assert total_after > total_before
+    lines = step.messages[0].text.split("\n")
+    assert lines[0].startswith("Phần 3/4 · Thành viên 1/3 · câu 1/")
+    assert lines[1] == "👤 Hoàng Văn Minh (chủ hộ)" and lines[2] == "Giới tính của thành viên thứ 1"
+
+
+def test_every_member_question_names_the_member(engine: SurveyEngine) -> None:
+    step = engine.start({"chu_ho_ten": "Hoàng Văn Minh", "so_thanh_vien": 2}, EngineState(cursor="tv.2.ho_ten"))
+    assert "👤 Thành viên thứ 2" in step.messages[0].text  # not named yet
+    step = type_(engine, step, "Nông Thị Hoa")
+    assert step.state.cursor == "tv.2.quan_he" and "👤 Nông Thị Hoa\n" in step.messages[0].text
+    step = type_(engine, step, "vợ/chồng")
+    for _ in range(3):  # gioi_tinh, nam_sinh, co_bhyt: every one says whom it is about
+        assert step.state.cursor.startswith("tv.2.") and "👤 Nông Thị Hoa (vợ/chồng)" in step.messages[0].text
+        step = type_(engine, step, answer_for(POOR, step.state.cursor))
 
 
 def test_back_then_forward_shows_current_answer_and_keep(engine: SurveyEngine) -> None:
@@ -112,19 +126,22 @@ def test_pause_and_resume_at_the_same_question(engine: SurveyEngine) -> None:
     paused = cmd(engine, step, "pause")
     assert paused.state.mode == PAUSED and "/tieptuc" in paused.messages[0].text
     resumed = cmd(engine, paused, "resume")
-    assert resumed.state.cursor == "chu_ho_cccd" and resumed.messages[0].text.startswith("Câu 2/")
+    assert resumed.state.cursor == "chu_ho_cccd" and resumed.messages[0].text.startswith("Phần 1/4 · câu 2/5")
 
 
 def test_review_edit_and_confirm(engine: SurveyEngine) -> None:
     step = fill(engine, POOR)
     review_text = "\n".join(m.text for m in step.messages)
     assert "XEM LẠI PHIẾU" in review_text and "1. Họ và tên chủ hộ: Hoàng Văn Minh" in review_text
-    assert "Thu nhập bình quân đầu người một tháng của hộ (đồng): 1.200.000 đ" in review_text
-    edit = type_(engine, step, "1")
+    assert "Thu nhập bình quân đầu người một tháng của hộ (đồng): 1.200.000 đ" in "\n".join(all_pages(engine, step))
+    edit = type_(engine, step, "1")  # the review came at the end, nothing waits: a number edits
     assert edit.state.cursor == "chu_ho_ten" and edit.state.editing
     back_in_review = type_(engine, edit, "Hoàng Văn Mạnh")
     assert back_in_review.state.mode == REVIEW
     assert back_in_review.changes[0].old == "Hoàng Văn Minh"
+    [note] = back_in_review.messages  # only the edited line, not the whole review again
+    assert note.text.startswith("✅ Đã lưu câu 1: Họ và tên chủ hộ: Hoàng Văn Mạnh")
+    assert "2. Số căn cước" not in note.text and "c:confirm" in payloads(note)
     done = cmd(engine, back_in_review, "confirm")
     assert done.submit and done.state.mode == SUBMITTED
 
@@ -149,3 +166,186 @@ def test_review_rejects_nonsense_and_out_of_range_numbers(engine: SurveyEngine) 
     assert type_(engine, step, "hello").state.mode == REVIEW
     out = type_(engine, step, "999")
     assert out.state.mode == REVIEW and "⚠️" in out.messages[-1].text
+
+
+# ----- review mode and navigation (issue 12) ----------------------------------------------------
+
+def payloads(message: OutMessage) -> list[str]:
+    return [b.payload for row in message.buttons for b in row]
+
+
+def press(engine: SurveyEngine, step: Step, data: str) -> Step:
+    """A navigation button, the way the service routes it."""
+    command = parse_payload(data)
+    assert command is not None, data
+    return engine.handle_command(step.state, step.answers, command)
+
+
+def all_pages(engine: SurveyEngine, step: Step) -> list[str]:
+    """The review's lines over every page, turning pages with the «Trang sau» button."""
+    lines: list[str] = []
+    for _ in range(20):
+        message = step.messages[-1]
+        lines += message.text.split("\n")
+        following = [p for p in payloads(message) if p == f"c:review:{step.state.page + 1}"]
+        if not following:
+            return lines
+        step = press(engine, step, following[0])
+    raise AssertionError("the review never ends")
+
+
+def walk_to(engine: SurveyEngine, profile: dict[str, Any], key: str) -> Step:
+    step = engine.start({})
+    while step.state.cursor != key:
+        step = type_(engine, step, answer_for(profile, step.state.cursor))
+    return step
+
+
+def test_a_number_typed_in_a_mid_survey_review_answers_the_current_question(engine: SurveyEngine) -> None:
+    step = walk_to(engine, POOR, "so_thanh_vien")
+    review = cmd(engine, step, "review")
+    assert review.state.mode == REVIEW and review.state.return_to == "so_thanh_vien"
+    text = review.messages[0].text
+    assert "Bạn đang trả lời câu 7: Số thành viên" in text and "👉 7. Số thành viên" in text
+    assert "c:resume" in payloads(review.messages[0]) and "c:confirm" not in payloads(review.messages[0])
+    answered = type_(engine, review, "2")
+    assert answered.state.mode == ASK and not answered.state.editing
+    assert answered.answers["so_thanh_vien"] == 2 and answered.state.cursor == "tv.1.gioi_tinh"
+    assert answered.answers["chu_ho_cccd"] == "020180001234"  # câu 2 untouched
+    # A choice typed by number in the review is the choice of the waiting question too.
+    review = cmd(engine, walk_to(engine, POOR, "dan_toc"), "review")
+    assert type_(engine, review, "2").answers["dan_toc"] == "tay"
+    # A bad answer is re-asked as the question (with its reason), not as the review.
+    early = cmd(engine, cmd(engine, walk_to(engine, POOR, "so_thanh_vien"), "review"), "confirm")
+    assert not early.submit and early.state == EngineState(cursor="so_thanh_vien")
+    assert type_(engine, early, "2").messages[0].text.startswith("Phần 3/4")  # a plain walk, no "saved" note
+    bad = type_(engine, cmd(engine, walk_to(engine, POOR, "so_thanh_vien"), "review"), "hai muoi")
+    assert bad.state.mode == ASK and bad.state.cursor == "so_thanh_vien" and "⚠️" in bad.messages[0].text
+
+
+@pytest.mark.parametrize("how", ["resume", "back", "button"])
+def test_resume_back_or_a_press_from_the_review_return_to_the_question(engine: SurveyEngine, how: str) -> None:
+    step = walk_to(engine, POOR, "dan_toc")
+    review = cmd(engine, step, "review")
+    if how == "button":
+        back = engine.handle_button(review.state, review.answers, "dan_toc", "nung")
+        assert not back.refused and back.answers["dan_toc"] == "nung" and back.state.cursor == "dia_chi"
+        return
+    back = cmd(engine, review, how)
+    assert back.state == EngineState(cursor="dan_toc") and "Dân tộc của chủ hộ" in back.messages[0].text
+    assert back.changes == [] and back.answers == step.answers
+
+
+def test_pause_in_the_review_resumes_at_the_waiting_question(engine: SurveyEngine) -> None:
+    review = cmd(engine, walk_to(engine, POOR, "dan_toc"), "review")
+    resumed = cmd(engine, cmd(engine, review, "pause"), "resume")
+    assert resumed.state.cursor == "dan_toc" and resumed.state.mode == ASK
+
+
+def test_an_explicit_edit_mid_survey_comes_back_to_the_waiting_question(engine: SurveyEngine) -> None:
+    step = walk_to(engine, POOR, "so_thanh_vien")
+    review = cmd(engine, step, "review")
+    edit = press(engine, review, "c:edit:1")
+    assert edit.state.cursor == "chu_ho_ten" and edit.state.editing
+    done = type_(engine, edit, "Hoàng Văn Mạnh")
+    assert done.changes[0].new == "Hoàng Văn Mạnh" and done.state == EngineState(cursor="so_thanh_vien")
+    [question] = done.messages
+    assert question.text.startswith("✅ Đã lưu câu 1: Họ và tên chủ hộ: Hoàng Văn Mạnh\n")
+    assert "Số thành viên của hộ" in question.text and "XEM LẠI" not in question.text
+    typed = engine.handle_command(step.state, step.answers, Command("edit", "3"))  # /sua 3 without the review
+    assert type_(engine, typed, "nùng").state == EngineState(cursor="so_thanh_vien")
+
+
+def test_review_is_paged_within_15_lines(engine: SurveyEngine) -> None:
+    step = fill(engine, POOR)
+    slots = engine.view(step.answers).slots
+    seen: list[int] = []
+    page = step
+    for number in range(1, 10):
+        [message] = page.messages
+        assert len(message.text.split("\n")) <= 15, message.text
+        assert f"trang {number}/" in message.text.split("\n")[0]
+        seen += [int(m.group(1)) for m in re.finditer(r"^(\d+)\. ", message.text, re.M)]
+        assert (f"c:review:{number - 1}" in payloads(message)) == (number > 1)  # «Trang trước»
+        if f"c:review:{number + 1}" not in payloads(message):
+            break
+        page = press(engine, page, f"c:review:{number + 1}")
+    assert seen == list(range(1, len(slots) + 1)) and number > 2
+    back = press(engine, page, f"c:review:{number - 1}")
+    assert back.state.page == number - 1 and f"trang {number - 1}/" in back.messages[0].text
+    typed = cmd(engine, step, "review", "2")  # /xemlai 2 is the same as the button
+    assert typed.messages[0].text == press(engine, step, "c:review:2").messages[0].text
+
+
+def test_an_error_in_the_review_resends_one_short_message(engine: SurveyEngine) -> None:
+    step = fill(engine, POOR)
+    for wrong in ("999", "hello"):
+        [message] = type_(engine, step, wrong).messages
+        assert message.text.startswith("⚠️") and len(message.text.split("\n")) <= 3
+        assert "1. Họ và tên chủ hộ" not in message.text and "c:confirm" in payloads(message)
+
+
+def test_confirm_is_offered_only_when_every_required_question_is_answered(engine: SurveyEngine) -> None:
+    full = fill(engine, POOR)
+    assert "c:confirm" in payloads(full.messages[0])
+    answers = {k: v for k, v in full.answers.items() if k not in ("dan_toc", "nha_tieu")}
+    review = engine.start(answers, EngineState(mode=REVIEW))
+    message = review.messages[0]
+    assert "c:confirm" not in payloads(message)
+    assert "Còn 2 câu bắt buộc chưa trả lời, đầu tiên là câu 3: Dân tộc của chủ hộ." in message.text
+    goto = next(b for row in message.buttons for b in row if b.label == "➡️ Đến câu 3")
+    assert goto.payload == "c:edit:3" and goto.text == "/sua 3"
+    assert not cmd(engine, review, "confirm").submit
+    step = press(engine, review, goto.payload)
+    step = type_(engine, step, "tày")
+    assert step.state.cursor == "nha_tieu"  # the next missing one, not the question after câu 3
+    step = type_(engine, step, "6")
+    assert step.state.mode == REVIEW and "c:confirm" in payloads(step.messages[-1])
+    assert cmd(engine, step, "confirm").submit
+    # An optional question left unanswered does not hold the submission back.
+    optional = {k: v for k, v in full.answers.items() if k != "ghi_chu"}
+    assert "c:confirm" in payloads(engine.start(optional, EngineState(mode=REVIEW)).messages[0])
+
+
+PROGRESS = re.compile(r"^Phần (\d+)/(\d+) · (?:Thành viên (\d+)/(\d+) · )?câu (\d+)/(\d+)$")
+
+
+@pytest.mark.parametrize("profile", [POOR, NEAR_POOR, NOT_POOR])
+def test_progress_never_recedes_over_a_whole_phieu_b(engine: SurveyEngine, profile: dict[str, Any]) -> None:
+    step, seen = engine.start({}), []
+    while step.state.mode != REVIEW:
+        match = PROGRESS.match(step.messages[0].text.split("\n")[0])
+        assert match, step.messages[0].text
+        part, parts, member, members, i, n = (int(g) if g else 0 for g in match.groups())
+        assert 1 <= i <= n and parts == 4
+        seen.append((part, member, i, n, members))
+        step = type_(engine, step, answer_for(profile, step.state.cursor))
+    positions = [s[:3] for s in seen]
+    assert positions == sorted(set(positions)), positions  # every step moves forward
+    for before, after in pairwise(seen):
+        if before[:2] == after[:2]:  # same section and member: the total can only shrink
+            assert after[3] <= before[3], (before, after)
+    roster = [s for s in seen if s[1]]
+    assert {s[4] for s in roster} == {len(profile["members"])}
+    assert [s[1] for s in roster] == sorted(s[1] for s in roster) and roster[-1][1] == len(profile["members"])
+
+
+def test_a_press_on_an_answered_question_is_refused_and_says_so(engine: SurveyEngine) -> None:
+    step = engine.start({"chu_ho_ten": "A", "chu_ho_cccd": None}, EngineState(cursor="dan_toc"))
+    typed = type_(engine, step, "Nùng")
+    assert typed.answers["dan_toc"] == "nung"
+    pressed = engine.handle_button(typed.state, typed.answers, "dan_toc", "tay")  # the old message's button
+    assert pressed.refused and pressed.changes == [] and pressed.answers["dan_toc"] == "nung"
+    assert "câu hỏi cũ" in pressed.messages[0].text and pressed.state.cursor == "dia_chi"
+    fine = engine.handle_button(step.state, step.answers, "dan_toc", "tay")
+    assert not fine.refused and fine.changes[0].new == "tay"
+    assert engine.handle_button(step.state, step.answers, "dan_toc", "martian").refused
+
+
+def test_state_json_is_backward_compatible() -> None:
+    old = EngineState.from_json({"cursor": "dan_toc", "mode": "ask", "editing": False})
+    assert old == EngineState(cursor="dan_toc") and old.return_to is None and old.page == 0
+    state = EngineState(mode=REVIEW, return_to="dan_toc", page=2)
+    assert EngineState.from_json(state.to_json()) == state
+    assert EngineState.from_json(None) == EngineState()
+    assert EngineState.from_json({"mode": "review", "page": "x"}).page == 0

@@ -106,3 +106,50 @@ def test_member_count_bound_keeps_button_data_short(tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match="max_count") as info:
         load_survey(write(tmp_path, text))
     assert info.value.line == 8
+
+
+def test_sections_come_from_structure_or_from_an_optional_section_key(tmp_path: Path, data: DataFiles) -> None:
+    b = data.forms["phieu_b"]  # no section keys: identification, household, roster, the rest
+    assert b.parts == 4 and [q.part for q in b.household_questions()][:7] == [1, 1, 1, 1, 1, 2, 2]
+    assert b.groups()[0].part == 3 and {q.part for q in b.groups()[0].questions} == {3}
+    text = HEAD + """\
+  - {id: a, type: integer, label: A}
+  - {id: b, type: integer, label: B, section: "Nhà ở"}
+  - {id: c, type: integer, label: C}
+  - group: tv
+    label: M
+    repeat_count: a
+    questions:
+      - {id: d, type: integer, label: D}
+  - {id: e, type: integer, label: E}
+"""
+    survey = load_survey(write(tmp_path, text))
+    assert survey.sections == (None, "Nhà ở", None, None)
+    assert [i.part for i in survey.items] == [1, 2, 2, 3, 4] and survey.items[1].section == "Nhà ở"
+    wrong = text.replace("- {id: d, type: integer, label: D}", "- {id: d, type: integer, label: D, section: X}")
+    with pytest.raises(DataFileError, match="put section on the group") as info:
+        load_survey(write(tmp_path, wrong))
+    assert info.value.line == 14
+
+
+def test_a_roster_names_its_members_by_the_keys_it_declares(tmp_path: Path) -> None:
+    from core.conversation.engine import EngineState, SurveyEngine
+
+    text = HEAD + """\
+  - {id: a, type: integer, label: A}
+  - group: tv
+    label: "Người thứ {n}"
+    repeat_count: a
+    member_name: ten
+    questions:
+      - {id: ten, type: text, label: "Tên người thứ {n}"}
+      - {id: b, type: integer, label: "Tuổi của {member}"}
+"""
+    survey = load_survey(write(tmp_path, text))
+    assert (survey.groups()[0].name_id, survey.groups()[0].relation_id) == ("ten", None)
+    engine = SurveyEngine(survey, {})
+    step = engine.start({"a": 1, "tv.1.ten": "Lò Văn Páo"}, EngineState(cursor="tv.1.b"))
+    assert "👤 Lò Văn Páo\nTuổi của Lò Văn Páo" in step.messages[0].text
+    with pytest.raises(DataFileError, match="member_name 'b' must be a text question") as info:
+        load_survey(write(tmp_path, text.replace("member_name: ten", "member_name: b")))
+    assert info.value.line == 8

@@ -5,15 +5,20 @@ Walking the form in order, each question's `relevant` is judged on the answers b
 an answer to a question that is no longer relevant reads as None. So if a village head goes
 back and changes a birth year, questions that no longer apply stop counting towards the
 classification without anybody deleting anything.
+
+The same walk feeds the progress line. A question that is not asked now but whose skip rule
+still waits on an unanswered question (a member's schooling before the birth year is known)
+is counted as "may come", so the count of a section only ever shrinks as answers arrive and a
+village head never sees «câu 5/4» or a total that jumps up under their thumb.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from core.expr import Scope
+from core.expr import Expr, Scope
 from core.surveys.model import Question, RepeatGroup, Survey
 
 
@@ -36,9 +41,40 @@ class Slot:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """Where a question stands: section `part` of `parts`, member `member` of `members` (for
+    roster questions), question `i` of `n` in that section (or in that member's questions)."""
+
+    part: int
+    parts: int
+    i: int
+    n: int
+    member: int | None = None
+    members: int | None = None
+
+
+@dataclass(frozen=True)
 class FormView:
     slots: tuple[Slot, ...]
     scope: Scope
+    counted: tuple[Slot, ...] = ()  # asked slots and slots that may still come, in form order
+    member_counts: Mapping[str, int] = field(default_factory=dict)  # roster group id -> members
+    parts: int = 1
+
+    def progress(self, key: str) -> Progress | None:
+        slot = self.slot(key)
+        if slot is None:
+            return None
+        part = slot.question.part or 1
+        same = [s.key for s in self.counted or self.slots
+                if (s.question.part or 1) == part and s.index == slot.index
+                and (s.group.id if s.group else None) == (slot.group.id if slot.group else None)]
+        i = same.index(key) + 1 if key in same else 1
+        parts = max(self.parts, part)
+        if slot.group is None:
+            return Progress(part, parts, i, len(same))
+        members = self.member_counts.get(slot.group.id, slot.index or 1)
+        return Progress(part, parts, i, len(same), slot.index, members)
 
     def position(self, key: str | None) -> int | None:
         for i, slot in enumerate(self.slots):
@@ -66,6 +102,11 @@ def _with_index(text: str | None, index: int | None) -> str:
     return text.replace("{n}", str(index)) if index is not None else text
 
 
+def _undecided(rule: Expr, scope: Scope) -> bool:
+    """A skip rule that reads a value not known yet may still let the question in."""
+    return any(scope.lookup(name) is None for name in rule.names if name not in ("True", "False", "None"))
+
+
 def _as_count(value: Any, limit: int) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return max(0, min(value, limit))
@@ -77,14 +118,19 @@ def evaluate(survey: Survey, answers: Mapping[str, Any], context: Mapping[str, A
     members: list[dict[str, Any]] = []
     household = Scope(values, members)
     slots: list[Slot] = []
+    counted: list[Slot] = []
+    member_counts: dict[str, int] = {}
 
     def visit(q: Question, key: str, scope: Scope, target: dict[str, Any], slot: Slot) -> None:
         if q.relevant is not None and not q.relevant.truthy(scope):
             target[q.id] = None
+            if q.asked and _undecided(q.relevant, scope):
+                counted.append(slot)
         elif q.expr is not None:
             target[q.id] = q.expr.evaluate(scope)
         else:
             slots.append(slot)
+            counted.append(slot)
             target[q.id] = answers.get(key)
 
     for item in survey.items:
@@ -93,14 +139,16 @@ def evaluate(survey: Survey, answers: Mapping[str, Any], context: Mapping[str, A
             continue
         if item.relevant is not None and not item.relevant.truthy(household):
             continue
-        for index in range(1, _as_count(values.get(item.count_from), item.max_count) + 1):
+        count = _as_count(values.get(item.count_from), item.max_count)
+        member_counts[item.id] = count
+        for index in range(1, count + 1):
             member: dict[str, Any] = {"_index": index}
             members.append(member)
             mscope = Scope(member, parent=household)
             for q in item.questions:
                 key = member_key(item.id, index, q.id)
                 visit(q, key, mscope, member, Slot(key, q, item, index))
-    return FormView(tuple(slots), household)
+    return FormView(tuple(slots), household, tuple(counted), member_counts, survey.parts)
 
 
 def outputs(survey: Survey, view: FormView) -> dict[str, Any]:

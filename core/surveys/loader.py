@@ -7,6 +7,7 @@ line to fix, never discovered by a village head half-way through a household.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,14 @@ OPTIONAL_OUTPUTS = {"prior_class", "ethnicity"}  # start-of-period status and et
 
 _Q_KEYS = {
     "id", "type", "label", "hint", "required", "min", "max", "choices", "relevant",
-    "constraint", "constraint_message", "expr",
+    "constraint", "constraint_message", "expr", "section",
 }
-_G_KEYS = {"group", "label", "repeat_count", "max_count", "questions", "relevant"}
+_G_KEYS = {
+    "group", "label", "repeat_count", "max_count", "questions", "relevant", "section",
+    "member_name", "member_relation",
+}
+# Without `member_name` / `member_relation` on a group, questions with these ids name the member.
+DEFAULT_MEMBER_NAME, DEFAULT_MEMBER_RELATION = "ho_ten", "quan_he"
 _TOP_KEYS = {
     "id", "version", "title", "purpose", "basis", "choice_lists", "questions", "outputs", "head_name",
     "prior_classes",
@@ -53,7 +59,8 @@ def load_survey(path: str | Path) -> Survey:
     if purpose not in PURPOSES:
         raise DataFileError(path, line_of(doc), f"purpose must be one of {sorted(PURPOSES)}")
     choice_lists = _choice_lists(doc.get("choice_lists") or {}, path)
-    raw_items = _expand_includes(require(doc, "questions", path, list), path, choice_lists)
+    include_titles: dict[Path, str | None] = {}
+    raw_items = _expand_includes(require(doc, "questions", path, list), path, choice_lists, include_titles)
 
     # First pass: collect names so expressions may refer to any question of the form.
     hh_names: set[str] = set(CONTEXT_NAMES)
@@ -75,6 +82,7 @@ def load_survey(path: str | Path) -> Survey:
             q = _question(raw, src, hh_names, member_names, choice_lists, in_member=False)
             _unique(q.id, seen_ids, src, raw)
             items.append(q)
+    items, sections = _sections(raw_items, items, path, include_titles)
 
     asked = [q for q in _all_questions(items) if q.asked]
     if not asked:
@@ -96,6 +104,7 @@ def load_survey(path: str | Path) -> Survey:
         basis=str(doc.get("basis", "")),
         context_names=CONTEXT_NAMES,
         prior_classes=prior_classes,
+        sections=sections,
     )
 
 
@@ -127,6 +136,40 @@ def load_forms(directory: str | Path = FORMS_DIR) -> dict[str, Survey]:
     return surveys
 
 
+def _sections(
+    raw_items: list[tuple[Any, Path]], items: list[Item], path: Path, include_titles: dict[Path, str | None]
+) -> tuple[list[Item], tuple[str | None, ...]]:
+    """Cut the form into the sections the progress line counts («Phần 2/5»).
+
+    A form may name its sections (`section: "Nhà ở"` on the top-level question or group that
+    opens one; an included file may carry `section:` for itself). Forms that do not still get
+    sections from their structure, so no form has to change: a section starts at each included
+    file and right after it, and at each repeat group and right after it. A named section also
+    starts at these boundaries, so a title never spans a roster.
+    """
+    out: list[Item] = []
+    titles: list[str | None] = []
+    prev_src: Path | None = None
+    prev_group = False
+    for (raw, src), item in zip(raw_items, items, strict=True):
+        title = raw.get("section") if isinstance(raw, dict) else None
+        if title is not None and (not isinstance(title, str) or not title.strip()):
+            raise DataFileError(src, line_of(raw), "section must be a non-empty title")
+        is_group = isinstance(item, RepeatGroup)
+        if not titles or title is not None or is_group or prev_group or src != prev_src:
+            if title is None and src != path and src != prev_src:
+                title = include_titles.get(src)
+            titles.append(title.strip() if title else None)
+        part, label = len(titles), titles[-1]
+        if isinstance(item, RepeatGroup):
+            qs = tuple(replace(q, part=part, section=label) for q in item.questions)
+            out.append(replace(item, part=part, section=label, questions=qs))
+        else:
+            out.append(replace(item, part=part, section=label))
+        prev_src, prev_group = src, is_group
+    return out, tuple(titles)
+
+
 def _all_questions(items: list[Item]) -> list[Question]:
     out: list[Question] = []
     for item in items:
@@ -150,7 +193,7 @@ def _unique(qid: str, seen: set[str], src: Path, raw: Any) -> None:
 
 
 def _expand_includes(
-    raw_items: list, path: Path, choice_lists: dict[str, tuple[Choice, ...]]
+    raw_items: list, path: Path, choice_lists: dict[str, tuple[Choice, ...]], titles: dict[Path, str | None]
 ) -> list[tuple[Any, Path]]:
     """`- include: _file.yaml` splices a shared section (e.g. household identification);
     the section may bring its own choice lists."""
@@ -163,7 +206,11 @@ def _expand_includes(
             section = load_yaml(inc)
             if not isinstance(section, dict):
                 raise DataFileError(inc, None, "an included section must be a mapping with 'questions'")
-            check_keys(section, {"choice_lists", "questions"}, inc)
+            check_keys(section, {"choice_lists", "questions", "section"}, inc)
+            title = section.get("section")
+            if title is not None and (not isinstance(title, str) or not title.strip()):
+                raise DataFileError(inc, line_of(section), "section must be a non-empty title")
+            titles[inc] = title
             for name, choices in _choice_lists(section.get("choice_lists") or {}, inc).items():
                 if name in choice_lists:
                     raise DataFileError(inc, line_of(section), f"choice list '{name}' is defined twice")
@@ -284,9 +331,14 @@ def _group(
         raise DataFileError(src, line_of(raw), f"max_count must be a whole number from 1 to {MAX_MEMBERS}")
     questions = []
     for q in require(raw, "questions", src, list):
+        if isinstance(q, dict) and "section" in q:
+            raise DataFileError(src, line_of(q), f"group '{gid}': put section on the group, not on its questions")
         question = _question(q, src, hh, mem, choice_lists, in_member=True)
         _unique(question.id, seen, src, q)
         questions.append(question)
+    by_id = {q.id: q for q in questions}
+    name_id = _member_field(raw, "member_name", DEFAULT_MEMBER_NAME, {QType.TEXT}, by_id, src)
+    relation_id = _member_field(raw, "member_relation", DEFAULT_MEMBER_RELATION, {QType.CHOICE, QType.TEXT}, by_id, src)
     return RepeatGroup(
         id=gid,
         label=str(require(raw, "label", src, str)),
@@ -295,7 +347,24 @@ def _group(
         questions=tuple(questions),
         line=line_of(raw) or 0,
         relevant=_compile(raw, "relevant", src, hh, mem, False),
+        name_id=name_id,
+        relation_id=relation_id,
     )
+
+
+def _member_field(
+    raw: dict, key: str, default: str, types: set[QType], by_id: dict[str, Question], src: Path
+) -> str | None:
+    """The member question that names the member in every member question («Nông Thị Hoa (vợ)»)."""
+    qid = raw.get(key)
+    if qid is None:
+        q = by_id.get(default)
+        return default if q is not None and q.type in types else None
+    q = by_id.get(qid) if isinstance(qid, str) else None
+    if q is None or q.type not in types:
+        kinds = " or ".join(sorted(t.value for t in types))
+        raise DataFileError(src, line_of(raw), f"{key} '{qid}' must be a {kinds} question of group '{raw['group']}'")
+    return qid
 
 
 def _outputs(doc: dict, path: Path, purpose: str, hh: set[str], mem: set[str]) -> dict[str, Expr]:

@@ -46,7 +46,8 @@ class Question:
     constraint: Expr | None = None
     constraint_message: str | None = None
     expr: Expr | None = None  # for calculate
-    section: str | None = None
+    section: str | None = None  # the section's title when the form names it (optional `section:` key)
+    part: int = 0  # 1-based number of the form section the question belongs to (0: not set)
 
     @property
     def asked(self) -> bool:
@@ -67,6 +68,10 @@ class RepeatGroup:
     questions: tuple[Question, ...]
     line: int
     relevant: Expr | None = None
+    section: str | None = None
+    part: int = 0
+    name_id: str | None = None  # the member question holding the member's name, to name members
+    relation_id: str | None = None  # the member question holding the relation to the head
 
 
 Item = Question | RepeatGroup
@@ -85,6 +90,11 @@ class Survey:
     basis: str = ""
     context_names: frozenset[str] = field(default_factory=frozenset)
     prior_classes: dict[str, str] = field(default_factory=dict)  # start-of-period answer -> report class
+    sections: tuple[str | None, ...] = ()  # title (or None) of each section, in order; see loader
+
+    @property
+    def parts(self) -> int:
+        return max(1, len(self.sections))
 
     @property
     def key(self) -> str:
