@@ -6,7 +6,8 @@ become a numbered list ("1. Có"), and navigation buttons become the commands to
 
 from __future__ import annotations
 
-from core.conversation.messages import OutMessage
+from core.conversation import payloads
+from core.conversation.messages import Command, OutMessage
 from core.i18n import t
 
 
@@ -19,8 +20,11 @@ def plain_text(message: OutMessage, with_files: bool = True) -> str:
     commands = []
     for row in message.buttons:
         for b in row:
-            if b.payload.startswith("a:"):
+            press = payloads.unpack(b.payload)
+            if isinstance(press, payloads.AnswerPress):
                 lines.append(f"   {b.text}. {b.label}")
+            elif isinstance(press, Command) and press.name == "edit" and press.arg:
+                continue  # one per review line: the review's footer says to type /sua NUMBER
             else:
                 commands.append(f"{b.text} ({b.label})")
     if commands:

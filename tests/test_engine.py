@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from core.app import DataFiles
-from core.conversation.commands import parse_payload
+from core.conversation.payloads import unpack
 from core.conversation.engine import ASK, PAUSED, REVIEW, SUBMITTED, EngineState, Step, SurveyEngine
 from core.conversation.messages import Command, OutMessage
 from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for
@@ -176,8 +176,8 @@ def payloads(message: OutMessage) -> list[str]:
 
 def press(engine: SurveyEngine, step: Step, data: str) -> Step:
     """A navigation button, the way the service routes it."""
-    command = parse_payload(data)
-    assert command is not None, data
+    command = unpack(data)
+    assert isinstance(command, Command), data
     return engine.handle_command(step.state, step.answers, command)
 
 

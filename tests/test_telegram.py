@@ -271,7 +271,7 @@ async def test_a_handler_error_is_answered_politely_and_loses_nothing(
     async with harness.service.db.transaction() as s:
         assert await s.get(ProcessedUpdate, ("telegram", "3001", str(uid))) is None  # not recorded: may be retried
         assert dict((await s.execute(select(Answer.key, Answer.value))).all()) == {"chu_ho_ten": "Hoàng Văn Minh"}
-    assert (await harness.say(a, "/boqua"))[0]["text"].startswith("Câu 3/")
+    assert (await harness.say(a, "/boqua"))[0]["text"].startswith("Phần 1/4 · câu 3/")
 
 
 async def test_webhook_mode_checks_the_secret_token(
@@ -335,7 +335,7 @@ async def test_officer_gets_report_workbook_and_chart_by_buttons(
     assert any(btn["callback_data"] == "c:report:7.1" for btn in officer.last_keyboard())
     assert "Chọn biểu" in menu[0]["text"]
     units = await harness.press(officer, "c:report:7.1")
-    choices = [btn for btn in officer.last_keyboard() if btn["callback_data"].startswith("c:report:7.1:")]
+    choices = [btn for btn in officer.last_keyboard() if btn["callback_data"].startswith("c:report:7.1 ")]
     assert choices[0]["text"] == "Xã Ba Sơn" and "Chọn đơn vị" in units[0]["text"]
     before = len(api.sent_to(officer.user_id))
     await harness.press(officer, choices[0]["callback_data"])

@@ -138,7 +138,7 @@ async def pressed(ctx: Ctx, payload: str | None) -> list[OutMessage]:
 
     def act(engine: SurveyEngine, state: EngineState, answers: dict[str, Any]) -> Step:
         step = engine.handle_button(state, answers, press.key, press.value)
-        ctx.refused = not step.changes and step.state == state  # nothing applied, nothing moved
+        ctx.refused = step.refused
         return step
 
     ctx.refused = True  # no open survey: nothing applied either
