@@ -43,9 +43,26 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     try:
-        return asyncio.run(_dispatch(args, settings))
+        code = asyncio.run(_dispatch(args, settings))
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not as "Exception ignored" at exit
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _pipe_closed()
+
+
+def _pipe_closed() -> int:
+    """The reader of our output went away (`rasoat report | head -1`): that is the reader's choice,
+    not an error to show. Python ignores SIGPIPE, so a write raises instead; point stdout at
+    /dev/null so the interpreter's last flush does not raise again, and exit as a process killed
+    by SIGPIPE would (128 + 13)."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -272,8 +289,11 @@ async def _report(service, args: argparse.Namespace, settings: Settings) -> int:
             print(f"no single unit with code {args.unit!r} in configuration {config}", file=sys.stderr)
             return 2
         if args.progress:
+            from core.i18n import t
+
             for row in await progress(s, units[0], year):
-                print(f"{row.name}: submitted {row.submitted}, drafts {row.drafts}, remaining {row.remaining}")
+                remaining = t("progress_unknown_total") if row.remaining is None else row.remaining
+                print(f"{row.name}: submitted {row.submitted}, drafts {row.drafts}, remaining {remaining}")
             return 0
         if args.report_id not in dict(service.reports.names()):
             print(f"unknown report {args.report_id!r}; run 'rasoat report' to list them", file=sys.stderr)
@@ -286,17 +306,28 @@ async def _report(service, args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _units(service, args: argparse.Namespace, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+    from core.datafile import DataFileError
     from core.units.loader import import_villages, load_units
 
     config = args.config or settings.units_configuration
-    async with service.db.transaction() as s:
-        if args.action == "load":
-            added = await load_units(s, config)
-        else:
-            if not args.file:
-                print("usage: rasoat units villages FILE.csv", file=sys.stderr)
-                return 2
-            added = await import_villages(s, config, Path(args.file))
+    if args.action == "villages" and not args.file:
+        print("usage: rasoat units villages FILE.csv", file=sys.stderr)
+        return 2
+    try:
+        async with service.db.transaction() as s:  # one bad row rolls the whole file back
+            if args.action == "load":
+                added = await load_units(s, config)
+            else:
+                added = await import_villages(s, config, Path(args.file))
+    except DataFileError as exc:
+        print(f"LỖI: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"LỖI: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # an unknown units configuration
+        print(f"LỖI: {exc}", file=sys.stderr)
+        return 2
     print(f"{added} units added (configuration {config})")
     return 0
 
