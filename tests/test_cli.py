@@ -89,3 +89,96 @@ def test_piped_into_head(cli_env: dict[str, str], tmp_path: Path, args: str, lin
     full = subprocess.run([sys.executable, "-m", "bot.cli", *args.split()], env=cli_env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert full.stdout.splitlines()[:lines] == out
+
+
+def test_plan_on_a_fresh_install_lists_this_years_plan(rasoat: Run) -> None:
+    from datetime import date
+
+    year = date.today().year
+    listing = rasoat("plan")
+    assert listing.returncode == 0, listing.stderr
+    active = [line.split() for line in listing.stdout.splitlines() if "ACTIVE" in line]
+    if not 2025 <= year <= 2030:
+        pytest.skip(f"lang_son.yaml covers 2025-2030, not {year}")
+    assert [(a[0], a[1]) for a in active] == [(f"lang_son_{year}", str(year))]
+    shown = rasoat("plan", f"lang_son_{year}")
+    assert shown.returncode == 0, shown.stderr
+    assert f"{year}-10-01 08:00  phase_start" in shown.stdout and "waiting" in shown.stdout
+    assert f"report lang_son_{year}/so_bo_xa: due {year}-11-06, 0 submissions" in shown.stdout
+
+
+async def _counts(url: str) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from core.storage.db import Database
+    from core.storage.models import NoticeRun, OutboxMessage
+
+    db = Database(url)
+    try:
+        async with db.read() as s:
+            return {"notice_runs": await s.scalar(select(func.count()).select_from(NoticeRun)) or 0,
+                    "outbox": await s.scalar(select(func.count()).select_from(OutboxMessage)) or 0}
+    finally:
+        await db.dispose()
+
+
+async def _outbox(url: str) -> set[tuple[str, str]]:
+    from sqlalchemy import select
+
+    from core.storage.db import Database
+    from core.storage.models import OutboxMessage
+
+    db = Database(url)
+    try:
+        async with db.read() as s:
+            rows = (await s.execute(select(OutboxMessage.notice_key, OutboxMessage.chat_id))).all()
+            return {(k, c) for k, c in rows}
+    finally:
+        await db.dispose()
+
+
+async def test_scheduler_dry_run_writes_nothing_and_tells_what_would_go(db_url: str, tmp_path: Path) -> None:
+    """The README drill on a real database: --dry-run lists the chats; the real run then queues
+    exactly those, and the dry run left no row behind."""
+    import asyncio
+
+    from core.app import build_service
+    from core.config import Settings
+    from core.storage.db import Database
+    from tests.scheduling import make_province
+
+    env = {**os.environ, "DATABASE_URL": db_url, "RASOAT_DATA_DIR": str(tmp_path), "UNITS_CONFIGURATION": "200",
+           "REVIEW_YEAR": "2023"}
+    for name in ("RASOAT_PLANS", "TELEGRAM_BOT_TOKEN", "ZALO_BOT_TOKEN"):
+        env.pop(name, None)
+    db = Database(db_url)
+    p = await make_province(await build_service(Settings.from_env(env), db))
+    await db.dispose()
+
+    async def scheduler(*extra: str) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "scheduler", "--once", "--now", "2023-11-07T09:00+07:00", *extra,
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+        assert proc.returncode == 0, err.decode()
+        return out.decode()
+
+    before = await _counts(db_url)
+    assert before == {"notice_runs": 0, "outbox": 0}
+    dry = await scheduler("--dry-run")
+    assert await _counts(db_url) == before
+    again = await scheduler("--dry-run")
+    assert again.splitlines()[1:] == dry.splitlines()[1:]  # nothing changed between the two
+    would: set[tuple[str, str]] = set()
+    key = ""
+    for line in dry.splitlines():
+        if line.startswith("lang_son_2023/") and line.endswith("chat(s)"):
+            key = line.split(":")[0]
+        elif line.startswith("  -> telegram:"):
+            would.add((key, line.split()[1].split(":", 1)[1]))
+    overdue = {c for k, c in would if k == "lang_son_2023/report_overdue/so_bo_xa/2023-11-07"}
+    assert overdue == {str(p.groups[n]) for n in ("C1", "C2", "C3", "D1", "D2")}  # late units, and their receivers
+    assert "would be recorded as missed" in dry  # older than the catch-up window
+    assert {c for _, c in would} <= {str(c) for c in p.groups.values()} | {str(p.head_chat)}
+    await scheduler()
+    assert await _outbox(db_url) == would
