@@ -107,3 +107,17 @@ async def test_no_counts_at_all_keeps_the_full_total_and_says_so(service: Survey
     assert table.total.value("surveyed") == 1 and table.total.value("households_total") is None
     assert table.note() == t("rpt_note_no_counts")
     assert [b.poor for b in chart_values(table)] == [None]
+
+
+async def test_a_unit_with_a_village_of_unknown_size_has_no_count(service: SurveyService, commune: Unit,
+                                                                  data: DataFiles) -> None:
+    """At province level the commune's row would otherwise divide all its poor households by the
+    residents of only the villages with a count (90 instead of the unknown whole)."""
+    async with service.db.read() as s:
+        province = await s.scalar(select(Unit).where(Unit.configuration == "65", Unit.level == "province"))
+        assert province is not None
+        table = await aggregate(s, data.reports.tables["7.1"], province, 2026, data.reports.lists.majority_ethnicities)
+    row = next(r for r in table.rows if r.unit_id == commune.id)
+    assert row.value("surveyed") == sum(sum(v[1:]) for v in VILLAGES.values())
+    assert row.value("households_total") is None and commune.name in table.without_count
+    assert next(b for b in chart_values(table) if b.name == commune.name).poor is None
