@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     sched = sub.add_parser("scheduler", help="run only the plan scheduler (notices, reminders, outbox)")
     sched.add_argument("--now", help="act as if it were this time (ISO, e.g. 2023-11-20T08:00+07:00): drills, tests")
     sched.add_argument("--once", action="store_true", help="fire what is due, deliver, and exit (for cron)")
+    sched.add_argument("--dry-run", action="store_true",
+                       help="print what would be sent now, and to whom, writing nothing (drills on a real database)")
     plan = sub.add_parser("plan", help="review plans: list them, or show one's notices and submissions")
     plan.add_argument("plan_id", nargs="?", help="plan id; omit to list plans")
     report = sub.add_parser("report", help="write a report table or household list to Excel (and a chart)")
@@ -43,9 +45,26 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     try:
-        return asyncio.run(_dispatch(args, settings))
+        code = asyncio.run(_dispatch(args, settings))
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not as "Exception ignored" at exit
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _pipe_closed()
+
+
+def _pipe_closed() -> int:
+    """The reader of our output went away (`rasoat report | head -1`): that is the reader's choice,
+    not an error to show. Python ignores SIGPIPE, so a write raises instead; point stdout at
+    /dev/null so the interpreter's last flush does not raise again, and exit as a process killed
+    by SIGPIPE would (128 + 13)."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -95,9 +114,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.cmd == "report":
             return await _report(service, args, settings)
         if args.cmd == "scheduler":
+            if args.dry_run:
+                return await _scheduler_dry_run(service, args.now)
             return await _run_scheduler(service, settings, args.now, args.once)
         if args.cmd == "plan":
-            return await _plan(service, args.plan_id)
+            return await _plan(service, settings, args.plan_id)
     finally:
         await service.db.dispose()
     return 0
@@ -218,19 +239,63 @@ async def _run_scheduler(service, settings: Settings, now: str | None, once: boo
     return 0
 
 
-async def _plan(service, plan_id: str | None) -> int:  # type: ignore[no-untyped-def]
-    from core.app import load_data_files
+async def _scheduler_dry_run(service, now: str | None) -> int:  # type: ignore[no-untyped-def]
+    """The notices due at `now` (default: the real clock) and the chats each would go to, plus
+    the outbox rows waiting to be sent; no lock, no row written, nothing sent."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from core.storage.models import OutboxMessage
+    from scheduler.dispatch import Dispatcher
+
+    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    dispatcher = Dispatcher(service.db, service.plans)
+    print(f"DRY RUN (nothing is written or sent) at {moment.isoformat()}, plans: "
+          f"{', '.join(p.id for p in service.plans) or '-'}", flush=True)
+    previews = await dispatcher.preview(moment)
+    for preview in previews:
+        if preview.deliveries is None:
+            print(f"{preview.notice.key}: too late for the catch-up window, would be recorded as missed")
+            continue
+        print(f"{preview.notice.key}: {len(preview.deliveries)} chat(s)")
+        for d in preview.deliveries:
+            first = d.message.text.splitlines()[0] if d.message.text else ""
+            print(f"  -> {d.channel}:{d.chat_id}  {first}")
+    async with service.db.read() as s:
+        pending = (await s.scalars(select(OutboxMessage).where(OutboxMessage.status == "pending"))).all()
+    for row in pending:
+        print(f"already queued, would be sent: {row.notice_key} -> {row.channel}:{row.chat_id}")
+    print(f"would fire {sum(p.deliveries is not None for p in previews)} notice(s); "
+          f"{len(pending)} message(s) already queued")
+    return 0
+
+
+async def _plan(service, settings: Settings, plan_id: str | None) -> int:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from core.app import active_plans, load_data_files
     from core.plans.status import plan_status
 
-    plans = {p.id: p for p in load_data_files().plans}
+    loaded = load_data_files().plans
+    # one-year plans, and each several-year file as read for the review year when it covers it
+    plans = {p.id: p for p in loaded if p.template is None}
+    plans.update({p.id: p for p in service.plans})
+    for p in loaded:
+        if p.template is not None and not any(q.template == p.template for q in plans.values()):
+            plans[p.id] = p
     if plan_id is None:
         active = {p.id for p in service.plans}
         for plan in plans.values():
-            print(f"{plan.id:>16}  {plan.year}  {'ACTIVE' if plan.id in active else '      '}  {plan.title}")
+            every = f"  (file {plan.path.name} for every year {plan.years[0]}-{plan.years[1]})" if plan.years else ""
+            print(f"{plan.id:>16}  {plan.year}  {'ACTIVE' if plan.id in active else '      '}  {plan.title}{every}")
         return 0
     if plan_id not in plans:
-        print(f"unknown plan {plan_id!r}; known: {', '.join(plans)}", file=sys.stderr)
-        return 2
+        try:  # another year of a several-year file, e.g. lang_son_2028
+            plans.update({p.id: p for p in active_plans(loaded, replace(settings, plans=(plan_id,)))})
+        except ValueError:
+            print(f"unknown plan {plan_id!r}; known: {', '.join(plans)}", file=sys.stderr)
+            return 2
     async with service.db.read() as s:
         status = await plan_status(s, plans[plan_id])
     for n in status.notices:
@@ -267,8 +332,11 @@ async def _report(service, args: argparse.Namespace, settings: Settings) -> int:
             print(f"no single unit with code {args.unit!r} in configuration {config}", file=sys.stderr)
             return 2
         if args.progress:
+            from core.i18n import t
+
             for row in await progress(s, units[0], year):
-                print(f"{row.name}: submitted {row.submitted}, drafts {row.drafts}, remaining {row.remaining}")
+                remaining = t("progress_unknown_total") if row.remaining is None else row.remaining
+                print(f"{row.name}: submitted {row.submitted}, drafts {row.drafts}, remaining {remaining}")
             return 0
         if args.report_id not in dict(service.reports.names()):
             print(f"unknown report {args.report_id!r}; run 'rasoat report' to list them", file=sys.stderr)
@@ -281,17 +349,28 @@ async def _report(service, args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _units(service, args: argparse.Namespace, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+    from core.datafile import DataFileError
     from core.units.loader import import_villages, load_units
 
     config = args.config or settings.units_configuration
-    async with service.db.transaction() as s:
-        if args.action == "load":
-            added = await load_units(s, config)
-        else:
-            if not args.file:
-                print("usage: rasoat units villages FILE.csv", file=sys.stderr)
-                return 2
-            added = await import_villages(s, config, Path(args.file))
+    if args.action == "villages" and not args.file:
+        print("usage: rasoat units villages FILE.csv", file=sys.stderr)
+        return 2
+    try:
+        async with service.db.transaction() as s:  # one bad row rolls the whole file back
+            if args.action == "load":
+                added = await load_units(s, config)
+            else:
+                added = await import_villages(s, config, Path(args.file))
+    except DataFileError as exc:
+        print(f"LỖI: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"LỖI: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # an unknown units configuration
+        print(f"LỖI: {exc}", file=sys.stderr)
+        return 2
     print(f"{added} units added (configuration {config})")
     return 0
 

@@ -49,14 +49,37 @@ def load_data_files() -> DataFiles:
 
 
 def active_plans(plans: list[Plan], settings: Settings) -> list[Plan]:
-    """RASOAT_PLANS names the plans to run; without it, the plans of the review year."""
+    """RASOAT_PLANS names the plans to run; without it, the plans of the review year. A plan
+    file for several years is read for the review year (so every year has a plan), unless a
+    one-year file with the same id (`lang_son_2026`) replaces it for that year."""
+    from core.plans.loader import plan_for_year
+
+    year = settings.review_year
+    fixed = {p.id: p for p in plans if p.template is None}
+    templates = [p for p in plans if p.template is not None]
+
+    def for_year(plan_id: str) -> Plan | None:
+        if plan_id in fixed:
+            return fixed[plan_id]
+        for tpl in templates:
+            prefix = f"{tpl.template}_"
+            tail = plan_id[len(prefix):]
+            if plan_id.startswith(prefix) and tail.isdigit() and tpl.covers(int(tail)):
+                return plan_for_year(tpl, int(tail))
+        return None
+
     if settings.plans:
-        by_id = {p.id: p for p in plans}
-        unknown = [p for p in settings.plans if p not in by_id]
+        found = {p: for_year(p) for p in settings.plans}
+        unknown = [p for p, plan in found.items() if plan is None]
         if unknown:
-            raise ValueError(f"RASOAT_PLANS names unknown plan(s) {', '.join(unknown)}; known: {', '.join(by_id)}")
-        return [by_id[p] for p in settings.plans]
-    return [p for p in plans if p.year == settings.review_year]
+            known = [*fixed, *(f"{t.template}_{t.years[0]}..{t.years[1]}" for t in templates if t.years)]
+            raise ValueError(f"RASOAT_PLANS names unknown plan(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        return [plan for plan in found.values() if plan is not None]
+    chosen = [p for p in fixed.values() if p.year == year]
+    for tpl in templates:
+        if tpl.covers(year) and f"{tpl.template}_{year}" not in fixed:
+            chosen.append(plan_for_year(tpl, year))
+    return chosen
 
 
 async def prepare_store(db: Database, settings: Settings, data: DataFiles) -> list[Plan]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -72,6 +73,30 @@ class Dispatcher:
             return False  # another scheduler fired it at the same moment
         log.info("notice %s fired to %d chats", notice.key, len(targets))
         return True
+
+
+    async def preview(self, now: datetime) -> list[Preview]:
+        """What run_due(now) would do, computed the same way and written nowhere: the scheduler
+        drill (`rasoat scheduler --dry-run`) on a real database."""
+        done = await self.done_keys()
+        out: list[Preview] = []
+        async with self.db.read() as s:
+            for notice in self.timeline:
+                if notice.fire_at > now:
+                    break
+                if notice.key in done:
+                    continue
+                if now - notice.fire_at > notice.plan.catch_up:
+                    out.append(Preview(notice, None))
+                    continue
+                out.append(Preview(notice, _unique(await deliveries(s, notice, now))))
+        return out
+
+
+@dataclass(frozen=True)
+class Preview:
+    notice: Notice
+    deliveries: list[Delivery] | None  # None: too late, would be recorded as missed
 
 
 def _unique(targets: list[Delivery]) -> list[Delivery]:

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from core.app import active_plans
+from core.config import Settings
 from core.datafile import DataFileError
-from core.plans.loader import PLANS_DIR, load_plan, load_plans
+from core.plans.loader import PLANS_DIR, load_plan, load_plans, plan_for_year
 from core.plans.timeline import REPORT_OVERDUE, REPORT_REMINDER, notices
 
 GOOD = (PLANS_DIR / "lang_son_2023.yaml").read_text(encoding="utf-8")
@@ -15,7 +17,7 @@ GOOD = (PLANS_DIR / "lang_son_2023.yaml").read_text(encoding="utf-8")
 
 def test_sample_plans_load_and_imply_the_expected_notices() -> None:
     plans = {p.id: p for p in load_plans()}
-    assert set(plans) == {"lang_son_2023", "kiem_tra_2022"}
+    assert {p.template or p.id for p in plans.values()} == {"lang_son_2023", "kiem_tra_2022", "lang_son"}
     timeline = notices(plans["lang_son_2023"])
     keys = {n.key for n in timeline}
     assert "lang_son_2023/report_due/chinh_thuc_huyen/2023-11-25" in keys  # "trước 26/11"
@@ -44,3 +46,103 @@ def test_a_wrong_entry_names_the_file_and_line(tmp_path: Path, change: tuple[str
         load_plan(path)
     assert message in str(err.value)
     assert err.value.path == str(path) and err.value.line and err.value.line > 1
+
+
+# ---- plans for every year: a several-year file read for the review year ---------------------------
+
+EVERY = (PLANS_DIR / "lang_son.yaml").read_text(encoding="utf-8")
+
+
+def _settings(**env: str) -> Settings:
+    return Settings.from_env({"UNITS_CONFIGURATION": "65", **env})
+
+
+@pytest.mark.parametrize("year", range(2025, 2031))
+def test_several_year_plan_is_read_for_each_year(year: int) -> None:
+    template = next(p for p in load_plans() if p.template == "lang_son")
+    plan = plan_for_year(template, year)
+    assert plan.id == f"lang_son_{year}" and plan.year == year and str(year) in plan.title
+    assert plan.covers(year) and plan.units_configuration == "65"
+    assert all(p.start.year == year and p.end.year == year for p in plan.phases)
+    keys = [n.key for n in notices(plan)]
+    assert f"lang_son_{year}/phase_start/ra_soat/{year}-10-01" in keys
+    assert all(k.startswith(f"lang_son_{year}/") for k in keys) and len(keys) == len(set(keys))
+
+
+def test_several_year_plan_refuses_a_year_it_does_not_cover() -> None:
+    template = next(p for p in load_plans() if p.template == "lang_son")
+    with pytest.raises(ValueError, match="2024"):
+        plan_for_year(template, 2024)
+    assert active_plans(load_plans(), _settings(REVIEW_YEAR="2024")) == []
+
+
+def test_default_year_has_a_plan() -> None:
+    """A fresh install (REVIEW_YEAR = this year, no RASOAT_PLANS) runs a plan with notices."""
+    from datetime import date
+
+    settings = _settings()
+    assert settings.review_year == date.today().year
+    chosen = active_plans(load_plans(), settings)
+    if 2025 <= settings.review_year <= 2030:
+        assert [p.id for p in chosen] == [f"lang_son_{settings.review_year}"]
+        assert notices(chosen[0])
+    assert [p.id for p in active_plans(load_plans(), _settings(REVIEW_YEAR="2026"))] == ["lang_son_2026"]
+
+
+def test_one_year_plans_keep_working_and_are_chosen_by_year_or_name() -> None:
+    plans = load_plans()
+    assert [p.id for p in active_plans(plans, _settings(REVIEW_YEAR="2023"))] == ["lang_son_2023"]
+    named = active_plans(plans, _settings(REVIEW_YEAR="2026", RASOAT_PLANS="lang_son_2023,lang_son_2028"))
+    assert [(p.id, p.year) for p in named] == [("lang_son_2023", 2023), ("lang_son_2028", 2028)]
+    with pytest.raises(ValueError, match="lang_son_2031"):
+        active_plans(plans, _settings(RASOAT_PLANS="lang_son_2031"))
+
+
+def test_a_one_year_file_replaces_the_several_year_file_for_its_year(tmp_path: Path) -> None:
+    (tmp_path / "lang_son.yaml").write_text(EVERY, encoding="utf-8")
+    one = EVERY.replace("id: lang_son\n", "id: lang_son_2027\n").replace('years: "2025-2030"', "year: 2027")
+    one = one.replace('start: "10-01"', "start: 2027-10-05")
+    (tmp_path / "lang_son_2027.yaml").write_text(one, encoding="utf-8")
+    plans = load_plans(tmp_path)
+    for year, start in ((2026, "2026-10-01"), (2027, "2027-10-05"), (2028, "2028-10-01")):
+        chosen = active_plans(plans, _settings(REVIEW_YEAR=str(year)))
+        assert [p.id for p in chosen] == [f"lang_son_{year}"]
+        assert next(p.start for p in chosen[0].phases if p.id == "ra_soat").isoformat() == start
+
+
+def test_relative_days_with_year_offset_and_in_one_year_plans(tmp_path: Path) -> None:
+    text = GOOD.replace("start: 2023-12-16\n    end: 2023-12-30",
+                        "start: 12-16\n    end: {month: 1, day: 5, year_offset: 1}")
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    phase = next(p for p in load_plan(path).phases if p.id == "nhap_lieu")
+    assert (phase.start.isoformat(), phase.end.isoformat()) == ("2023-12-16", "2024-01-05")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (('start: "10-01"', "start: 2026-10-01"), "without the year"),
+    (('due: "11-21"', 'due: "02-30"'), "no day 30 in month 2"),
+    (('due: "11-21"', 'due: "02-29"'), "29 February"),
+    (('due: "11-21"', 'due: "21/11"'), "MM-DD"),
+    (('due: "11-21"', "due: {month: 11, day: 21, year_offset: 2}"), "year_offset"),
+    (('years: "2025-2030"', 'years: "2030-2025"'), "'years' must be like"),
+    (('years: "2025-2030"', 'years: "2025-2030"\nyear: 2026'), "not both"),
+])
+def test_a_wrong_several_year_entry_names_the_file_and_line(tmp_path: Path, change: tuple[str, str],
+                                                            message: str) -> None:
+    old, new = change
+    assert old in EVERY
+    text = EVERY.replace(old, new, 1)
+    path = tmp_path / "lang_son.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError) as info:
+        load_plan(path, 2026)
+    assert message in info.value.detail and info.value.path == str(path)
+    first = new.splitlines()[0].split(":")[0].strip()
+    if first in ("start", "due"):  # the entry's line: the mapping of the phase or request
+        lines = text.splitlines()
+        at = next(i for i, line in enumerate(lines, 1) if new.splitlines()[0] in line)
+        entry = max(i for i, line in enumerate(lines[:at], 1) if line.lstrip().startswith("- id:"))
+        assert info.value.line == (at if "{" in new else entry)  # a {month, day} mapping has its own line
+    else:
+        assert info.value.line == 1 + text.splitlines().index("id: lang_son")

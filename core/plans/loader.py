@@ -1,7 +1,13 @@
-"""Reads and checks plan files; every error names the file and line, like the forms."""
+"""Reads and checks plan files; every error names the file and line, like the forms.
+
+A plan file is either for one year (`year: 2023`, dates YYYY-MM-DD or relative to that year)
+or for several (`years: "2025-2030"` or `years: any`, dates MM-DD or {month, day, year_offset}):
+the latter is read again for each review year, so a fresh install has a plan whatever the year.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,28 +17,55 @@ from core.datafile import DataFileError, check_keys, line_of, load_mapping, requ
 from core.plans.model import LEVEL_RANK, Phase, Plan, ReportRequest
 
 PLANS_DIR = Path(__file__).parent / "files"
-TOP_KEYS = {"id", "version", "title", "year", "units_configuration", "timezone", "notice_time", "catch_up_hours",
-            "defaults", "phases", "reports", "source", "reliability"}
+TOP_KEYS = {"id", "version", "title", "year", "years", "units_configuration", "timezone", "notice_time",
+            "catch_up_hours", "defaults", "phases", "reports", "source", "reliability"}
 PHASE_KEYS = {"id", "title", "start", "end", "actors", "note", "draft_reminders_every_days"}
 REPORT_KEYS = {"id", "title", "from", "to", "opens", "due", "forms", "remind_days_before", "overdue_days_after"}
 DEFAULT_KEYS = {"remind_days_before", "overdue_days_after"}
 RELIABILITY = {"confirmed", "secondary", "recollection", "sample"}
 # the 65-commune configuration (from 1 July 2025) has no district level
 CONFIG_LEVELS = {"200": set(LEVEL_RANK), "194": set(LEVEL_RANK), "65": set(LEVEL_RANK) - {"district"}}
+ANY_YEARS = (1900, 9999)
+_MONTH_DAY = re.compile(r"^(\d{1,2})-(\d{1,2})$")
+_YEARS = re.compile(r"^(\d{4})\s*-\s*(\d{4})$")
 
 
 def load_plans(directory: Path = PLANS_DIR) -> list[Plan]:
+    """Every plan file; a file for several years is read for this year (or the nearest year it
+    covers) and read again for the review year by `plan_for_year`. A one-year file whose id is
+    `<template>_<year>` replaces the several-year file for that year, so one year can be
+    corrected without touching the others."""
     plans = [load_plan(p) for p in sorted(directory.glob("*.yaml"))]
     seen: dict[str, Path] = {}
     for plan in plans:
-        if plan.id in seen:
-            raise DataFileError(plan.path, 1, f"plan id '{plan.id}' is also used by {seen[plan.id]}")
-        seen[plan.id] = plan.path
-    return plans
+        key = plan.template or plan.id
+        if key in seen:
+            raise DataFileError(plan.path, 1, f"plan id '{key}' is also used by {seen[key]}")
+        seen[key] = plan.path
+    fixed = {p.id for p in plans if p.template is None}
+    return [p for p in plans if p.template is None or p.id not in fixed]
 
 
-def load_plan(path: Path) -> Plan:
+def plan_for_year(plan: Plan, year: int) -> Plan:
+    """The same plan file read for another review year (a one-year plan is returned as it is)."""
+    if plan.template is None:
+        return plan
+    if not plan.covers(year):
+        raise ValueError(f"plan '{plan.template}' ({plan.path.name}) does not cover {year}")
+    return load_plan(plan.path, year)
+
+
+def load_plan(path: Path, year: int | None = None) -> Plan:
     doc = load_mapping(path, TOP_KEYS, "a plan")
+    plan_id = str(require(doc, "id", path, str))
+    years = _years(doc, path)
+    if years is None:
+        year = require(doc, "year", path, int)
+    elif year is None:  # the current year, kept inside the plan's range
+        year = min(max(date.today().year, years[0]), years[1])
+    elif not years[0] <= year <= years[1]:
+        raise DataFileError(path, line_of(doc), f"this plan covers {years[0]}-{years[1]}, not {year}")
+    when = _When(year, several=years is not None)
     config = str(require(doc, "units_configuration", path, (str, int)))
     if config not in CONFIG_LEVELS:
         raise DataFileError(path, line_of(doc), f"units_configuration must be one of {sorted(CONFIG_LEVELS)}")
@@ -51,18 +84,19 @@ def load_plan(path: Path) -> Plan:
     catch_up = doc.get("catch_up_hours", 24)
     if not isinstance(catch_up, int) or catch_up < 0:
         raise DataFileError(path, line_of(doc), "catch_up_hours must be a whole number of hours, 0 or more")
-    phases = tuple(_phase(node, path, levels) for node in _items(doc, "phases", path))
-    reports = tuple(_report(node, path, levels, defaults) for node in _items(doc, "reports", path, required=False))
+    phases = tuple(_phase(node, path, levels, when) for node in _items(doc, "phases", path))
+    reports = tuple(_report(node, path, levels, defaults, when)
+                    for node in _items(doc, "reports", path, required=False))
     for kind, items in (("phase", phases), ("report", reports)):
         ids = [i.id for i in items]
         for item in items:
             if ids.count(item.id) > 1:
                 raise DataFileError(path, item.line, f"{kind} id '{item.id}' is used twice")
     return Plan(
-        id=str(require(doc, "id", path, str)),
+        id=f"{plan_id}_{year}" if years else plan_id,
         version=str(require(doc, "version", path, (str, int, float))),
-        title=str(require(doc, "title", path, str)),
-        year=require(doc, "year", path, int),
+        title=when.text(require(doc, "title", path, str)),
+        year=year,
         units_configuration=config,
         timezone=tz,
         notice_time=_time(doc.get("notice_time", "08:00"), path, line_of(doc)),
@@ -72,7 +106,65 @@ def load_plan(path: Path) -> Plan:
         source=str(doc.get("source", "")),
         reliability=reliability,
         path=path,
+        template=plan_id if years else None,
+        years=years,
     )
+
+
+def _years(doc: dict, path: Path) -> tuple[int, int] | None:
+    if "years" not in doc:
+        return None
+    if "year" in doc:
+        raise DataFileError(path, line_of(doc), "give either 'year' (one year) or 'years' (several), not both")
+    raw = doc["years"]
+    if raw == "any":
+        return ANY_YEARS
+    if isinstance(raw, int):
+        return raw, raw
+    m = _YEARS.match(str(raw))
+    if not m or int(m.group(1)) > int(m.group(2)):
+        raise DataFileError(path, line_of(doc), f"'years' must be like \"2025-2030\" or any, got {raw!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+class _When:
+    """Turns the dates of a plan file into days of one review year."""
+
+    def __init__(self, year: int, several: bool) -> None:
+        self.year = year
+        self.several = several
+
+    def text(self, value: str) -> str:
+        return value.replace("{year}", str(self.year))
+
+    def day(self, node: Any, key: str, path: Path) -> date:
+        value = require(node, key, path)
+        line = line_of(node)
+        if isinstance(value, date):
+            if self.several:
+                raise DataFileError(path, line, f"'{key}': a plan for several years gives days without the year, "
+                                    f"as MM-DD (\"10-01\") or {{month: 10, day: 1}}; got {value}")
+            return value
+        offset = 0
+        if isinstance(value, dict):
+            check_keys(value, {"month", "day", "year_offset"}, path)
+            month, day, offset = value.get("month"), value.get("day"), value.get("year_offset", 0)
+            if offset not in (-1, 0, 1):
+                raise DataFileError(path, line_of(value, line), f"'{key}': year_offset must be -1, 0 or 1")
+        elif isinstance(value, str) and _MONTH_DAY.match(value):
+            month, day = (int(x) for x in value.split("-"))
+        else:
+            raise DataFileError(path, line, f"'{key}' must be a date written YYYY-MM-DD, a day of the plan's "
+                                f"year as MM-DD, or {{month: M, day: D}}; got {value!r}")
+        if not (isinstance(month, int) and isinstance(day, int)):
+            raise DataFileError(path, line_of(value, line), f"'{key}': month and day must be whole numbers")
+        if (month, day) == (2, 29):
+            raise DataFileError(path, line_of(value, line), f"'{key}': 29 February is not a day of every year")
+        try:
+            return date(self.year + offset, month, day)
+        except ValueError:
+            raise DataFileError(path, line_of(value, line),
+                                f"'{key}': there is no day {day} in month {month}") from None
 
 
 def _items(doc: dict, key: str, path: Path, required: bool = True) -> list[Any]:
@@ -84,9 +176,9 @@ def _items(doc: dict, key: str, path: Path, required: bool = True) -> list[Any]:
     return value
 
 
-def _phase(node: Any, path: Path, levels: set[str]) -> Phase:
+def _phase(node: Any, path: Path, levels: set[str], when: _When) -> Phase:
     line = _entry(node, PHASE_KEYS, path)
-    start, end = _date(node, "start", path), _date(node, "end", path)
+    start, end = when.day(node, "start", path), when.day(node, "end", path)
     if end < start:
         raise DataFileError(path, line, f"phase ends ({end}) before it starts ({start})")
     actors = require(node, "actors", path, list)
@@ -95,25 +187,27 @@ def _phase(node: Any, path: Path, levels: set[str]) -> Phase:
     every = node.get("draft_reminders_every_days")
     if every is not None and (not isinstance(every, int) or every < 1):
         raise DataFileError(path, line, "draft_reminders_every_days must be a whole number of days, 1 or more")
-    return Phase(id=str(require(node, "id", path, str)), title=require(node, "title", path, str), start=start,
+    return Phase(id=str(require(node, "id", path, str)), title=when.text(require(node, "title", path, str)),
+                 start=start,
                  end=end, actors=tuple(actors), note=node.get("note"), draft_reminders_every=every, line=line or 0)
 
 
-def _report(node: Any, path: Path, levels: set[str], defaults: dict) -> ReportRequest:
+def _report(node: Any, path: Path, levels: set[str], defaults: dict, when: _When) -> ReportRequest:
     line = _entry(node, REPORT_KEYS, path)
     submitter = _level(require(node, "from", path, str), path, line, levels)
     receiver = _level(require(node, "to", path, str), path, line, levels)
     if LEVEL_RANK[receiver] <= LEVEL_RANK[submitter]:
         raise DataFileError(path, line, f"'to' ({receiver}) must be a level above 'from' ({submitter})")
-    due = _date(node, "due", path)
-    opens = _date(node, "opens", path) if node.get("opens") is not None else None
+    due = when.day(node, "due", path)
+    opens = when.day(node, "opens", path) if node.get("opens") is not None else None
     if opens is not None and opens > due:
         raise DataFileError(path, line, f"the request opens ({opens}) after it is due ({due})")
     forms = node.get("forms") or []
     if not isinstance(forms, list):
         raise DataFileError(path, line, "'forms' must be a list of report ids, e.g. ['7.1', '7.2']")
     return ReportRequest(
-        id=str(require(node, "id", path, str)), title=require(node, "title", path, str), submitter=submitter,
+        id=str(require(node, "id", path, str)), title=when.text(require(node, "title", path, str)),
+        submitter=submitter,
         receiver=receiver, due=due, opens=opens,
         remind_days_before=_days(node, defaults, "remind_days_before", path, line),
         overdue_days_after=_days(node, defaults, "overdue_days_after", path, line),
@@ -134,13 +228,6 @@ def _level(value: Any, path: Path, line: int | None, levels: set[str]) -> str:
     if value not in levels:
         raise DataFileError(path, line, f"level '{value}' does not exist in this units_configuration")
     return str(value)
-
-
-def _date(node: Any, key: str, path: Path) -> date:
-    value = require(node, key, path)
-    if not isinstance(value, date):
-        raise DataFileError(path, line_of(node), f"'{key}' must be a date written YYYY-MM-DD, got {value!r}")
-    return value
 
 
 def _time(value: Any, path: Path, line: int | None) -> time:

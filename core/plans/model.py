@@ -58,6 +58,16 @@ class Plan:
     source: str = ""
     reliability: str = "sample"
     path: Path = field(default=Path("."))
+    # A plan file for several years (`years: "2025-2030"` or `any`, dates as MM-DD) is read once
+    # per year; `template` is then the file's id (this plan's id is `<template>_<year>`) and
+    # `years` the first and last year it applies to. None for a plan of one fixed year.
+    template: str | None = None
+    years: tuple[int, int] | None = None
+
+    def covers(self, year: int) -> bool:
+        if self.years is None:
+            return year == self.year
+        return self.years[0] <= year <= self.years[1]
 
     def at(self, day: date) -> datetime:
         """The moment notices for a day go out, in the plan's time zone."""

@@ -152,6 +152,10 @@ def render_table(data: TableData, parent: Unit | None, path: Path, today: date |
             _put(ws, row, c, "-" if value is None else value, align=RIGHT, border=True,
                  font=_font(12, bold=is_total), fmt=fmt)
         row += 1
+    note = data.note()  # which units the total row leaves out, and why
+    if note:
+        _put(ws, row, 1, note, font=_font(11, italic=True), end_col=width)
+        row += 1
     ws.column_dimensions["A"].width = 6
     ws.column_dimensions["B"].width = 28
     for c in range(3, width + 1):

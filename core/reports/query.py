@@ -10,9 +10,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.i18n import t
 from core.reports.spec import Filter, ListSpec, Measure, TableSpec
 from core.storage.models import Answer, Household, Unit
 from core.units.tree import UnitTree, children
+
+NOTE_NAMES = 10  # units named in the note line; the rest are counted
 
 
 @dataclass
@@ -32,6 +35,22 @@ class TableData:
     year: int
     rows: list[Row]
     total: Row
+    # Rows whose resident household count is unknown (a village without one, or a unit with such a
+    # village): they have no rate, and the total row leaves them out when any row has a count, so
+    # the total's rate divides like by like. The workbook says so in a note line.
+    without_count: list[str] = field(default_factory=list)
+
+    @property
+    def total_excludes(self) -> bool:
+        return bool(self.without_count) and len(self.without_count) < len(self.rows)
+
+    def note(self) -> str | None:
+        if not self.without_count:
+            return None
+        if not self.total_excludes:
+            return t("rpt_note_no_counts")
+        names = ", ".join(self.without_count[:NOTE_NAMES]) + ("…" if len(self.without_count) > NOTE_NAMES else "")
+        return t("rpt_note_total_excludes", n=len(self.without_count), names=names)
 
     def ratio(self, row: Row, num: Measure, den: Measure) -> float | None:
         n, d = row.value(num), row.value(den)
@@ -66,21 +85,28 @@ async def aggregate(session: AsyncSession, spec: TableSpec, unit: Unit, year: in
         Household.status == "submitted", Household.review_year == year).group_by(tree.key)
     counted: dict[int, tuple[Any, ...]] = {row[0]: tuple(row[1:]) for row in (await session.execute(query)).all()}
     households_total = await tree.resident_totals(session)
+    # a unit with a village of unknown size has no known resident count (a partial sum would
+    # inflate its rate)
+    partial = set((await session.scalars(tree.join(select(tree.key), households=False).where(
+        tree.village.households_total.is_(None)).group_by(tree.key))).all())
 
     rows = []
     for child in await children(session, unit):
         got = counted.get(child.id)
-        counts: dict[Measure, int | None] = {"surveyed": int(got[0]) if got else 0,
-                                             "households_total": households_total.get(child.id)}
+        counts: dict[Measure, int | None] = {
+            "surveyed": int(got[0]) if got else 0,
+            "households_total": None if child.id in partial else households_total.get(child.id)}
         for i, f in enumerate(filters):
             counts[f] = int(got[i + 1] or 0) if got else 0
         rows.append(Row(child.id, child.name, counts))
+    without = [r.name for r in rows if r.counts["households_total"] is None]
+    basis = [r for r in rows if r.counts["households_total"] is not None] or rows
     total = Row(None, "", {})  # labelled by the renderer (rpt_total)
     for measure in ["surveyed", "households_total", *filters]:
-        values = [r.counts.get(measure) for r in rows]
+        values = [r.counts.get(measure) for r in basis]
         known = [v for v in values if v is not None]
         total.counts[measure] = sum(known) if known else None
-    return TableData(spec, unit, year, rows, total)
+    return TableData(spec, unit, year, rows, total, without)
 
 
 @dataclass

@@ -15,6 +15,8 @@ from core.conversation.payloads import MAX_BYTES
 from core.datafile import DataFileError, check_keys, line_of, load_mapping, load_yaml, require
 from core.expr import Expr, ExprError, compile_expr
 from core.surveys.model import Choice, Item, QType, Question, RepeatGroup, Survey
+from core.surveys.synonyms import synonyms
+from core.surveys.text import words
 
 FORMS_DIR = Path(__file__).parent / "forms"
 CONTEXT_NAMES = frozenset({"review_year", "is_urban"})
@@ -50,7 +52,9 @@ _TOP_KEYS = {
 PRIOR_CLASSES = frozenset({"poor", "near_poor", "none"})
 
 
-def load_survey(path: str | Path) -> Survey:
+def load_survey(path: str | Path, lists_seen: set[str] | None = None) -> Survey:
+    """One form; `lists_seen` collects its choice-list names, so load_forms can tell a synonym
+    for a list that no form has."""
     path = Path(path)
     doc = load_mapping(path, _TOP_KEYS, "a survey file")
     sid = require(doc, "id", path, str)
@@ -61,6 +65,9 @@ def load_survey(path: str | Path) -> Survey:
     choice_lists = _choice_lists(doc.get("choice_lists") or {}, path)
     include_titles: dict[Path, str | None] = {}
     raw_items = _expand_includes(require(doc, "questions", path, list), path, choice_lists, include_titles)
+    choice_lists = _with_synonyms(choice_lists, path)
+    if lists_seen is not None:
+        lists_seen.update(choice_lists)
 
     # First pass: collect names so expressions may refer to any question of the form.
     hh_names: set[str] = set(CONTEXT_NAMES)
@@ -126,13 +133,19 @@ def _prior_classes(doc: dict, path: Path) -> dict[str, str]:
 def load_forms(directory: str | Path = FORMS_DIR) -> dict[str, Survey]:
     """All forms in a folder (files starting with '_' are shared sections, not forms)."""
     surveys: dict[str, Survey] = {}
+    lists_seen: set[str] = set()
     for path in sorted(Path(directory).glob("*.yaml")):
         if path.name.startswith("_"):
             continue
-        survey = load_survey(path)
+        survey = load_survey(path, lists_seen)
         if survey.id in surveys:
             raise DataFileError(path, None, f"survey id '{survey.id}' is also used by {surveys[survey.id].path}")
         surveys[survey.id] = survey
+    table = synonyms()
+    for name in table.choices:
+        if name not in lists_seen:
+            raise DataFileError(table.path, table.lines[name], f"no form has a choice list '{name}' "
+                                f"(lists: {', '.join(sorted(lists_seen))})")
     return surveys
 
 
@@ -168,6 +181,32 @@ def _sections(
             out.append(replace(item, part=part, section=label))
         prev_src, prev_group = src, is_group
     return out, tuple(titles)
+
+
+def _with_synonyms(choice_lists: dict[str, tuple[Choice, ...]], path: Path) -> dict[str, tuple[Choice, ...]]:
+    """Add the locale's synonyms (locales/vi/synonyms.yaml) to the named choice lists as aliases;
+    a synonym for a value the list lacks, or one that already names another choice, is an error
+    in the synonyms file."""
+    table = synonyms()
+    out = dict(choice_lists)
+    for name, extra in table.choices.items():
+        if name not in choice_lists:
+            continue
+        choices = choice_lists[name]
+        values = [c.value for c in choices]
+        for value, ws in extra.items():
+            if value not in values:
+                raise DataFileError(table.path, ws[0].line, f"choice list '{name}' ({path.name}) has no value "
+                                    f"'{value}' (values: {', '.join(values)})")
+            for w in ws:
+                for other in choices:
+                    if other.value != value and words(w.text) in (
+                            other.value, words(other.label), *(words(a) for a in other.aliases)):
+                        raise DataFileError(table.path, w.line, f"'{w.text}' already names the choice "
+                                            f"'{other.value}' of list '{name}' ({path.name})")
+        out[name] = tuple(replace(c, aliases=c.aliases + tuple(w.text for w in extra.get(c.value, ())))
+                          for c in choices)
+    return out
 
 
 def _all_questions(items: list[Item]) -> list[Question]:

@@ -8,10 +8,12 @@ explains, in Vietnamese, what shape of answer is expected.
 from __future__ import annotations
 
 import re
-import unicodedata
+from functools import lru_cache
 from typing import Any
 
 from core.surveys.model import Choice, QType, Question
+from core.surveys.synonyms import Synonyms, synonyms
+from core.surveys.text import clean_text, fold, words
 
 MAX_TEXT = 300
 
@@ -23,25 +25,40 @@ class ParseError(ValueError):
         self.params = params
 
 
-def fold(text: str) -> str:
-    """Lower-case, strip accents and collapse spaces, so 'Có' == 'co' and 'Nữ' == 'nu'."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"\s+", " ", bare).strip().lower()
-
-
-def clean_text(text: str) -> str:
-    """Drop control characters and surplus spaces; keep Vietnamese letters as typed (NFC)."""
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text)
-    return re.sub(r"\s+", " ", text).strip()
-
-
 _THOUSANDS = re.compile(r"^\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*$")
-_UNITS = {"ty": 1_000_000_000, "trieu": 1_000_000, "tr": 1_000_000, "cu": 1_000_000,
-          "nghin": 1_000, "ngan": 1_000, "k": 1_000}
-_MONEY_TOKEN = re.compile(r"(\d+(?:[.,]\d+)*)\s*(ty|trieu|tr|cu|nghin|ngan|k)?\s*(ruoi)?")
+
+
+@lru_cache(maxsize=4)
+def _money_patterns(table: Synonyms) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The token and currency patterns, built from the locale's unit words (longest first, so
+    'trieu' is not read as 'tr' + 'ieu')."""
+    units = "|".join(sorted(map(re.escape, table.money_units), key=len, reverse=True))
+    half = "|".join(sorted(map(re.escape, table.money_half), key=len, reverse=True))
+    token = re.compile(rf"(\d+(?:[.,]\d+)*)\s*({units})?\s*({half})?")
+    currency = "|".join(sorted(map(re.escape, table.currency), key=len, reverse=True))
+    return token, re.compile(rf"(?<![a-z])(?:{currency})(?![a-z])")
+
+
+def _spell_out(s: str, table: Synonyms) -> str:
+    """Number words to digits ('mot trieu hai' -> '1 trieu 2', 'hai tram nghin' -> '200 nghin'),
+    longest phrase first so 'hai muoi' is 20, not 2 and 10."""
+    tokens = s.split(" ")
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        for n in range(min(table.longest_number, len(tokens) - i), 0, -1):
+            phrase = " ".join(tokens[i:i + n])
+            if phrase in table.numbers:
+                out.append(str(table.numbers[phrase]))
+                i += n
+                break
+        else:
+            out.append(tokens[i])
+            i += 1
+        if out[-1].isdigit() and i < len(tokens) and tokens[i] in table.hundred:
+            out[-1] = str(int(out[-1]) * 100)
+            i += 1
+    return " ".join(out)
 
 
 def _number(token: str, *, allow_fraction: bool) -> float:
@@ -56,26 +73,29 @@ def _number(token: str, *, allow_fraction: bool) -> float:
 
 
 def parse_money(text: str) -> int:
+    table = synonyms()
+    token_re, currency_re = _money_patterns(table)
     s = fold(text)
     negative = s.startswith("-")
     s = s.lstrip("-+ ")
-    s = re.sub(r"\b(dong|vnd)\b|(?<=\d)d\b|\s+d$", "", s).strip()
+    s = re.sub(r"\s+", " ", currency_re.sub(" ", s)).strip()
+    s = _spell_out(s, table)
     if not s or not s[0].isdigit():
         raise ParseError("err_money")
     total = 0.0
     pos = 0
     last_unit: int | None = None
     while pos < len(s):
-        m = _MONEY_TOKEN.match(s, pos)
+        m = token_re.match(s, pos)
         if not m or m.end() == pos:
             raise ParseError("err_money")
         token, unit, half = m.group(1), m.group(2), m.group(3)
         if unit:
             try:
-                total += _number(token, allow_fraction=True) * _UNITS[unit]
+                total += _number(token, allow_fraction=True) * table.money_units[unit]
             except ValueError:
                 raise ParseError("err_money") from None
-            last_unit = _UNITS[unit]
+            last_unit = table.money_units[unit]
             if half:
                 total += last_unit / 2
         elif last_unit is not None and re.fullmatch(r"\d+", token):
@@ -99,9 +119,24 @@ def parse_money(text: str) -> int:
 def parse_integer(text: str) -> int:
     s = fold(text)
     m = re.fullmatch(r"([+-]?)(\d{1,3}(?:[.,]\d{3})+|\d+)\s*[a-z ]*", s)
-    if not m:
+    if m:
+        return int(m.group(1) + re.sub(r"[.,]", "", m.group(2)))
+    spoken = _spoken_integer(words(text), synonyms())
+    if spoken is None:
         raise ParseError("err_integer")
-    return int(m.group(1) + re.sub(r"[.,]", "", m.group(2)))
+    return spoken
+
+
+def _spoken_integer(s: str, table: Synonyms) -> int | None:
+    """'muoi hai' -> 12 and 'bon nguoi' -> 4; 'ba bon' (three or four) is refused, not guessed."""
+    tokens = s.split(" ") if s else []
+    singles = {p for p in table.numbers if " " not in p}
+    for n in range(min(table.longest_number, len(tokens)), 0, -1):
+        phrase = " ".join(tokens[:n])
+        rest = tokens[n:]
+        if phrase in table.numbers and all(t.isalpha() and t not in singles for t in rest):
+            return table.numbers[phrase]
+    return None
 
 
 def parse_decimal(text: str) -> float:
@@ -124,39 +159,43 @@ def parse_year(text: str) -> int:
     return int(m.group(1))
 
 
-_YES = {"co", "c", "yes", "y", "dung", "vang", "u", "uh", "ok", "co a", "da co", "1", "x"}
-_NO = {"khong", "k", "ko", "kg", "kh", "no", "n", "chua", "khong co", "2", "0"}
-
-
 def parse_yes_no(text: str) -> bool:
-    s = fold(text).rstrip(".!")
-    if s in _YES:
-        return True
-    if s in _NO:
-        return False
+    """The whole answer first, then without polite words at either end ('vâng ạ', 'dạ không')."""
+    table = synonyms()
+    tokens = words(text).split(" ")
+    lead = 0
+    while lead < len(tokens) and tokens[lead] in table.particles:
+        lead += 1
+    trail = len(tokens)
+    while trail > 0 and tokens[trail - 1] in table.particles:
+        trail -= 1
+    # fewest words dropped first, so 'vâng ạ' is 'vâng' (yes), not '' after dropping both
+    cuts = sorted(((i, j) for i in range(lead + 1) for j in range(max(trail, i + 1), len(tokens) + 1)),
+                  key=lambda cut: cut[0] + len(tokens) - cut[1])
+    for i, j in cuts:
+        s = " ".join(tokens[i:j])
+        if s in table.yes:
+            return True
+        if s in table.no:
+            return False
     raise ParseError("err_yes_no")
 
 
-def _words(text: str) -> str:
-    """Folded text with punctuation dropped, for matching 'song suoi' to 'Sông, suối, ...'."""
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", fold(text))).strip()
-
-
 def parse_choice(text: str, choices: tuple[Choice, ...]) -> str:
-    s = _words(text)
+    s = words(text)
     if re.fullmatch(r"\d+", s):
         n = int(s)
         if 1 <= n <= len(choices):
             return choices[n - 1].value
         raise ParseError("err_choice_number", count=len(choices))
     for c in choices:
-        if s in (c.value, _words(c.label), *(_words(a) for a in c.aliases)):
+        if s in (c.value, words(c.label), *(words(a) for a in c.aliases)):
             return c.value
     if len(s) >= 2:
-        starts = [c for c in choices if _words(c.label).startswith(s)]
+        starts = [c for c in choices if words(c.label).startswith(s)]
         if len(starts) == 1:
             return starts[0].value
-        contains = [c for c in choices if s in _words(c.label)]
+        contains = [c for c in choices if s in words(c.label)]
         if len(contains) == 1:
             return contains[0].value
     raise ParseError("err_choice", count=len(choices))
