@@ -219,7 +219,7 @@ def test_a_number_typed_in_a_mid_survey_review_answers_the_current_question(engi
     early = cmd(engine, cmd(engine, walk_to(engine, POOR, "so_thanh_vien"), "review"), "confirm")
     assert not early.submit and early.state == EngineState(cursor="so_thanh_vien")
     assert type_(engine, early, "2").messages[0].text.startswith("Phần 3/4")  # a plain walk, no "saved" note
-    bad = type_(engine, cmd(engine, walk_to(engine, POOR, "so_thanh_vien"), "review"), "hai muoi")
+    bad = type_(engine, cmd(engine, walk_to(engine, POOR, "so_thanh_vien"), "review"), "nhiều lắm")
     assert bad.state.mode == ASK and bad.state.cursor == "so_thanh_vien" and "⚠️" in bad.messages[0].text
 
 
