@@ -12,6 +12,7 @@ from typing import Any
 
 from core.datafile import DataFileError, check_keys, line_of, load_mapping, load_yaml, require
 from core.expr import Expr, ExprError, compile_expr
+from core.provenance import parse_provenance
 from core.surveys.model import Choice, Item, QType, Question, RepeatGroup, Survey
 
 FORMS_DIR = Path(__file__).parent / "forms"
@@ -24,12 +25,16 @@ VALUE_RE = re.compile(r"^[a-z0-9_]{1,20}$")
 # 2 + 4 + 1 + 2 + 1 + 24 + 1 + 20 = 55 (all ASCII, as the patterns force).
 CALLBACK_LIMIT = 64
 MAX_MEMBERS = 99
-PURPOSES = {"poverty", "average_living"}
-OUTPUTS = {
-    "poverty": {"income_per_capita", "b1_score", "member_count"},
+# "screening" is Phiếu A: it classifies nobody, a stop rule decides whether Phiếu B follows.
+PURPOSES = {"poverty", "average_living", "screening"}
+OUTPUTS: dict[str, set[str]] = {
+    "poverty": {"income_per_capita", "member_count"},
     "average_living": {"income_per_capita", "member_count"},
+    "screening": set(),
 }
-OPTIONAL_OUTPUTS = {"prior_class", "ethnicity"}  # start-of-period status and ethnicity, for the reports
+# Start-of-period status and ethnicity, for the reports; b1_score for a form whose B1 total is
+# typed from paper (a form scored by a B1 table gets its score computed instead).
+OPTIONAL_OUTPUTS = {"prior_class", "ethnicity", "b1_score"}
 
 _Q_KEYS = {
     "id", "type", "label", "hint", "required", "min", "max", "choices", "relevant",
@@ -38,6 +43,7 @@ _Q_KEYS = {
 _G_KEYS = {"group", "label", "repeat_count", "max_count", "questions", "relevant"}
 _TOP_KEYS = {
     "id", "version", "title", "purpose", "basis", "choice_lists", "questions", "outputs", "head_name",
+    "provenance",
 }
 
 
@@ -76,6 +82,7 @@ def load_survey(path: str | Path) -> Survey:
     asked = [q for q in _all_questions(items) if q.asked]
     if not asked:
         raise DataFileError(path, line_of(doc), "the survey asks no question")
+    parse_provenance(doc.get("provenance"), path)  # checked here, printed by `rasoat check`
     outputs = _outputs(doc, path, purpose, hh_names, member_names)
     head_name = doc.get("head_name")
     if head_name is not None and head_name not in hh_names:
@@ -279,7 +286,7 @@ def _group(
 
 
 def _outputs(doc: dict, path: Path, purpose: str, hh: set[str], mem: set[str]) -> dict[str, Expr]:
-    raw = require(doc, "outputs", path, dict)
+    raw = (doc.get("outputs") or {}) if purpose == "screening" else require(doc, "outputs", path, dict)
     need = OUTPUTS[purpose]
     missing = need - set(raw)
     if missing:
