@@ -23,7 +23,8 @@ BASE = {
     "b1_loai_nha": "ban kien co", "b1_tivi": "có", "b1_tu_lanh": "không", "b1_may_giat": "không",
     "b1_dieu_hoa": "không", "b1_binh_nong": "không", "b1_may_tinh": "không", "b1_o_to": "không",
     "b1_xe_may": "1 chiếc", "b1_dat_sx": "Dưới 0,5 ha", "b1_trau_bo": "1-2 con", "b1_dien_luoi": "có",
-    "thu_nhap_tham_dinh": "không",
+    "thu_nhap_tham_dinh": "không", "da_thoat_ngheo": "không", "co_nguoi_co_cong": "không",
+    "khong_kha_nang_ld": "không", "nguyen_nhan": "Không có vốn sản xuất, kinh doanh",
 }
 ADULT = {"ho_ten": "Nông Thị Hoa", "quan_he": "1", "gioi_tinh": "Nữ", "nam_sinh": "1982", "co_bhyt": "có",
          "dang_di_hoc": "không", "trinh_do": "thpt", "viec_lam": "tu lam", "tro_cap": "không"}
