@@ -58,3 +58,14 @@ def provenance_of(path: str | Path) -> Provenance | None:
     """The provenance block of a YAML data file (None when the file declares none)."""
     doc = load_yaml(path)
     return parse_provenance(doc.get("provenance"), path) if isinstance(doc, dict) else None
+
+
+def describe(path: str | Path) -> list[str]:
+    """Indented lines for `rasoat check`: the source, then every missing or assumed item."""
+    prov = provenance_of(path)
+    if prov is None:
+        return ["    source: not declared in the file (see its header comments)"]
+    lines = [f"    source [{prov.status}]: {' '.join(prov.source.split())}"]
+    lines += [f"    MISSING: {item}" for item in prov.missing]
+    lines += [f"    ASSUMPTION: {item}" for item in prov.assumptions]
+    return lines
