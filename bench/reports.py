@@ -73,7 +73,7 @@ async def run(households: int, config: str, postgres: bool, only: list[str] | No
                     tracemalloc.start()
                 t0 = time.perf_counter()
                 async with db.read() as s:
-                    files = await build_report(s, data.reports, rid, province, 2026, tmp, data.forms["phieu_b"],
+                    files = await build_report(s, data.reports, rid, province, 2026, tmp, data.forms,
                                                chart=rid == "7.1")
                 timings.append(time.perf_counter() - t0)
             peak = tracemalloc.get_traced_memory()[1] / 2**20

@@ -69,23 +69,9 @@ def _pipe_closed() -> int:
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import build_app
-    from core.app import load_data_files
-    from core.datafile import DataFileError
 
     if args.cmd == "check":
-        try:
-            data = load_data_files()
-        except DataFileError as exc:
-            print(f"LỖI: {exc}", file=sys.stderr)
-            return 1
-        for f in data.forms.values():
-            print(f"form {f.key}: {f.title} ({f.path})")
-        for p in data.packs:
-            print(f"rule pack {p.id}: years {p.year_from}-{p.year_to}, {len(p.indicators)} indicators ({p.path})")
-        for plan in data.plans:
-            print(f"plan {plan.id} v{plan.version}: year {plan.year}, {len(plan.phases)} phases, "
-                  f"{len(plan.reports)} report requests [{plan.reliability}] ({plan.path})")
-        return 0
+        return _check()
     if args.cmd == "run":
         for url, secret, name in ((settings.telegram_webhook_url, settings.telegram_webhook_secret, "TELEGRAM"),
                                   (settings.zalo_webhook_url, settings.zalo_webhook_secret, "ZALO")):
@@ -121,6 +107,54 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _plan(service, settings, args.plan_id)
     finally:
         await service.db.dispose()
+    return 0
+
+
+def _check() -> int:
+    """Validate every data file, then list each with its source and what it still assumes,
+    so an official sees at a glance which tables are placeholders to correct."""
+    from core.app import load_data_files
+    from core.classification.screening import load_phieu_a
+    from core.datafile import DataFileError
+    from core.provenance import describe, provenance_of
+
+    try:
+        data = load_data_files()
+        phieu_a, stop_rule = load_phieu_a()
+    except DataFileError as exc:
+        print(f"LỖI: {exc}", file=sys.stderr)
+        return 1
+    entries: list[tuple[str, str]] = []
+    for f in data.forms.values():
+        entries.append((f"form {f.key}: {f.title}", f.path))
+    for p in data.packs:
+        entries.append((f"rule pack {p.id}: years {p.year_from}-{p.year_to}, {len(p.indicators)} indicators", p.path))
+        if p.b1 is not None:
+            entries.append((f"B1 table {p.b1.id} (pack {p.id}, form {p.b1.form}): {len(p.b1.items)} scored items",
+                            p.b1.path))
+    entries.append((f"form {phieu_a.key}: {phieu_a.title} (screening, before Phiếu B)", phieu_a.path))
+    entries.append((f"Phiếu A stop rule {stop_rule.id}: {len(stop_rule.criteria)} criteria", stop_rule.path))
+    for t in data.reports.tables.values():
+        entries.append((f"report table {t.id}: {t.form}", t.path))
+    lists = data.reports.lists
+    if lists.lists:
+        entries.append((f"household lists: {', '.join(lists.lists)}", next(iter(lists.lists.values())).path))
+    for plan in data.plans:
+        entries.append((f"plan {plan.id} v{plan.version}: year {plan.year}, {len(plan.phases)} phases, "
+                        f"{len(plan.reports)} report requests [{plan.reliability}]", plan.path))
+    provisional, undeclared = [], 0
+    for title, path in entries:
+        print(f"{title} ({path})")
+        for line in describe(path):
+            print(line)
+        prov = provenance_of(path)
+        if prov is not None and prov.provisional:
+            provisional.append(path)
+        undeclared += prov is None
+    print(f"{len(entries)} data files valid; {undeclared} declare no source; "
+          f"{len(provisional)} hold assumptions or missing official content:")
+    for path in provisional:
+        print(f"  - {path}")
     return 0
 
 
@@ -343,7 +377,7 @@ async def _report(service, args: argparse.Namespace, settings: Settings) -> int:
             return 2
         out = Path(args.out) if args.out else settings.data_dir / "reports"
         for path in await build_report(s, service.reports, args.report_id, units[0], year, out,
-                                       service.forms["phieu_b"]):
+                                       service.forms):
             print(path)
     return 0
 

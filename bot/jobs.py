@@ -65,17 +65,16 @@ class ReportWorker:
 
     async def _build(self, job: jobs.Claimed) -> list[OutMessage]:
         data = self.app.data
-        names = dict(data.reports.names())
         renew = asyncio.create_task(self._keep_lease(job.id))
         try:
             async with data.db.read() as s:
                 unit = await s.get(Unit, job.unit_id)
                 assert unit is not None
                 files = await build_report(s, data.reports, job.report_id, unit, job.year,
-                                           data.settings.data_dir / "reports", data.forms["phieu_b"])
+                                           data.settings.data_dir / "reports", data.forms)
         finally:
             renew.cancel()
-        caption = t("report_ready", report=names.get(job.report_id, job.report_id), unit=unit.name, year=job.year)
+        caption = t("report_ready", report=data.reports.title(job.report_id, job.year), unit=unit.name, year=job.year)
         messages = [OutMessage(caption, document=str(files[0]))]
         messages += [OutMessage(t("report_chart", unit=unit.name), photo=str(f)) for f in files[1:]]
         return messages

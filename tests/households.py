@@ -18,7 +18,13 @@ BASE = {
     "dia_chi": "/boqua", "so_dien_thoai": "0912 345 678", "dien_dau_ky": "không thuộc diện",
     "nha_tuong_ben": "có", "nha_khung_ben": "co", "nha_mai_ben": "Có", "dien_tich_nha": "60",
     "nguon_nuoc": "1", "nha_tieu": "tu hoai", "dung_internet": "có", "co_phuong_tien_tt": "có",
-    "nghe_loa": "có", "xu_ly_rac": "1", "cach_tinh_thu_nhap": "1", "ghi_chu": "/boqua",
+    "nghe_loa": "có", "xu_ly_rac": "1", "ghi_chu": "/boqua",
+    # B1 (core/classification/b1/tt07_2021.yaml); no income assessment, so B1 decides.
+    "b1_loai_nha": "ban kien co", "b1_tivi": "có", "b1_tu_lanh": "không", "b1_may_giat": "không",
+    "b1_dieu_hoa": "không", "b1_binh_nong": "không", "b1_may_tinh": "không", "b1_o_to": "không",
+    "b1_xe_may": "1 chiếc", "b1_dat_sx": "Dưới 0,5 ha", "b1_trau_bo": "1-2 con", "b1_dien_luoi": "có",
+    "thu_nhap_tham_dinh": "không", "da_thoat_ngheo": "không", "co_nguoi_co_cong": "không",
+    "khong_kha_nang_ld": "không", "nguyen_nhan": "Không có vốn sản xuất, kinh doanh",
 }
 ADULT = {"ho_ten": "Nông Thị Hoa", "quan_he": "1", "gioi_tinh": "Nữ", "nam_sinh": "1982", "co_bhyt": "có",
          "dang_di_hoc": "không", "trinh_do": "thpt", "viec_lam": "tu lam", "tro_cap": "không"}
@@ -26,15 +32,23 @@ HEAD = {**ADULT, "gioi_tinh": "nam", "nam_sinh": "1980"}
 CHILD = {"ho_ten": "Hoàng Văn An", "quan_he": "con", "gioi_tinh": "nam", "nam_sinh": "2014", "co_bhyt": "có",
          "suy_dinh_duong": "không", "dang_di_hoc": "có"}
 
-# 4 deprivations (BHYT, children's schooling, water, toilet) and 1.2M/month: poor (rural).
-POOR = {**BASE, "so_thanh_vien": "3", "thu_nhap_bq": "1tr2", "nguon_nuoc": "song suoi", "nha_tieu": "6",
+# B1 by hand from the rural scheme nt_tdmnpb of tt07_2021.yaml, for 3 members aged 46, 44, 12
+# (1 dependant, nobody on a labour contract): base 40 + size 15 + dependants 5 + semi-durable
+# house 10 + TV 10 + 1 motorbike 10 + land < 0.5 ha 5 + 1-2 cattle 10 + grid power 5 + internet 5
+# = 115.
+# 4 deprivations (BHYT, children's schooling, water, toilet) and B1 115 <= 140: poor (rural).
+POOR = {**BASE, "so_thanh_vien": "3", "nguon_nuoc": "song suoi", "nha_tieu": "6",
         "members": [{**HEAD, "co_bhyt": "không"}, ADULT, {**CHILD, "dang_di_hoc": "không"}]}
-# Exactly at the rural line with 1 deprivation (toilet): near-poor.
-NEAR_POOR = {**BASE, "so_thanh_vien": "3", "thu_nhap_bq": "1.500.000", "nha_tieu": "khong co",
+# 115 + fridge 15 + washing machine 10 = 140, exactly at the rural line, 1 deprivation: near-poor.
+NEAR_POOR = {**BASE, "so_thanh_vien": "3", "nha_tieu": "khong co", "b1_tu_lanh": "có", "b1_may_giat": "có",
              "members": [HEAD, ADULT, CHILD]}
-# One đồng above the line with 5 deprivations: neither poor nor near-poor.
-NOT_POOR = {**BASE, "so_thanh_vien": "2", "thu_nhap_bq": "1500001", "nguon_nuoc": "song suoi", "nha_tieu": "6",
-            "dung_internet": "không", "co_phuong_tien_tt": "không", "nghe_loa": "không",
+# 2 members aged 46, 44: rural 40 + size 25 + no dependant 10 + house 10 + fridge 15 + washing
+# machine 10 + water heater 5 + motorbike 10 + land 5 + cattle 10 + grid 5 = 145 > 140 with 5
+# deprivations: neither poor nor near-poor. Urban scheme thanh_thi: 50 + 30 + 10 + 10 + 10 + 10
+# + 5 + 5 + 5 + 10 = 145 <= 175: poor in a ward.
+NOT_POOR = {**BASE, "so_thanh_vien": "2", "nguon_nuoc": "song suoi", "nha_tieu": "6",
+            "dung_internet": "không", "co_phuong_tien_tt": "không", "nghe_loa": "không", "b1_tivi": "không",
+            "b1_tu_lanh": "có", "b1_may_giat": "có", "b1_binh_nong": "có",
             "members": [{**HEAD, "co_bhyt": "không"}, ADULT]}
 
 

@@ -49,7 +49,7 @@ def _table_rows(path: Path) -> dict[str, tuple]:
 async def test_chart_plots_the_table_cells(service: ChatApp, commune: Unit, data: DataFiles,
                                            tmp_path: Path) -> None:
     async with service.db.read() as s:
-        files = await build_report(s, data.reports, "7.1", commune, 2026, tmp_path, data.forms["phieu_b"])
+        files = await build_report(s, data.reports, "7.1", commune, 2026, tmp_path, data.forms)
         table = await aggregate(s, data.reports.tables["7.1"], commune, 2026, data.reports.lists.majority_ethnicities)
     assert [f.suffix for f in files] == [".xlsx", ".png"] and files[1].stat().st_size > 0
     cells = _table_rows(files[0])

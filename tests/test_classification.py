@@ -79,7 +79,8 @@ def household(**overrides: Any) -> dict[str, Any]:
     answers: dict[str, Any] = {
         "so_thanh_vien": 2, "nha_tuong_ben": True, "nha_khung_ben": True, "nha_mai_ben": True,
         "dien_tich_nha": 40, "nguon_nuoc": "nuoc_may", "nha_tieu": "tu_hoai", "dung_internet": True,
-        "co_phuong_tien_tt": True, "cach_tinh_thu_nhap": "thu_nhap", "thu_nhap_bq": 1_000_000,
+        "co_phuong_tien_tt": True, "thu_nhap_tham_dinh": True, "can_cu_tham_dinh": "BB 01/2026",
+        "thu_nhap_bq": 1_000_000,
         "xu_ly_rac": "thu_gom",
     }
     for i, year in ((1, 1980), (2, 1985)):
@@ -133,13 +134,9 @@ def test_2027_waste_indicator(data: DataFiles) -> None:
     assert deprived(data, household(xu_ly_rac="khong_hvs"), year=2026) == []
 
 
-def test_b1_score_under_2026_and_refused_for_2027(data: DataFiles) -> None:
+def test_without_assessed_income_2027_has_no_b1_line(data: DataFiles) -> None:
     survey = data.forms["phieu_b"]
-    answers = household(cach_tinh_thu_nhap="diem_b1", diem_b1=175, thu_nhap_bq=None)
-    del answers["thu_nhap_bq"]
-    view = evaluate(survey, answers, {"review_year": 2026})
-    assert classify(survey, pack(data, 2026), view, "urban").outcome is Outcome.NEAR_POOR
-    assert classify(survey, pack(data, 2026), view, "rural").outcome is Outcome.NOT_POOR
+    answers = household(thu_nhap_tham_dinh=False)
     view27 = evaluate(survey, answers, {"review_year": 2027})
     result = classify(survey, pack(data, 2027), view27, "urban")
     assert result.outcome is Outcome.UNDETERMINED and result.note == "cls_note_no_b1_line"

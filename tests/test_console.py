@@ -96,7 +96,7 @@ def test_a_newcomer_completes_a_survey_in_the_console(tmp_path: Path, data: Data
         assert "XEM LẠI PHIẾU" in out and "Xác nhận" in out
         result = chat.send("/xacnhan")
         assert "Kết quả phân loại: HỘ NGHÈO" in result
-        assert "Chỉ số 4: Bảo hiểm y tế" in result and "Thu nhập bình quân 1.200.000 đ" in result
+        assert "Chỉ số 4: Bảo hiểm y tế" in result and "Điểm B1 = 115" in result
     finally:
         tail = chat.close()
     assert "Tạm biệt" in tail

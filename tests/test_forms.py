@@ -15,7 +15,8 @@ def test_shipped_forms_cover_the_issue(data: DataFiles) -> None:
     b = data.forms["phieu_b"]
     ids = {q.id for q in b.household_questions()} | b.member_question_ids()
     for needed in ("chu_ho_ten", "so_thanh_vien", "ho_ten", "quan_he", "gioi_tinh", "nam_sinh", "co_bhyt",
-                   "trinh_do", "dang_di_hoc", "viec_lam", "thu_nhap_bq", "diem_b1", "nguon_nuoc", "nha_tieu"):
+                   "trinh_do", "dang_di_hoc", "viec_lam", "thu_nhap_bq", "thu_nhap_tham_dinh", "b1_tivi",
+                   "nguon_nuoc", "nha_tieu"):
         assert needed in ids
     assert data.forms["phieu_c"].purpose == "average_living"
 

@@ -43,8 +43,7 @@ async def test_full_survey_is_classified_stored_and_explained(
 
 async def test_urban_household_uses_the_urban_line(service: ChatApp) -> None:
     chat = await make_village_head(service, commune_code="5986", village="Tổ dân phố 1")  # Phường Tam Thanh
-    profile = {**NOT_POOR, "thu_nhap_bq": "1tr8"}  # above the rural line, under the urban 2.000.000
-    await run_survey(service, chat, profile)
+    await run_survey(service, chat, NOT_POOR)  # B1 145: above the rural 140, under the urban 175
     household = await only_household(service)
     assert household.area == "urban" and household.outcome == "poor"
 
@@ -151,9 +150,9 @@ async def test_reopen_needs_a_reason_keeps_counting_and_resubmit_reclassifies(se
         answers = await load_answers(s, household.id)
     assert reopen.new_value == {"previous_outcome": "near_poor", "reason": "Sai thu nhập"}
     slots = engine_for_household(service, household).view(answers).slots
-    number = next(i for i, slot in enumerate(slots, 1) if slot.key == "thu_nhap_bq")
+    number = next(i for i, slot in enumerate(slots, 1) if slot.key == "b1_o_to")
     await service.handle(chat, Incoming(text=f"/sua {number}"))
-    await service.handle(chat, Incoming(text="3 triệu"))
+    await service.handle(chat, Incoming(text="có"))  # a car: B1 140 + 50 = 190 > 140
     reply = await service.handle(chat, Incoming(text="/xacnhan"))
     assert "KHÔNG NGHÈO" in reply.messages[0].text
     household = await only_household(service)

@@ -174,7 +174,7 @@ async def test_an_officer_receives_a_report_as_a_link_and_the_chart_as_a_photo(
     assert response.status_code == 200 and forged.status_code == 410
     sheet = load_workbook(BytesIO(response.content)).active
     cells = [c for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
-    assert any(c == "Tổng cộng" for c in cells)
+    assert any(c == "Tổng cộng (I + II)" for c in cells)
     photos = [m for m in replies if m.get("photo")]
     assert photos and zalo.api.photos[photos[0]["photo"]].startswith(b"\x89PNG")
 

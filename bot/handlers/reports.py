@@ -15,7 +15,6 @@ from core.storage.models import Unit
 from core.units.tree import children
 
 UNIT_BUTTONS = 40
-LABEL = 60
 
 
 async def unit_choice(ctx: Ctx, arg: str | None) -> Unit | None:
@@ -38,7 +37,7 @@ async def report(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     words = (arg or "").replace(":", " ").split()
     names = dict(ctx.data.reports.names())
     if not words:
-        rows = tuple((command_button(title[:LABEL], "report", rid),) for rid, title in names.items())
+        rows = tuple((command_button(title, "report", rid),) for rid, title in names.items())
         return [OutMessage(t("report_choose"), rows)]
     rid = words[0]
     if rid not in names:

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from core.classification.b1 import B1Score, score
 from core.classification.pack import Indicator, RulePack
 from core.expr import Scope
+from core.i18n import t
 from core.surveys.evaluate import FormView, outputs
 from core.surveys.model import Survey
 
@@ -43,6 +45,8 @@ class Classification:
     average_band: tuple[int, int] | None = None
     note: str | None = None  # locale key explaining an UNDETERMINED outcome
     extra: dict[str, Any] = field(default_factory=dict)
+    b1: B1Score | None = None  # the computed score with each answer's points
+    income_assessed: str | None = None  # why income was entered instead of scored (audited)
 
     @property
     def b2_score(self) -> int:
@@ -60,6 +64,8 @@ class Classification:
             "deprived": [i.number for i in self.deprived],
             "b2_score": self.b2_score,
             "note": self.note,
+            "b1": self.b1.to_json() if self.b1 else None,
+            "income_assessed": self.income_assessed,
         }
 
 
@@ -105,12 +111,19 @@ def classify(survey: Survey, pack: RulePack, view: FormView, area: str) -> Class
                               average_band=band, **base)
 
     deprived = deprived_indicators(pack, survey, view.scope)
-    b1 = out.get("b1_score")
+    table = pack.b1_for(survey)
+    scored = score(table, survey, view.scope, area, t("b1_yes"), t("b1_no")) if table else None
+    b1 = scored.total if scored else out.get("b1_score")
     if income is not None:
+        # The audited alternative: income assessed for a household that disputed its score.
         line = pack.income_line[area]
         outcome = decide_poverty(income, line, len(deprived), pack.poor_min_deprived)
-        return Classification(outcome, measure="income", income_per_capita=income, b1_score=None, line=line,
-                              deprived=deprived, **base)
+        reason = view.scope.values.get("can_cu_tham_dinh")
+        return Classification(outcome, measure="income", income_per_capita=income, b1_score=b1, line=line,
+                              deprived=deprived, b1=scored, income_assessed=str(reason) if reason else "", **base)
+    if scored is not None and scored.unanswered:
+        return Classification(Outcome.UNDETERMINED, measure="b1", income_per_capita=None, b1_score=None,
+                              line=None, deprived=deprived, b1=scored, note="cls_note_b1_unanswered", **base)
     if b1 is not None:
         if pack.b1_line is None:
             return Classification(Outcome.UNDETERMINED, measure="b1", income_per_capita=None, b1_score=b1,
@@ -118,6 +131,7 @@ def classify(survey: Survey, pack: RulePack, view: FormView, area: str) -> Class
         line = pack.b1_line[area]
         outcome = decide_poverty(b1, line, len(deprived), pack.poor_min_deprived)
         return Classification(outcome, measure="b1", income_per_capita=None, b1_score=b1, line=line,
-                              deprived=deprived, **base)
+                              deprived=deprived, b1=scored, **base)
+    note = "cls_note_no_b1_line" if pack.b1_line is None else "cls_note_no_income"
     return Classification(Outcome.UNDETERMINED, measure="income", income_per_capita=None, b1_score=None,
-                          line=None, deprived=deprived, note="cls_note_no_income", **base)
+                          line=None, deprived=deprived, note=note, **base)

@@ -12,8 +12,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from core.classification.b1 import B1_DIR, B1Table, check_against, load_b1
 from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
 from core.expr import Expr, ExprError, compile_expr
+from core.provenance import Provenance, parse_provenance
 from core.surveys.loader import CONTEXT_NAMES, MEMBER_CONTEXT_NAMES
 from core.surveys.model import Survey
 
@@ -21,7 +23,8 @@ PACKS_DIR = Path(__file__).parent / "packs"
 AREAS = ("rural", "urban")
 _KEYS = {
     "id", "title", "basis", "years", "area_by_commune_type", "income_line", "b1_line",
-    "points_per_indicator", "poor_min_deprived", "average_band", "params", "indicators",
+    "points_per_indicator", "poor_min_deprived", "average_band", "params", "indicators", "b1_table",
+    "provenance",
 }
 _IND_KEYS = {"number", "code", "service", "name", "confidence", "deprived_when"}
 
@@ -53,6 +56,8 @@ class RulePack:
     params: dict[str, Any]
     indicators: tuple[Indicator, ...]
     path: str
+    b1: B1Table | None = None  # the B1 point table the score is computed with
+    provenance: Provenance | None = None
 
     def covers(self, year: int) -> bool:
         return self.year_from <= year <= self.year_to
@@ -61,8 +66,12 @@ class RulePack:
         return self.area_by_commune_type.get(commune_type, "rural")
 
     def compiled(self, survey: Survey) -> dict[str, Expr]:
-        """Indicator rules compiled against one survey's names (checked at load)."""
+        """Indicator rules compiled against one survey's names, and the B1 table checked
+        against the form it scores (both at load)."""
         return _compile_for(self, survey)
+
+    def b1_for(self, survey: Survey) -> B1Table | None:
+        return self.b1 if self.b1 is not None and self.b1.form == survey.id else None
 
 
 def load_pack(path: str | Path) -> RulePack:
@@ -107,6 +116,14 @@ def load_pack(path: str | Path) -> RulePack:
         if any(i.number == ind.number or i.code == ind.code for i in indicators):
             raise DataFileError(path, ind.line, f"indicator {ind.number} ({ind.code}) is defined twice")
         indicators.append(ind)
+    b1 = None
+    if doc.get("b1_table") is not None:
+        b1_path = B1_DIR / f"{require(doc, 'b1_table', path, str)}.yaml"
+        if not b1_path.exists():
+            raise DataFileError(path, line_of(doc), f"b1_table '{doc['b1_table']}': no file {b1_path}")
+        if b1_line is None:
+            raise DataFileError(path, line_of(doc), "a b1_table needs b1_line (the score is compared with it)")
+        b1 = load_b1(b1_path)
     min_deprived = require(doc, "poor_min_deprived", path, int)
     if not 0 < min_deprived <= len(indicators):
         raise DataFileError(path, line_of(doc), "poor_min_deprived must be between 1 and the number of indicators")
@@ -125,6 +142,8 @@ def load_pack(path: str | Path) -> RulePack:
         params=dict(params),
         indicators=tuple(indicators),
         path=str(path),
+        b1=b1,
+        provenance=parse_provenance(doc.get("provenance"), path),
     )
 
 
@@ -156,6 +175,9 @@ def _compile_for(pack: RulePack, survey: Survey) -> dict[str, Expr]:
                 raise DataFileError(
                     pack.path, ind.line, f"indicator {ind.number} ({ind.code}) against form {survey.key}: {exc}"
                 ) from exc
+        b1 = pack.b1_for(survey)
+        if b1 is not None:
+            check_against(b1, survey)
         _COMPILED[key] = out
     return _COMPILED[key]
 

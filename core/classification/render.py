@@ -18,6 +18,10 @@ def render(c: Classification, pack: RulePack) -> str:
     elif c.measure == "b1" and c.b1_score is not None and c.line is not None:
         key = "cls_b1_le" if c.b1_score <= c.line else "cls_b1_gt"
         lines.append(t(key, b1=c.b1_score, line=c.line))
+    if c.income_assessed is not None:
+        lines.append(t("cls_income_assessed", basis=c.income_assessed or "-"))
+    if c.b1 is not None:
+        lines += _b1_lines(c, pack)
     if c.average_band is not None and c.income_per_capita is not None:
         lines.append(t("cls_band", low=fmt_money(c.average_band[0]), high=fmt_money(c.average_band[1])))
     if c.outcome in (Outcome.POOR, Outcome.NEAR_POOR, Outcome.NOT_POOR) or c.deprived:
@@ -26,3 +30,17 @@ def render(c: Classification, pack: RulePack) -> str:
         lines += [t("cls_deprived_item", number=i.number, name=i.name, service=i.service) for i in c.deprived]
     lines.append(t(f"cls_reason_{c.outcome.value}", min=c.poor_min_deprived))
     return "\n".join(lines)
+
+
+def _b1_lines(c: Classification, pack: RulePack) -> list[str]:
+    """The score as on the paper form: base, then each answer's points, so an officer can
+    check it line by line; a provisional table says so every time it is used."""
+    assert c.b1 is not None
+    b1 = c.b1
+    lines = [t("cls_b1_head", total=b1.total, scheme=b1.scheme_label), t("cls_b1_base", points=b1.base)]
+    lines += [t("cls_b1_item", label=i.label, answer=i.answer, points=f"{i.points:+d}") for i in b1.contributions]
+    lines += [t("cls_b1_unanswered", label=label) for label in b1.unanswered]
+    table = pack.b1
+    if table is not None and table.provenance is not None and table.provenance.provisional:
+        lines.append(t("cls_b1_provisional"))
+    return lines

@@ -9,11 +9,22 @@ from pathlib import Path
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.datafile import DataFileError
 from core.reports.chart import NEAR, POOR, render_chart
 from core.reports.excel import render_list, render_table
 from core.reports.query import aggregate, list_rows
-from core.reports.spec import Column, ListsFile, TableSpec, load_lists, load_tables
+from core.reports.spec import (
+    Column,
+    ListsFile,
+    Measure,
+    TableSpec,
+    check_filters_against,
+    check_list_against,
+    load_lists,
+    load_tables,
+)
 from core.storage.models import Household, Unit
+from core.surveys.loader import load_forms
 from core.surveys.model import Survey
 from core.units.tree import UnitTree, children
 
@@ -24,13 +35,39 @@ class Catalogue:
     lists: ListsFile
 
     @classmethod
-    def load(cls) -> Catalogue:
-        return cls(load_tables(), load_lists())
+    def load(cls, forms: dict[str, Survey] | None = None) -> Catalogue:
+        """Tables and lists, each checked against the form it names (like the rule packs)."""
+        forms = load_forms() if forms is None else forms
+        catalogue = cls(load_tables(), load_lists())
+        for spec in catalogue.tables.values():
+            survey = _form(forms, spec.survey, spec.path)
+            for leaf in spec.leaves():
+                check_filters_against(spec.path, _leaf_measures(leaf), survey, leaf.line)
+        for lspec in catalogue.lists.lists.values():
+            check_list_against(lspec, _form(forms, lspec.form, lspec.path))
+        return catalogue
 
     def names(self) -> list[tuple[str, str]]:
-        """(id, title) of every table and list, for menus."""
-        return [(k, f"{v.form}: {v.title.format(year='')}".strip()) for k, v in self.tables.items()] + [
-            (k, v.title.format(year="").strip()) for k, v in self.lists.lists.items()]
+        """(id, short title of at most 40 characters) of every table and list, for buttons."""
+        return [(k, v.short_title) for k, v in self.tables.items()] + [
+            (k, v.short_title) for k, v in self.lists.lists.items()]
+
+    def title(self, report_id: str, year: int) -> str:
+        """The full title for a caption: the form number and the official title with the year."""
+        if report_id in self.tables:
+            spec = self.tables[report_id]
+            return f"{spec.form}: {spec.title.format(year=year)}".strip()
+        return self.lists.lists[report_id].title.format(year=year).strip()
+
+
+def _form(forms: dict[str, Survey], sid: str, path: str) -> Survey:
+    if sid not in forms:
+        raise DataFileError(path, None, f"form '{sid}' is not among the forms ({', '.join(forms)})")
+    return forms[sid]
+
+
+def _leaf_measures(leaf: Column) -> list[Measure]:
+    return [m for m in (leaf.value, *(leaf.ratio or ()), *leaf.difference) if m is not None]
 
 
 def _stamp() -> str:
@@ -38,8 +75,11 @@ def _stamp() -> str:
 
 
 async def build_report(session: AsyncSession, catalogue: Catalogue, report_id: str, unit: Unit, year: int,
-                       out_dir: Path, survey: Survey, chart: bool = True) -> list[Path]:
-    """Write the workbook (and for tables the chart); returns the files."""
+                       out_dir: Path, forms: dict[str, Survey] | Survey, chart: bool = True) -> list[Path]:
+    """Write the workbook (and for tables the chart); returns the files. A list finds the
+    form it names in `forms` (a single Survey is still accepted while callers move over)."""
+    if isinstance(forms, Survey):
+        forms = {forms.id: forms}
     parent = await session.get(Unit, unit.parent_id) if unit.parent_id else None
     base = out_dir / f"{report_id.replace('.', '_')}_{unit.id}_{year}_{_stamp()}"
     if report_id in catalogue.tables:
@@ -52,7 +92,8 @@ async def build_report(session: AsyncSession, catalogue: Catalogue, report_id: s
             files.append(render_chart(chart_data, base.with_suffix(".png")))
         return files
     spec = catalogue.lists.lists[report_id]
-    rows = [r async for r in list_rows(session, spec, unit, year, catalogue.lists.majority_ethnicities)]
+    survey = forms[spec.form]
+    rows = [r async for r in list_rows(session, spec, survey, unit, year, catalogue.lists.majority_ethnicities)]
     return [render_list(spec, rows, unit, parent, year, survey, base.with_suffix(".xlsx"))]
 
 
@@ -60,7 +101,8 @@ def _chart_spec(spec: TableSpec) -> TableSpec | None:
     """The chart needs poor and near-poor counts; borrow them from table 7.1's shape if absent."""
     if POOR in spec.measures() and NEAR in spec.measures():
         return None
-    return TableSpec(spec.id, spec.form, spec.title, (Column("poor", POOR), Column("near", NEAR)), spec.path)
+    return TableSpec(spec.id, spec.form, spec.title, (Column("poor", POOR), Column("near", NEAR)), spec.path,
+                     survey=spec.survey)
 
 
 @dataclass

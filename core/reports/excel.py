@@ -18,8 +18,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from core.i18n import t
-from core.reports.query import ListRow, TableData
-from core.reports.spec import Column, ListSpec
+from core.reports.query import ListRow, Row, TableData
+from core.reports.spec import Column, ListColumn, ListSpec, TableSpec
 from core.storage.models import Unit
 from core.surveys.model import Survey
 
@@ -124,41 +124,86 @@ def _header(ws: Worksheet, top: int, columns: Sequence[Column], depth: int, firs
     return col
 
 
+def label_columns(spec: TableSpec) -> list[str]:
+    """Headers of the label columns (TT, Khu vực/Đơn vị, and Phân tổ for Hộ / Nhân khẩu rows)."""
+    return [t("rpt_no"), spec.unit_header, *([spec.split_header] if spec.splits else [])]
+
+
+def column_numbers(spec: TableSpec) -> list[str]:
+    """The numbered row under the header: A, B (C) for the labels, then each figure's number or
+    formula ("4=3/1*100") as the official templates print it."""
+    letters = [chr(ord("A") + i) for i in range(len(label_columns(spec)))]
+    return letters + [leaf.number or str(i) for i, leaf in enumerate(spec.leaves(), 1)]
+
+
 def render_table(data: TableData, parent: Unit | None, path: Path, today: date | None = None) -> Path:
     today = today or date.today()
     spec = data.spec
     leaves = spec.leaves()
-    width = 2 + len(leaves)
+    labels = label_columns(spec)
+    first = len(labels) + 1
+    width = len(labels) + len(leaves)
     depth = max(c.depth() for c in spec.columns)
     wb = Workbook()
     ws = wb.active
     ws.title = spec.id.replace(".", "_")
     top = _heading(ws, data.unit, parent, width, spec.form, spec.title.format(year=data.year))
-    _put(ws, top, 1, t("rpt_no"), font=_font(11, bold=True), align=CENTER, border=True, end_row=top + depth - 1)
-    _put(ws, top, 2, t("rpt_unit_col"), font=_font(11, bold=True), align=CENTER, border=True,
-         end_row=top + depth - 1)
-    _header(ws, top, spec.columns, depth, 3)
+    if spec.subtitle:  # the free row between the unit line and the header
+        _put(ws, top - 1, 1, spec.subtitle.format(year=data.year), font=_font(12, italic=True), align=CENTER,
+             end_col=width)
+    for c, label in enumerate(labels, 1):
+        _put(ws, top, c, label, font=_font(11, bold=True), align=CENTER, border=True, end_row=top + depth - 1)
+    _header(ws, top, spec.columns, depth, first)
     numbers = top + depth
-    for c in range(1, width + 1):
-        _put(ws, numbers, c, f"({c})", font=_font(10, italic=True), align=CENTER, border=True)
+    for c, text in enumerate(column_numbers(spec), 1):
+        _put(ws, numbers, c, text, font=_font(10, italic=True), align=CENTER, border=True)
     row = numbers + 1
-    for i, r in enumerate([*data.rows, data.total], 1):
-        is_total = r is data.total
-        _put(ws, row, 1, "" if is_total else i, align=CENTER, border=True, font=_font(12, bold=is_total))
-        _put(ws, row, 2, t("rpt_total") if is_total else r.name, border=True, font=_font(12, bold=is_total))
-        for c, leaf in enumerate(leaves, 3):
-            value = data.ratio(r, *leaf.ratio) if leaf.ratio else r.value(leaf.value)  # type: ignore[arg-type]
-            fmt = None if value is None else "0.00" if leaf.ratio else "#,##0"
-            _put(ws, row, c, "-" if value is None else value, align=RIGHT, border=True,
-                 font=_font(12, bold=is_total), fmt=fmt)
-        row += 1
+
+    def figures(r: Row, bold: bool) -> None:
+        nonlocal row
+        parts = [(v.label, r.split(k)) for k, v in enumerate(spec.splits)] or [(None, r)]
+        for label, source in parts:
+            if label is not None:
+                _put(ws, row, 3, label, border=True, font=_font(12, bold=bold))
+            for c, leaf in enumerate(leaves, first):
+                value = (data.ratio(source, *leaf.ratio) if leaf.ratio
+                         else data.difference(source, leaf.difference) if leaf.difference
+                         else source.value(leaf.value))  # type: ignore[arg-type]
+                fmt = None if value is None else "0.00" if leaf.ratio else "#,##0"
+                _put(ws, row, c, "-" if value is None else value, align=RIGHT, border=True,
+                     font=_font(12, bold=bold), fmt=fmt)
+            row += 1
+        if spec.splits:  # the number and name span the unit's split rows
+            for c in (1, 2):
+                ws.merge_cells(start_row=row - len(parts), start_column=c, end_row=row - 1, end_column=c)
+
+    def labelled(no: Any, name: str, r: Row, bold: bool) -> None:
+        _put(ws, row, 1, no, align=CENTER, border=True, font=_font(12, bold=bold))
+        _put(ws, row, 2, name, border=True, font=_font(12, bold=bold))
+        for extra in range(1, len(spec.splits)):
+            _put(ws, row + extra, 1, None, border=True)
+            _put(ws, row + extra, 2, None, border=True)
+        figures(r, bold)
+
+    if spec.area_groups:
+        for roman, section in zip(("I", "II"), data.sections, strict=True):
+            labelled(roman, t(f"rpt_area_{section.area}"), section.subtotal, True)
+            for i, r in enumerate(section.rows, 1):
+                labelled(i, r.name, r, False)
+        labelled("III", t("rpt_total_areas"), data.total, True)
+    else:
+        for i, r in enumerate(data.rows, 1):
+            labelled(i, r.name, r, False)
+        labelled("", t("rpt_total"), data.total, True)
     note = data.note()  # which units the total row leaves out, and why
     if note:
         _put(ws, row, 1, note, font=_font(11, italic=True), end_col=width)
         row += 1
     ws.column_dimensions["A"].width = 6
     ws.column_dimensions["B"].width = 28
-    for c in range(3, width + 1):
+    if spec.splits:
+        ws.column_dimensions["C"].width = 14
+    for c in range(first, width + 1):
         ws.column_dimensions[get_column_letter(c)].width = 12
     for r in range(top, top + depth):
         ws.row_dimensions[r].height = 48
@@ -169,48 +214,68 @@ def render_table(data: TableData, parent: Unit | None, path: Path, today: date |
     return path
 
 
-LIST_HEADERS = ("rpt_no", "rpt_col_head", "rpt_col_village", "rpt_col_ethnicity", "rpt_col_members",
-                "rpt_col_income", "rpt_col_b1", "rpt_col_deprived_count", "rpt_col_deprived", "rpt_col_prior",
-                "rpt_col_outcome")
-MEMBER_HEADERS = ("rpt_no", "rpt_col_name", "rpt_col_sex", "rpt_col_birth_year", "rpt_col_relation",
-                  "rpt_col_head", "rpt_col_id_number", "rpt_col_village", "rpt_col_outcome")
-
-
-def _choice_label(survey: Survey, qid: str, value: Any) -> str:
+def _answer_text(survey: Survey, qid: str, value: Any) -> Any:
+    """An answer as printed: a choice by its label, yes/no in words, a number as a number."""
     for q in [*survey.household_questions(), *(q for g in survey.groups() for q in g.questions)]:
         if q.id == qid:
-            choice = q.choice(str(value)) if value is not None else None
-            return choice.label if choice else ("" if value is None else str(value))
-    return "" if value is None else str(value)
+            if value is None:
+                return ""
+            if isinstance(value, bool):
+                return t("b1_yes") if value else t("b1_no")
+            choice = q.choice(str(value)) if q.choices else None
+            return choice.label if choice else value
+    return "" if value is None else value
+
+
+def _field(item: ListRow, name: str) -> Any:
+    """A household fact stored at submission, in the words of the list."""
+    h = item.household
+    if name == "village":
+        return item.village
+    if name == "outcome":
+        return t(f"list_outcome_{h.outcome}")
+    if name == "prior_class":
+        return t(f"list_prior_{h.prior_class or 'unknown'}")
+    if name == "deprived":
+        return ", ".join(str(x) for x in (h.deprived or []))
+    if name == "b2_score":
+        return None if h.deprived_count is None else 10 * h.deprived_count
+    return getattr(h, name)
+
+
+def _list_cells(spec: ListSpec, item: ListRow, survey: Survey) -> list[list[Any]]:
+    def cell(c: ListColumn, member: dict[str, Any] | None) -> Any:
+        if c.field:
+            return _field(item, c.field)
+        if c.answer:
+            return _answer_text(survey, c.answer, item.answers.get(c.answer))
+        assert member is not None and c.member
+        value = member.get(c.member)
+        if value is None and member["_index"] == 1 and c.for_head is not None:
+            return _field(item, c.for_head[1:]) if c.for_head.startswith("=") else c.for_head
+        return _answer_text(survey, c.member, value)
+
+    if spec.members:
+        return [[cell(c, m) for c in spec.columns] for m in item.members]
+    return [[cell(c, None) for c in spec.columns]]
 
 
 def render_list(spec: ListSpec, rows: Sequence[ListRow], unit: Unit, parent: Unit | None, year: int,
                 survey: Survey, path: Path, today: date | None = None) -> Path:
+    """Columns come from the list's spec (core/reports/lists.yaml), none from code."""
     today = today or date.today()
-    headers = MEMBER_HEADERS if spec.members else LIST_HEADERS
+    headers = [t("rpt_no"), *(c.label for c in spec.columns)]
     width = len(headers)
     wb = Workbook()
     ws = wb.active
     ws.title = spec.id
     top = _heading(ws, unit, parent, width, None, spec.title.format(year=year))
-    for c, key in enumerate(headers, 1):
-        _put(ws, top, c, t(key), font=_font(11, bold=True), align=CENTER, border=True)
+    for c, text in enumerate(headers, 1):
+        _put(ws, top, c, text, font=_font(11, bold=True), align=CENTER, border=True)
     ws.row_dimensions[top].height = 45
     row, n = top + 1, 0
     for item in rows:
-        h = item.household
-        outcome = t(f"list_outcome_{h.outcome}")
-        if spec.members:
-            values_list = [[m["name"], _choice_label(survey, "gioi_tinh", m["sex"]), m["birth_year"],
-                            t("list_relation_head") if m["relation"] == "chu_ho"
-                            else _choice_label(survey, "quan_he", m["relation"]),
-                            h.head_name, item.id_number or "", item.village, outcome] for m in item.members]
-        else:
-            values_list = [[h.head_name, item.village, _choice_label(survey, "dan_toc", h.ethnicity), h.member_count,
-                            h.income_per_capita, h.b1_score, h.deprived_count,
-                            ", ".join(str(x) for x in (h.deprived or [])),
-                            t(f"list_prior_{h.prior_class or 'unknown'}"), outcome]]
-        for values in values_list:
+        for values in _list_cells(spec, item, survey):
             n += 1
             _put(ws, row, 1, n, align=CENTER, border=True)
             for c, value in enumerate(values, 2):
@@ -218,9 +283,10 @@ def render_list(spec: ListSpec, rows: Sequence[ListRow], unit: Unit, parent: Uni
                      align=RIGHT if isinstance(value, int | float) else LEFT,
                      fmt="#,##0" if isinstance(value, float) else None)
             row += 1
-    widths = [6, 26, 16, 10, 10, 14, 8, 10, 16, 14, 16] if not spec.members else [6, 24, 8, 8, 12, 24, 16, 18, 16]
-    for c, w in enumerate(widths, 1):
-        ws.column_dimensions[get_column_letter(c)].width = w
+    ws.column_dimensions["A"].width = 6
+    for c, column in enumerate(spec.columns, 2):
+        wide = column.field in ("head_name", "village") or column.for_head is not None
+        ws.column_dimensions[get_column_letter(c)].width = 24 if wide else 13
     _put(ws, row + 1, 1, t("rpt_list_count", n=n), font=_font(12, italic=True), end_col=width)
     _signature(ws, row + 2, width, unit, today)
     _page(ws, top, top)

@@ -7,15 +7,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, String, and_, case, cast, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.i18n import t
-from core.reports.spec import Filter, ListSpec, Measure, TableSpec
+from core.reports.spec import Filter, ListSpec, Measure, MemberCount, TableSpec
 from core.storage.models import Answer, Household, Unit
+from core.surveys.model import Survey
 from core.units.tree import UnitTree, children
 
 NOTE_NAMES = 10  # units named in the note line; the rest are counted
+AREAS = ("urban", "rural")  # the official order: I. Khu vực thành thị, II. Khu vực nông thôn
+URBAN_KINDS = ("Phường", "Thị trấn")  # communes that are urban; a unit with no household yet is placed by kind
 
 
 @dataclass
@@ -23,9 +27,20 @@ class Row:
     unit_id: int | None
     name: str
     counts: dict[Measure, int | None] = field(default_factory=dict)
+    splits: list[dict[Measure, int | None]] = field(default_factory=list)  # one per split row (Hộ, Nhân khẩu)
 
     def value(self, measure: Measure) -> int | None:
         return self.counts.get(measure)
+
+    def split(self, i: int) -> Row:
+        return Row(self.unit_id, self.name, self.splits[i])
+
+
+@dataclass
+class Section:
+    area: str  # urban | rural
+    rows: list[Row]
+    subtotal: Row
 
 
 @dataclass
@@ -35,6 +50,7 @@ class TableData:
     year: int
     rows: list[Row]
     total: Row
+    sections: list[Section] = field(default_factory=list)
     # Rows whose resident household count is unknown (a village without one, or a unit with such a
     # village): they have no rate, and the total row leaves them out when any row has a count, so
     # the total's rate divides like by like. The workbook says so in a note line.
@@ -51,6 +67,12 @@ class TableData:
             return t("rpt_note_no_counts")
         names = ", ".join(self.without_count[:NOTE_NAMES]) + ("…" if len(self.without_count) > NOTE_NAMES else "")
         return t("rpt_note_total_excludes", n=len(self.without_count), names=names)
+
+    def difference(self, row: Row, terms: tuple[Measure, ...]) -> int | None:
+        values = [row.value(m) for m in terms]
+        if any(v is None for v in values):
+            return None
+        return values[0] - sum(values[1:])  # type: ignore[operator]
 
     def ratio(self, row: Row, num: Measure, den: Measure) -> float | None:
         n, d = row.value(num), row.value(den)
@@ -73,79 +95,167 @@ def condition(f: Filter, majority: tuple[str, ...]) -> ColumnElement[bool]:
         parts.append(Household.deprived_mask.op("&")(1 << (f.indicator - 1)) != 0)
     if f.area is not None:
         parts.append(Household.area == f.area)
+    if f.ethnicity:
+        parts.append(Household.ethnicity.in_(f.ethnicity))
+    if f.ethnicity_not:
+        parts.append(and_(Household.ethnicity.is_not(None), Household.ethnicity.not_in(f.ethnicity_not)))
+    for qid, values in f.answers:
+        parts.append(exists().where(Answer.household_id == Household.id, Answer.key == qid,
+                                    cast(Answer.value, String).in_(values)))
     return and_(true(), *parts)
+
+
+def _answer_text(answer: Any) -> ColumnElement[str]:
+    """The stored JSON as text, the same on SQLite and PostgreSQL ("khong_dat", true)."""
+    return cast(answer.value, String)
+
+
+def member_count(m: MemberCount) -> ColumnElement[int]:
+    """Members of the current household who answered `m.question` (with `m.values`) and whose
+    answers to the `where` questions (same member index: the key differs only in its last
+    part) match."""
+    anchor = aliased(Answer)
+    suffix = f".{m.question}"
+    query = select(func.count(anchor.id)).where(anchor.household_id == Household.id,
+                                                anchor.key.like(f"%.%{suffix}"))
+    if m.values:
+        query = query.where(_answer_text(anchor).in_(m.values))
+    for qid, values in m.where:
+        other = aliased(Answer)
+        query = query.where(exists().where(other.household_id == anchor.household_id,
+                                           other.key == func.replace(anchor.key, suffix, f".{qid}"),
+                                           _answer_text(other).in_(values)))
+    return query.scalar_subquery()
+
+
+def _weight(f: Filter) -> ColumnElement[int] | int:
+    if f.members is not None:
+        return member_count(f.members)
+    return func.coalesce(Household.member_count, 0) if f.persons else 1
 
 
 async def aggregate(session: AsyncSession, spec: TableSpec, unit: Unit, year: int,
                     majority: tuple[str, ...]) -> TableData:
+    """Counts per (unit, area) in one query; rows per unit, and per area for the official
+    I. thành thị / II. nông thôn / III. tổng cộng layout."""
     tree = await UnitTree.of(session, unit)
     filters = [m for m in spec.measures() if isinstance(m, Filter)]
-    sums = [func.sum(case((condition(f, majority), 1), else_=0)) for f in filters]
-    query = tree.join(select(tree.key, func.count(Household.id), *sums), households=True).where(
-        Household.status == "submitted", Household.review_year == year).group_by(tree.key)
-    counted: dict[int, tuple[Any, ...]] = {row[0]: tuple(row[1:]) for row in (await session.execute(query)).all()}
+    variants = filters + [f.split(v) for v in spec.splits for f in filters]
+    sums = [func.sum(case((condition(f, majority), _weight(f)), else_=0)) for f in variants]
+    query = tree.join(select(tree.key, Household.area, func.count(Household.id),
+                             func.sum(func.coalesce(Household.member_count, 0)), *sums), households=True).where(
+        Household.status == "submitted", Household.review_year == year).group_by(tree.key, Household.area)
+    counted: dict[tuple[int, str], tuple[Any, ...]] = {
+        (row[0], row[1] or "rural"): tuple(row[2:]) for row in (await session.execute(query)).all()}
     households_total = await tree.resident_totals(session)
     # a unit with a village of unknown size has no known resident count (a partial sum would
     # inflate its rate)
     partial = set((await session.scalars(tree.join(select(tree.key), households=False).where(
         tree.village.households_total.is_(None)).group_by(tree.key))).all())
+    for key in partial:
+        households_total[key] = None
+    units = await children(session, unit)
 
-    rows = []
-    for child in await children(session, unit):
-        got = counted.get(child.id)
-        counts: dict[Measure, int | None] = {
-            "surveyed": int(got[0]) if got else 0,
-            "households_total": None if child.id in partial else households_total.get(child.id)}
+    def make(child: Unit, areas: tuple[str, ...], resident: int | None) -> Row:
+        got = [counted[(child.id, a)] for a in areas if (child.id, a) in counted]
+        column = lambda i: sum(int(g[i] or 0) for g in got)  # noqa: E731 - one column of the grouped result
+        counts: dict[Measure, int | None] = {"surveyed": column(0), "households_total": resident,
+                                             "persons_total": None, "not_collected": None}
         for i, f in enumerate(filters):
-            counts[f] = int(got[i + 1] or 0) if got else 0
-        rows.append(Row(child.id, child.name, counts))
+            counts[f] = column(i + 2)
+        splits = []
+        for k, variant in enumerate(spec.splits):
+            named = variant.persons and not variant.outcome
+            split: dict[Measure, int | None] = {"surveyed": column(1) if named else None,
+                                                "households_total": None if variant.persons else resident,
+                                                "persons_total": None, "not_collected": None}
+            for i, f in enumerate(filters):
+                split[f] = column(2 + len(filters) * (k + 1) + i)
+            splits.append(split)
+        return Row(child.id, child.name, counts, splits)
+
+    rows = [make(child, AREAS, households_total.get(child.id)) for child in units]
     without = [r.name for r in rows if r.counts["households_total"] is None]
     basis = [r for r in rows if r.counts["households_total"] is not None] or rows
-    total = Row(None, "", {})  # labelled by the renderer (rpt_total)
-    for measure in ["surveyed", "households_total", *filters]:
-        values = [r.counts.get(measure) for r in basis]
-        known = [v for v in values if v is not None]
-        total.counts[measure] = sum(known) if known else None
-    return TableData(spec, unit, year, rows, total, without)
+    total = _sum_rows(basis, len(spec.splits))
+    sections: list[Section] = []
+    if spec.area_groups:
+        for area in AREAS:
+            members = []
+            for child in units:
+                # A unit is listed under each area it has households in; its resident count only
+                # under its one area (a district with both gets no rate per area).
+                seen = {a for (cid, a) in counted if cid == child.id}
+                home = (next(iter(seen)) if len(seen) == 1 else None) if seen else _area_of(child, unit)
+                if area in seen or home == area:
+                    members.append(make(child, (area,), households_total.get(child.id) if home == area else None))
+            sections.append(Section(area, members, _sum_rows(members, len(spec.splits))))
+    return TableData(spec, unit, year, rows, total, sections, without)
+
+
+def _area_of(child: Unit, parent: Unit) -> str | None:
+    """The area of a unit without households: a commune by its kind, a village by its commune;
+    a district holds both."""
+    if child.level == "commune":
+        return "urban" if child.kind in URBAN_KINDS else "rural"
+    if child.level == "village":
+        return "urban" if parent.kind in URBAN_KINDS else "rural"
+    return None
+
+
+def _sum(values: list[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def _sum_rows(rows: list[Row], splits: int) -> Row:
+    """Totals of known figures; a column nobody could fill stays blank, not 0."""
+    total = Row(None, "", {}, [{} for _ in range(splits)])  # labelled by the renderer (rpt_total)
+    measures = list(rows[0].counts) if rows else []
+    for measure in measures:
+        total.counts[measure] = _sum([r.counts.get(measure) for r in rows])
+        for k in range(splits):
+            total.splits[k][measure] = _sum([r.splits[k].get(measure) for r in rows])
+    return total
 
 
 @dataclass
 class ListRow:
     household: Household
     village: str
-    members: list[dict[str, Any]] = field(default_factory=list)
-    id_number: str | None = None
+    answers: dict[str, Any] = field(default_factory=dict)  # the list's answer columns
+    members: list[dict[str, Any]] = field(default_factory=list)  # per member: question id -> answer
 
 
-async def list_rows(session: AsyncSession, spec: ListSpec, unit: Unit, year: int,
+async def list_rows(session: AsyncSession, spec: ListSpec, survey: Survey, unit: Unit, year: int,
                     majority: tuple[str, ...]) -> AsyncIterator[ListRow]:
-    """Households of a list in village, then head-name order; with members when the list asks."""
+    """Households of a list in village, then head-name order, with the answers its columns
+    name (read in chunks, never one query per household)."""
     tree = await UnitTree.of(session, unit)
     query = tree.join(select(Household, tree.village.name), households=True).where(
-        Household.status == "submitted", Household.review_year == year, condition(spec.filter, majority)
-    ).order_by(tree.village.name, Household.head_name, Household.id)
+        Household.status == "submitted", Household.review_year == year, Household.survey_id == survey.id,
+        condition(spec.filter, majority)).order_by(tree.village.name, Household.head_name, Household.id)
     households = (await session.execute(query)).all()
+    group = survey.groups()[0].id if spec.members else None
+    keys = spec.answer_keys()
     details: dict[int, dict[str, Any]] = {}
-    if spec.members and households:
+    if (keys or group) and households:
         ids = [h.id for h, _ in households]
+        wanted = Answer.key.in_(keys) if keys else None
+        if group:
+            by_group = Answer.key.like(f"{group}.%")
+            wanted = by_group if wanted is None else or_(wanted, by_group)
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             answers = await session.execute(select(Answer.household_id, Answer.key, Answer.value).where(
-                Answer.household_id.in_(chunk), or_(Answer.key.like("tv.%"), Answer.key == "chu_ho_cccd")))
+                Answer.household_id.in_(chunk), wanted))
             for hid, key, value in answers.all():
                 details.setdefault(hid, {})[key] = value
     for household, village in households:
-        row = ListRow(household, village)
-        if spec.members:
-            answers = details.get(household.id, {})
-            row.id_number = answers.get("chu_ho_cccd")
+        got = details.get(household.id, {})
+        row = ListRow(household, village, {k: got.get(k) for k in keys})
+        if group:
             for index in range(1, (household.member_count or 0) + 1):
-                prefix = f"tv.{index}."
-                row.members.append({
-                    "index": index,
-                    "name": household.head_name if index == 1 else answers.get(prefix + "ho_ten"),
-                    "sex": answers.get(prefix + "gioi_tinh"),
-                    "birth_year": answers.get(prefix + "nam_sinh"),
-                    "relation": answers.get(prefix + "quan_he") if index > 1 else "chu_ho",
-                })
+                prefix = f"{group}.{index}."
+                row.members.append({"_index": index, **{q: got.get(prefix + q) for q in spec.member_keys()}})
         yield row

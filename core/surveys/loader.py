@@ -14,6 +14,7 @@ from typing import Any
 from core.conversation.payloads import MAX_BYTES
 from core.datafile import DataFileError, check_keys, line_of, load_mapping, load_yaml, require
 from core.expr import Expr, ExprError, compile_expr
+from core.provenance import parse_provenance
 from core.surveys.model import Choice, Item, QType, Question, RepeatGroup, Survey
 from core.surveys.synonyms import synonyms
 from core.surveys.text import words
@@ -28,12 +29,16 @@ VALUE_RE = re.compile(r"^[a-z0-9_]{1,20}$")
 # 2 + 4 + 1 + 2 + 1 + 24 + 1 + 20 = 55 (all ASCII, as the patterns force).
 CALLBACK_LIMIT = MAX_BYTES  # one limit for every button, see core/conversation/payloads.py
 MAX_MEMBERS = 99
-PURPOSES = {"poverty", "average_living"}
-OUTPUTS = {
-    "poverty": {"income_per_capita", "b1_score", "member_count"},
+# "screening" is Phiếu A: it classifies nobody, a stop rule decides whether Phiếu B follows.
+PURPOSES = {"poverty", "average_living", "screening"}
+OUTPUTS: dict[str, set[str]] = {
+    "poverty": {"income_per_capita", "member_count"},
     "average_living": {"income_per_capita", "member_count"},
+    "screening": set(),
 }
-OPTIONAL_OUTPUTS = {"prior_class", "ethnicity"}  # start-of-period status and ethnicity, for the reports
+# Start-of-period status and ethnicity, for the reports; b1_score for a form whose B1 total is
+# typed from paper (a form scored by a B1 table gets its score computed instead).
+OPTIONAL_OUTPUTS = {"prior_class", "ethnicity", "b1_score"}
 
 _Q_KEYS = {
     "id", "type", "label", "hint", "required", "min", "max", "choices", "relevant",
@@ -48,6 +53,7 @@ DEFAULT_MEMBER_NAME, DEFAULT_MEMBER_RELATION = "ho_ten", "quan_he"
 _TOP_KEYS = {
     "id", "version", "title", "purpose", "basis", "choice_lists", "questions", "outputs", "head_name",
     "prior_classes",
+    "provenance",
 }
 PRIOR_CLASSES = frozenset({"poor", "near_poor", "none"})
 
@@ -94,6 +100,7 @@ def load_survey(path: str | Path, lists_seen: set[str] | None = None) -> Survey:
     asked = [q for q in _all_questions(items) if q.asked]
     if not asked:
         raise DataFileError(path, line_of(doc), "the survey asks no question")
+    parse_provenance(doc.get("provenance"), path)  # checked here, printed by `rasoat check`
     outputs = _outputs(doc, path, purpose, hh_names, member_names)
     head_name = doc.get("head_name")
     if head_name is not None and head_name not in hh_names:
@@ -407,7 +414,7 @@ def _member_field(
 
 
 def _outputs(doc: dict, path: Path, purpose: str, hh: set[str], mem: set[str]) -> dict[str, Expr]:
-    raw = require(doc, "outputs", path, dict)
+    raw = (doc.get("outputs") or {}) if purpose == "screening" else require(doc, "outputs", path, dict)
     need = OUTPUTS[purpose]
     missing = need - set(raw)
     if missing:
