@@ -43,7 +43,7 @@ async def commune(service: ChatApp) -> Unit:
 
 def _table_rows(path: Path) -> dict[str, tuple]:
     ws = load_workbook(path).active
-    return {r[1]: r for r in ws.iter_rows(values_only=True) if r[1] in (*VILLAGES, t("rpt_total"))}
+    return {r[1]: r for r in ws.iter_rows(values_only=True) if r[1] in (*VILLAGES, t("rpt_total_areas"))}
 
 
 async def test_chart_plots_the_table_cells(service: ChatApp, commune: Unit, data: DataFiles,
@@ -53,24 +53,24 @@ async def test_chart_plots_the_table_cells(service: ChatApp, commune: Unit, data
         table = await aggregate(s, data.reports.tables["7.1"], commune, 2026, data.reports.lists.majority_ethnicities)
     assert [f.suffix for f in files] == [".xlsx", ".png"] and files[1].stat().st_size > 0
     cells = _table_rows(files[0])
-    # columns: STT, Đơn vị, resident, surveyed, poor, poor %, poor DTTS, near, near %, near DTTS, average
+    # columns: STT, Đơn vị, resident households, persons, poor, poor %, near-poor, near-poor %, ...
     bars = {b.name: b for b in chart_values(table)}
     assert set(bars) == set(VILLAGES)
     for name, (total, poor, near, other) in VILLAGES.items():
         row = cells[name]
-        assert row[3] == poor + near + other
+        assert (row[4], row[6]) == (poor, near)
         if total is None:
-            assert row[2] == "-" and row[5] == "-" and row[8] == "-"
+            assert row[2] == "-" and row[5] == "-" and row[7] == "-"
             assert bars[name].poor is None and bars[name].near is None  # "no data", not a bar
         else:
-            assert (row[5], row[8]) == (bars[name].poor, bars[name].near)
+            assert (row[5], row[7]) == (bars[name].poor, bars[name].near)
             assert row[5] == pytest.approx(100 * poor / total, abs=0.01)
 
     # the total row leaves out the village without a count, numerator and denominator alike
     known = [v for v in VILLAGES.values() if v[0] is not None]
-    total_row = cells[t("rpt_total")]
+    total_row = cells[t("rpt_total_areas")]
     assert total_row[2] == sum(v[0] for v in known)
-    assert total_row[4] == sum(v[1] for v in known) and total_row[7] == sum(v[2] for v in known)
+    assert total_row[4] == sum(v[1] for v in known) and total_row[6] == sum(v[2] for v in known)
     assert total_row[5] == pytest.approx(100 * sum(v[1] for v in known) / sum(v[0] for v in known), abs=0.01)
     texts = [c for r in load_workbook(files[0]).active.iter_rows(values_only=True) for c in r if isinstance(c, str)]
     assert t("rpt_note_total_excludes", n=1, names="Thôn Khòn Pảng") in texts

@@ -189,7 +189,8 @@ async def aggregate(session: AsyncSession, spec: TableSpec, unit: Unit, year: in
                 home = (next(iter(seen)) if len(seen) == 1 else None) if seen else _area_of(child, unit)
                 if area in seen or home == area:
                     members.append(make(child, (area,), households_total.get(child.id) if home == area else None))
-            sections.append(Section(area, members, _sum_rows(members, len(spec.splits))))
+            counted_members = [m for m in members if m.counts["households_total"] is not None] or members
+            sections.append(Section(area, members, _sum_rows(counted_members, len(spec.splits))))
     return TableData(spec, unit, year, rows, total, sections, without)
 
 
