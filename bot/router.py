@@ -73,6 +73,7 @@ ROUTES: tuple[Route, ...] = (
     Route(PRESS, survey.pressed),
     # accounts and notices
     Route("invite", accounts.invite, roles=COMMUNE, denied="invite_not_allowed", menu=True),
+    Route("merge", accounts.merge, roles=COMMUNE, denied="merge_not_allowed"),
     Route("invite_staff", accounts.invite_staff, roles=ADMIN, denied="invite_staff_not_allowed"),
     Route("bind", accounts.bind, Where.GROUP, roles=STAFF, denied="bind_not_allowed",
           elsewhere="bind_in_group_only", menu=True),

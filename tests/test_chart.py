@@ -56,7 +56,7 @@ async def test_chart_plots_the_table_cells(service: ChatApp, commune: Unit, data
     # columns: STT, Đơn vị, resident households, persons, poor, poor %, near-poor, near-poor %, ...
     bars = {b.name: b for b in chart_values(table)}
     assert set(bars) == set(VILLAGES)
-    for name, (total, poor, near, other) in VILLAGES.items():
+    for name, (total, poor, near, _other) in VILLAGES.items():
         row = cells[name]
         assert (row[4], row[6]) == (poor, near)
         if total is None:

@@ -22,7 +22,7 @@ from core.classification.classify import classify
 from core.classification.pack import pack_for_year
 from core.classification.render import render
 from core.conversation import payloads
-from core.conversation.commands import command_button, slash
+from core.conversation.commands import command_button, fit, slash
 from core.conversation.engine import SUBMITTED, EngineState, Step, SurveyEngine
 from core.conversation.messages import OutMessage
 from core.households import Status, record_classification
@@ -38,6 +38,7 @@ STEP_COMMANDS = ("pause", "resume", "back", "skip", "keep", "review", "confirm",
 REOPEN_REASON = "reopen_reason"  # the chat is waiting for the reason to reopen a household
 REASON_MIN, REASON_MAX = 3, 300
 SUMMARY_LINES = 60
+DRAFTS_OFFERED = 5
 
 Act = Callable[[SurveyEngine, EngineState, dict[str, Any]], Step]
 
@@ -167,13 +168,25 @@ async def resume_lines(ctx: Ctx) -> list[OutMessage]:
 
 
 async def new(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    """A new household; with drafts waiting, they are offered first (a village head with three
+    drafts goes back to the right one instead of starting a fourth by mistake)."""
     village = await ctx.unit()
     if village is None or not await can(ctx.s, ctx.me, Action.SURVEY, village):
         return [OutMessage(t("only_village_heads_survey"))]
     forms = ctx.data.forms
     if not arg or arg not in forms:
-        rows = tuple((command_button(f.title, "new", f.id),) for f in forms.values())
-        return [OutMessage(t("choose_form"), rows)]
+        forms_rows = tuple((command_button(t("btn_new_form", title=f.title), "new", f.id),) for f in forms.values())
+        drafts = await households_in(ctx.s, village, limit=DRAFTS_OFFERED, drafts_only=True)
+        if not drafts:
+            return [OutMessage(t("choose_form"), forms_rows)]
+        lines, rows = [t("drafts_waiting", n=len(drafts))], []
+        for h in drafts:
+            where = await _where(ctx, h)
+            lines.append(t("draft_line", id=h.id, head=h.head_name or t("value_missing"), where=where))
+            rows.append((command_button(fit(t("btn_continue_draft", id=h.id, head=h.head_name or "-", where=where)),
+                                        "open", str(h.id)),))
+        lines.append(t("drafts_or_new"))
+        return [OutMessage("\n".join(lines), (*rows, *forms_rows))]
     survey = forms[arg]
     commune = await commune_of(ctx.s, village)
     pack = pack_for_year(ctx.data.packs, ctx.settings.review_year)
@@ -195,6 +208,7 @@ async def new(ctx: Ctx, arg: str | None) -> list[OutMessage]:
 
 
 async def list_households(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    """Drafts first, each with where it stands; then the households submitted most recently."""
     unit = await ctx.unit()
     if unit is None:
         return [OutMessage(t("only_village_heads_survey"))]
@@ -204,10 +218,20 @@ async def list_households(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     lines = [t("list_title")]
     rows = []
     for h in households:
-        status = t("status_draft") if h.status == Status.DRAFT else t(f"outcome_{h.outcome}")
+        if h.status == Status.DRAFT:
+            status = t("status_draft_at", where=await _where(ctx, h))
+        elif h.reopened_at is not None:
+            status = t("status_reopened", where=await _where(ctx, h))
+        else:
+            status = t(f"outcome_{h.outcome}")
         lines.append(t("list_line", id=h.id, head=h.head_name or t("value_missing"), status=status))
         rows.append((command_button(t("btn_open", id=h.id), "open", str(h.id)),))
     return [OutMessage("\n".join(lines), tuple(rows[:10]))]
+
+
+async def _where(ctx: Ctx, household: Household) -> str:
+    engine = engine_for(ctx, household)
+    return engine.where(await load_answers(ctx.s, household.id), position(household))
 
 
 def household_number(arg: str | None) -> int | None:

@@ -14,7 +14,7 @@ from core.i18n import catalog, t
 from core.messaging import tell_users
 from core.storage.models import Unit
 from core.surveys.parsing import clean_text, fold
-from core.units.names import find_village
+from core.units.names import find_village, merge_villages
 
 
 async def start(ctx: Ctx, arg: str | None) -> list[OutMessage]:
@@ -142,3 +142,29 @@ async def unsubscribe(ctx: Ctx, arg: str | None) -> list[OutMessage]:
 async def _tell_officers(ctx: Ctx, unit_id: int, text: str) -> None:
     officers = [u.id for u in await officers_of(ctx.s, unit_id) if u.id != ctx.me.id]
     await tell_users(ctx.s, officers, f"bind/{unit_id}", OutMessage(text))
+
+
+async def merge(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    """A commune officer folds a duplicate village into the right one: '/gopthon #2 #1' (the
+    duplicate first), or step by step with buttons."""
+    commune = await ctx.unit()
+    if commune is None or commune.level != "commune":
+        return [OutMessage(t("merge_not_allowed"))]
+    villages = {v.id: v for v in (await ctx.s.scalars(select(Unit).where(
+        Unit.parent_id == commune.id, Unit.level == "village").order_by(Unit.name))).all()}
+    picked = [int(w[1:]) for w in (arg or "").split() if w.startswith("#") and w[1:].isdigit() and len(w) < 11]
+    if any(p not in villages for p in picked):
+        return [OutMessage(t("invite_village_not_yours"))]
+    if not picked:
+        rows = tuple((command_button(v.name, "merge", f"#{v.id}"),) for v in list(villages.values())[:30])
+        return [OutMessage(t("merge_pick_duplicate", commune=commune.name), rows)]
+    duplicate = villages[picked[0]]
+    if len(picked) == 1:
+        rows = tuple((command_button(v.name, "merge", f"#{duplicate.id} #{v.id}"),)
+                     for v in list(villages.values())[:30] if v.id != duplicate.id)
+        return [OutMessage(t("merge_pick_keep", duplicate=duplicate.name), rows)]
+    keep = villages[picked[1]]
+    if keep.id == duplicate.id:
+        return [OutMessage(t("merge_same"))]
+    moved = await merge_villages(ctx.s, duplicate, keep, ctx.me.id)
+    return [OutMessage(t("merged", duplicate=duplicate.name, keep=keep.name, n=moved))]

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Ctx
-from core.conversation.commands import command_button, slash
+from core.conversation.commands import command_button, fit, slash
 from core.conversation.messages import OutMessage
 from core.i18n import fmt_date, t
 from core.plans.model import LEVEL_RANK, Plan, ReportRequest, request_visible
@@ -108,7 +108,7 @@ class ReportDesk:
             else:
                 state = t("submit_state_late", days=late) if late > 0 else t("submit_state_open")
                 key = plan.request_key(request)
-                rows.append((command_button(t("submit_button", report=request.title)[:60], "submit_report", key),))
+                rows.append((command_button(fit(t("submit_button", report=request.title)), "submit_report", key),))
             lines.append(t("submit_line", report=request.title, due=fmt_date(request.due), state=state))
         keys = ", ".join(p.request_key(r) for p, r in owed)
         lines.append(t("submit_hint", submit=slash("submit_report"), keys=keys))
@@ -132,7 +132,7 @@ class ReportDesk:
                 done = sum(1 for r in states if r.submission is not None)
                 key = plan.request_key(request)
                 label = t("track_button", report=request.title, done=done, total=len(states))
-                rows.append((command_button(label[:60], "track", key),))
+                rows.append((command_button(fit(label), "track", key),))
             return [OutMessage(t("track_choose"), tuple(rows))]
         plan, request = pair
         states = await status(s, index, plan, request, unit)

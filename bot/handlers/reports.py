@@ -10,6 +10,7 @@ from core.conversation.commands import command_button, slash
 from core.conversation.messages import OutMessage
 from core.i18n import t
 from core.reports import jobs
+from core.reports.build import ProgressRow
 from core.reports.build import progress as progress_rows
 from core.storage.models import Unit
 from core.units.tree import children
@@ -54,17 +55,42 @@ async def report(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     return [OutMessage(t("report_working", report=names[rid], unit=unit.name))]
 
 
+SUMMARY_ABOVE = 15  # more rows than this: totals and the units furthest behind, not every line
+BEHIND_SHOWN = 10
+
+
 async def progress(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    """Surveyed, drafts and still to survey. A commune sees every village; a province or district
+    with dozens of units sees the totals first and the units furthest behind, and can ask for
+    any one of them (/tiendo #id)."""
     unit = await unit_choice(ctx, arg)
     if unit is None:
         return [OutMessage(t("report_unit_not_yours"))]
     year = ctx.settings.review_year
     rows = await progress_rows(ctx.s, unit, year)
     unknown = t("progress_unknown_total")
-    lines = [t("progress_title", year=year, unit=unit.name)]
-    lines += [t("progress_line", name=r.name, submitted=r.submitted, drafts=r.drafts,
-                remaining=unknown if r.remaining is None else r.remaining) for r in rows]
     remaining = [r.remaining for r in rows]
-    lines.append(t("progress_total", submitted=sum(r.submitted for r in rows), drafts=sum(r.drafts for r in rows),
-                   remaining=unknown if None in remaining else sum(r for r in remaining if r is not None)))
-    return [OutMessage("\n".join(lines))]
+    total = t("progress_total", submitted=sum(r.submitted for r in rows), drafts=sum(r.drafts for r in rows),
+              remaining=unknown if None in remaining else sum(r for r in remaining if r is not None))
+    lines = [t("progress_title", year=year, unit=unit.name)]
+
+    def line(r: ProgressRow) -> str:
+        return t("progress_line", name=r.name, submitted=r.submitted, drafts=r.drafts,
+                 remaining=unknown if r.remaining is None else r.remaining)
+
+    if len(rows) <= SUMMARY_ABOVE:
+        return [OutMessage("\n".join([*lines, *map(line, rows), total]))]
+    behind = sorted(rows, key=_done_share)[:BEHIND_SHOWN]
+    lines += [total, t("progress_behind_head", n=len(behind), of=len(rows))]
+    lines += [line(r) for r in behind]
+    lines.append(t("progress_more", progress=slash("progress")))
+    buttons = tuple((command_button(r.name, "progress", f"#{r.unit_id}"),) for r in behind if r.unit_id is not None)
+    return [OutMessage("\n".join(lines), buttons)]
+
+
+def _done_share(row: ProgressRow) -> tuple[float, str]:
+    """Furthest behind first: the share surveyed of the resident households (unknown counts as
+    nothing surveyed of an unknown total, so it comes first and gets looked at)."""
+    if not row.households_total:
+        return (0.0 if row.submitted == 0 else 0.5, row.name)
+    return (row.submitted / row.households_total, row.name)

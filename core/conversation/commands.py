@@ -42,6 +42,17 @@ def typed(name: str, arg: str | None = None) -> str:
     return f"{slash(name)} {arg}" if arg else slash(name)
 
 
+LABEL_LIMIT = 60  # characters of a button label a phone shows without cutting
+
+
+def fit(label: str, limit: int = LABEL_LIMIT) -> str:
+    """A label cut at a word boundary, never mid-word, with an ellipsis when cut."""
+    if len(label) <= limit:
+        return label
+    cut = label[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,.;:-·")
+    return (cut or label[: limit - 1]) + "…"
+
+
 def command_button(label: str, name: str, arg: str | None = None) -> Button:
     return Button(label, payloads.command(name, arg), typed(name, arg))
 

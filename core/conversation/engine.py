@@ -387,6 +387,14 @@ class SurveyEngine:
             return slot.label.replace("{member}", self.member_name(view, slot))
         return slot.label
 
+    def where(self, answers: Mapping[str, Any], state: EngineState) -> str:
+        """Where a draft stands, in a few words, for lists of drafts («Phần 3/4 · câu 2/8»)."""
+        view = self.view(answers)
+        key = state.cursor if state.mode == ASK else state.return_to if state.mode == REVIEW else state.cursor
+        if key is None or view.progress(key) is None:
+            key = self._first_unanswered(view, answers)
+        return self._progress(view, key) if key is not None else t("draft_in_review")
+
     def _progress(self, view: FormView, key: str) -> str:
         p = view.progress(key)
         assert p is not None

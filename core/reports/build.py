@@ -111,6 +111,7 @@ class ProgressRow:
     submitted: int
     drafts: int
     households_total: int | None
+    unit_id: int | None = None
 
     @property
     def remaining(self) -> int | None:
@@ -127,4 +128,4 @@ async def progress(session: AsyncSession, unit: Unit, year: int) -> list[Progres
     ), households=True).where(Household.review_year == year).group_by(tree.key)
     got = {k: (int(s or 0), int(d or 0)) for k, s, d in (await session.execute(counts)).all()}
     totals = await tree.resident_totals(session)
-    return [ProgressRow(c.name, *got.get(c.id, (0, 0)), totals.get(c.id)) for c in await children(session, unit)]
+    return [ProgressRow(c.name, *got.get(c.id, (0, 0)), totals.get(c.id), c.id) for c in await children(session, unit)]

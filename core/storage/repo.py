@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.storage.models import Answer, AuditLog, Household, Unit, User, utcnow
@@ -40,9 +40,18 @@ async def unit_of(session: AsyncSession, user: User) -> Unit | None:
     return await session.get(Unit, user.unit_id) if user.unit_id else None
 
 
-async def households_in(session: AsyncSession, unit: Unit, limit: int = 20) -> list[Household]:
+async def households_in(session: AsyncSession, unit: Unit, limit: int = 20, drafts_only: bool = False,
+                        created_by: int | None = None) -> list[Household]:
+    """Households inside a unit: drafts (and submitted ones reopened for correction) first, then
+    the most recently changed."""
     query = (await UnitTree.of(session, unit)).join(select(Household), households=True)
-    rows = await session.scalars(query.order_by(Household.updated_at.desc(), Household.id.desc()).limit(limit))
+    open_first = case((Household.status == "draft", 0), (Household.reopened_at.is_not(None), 0), else_=1)
+    if drafts_only:
+        query = query.where((Household.status == "draft") | Household.reopened_at.is_not(None))
+    if created_by is not None:
+        query = query.where(Household.created_by == created_by)
+    rows = await session.scalars(query.order_by(open_first, Household.updated_at.desc(), Household.id.desc())
+                                 .limit(limit))
     return list(rows.all())
 
 

@@ -25,3 +25,28 @@ async def find_village(session: AsyncSession, commune: Unit, name: str) -> Unit 
     villages = await session.scalars(select(Unit).where(Unit.parent_id == commune.id, Unit.level == "village")
                                      .order_by(Unit.id))
     return next((v for v in villages if village_key(v.name) == key), None)
+
+
+async def merge_villages(session: AsyncSession, duplicate: Unit, keep: Unit, by_user_id: int | None) -> int:
+    """Fold a duplicate village into the one to keep: its households, village heads, unused
+    invite codes and bound chats move over; each household's move is audited; the duplicate
+    is removed. Returns the number of households moved."""
+    from sqlalchemy import update
+
+    from core.storage.models import AuditLog, GroupBinding, Household, InviteCode, User
+
+    if duplicate.id == keep.id or duplicate.parent_id != keep.parent_id or keep.level != "village":
+        raise ValueError("only two different villages of one commune can be merged")
+    moved = (await session.scalars(select(Household.id).where(Household.village_id == duplicate.id))).all()
+    for household_id in moved:
+        session.add(AuditLog(household_id=household_id, action="move", user_id=by_user_id,
+                             old_value={"village": duplicate.name}, new_value={"village": keep.name}))
+    await session.execute(update(Household).where(Household.village_id == duplicate.id).values(village_id=keep.id))
+    await session.execute(update(User).where(User.unit_id == duplicate.id).values(unit_id=keep.id))
+    await session.execute(update(InviteCode).where(InviteCode.unit_id == duplicate.id).values(unit_id=keep.id))
+    await session.execute(update(GroupBinding).where(GroupBinding.unit_id == duplicate.id).values(unit_id=keep.id))
+    if keep.households_total is None:
+        keep.households_total = duplicate.households_total
+    await session.flush()
+    await session.delete(duplicate)
+    return len(moved)
