@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 
 def utcnow() -> datetime:
@@ -16,6 +16,16 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     """Shared metadata for the tables and the Alembic migrations."""
+
+    def _fit(self, key: str, value: str | None) -> str | None:
+        """Names typed in a chat or taken from a platform profile are stored the same way on
+        SQLite and PostgreSQL: NUL (which PostgreSQL refuses and SQLite keeps) is dropped and
+        text longer than the column is cut to it (PostgreSQL refuses, SQLite keeps it whole)."""
+        if value is None:
+            return None
+        length = self.__table__.c[key].type.length  # type: ignore[attr-defined]
+        value = value.replace("\x00", "")
+        return value[:length] if length else value
 
 
 class Unit(Base):
@@ -36,6 +46,10 @@ class Unit(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     households_total: Mapped[int | None] = mapped_column(Integer)  # resident households, for rates
 
+    @validates("name")
+    def _fit_name(self, key: str, value: str) -> str | None:
+        return self._fit(key, value)
+
 
 class User(Base):
     __tablename__ = "users"
@@ -48,6 +62,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))  # village_head | commune | district | province | admin
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @validates("display_name")
+    def _fit_name(self, key: str, value: str) -> str | None:
+        return self._fit(key, value)
 
 
 class Household(Base):
@@ -80,6 +98,10 @@ class Household(Base):
     prior_class: Mapped[str | None] = mapped_column(String(16))  # poor | near_poor | none, at period start
     ethnicity: Mapped[str | None] = mapped_column(String(20))
     member_count: Mapped[int | None] = mapped_column(Integer)
+
+    @validates("head_name")
+    def _fit_name(self, key: str, value: str | None) -> str | None:
+        return self._fit(key, value)
 
 
 class Answer(Base):
@@ -168,6 +190,10 @@ class GroupBinding(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     bound_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     bound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @validates("title")
+    def _fit_title(self, key: str, value: str | None) -> str | None:
+        return self._fit(key, value)
 
 
 class NoticeRun(Base):
