@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.private import private_dir, private_file
 from core.reports.chart import NEAR, POOR, render_chart
 from core.reports.excel import render_list, render_table
 from core.reports.query import aggregate, list_rows
@@ -39,7 +40,15 @@ def _stamp() -> str:
 
 async def build_report(session: AsyncSession, catalogue: Catalogue, report_id: str, unit: Unit, year: int,
                        out_dir: Path, survey: Survey, chart: bool = True) -> list[Path]:
-    """Write the workbook (and for tables the chart); returns the files."""
+    """Write the workbook (and for tables the chart); returns the files. They list names and ID
+    numbers, so the folder and files are owner-only whatever the umask."""
+    private_dir(out_dir)
+    files = await _build(session, catalogue, report_id, unit, year, out_dir, survey, chart)
+    return [private_file(f) for f in files]
+
+
+async def _build(session: AsyncSession, catalogue: Catalogue, report_id: str, unit: Unit, year: int,
+                       out_dir: Path, survey: Survey, chart: bool = True) -> list[Path]:
     parent = await session.get(Unit, unit.parent_id) if unit.parent_id else None
     base = out_dir / f"{report_id.replace('.', '_')}_{unit.id}_{year}_{_stamp()}"
     if report_id in catalogue.tables:
