@@ -7,7 +7,7 @@ connections once stopped the webhook. Three limits hold it:
   `header_timeout` seconds of opening, or of its previous response, is closed (aiohttp's
   keep-alive timer, which also runs before the first request);
 * body timeout: a request whose body has not fully arrived within `body_timeout` seconds gets
-  408 and the connection is closed;
+  408 and the connection is closed (the handler runs meanwhile and reads the body as usual);
 * connection cap: beyond `max_connections` open connections, the oldest connection that is not
   being served is closed to make room, so idle sockets cannot lock out a real request.
 
@@ -37,19 +37,25 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def _body_timeout(seconds: float) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.can_read_body:
-            try:
-                async with asyncio.timeout(seconds):
-                    await request.read()  # cached: the handler's request.json() reads it again for free
-            except TimeoutError:
-                # Answer, then drop the connection: aiohttp would otherwise linger reading the rest.
-                response = web.Response(status=408, text="request body too slow", headers={"Connection": "close"})
-                await response.prepare(request)
-                await response.write_eof()
-                if request.protocol is not None:
-                    request.protocol.force_close()
-                return response
-        return await handler(request)
+        if not request.can_read_body:
+            return await handler(request)
+        arrived: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        request.content.on_eof(lambda: arrived.done() or arrived.set_result(None))
+        task = asyncio.ensure_future(handler(request))
+        try:
+            done, _ = await asyncio.wait({task, arrived}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            if done:
+                return await task
+        finally:
+            if not task.done():  # the body timed out, or this request was cancelled
+                task.cancel()
+        # Answer, then drop the connection: aiohttp would otherwise linger reading the rest.
+        response = web.Response(status=408, text="request body too slow", headers={"Connection": "close"})
+        await response.prepare(request)
+        await response.write_eof()
+        if request.protocol is not None:
+            request.protocol.force_close()
+        return response
 
     return middleware
 
