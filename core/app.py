@@ -16,6 +16,7 @@ from core.plans.model import Plan
 from core.reports.build import Catalogue
 from core.service import SurveyService
 from core.storage.db import Database
+from core.storage.sealed import Sealer, load_keys, sealed_fields
 from core.surveys.loader import load_forms
 from core.surveys.model import Survey
 from core.units.loader import load_units
@@ -63,6 +64,7 @@ def active_plans(plans: list[Plan], settings: Settings) -> list[Plan]:
 async def build_service(settings: Settings, db: Database | None = None) -> SurveyService:
     data = load_data_files()
     db = db or Database(settings.database_url)
+    db.use_sealer(Sealer(load_keys(settings.data_dir, settings.data_key), sealed_fields(data.forms.values())))
     await db.migrate()
     async with db.transaction() as session:
         await load_units(session, settings.units_configuration)

@@ -270,3 +270,110 @@ async def test_prune_blanks_old_replies_and_forgets_old_records(db, tmp_path: Pa
         assert left == [("pending", "kpending20"), ("sent", "ksent1")]
     async with db.transaction() as s:
         assert (await prune_records(s, retention, now)).replies == 0  # blanked once, not every day
+
+
+# ----- ID numbers and phones at rest -------------------------------------------------------
+
+
+async def _raw_texts(service: SurveyService) -> list[str]:
+    """Every stored answer and audit value as the database holds it (what a stolen copy shows)."""
+    from sqlalchemy import text
+
+    async with service.db.read() as s:
+        rows = (await s.execute(text("SELECT CAST(value AS TEXT) FROM answers UNION ALL "
+                                     "SELECT CAST(old_value AS TEXT) FROM audit_log UNION ALL "
+                                     "SELECT CAST(new_value AS TEXT) FROM audit_log"))).scalars().all()
+    return [r for r in rows if r]
+
+
+async def test_id_numbers_and_phones_are_sealed_at_rest_and_found_by_keyed_hash(
+    service: SurveyService, settings, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    from core.storage.models import Household
+    from core.storage.repo import load_answers
+    from core.storage.sealed import KEY_FILE, households_with_id_number
+
+    chat = await make_village_head(service)
+    await run_survey(service, chat, POOR)
+    await run_survey(service, chat, {**POOR, "so_dien_thoai": "0987 654 321"})  # same CCCD, another household
+    await run_survey(service, chat, {**POOR, "chu_ho_cccd": "020199005678"})
+    raw = " ".join(await _raw_texts(service))
+    for plain in ("020180001234", "020199005678", "0912345678", "912345678", "0987654321"):
+        assert plain not in raw
+    assert "sealed:v1:" in raw
+    key_file = tmp_path / KEY_FILE
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert key_file.read_text().strip().encode() not in raw.encode()
+    async with service.db.read() as s:
+        ids = list((await s.scalars(select(Household.id).order_by(Household.id))).all())
+        answers = await load_answers(s, ids[0])
+        assert answers["chu_ho_cccd"] == "020180001234" and answers["so_dien_thoai"] == "0912345678"
+        assert await households_with_id_number(s, "020180001234") == ids[:2]
+        assert await households_with_id_number(s, "0201 8000 1234") == ids[:2]
+        assert await households_with_id_number(s, "020199005678") == ids[2:]
+        assert await households_with_id_number(s, "0912345678") == []  # a phone is not an ID number
+        commune = await s.scalar(select(Unit).where(Unit.configuration == "65", Unit.code == "6202"))
+        (xlsx,) = await build_report(s, service.reports, "ds_bhyt", commune, 2026, tmp_path / "out",
+                                     service.forms["phieu_b"])
+    from openpyxl import load_workbook
+
+    cells = [c.value for row in load_workbook(xlsx).active.iter_rows() for c in row]
+    assert "020180001234" in cells and "020199005678" in cells  # reports see plain values
+
+
+async def test_rekey_rotates_the_data_key_and_seals_rows_written_before_sealing(
+    service: SurveyService, settings, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    from cryptography.fernet import Fernet
+    from sqlalchemy import update
+
+    from core.storage.models import Answer, Household
+    from core.storage.repo import load_answers
+    from core.storage.sealed import (
+        Sealer,
+        SealError,
+        households_with_id_number,
+        load_keys,
+        reseal_all,
+        sealed_fields,
+    )
+
+    chat = await make_village_head(service)
+    await run_survey(service, chat, POOR)
+    async with service.db.transaction() as s:  # a row from before sealing existed
+        hid = await s.scalar(select(Household.id))
+        await s.execute(update(Answer).where(Answer.key == "so_dien_thoai").values(value="0912345678", lookup=None))
+    old = load_keys(tmp_path, None)
+    new = Fernet.generate_key()
+    fields = sealed_fields(service.forms.values())
+    service.db.use_sealer(Sealer((new, *old), fields))
+    async with service.db.transaction() as s:
+        assert await reseal_all(s) == 2
+    assert "0912345678" not in " ".join(await _raw_texts(service))
+    service.db.use_sealer(Sealer((new,), fields))  # the old key is gone: everything still opens
+    async with service.db.read() as s:
+        answers = await load_answers(s, hid)
+        assert (answers["chu_ho_cccd"], answers["so_dien_thoai"]) == ("020180001234", "0912345678")
+        assert await households_with_id_number(s, "020180001234") == [hid]
+    service.db.use_sealer(Sealer((Fernet.generate_key(),), fields))  # a wrong key fails loudly
+    async with service.db.read() as s:
+        with pytest.raises(SealError):
+            await load_answers(s, hid)
+
+
+def test_concurrent_starts_create_one_data_key(tmp_path: Path) -> None:
+    from core.storage.sealed import load_keys
+
+    keys: list[tuple[bytes, ...]] = []
+    barrier = threading.Barrier(12)
+
+    def start() -> None:
+        barrier.wait()
+        keys.append(load_keys(tmp_path, None))
+
+    threads = [threading.Thread(target=start) for _ in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(set(keys)) == 1 and len(keys[0]) == 1 and len(keys[0][0]) == 44

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.reports.spec import Filter, ListSpec, Measure, TableSpec
 from core.storage.models import Answer, Household, Unit
+from core.storage.sealed import open_answer
 from core.units.tree import UnitTree, children
 
 
@@ -107,7 +108,7 @@ async def list_rows(session: AsyncSession, spec: ListSpec, unit: Unit, year: int
             answers = await session.execute(select(Answer.household_id, Answer.key, Answer.value).where(
                 Answer.household_id.in_(chunk), or_(Answer.key.like("tv.%"), Answer.key == "chu_ho_cccd")))
             for hid, key, value in answers.all():
-                details.setdefault(hid, {})[key] = value
+                details.setdefault(hid, {})[key] = open_answer(session, value)
     for household, village in households:
         row = ListRow(household, village)
         if spec.members:

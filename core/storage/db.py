@@ -76,7 +76,9 @@ class Database:
         self.engine = create_async_engine(url, **engine_kwargs)
         if self.is_sqlite:
             _sqlite_tuning(self.engine, sqlite_synchronous, self.sqlite_path)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Shared with every session (ORM and read-only): the Sealer that seals ID numbers.
+        self.session_info: dict[str, Any] = {}
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
         # SQLite has one writer at a time. Within a process, writers queue on this lock instead
         # of spinning in SQLite's busy handler (which sleeps up to 100 ms a try); other processes
         # still wait through busy_timeout.
@@ -97,8 +99,15 @@ class Database:
         """A read-only unit of work that does not block writers (reports, progress)."""
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(**{READONLY: True})
-            async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
+            async with AsyncSession(bind=conn, expire_on_commit=False, info=self.session_info) as session, \
+                    session.begin():
                 yield session
+
+    def use_sealer(self, sealer: Any) -> None:
+        """Seal ID numbers and phones written through this database (see core.storage.sealed)."""
+        from core.storage.sealed import INFO
+
+        self.session_info[INFO] = sealer
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (safe to run at every start)."""

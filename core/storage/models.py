@@ -111,9 +111,10 @@ class Answer(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(64))
-    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)  # ID numbers and phones sealed (core.storage.sealed)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lookup: Mapped[str | None] = mapped_column(String(64), index=True)  # keyed hash of a sealed value
 
 
 class AuditLog(Base):
