@@ -79,3 +79,22 @@ def read_or_create_secret(path: Path, make: Callable[[], str] = lambda: secrets.
     if path.stat().st_mode & 0o077:
         path.chmod(FILE_MODE)
     return value
+
+
+def tighten_tree(root: Path) -> int:
+    """Owner-only permissions on an existing data folder (files written before this release, or
+    by a process started without our umask); returns how many entries were changed."""
+    changed = 0
+    if not root.is_dir():
+        return 0
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        want = DIR_MODE if path.is_dir() else FILE_MODE
+        try:
+            if path.stat().st_mode & 0o777 & ~want:
+                path.chmod(path.stat().st_mode & want)
+                changed += 1
+        except OSError:
+            continue
+    return changed

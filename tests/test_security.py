@@ -7,6 +7,8 @@ import asyncio
 import multiprocessing
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -377,3 +379,62 @@ def test_concurrent_starts_create_one_data_key(tmp_path: Path) -> None:
     for th in threads:
         th.join()
     assert len(set(keys)) == 1 and len(keys[0]) == 1 and len(keys[0][0]) == 44
+
+
+# ----- the command line: backup, restore, rekey, a read-only data folder --------------------
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=Path(__file__).parents[1], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _cli_env(data: Path) -> dict[str, str]:
+    env = {**os.environ, "RASOAT_DATA_DIR": str(data), "REVIEW_YEAR": "2026"}
+    for name in ("DATABASE_URL", "RASOAT_DATA_KEY", "TELEGRAM_BOT_TOKEN", "ZALO_BOT_TOKEN"):
+        env.pop(name, None)
+    return env
+
+
+def test_backup_restore_and_rekey_commands(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = _cli_env(data)
+    assert _cli("db", "upgrade", env=env).returncode == 0
+    (data / "stale.xlsx").write_bytes(b"x")
+    os.chmod(data / "stale.xlsx", 0o644)  # written by an older release
+    done = _cli("backup", str(tmp_path / "b.db"), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "sao lưu" in done.stdout and (tmp_path / "b.db").stat().st_mode & 0o777 == 0o600
+    assert (data / "stale.xlsx").stat().st_mode & 0o777 == 0o600 and data.stat().st_mode & 0o777 == 0o700
+    restored = _cli("restore", str(tmp_path / "b.db"), env=env)
+    assert restored.returncode == 0, restored.stderr
+    (tmp_path / "junk.db").write_text("junk")
+    refused = _cli("restore", str(tmp_path / "junk.db"), env=env)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    key_before = (data / ".data_key").read_text()
+    rekey = _cli("rekey", env=env)
+    assert rekey.returncode == 0, rekey.stderr
+    assert (data / ".data_key").read_text() != key_before
+    (retired,) = data.glob(".data_key.retired-*")
+    assert retired.read_text() == key_before and retired.stat().st_mode & 0o777 == 0o600
+    pg = _cli("backup", str(tmp_path / "x.db"), env={**env, "DATABASE_URL": "postgresql+asyncpg://u@127.0.0.1/x"})
+    assert pg.returncode == 2 and "pg_dump" in pg.stderr
+
+
+def test_a_read_only_data_folder_is_said_in_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "ro"
+    data.mkdir()
+    locked = subprocess.run(["chattr", "+i", str(data)], capture_output=True).returncode == 0
+    if not locked:
+        if os.geteuid() == 0:
+            pytest.skip("root without chattr: no way to make a read-only folder here")
+        data.chmod(0o500)
+    try:
+        result = _cli("report", "ds_ngheo", env=_cli_env(data))
+    finally:
+        if locked:
+            subprocess.run(["chattr", "-i", str(data)], check=True)
+        data.chmod(0o700)
+    assert result.returncode == 4
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert str(data) in result.stderr and "không ghi được" in result.stderr

@@ -121,3 +121,48 @@ async def test_names_with_nul_or_over_the_column_are_stored_alike_on_both_stores
     async with service.db.read() as s:
         stored = await s.get(User, user_id)
         assert stored is not None and stored.display_name == ("Lò Thị " + "Mai" * 80)[:200]
+
+
+async def test_a_backup_taken_mid_survey_restores_and_the_survey_goes_on(settings, db: Database) -> None:  # type: ignore[no-untyped-def]
+    if not db.is_sqlite:
+        pytest.skip("SQLite only: PostgreSQL is backed up with pg_dump/pg_restore (README)")
+    from core.app import build_service
+    from core.storage.backup import BackupError, backup, restore, sqlite_path
+    from core.storage.models import Household
+    from tests.households import POOR, answer_for
+
+    service = await build_service(settings, db)
+    chat = await make_village_head(service)
+    await service.handle(chat, Incoming(text="/hoimoi phieu_b"))
+    for _ in range(4):
+        await service.handle(chat, Incoming(text=answer_for(POOR, await cursor(service, chat))))
+    at_backup = await cursor(service, chat)
+    path = sqlite_path(settings.database_url)
+    assert path is not None
+    copy = backup(path, settings.data_dir / "backups" / "rasoat-backup.db")  # while the service is live
+    assert copy.stat().st_mode & 0o777 == 0o600
+    for _ in range(3):  # answers given after the backup are lost by the restore
+        await service.handle(chat, Incoming(text=answer_for(POOR, await cursor(service, chat))))
+    assert await cursor(service, chat) != at_backup
+    await db.dispose()
+
+    bogus = settings.data_dir / "bogus.db"
+    bogus.write_text("not a database at all")
+    with pytest.raises(BackupError, match="not a SQLite database"):
+        restore(bogus, path)  # refused before the database is touched
+    restore(copy, path)
+    restored = await build_service(settings, Database(settings.database_url))
+    try:
+        assert await cursor(restored, chat) == at_backup
+        for _ in range(200):
+            key = await cursor(restored, chat)
+            if key is None:
+                break
+            await restored.handle(chat, Incoming(text=answer_for(POOR, key)))
+        await restored.handle(chat, Incoming(text="/xacnhan"))
+        async with restored.db.read() as s:
+            household = (await s.scalars(select(Household))).one()
+        assert household.status == "submitted" and household.outcome == "poor"
+        assert household.head_name == POOR["chu_ho_ten"]
+    finally:
+        await restored.db.dispose()

@@ -176,3 +176,30 @@ async def reseal_all(session: AsyncSession) -> int:
         for attr in ("old_value", "new_value"):
             setattr(entry, attr, sealer.seal(sealer.open(getattr(entry, attr))))
     return touched
+
+
+async def rotate(db: Any, data_dir: Path, env_value: str | None, fields: dict[str, str]) -> tuple[int, Path | None]:
+    """Re-seal everything with a new first key. With RASOAT_DATA_KEY the new key is the one the
+    operator put first there; with the key file a new key is made, the file holds new + old keys
+    while re-sealing (a crash half-way leaves every value readable), then the new key only, and
+    the old ones are kept in a retired-keys file (0600) for opening older backups.
+    Returns (answers re-sealed, retired-keys file or None)."""
+    from datetime import UTC, datetime
+
+    if env_value:
+        db.use_sealer(Sealer(load_keys(data_dir, env_value), fields))
+        async with db.transaction() as s:
+            return await reseal_all(s), None
+    old = load_keys(data_dir, None)
+    new = Fernet.generate_key()
+    write_key_file(data_dir, (new, *old))
+    db.use_sealer(Sealer((new, *old), fields))
+    async with db.transaction() as s:
+        count = await reseal_all(s)
+    retired = data_dir / f"{KEY_FILE}.retired-{datetime.now(UTC):%Y%m%d%H%M%S}"
+    fd = os.open(retired, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("".join(k.decode() + "\n" for k in old))
+    write_key_file(data_dir, (new,))
+    db.use_sealer(Sealer((new,), fields))
+    return count, retired
