@@ -36,7 +36,8 @@ PY
   if out=$(timeout 300 .venv/bin/pip-audit --progress-spinner off -r requirements-dev.lock --require-hashes \
       --disable-pip 2>&1); then
     if grep -q "could not be audited" <<<"$out"; then
-      echo "pip-audit: incomplete ($(grep -c 'could not be audited' <<<"$out") packages could not be audited)"
+      echo "pip-audit: skipped for $(grep -c 'could not be audited' <<<"$out") packages (vulnerability data" \
+        "unavailable: $(grep -m1 'could not be audited' <<<"$out" | sed 's/^[^ ]* *//'))"
     else
       echo "pip-audit: no known vulnerabilities in requirements-dev.lock"
     fi

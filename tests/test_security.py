@@ -213,29 +213,30 @@ async def test_the_server_answers_while_many_idle_sockets_are_open(served) -> No
 # ----- item 9: permissions and retention --------------------------------------------------
 
 
-async def test_data_files_and_folders_are_owner_only(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_data_files_and_folders_are_owner_only(tmp_path: Path) -> None:
     from core.app import build_service
-    from core.storage.db import Database
+    from core.config import Settings
+    from core.storage.sealed import KEY_FILE
 
     old = restrict_process()
+    data = tmp_path / "fresh"
+    settings = Settings.from_env({"REVIEW_YEAR": "2026", "RASOAT_DATA_DIR": str(data)})
+    service = await build_service(settings)
     try:
-        data = tmp_path / "fresh"
-        db = Database(f"sqlite+aiosqlite:///{data / 'rasoat.db'}")
-        service = await build_service(settings, db)
         chat = await make_village_head(service)
         await run_survey(service, chat, POOR)
-        async with db.read() as s:
+        async with service.db.read() as s:
             commune = await s.scalar(select(Unit).where(Unit.configuration == "65", Unit.code == "6202"))
             (xlsx,) = await build_report(s, service.reports, "ds_ngheo", commune, 2026, data / "reports",
                                          service.forms["phieu_b"])
         FileLinks(data, "https://bot.example")
         for path in (data / "rasoat.db", data / "rasoat.db-wal", data / "rasoat.db-shm", xlsx,
-                     data / ".link_secret"):
+                     data / ".link_secret", data / KEY_FILE):
             assert path.stat().st_mode & 0o777 == 0o600, path
         for folder in (data, data / "reports"):
             assert folder.stat().st_mode & 0o777 == 0o700, folder
-        await db.dispose()
     finally:
+        await service.db.dispose()
         os.umask(old)
 
 

@@ -33,6 +33,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.private import FILE_MODE, private_dir, read_or_create_secret
+from core.storage.models import Answer, AuditLog
 
 PREFIX = "sealed:v1:"
 KEY_FILE = ".data_key"
@@ -141,8 +142,6 @@ def open_answer(session: AsyncSession, value: Any) -> Any:
 async def households_with_id_number(session: AsyncSession, value: str) -> list[int]:
     """Households with an answer of type id_number equal to value (any member), for duplicate
     checks across households; found by keyed hash, never by decrypting every row."""
-    from core.storage.models import Answer
-
     sealer = sealer_of(session)
     if sealer is None:
         raise SealError("this database has no data key configured")
@@ -157,8 +156,6 @@ async def households_with_id_number(session: AsyncSession, value: str) -> list[i
 async def reseal_all(session: AsyncSession) -> int:
     """Seal every sealed-type answer and audit value with the first key and recompute its lookup
     (rotation, and sealing rows written before sealing existed). Returns the answers touched."""
-    from core.storage.models import Answer, AuditLog
-
     sealer = sealer_of(session)
     if sealer is None:
         raise SealError("this database has no data key configured")
