@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -41,9 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--year", type=int, help="review year (default REVIEW_YEAR)")
     report.add_argument("--out", default=None, help="output folder (default: RASOAT_DATA_DIR/reports)")
     report.add_argument("--progress", action="store_true", help="print survey progress instead")
+    _add_security_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    if (refused := _protect_data_dir(settings)) is not None:
+        return refused
     try:
         code = asyncio.run(_dispatch(args, settings))
         sys.stdout.flush()  # inside the try: a closed pipe shows here, not as "Exception ignored" at exit
@@ -52,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return _pipe_closed()
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return _read_only(exc.filename or settings.data_dir, exc)
+        raise
 
 
 def _pipe_closed() -> int:
@@ -67,11 +75,82 @@ def _pipe_closed() -> int:
     return 141
 
 
+def _add_security_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    backup = sub.add_parser("backup", help="copy the SQLite database to FILE while the bot runs (0600)")
+    backup.add_argument("file")
+    restore = sub.add_parser("restore", help="replace the SQLite database by a backup FILE (stop the bot first)")
+    restore.add_argument("file")
+    sub.add_parser("rekey", help="seal ID numbers and phones anew with a new data key (key rotation)")
+
+
+def _protect_data_dir(settings: Settings) -> int | None:
+    """Owner-only files from here on (umask) and on what is already there; a data folder we
+    cannot write is said in one line, not a traceback."""
+    import os
+
+    from core.private import private_dir, restrict_process, tighten_tree
+
+    restrict_process()
+    try:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        probe = settings.data_dir / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+        private_dir(settings.data_dir)
+    except OSError as exc:
+        return _read_only(settings.data_dir, exc)
+    tighten_tree(settings.data_dir)
+    return None
+
+
+def _read_only(path: object, exc: OSError) -> int:
+    from core.i18n import t
+
+    print(t("sec_data_dir_readonly", path=path, reason=exc.strerror or exc), file=sys.stderr)
+    return 4
+
+
+def _backup_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from core.i18n import t
+    from core.storage.backup import POSTGRES_ADVICE, BackupError, backup, restore, sqlite_path
+    from core.storage.sealed import KEY_FILE
+
+    try:
+        database = sqlite_path(settings.database_url)
+        if database is None:
+            print(POSTGRES_ADVICE, file=sys.stderr)
+            return 2
+        if args.cmd == "backup":
+            path = backup(database, Path(args.file))
+            key = "RASOAT_DATA_KEY" if settings.data_key else settings.data_dir / KEY_FILE
+            print(t("sec_backup_done", path=path, key_file=key))
+        else:
+            restore(Path(args.file), database)
+            print(t("sec_restore_done", path=args.file))
+    except BackupError as exc:
+        print(t("sec_backup_failed", reason=exc), file=sys.stderr)
+        return 2
+    return 0
+
+
+async def _rekey(service, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+    from core.i18n import t
+    from core.storage.sealed import rotate, sealed_fields
+
+    count, retired = await rotate(service.db, settings.data_dir, settings.data_key,
+                                  sealed_fields(service.forms.values()))
+    print(t("sec_rekey_done", count=count))
+    print(t("sec_rekey_retired", path=retired) if retired else t("sec_rekey_env"))
+    return 0
+
+
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import build_app
 
     if args.cmd == "check":
         return _check()
+    if args.cmd in ("backup", "restore"):
+        return _backup_restore(args, settings)
     if args.cmd == "run":
         for url, secret, name in ((settings.telegram_webhook_url, settings.telegram_webhook_secret, "TELEGRAM"),
                                   (settings.zalo_webhook_url, settings.zalo_webhook_secret, "ZALO")):
@@ -105,6 +184,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _run_scheduler(service, settings, args.now, args.once)
         if args.cmd == "plan":
             return await _plan(service, settings, args.plan_id)
+        if args.cmd == "rekey":
+            return await _rekey(service, settings)
     finally:
         await service.db.dispose()
     return 0

@@ -6,6 +6,11 @@ RASOAT_DATA_DIR, carries its expiry, and is signed with a secret kept in the dat
 it cannot be forged or pointed at another file; after expiry it answers 410. Anyone holding a
 live link can download the file: links are sent only to the chat that asked for the report,
 and expire after RASOAT_LINK_HOURS (24 h by default).
+
+Only files under the reports and uploads folders are ever served, whatever the signature: the
+database, the keys and anything else in the data folder stay unreachable even if the secret
+leaked. The secret is created atomically (see core.private) and an empty one is refused.
+Generated reports are deleted once no link to them can be live (`prune_reports`, daily).
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 import time
 from pathlib import Path
 from urllib.parse import quote
 
 from aiohttp import web
 
+from core.private import read_or_create_secret
+
 ROUTE = "/f/{token}/{name}"
+SERVED = ("reports", "uploads")  # the only folders of the data folder a link may name
 
 
 def _b64(data: bytes) -> str:
@@ -39,19 +46,21 @@ class FileLinks:
         self.secret = self._secret()
 
     def _secret(self) -> bytes:
-        path = self.root / ".link_secret"
-        if not path.exists():
-            self.root.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
-        return path.read_text().strip().encode()
+        return read_or_create_secret(self.root / ".link_secret").encode()
+
+    def servable(self, file: Path) -> bool:
+        """A resolved path is served only if it is a file under reports/ or uploads/."""
+        return any(folder in file.parents for folder in (self.root / name for name in SERVED)) \
+            and not file.name.startswith(".")
 
     def _sign(self, payload: str) -> str:
         return hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()[:32]
 
     def url(self, path: str | Path, now: float | None = None) -> str:
         file = Path(path).resolve()
-        relative = file.relative_to(self.root)  # raises for files outside the data folder
+        if not self.servable(file):
+            raise ValueError(f"only files under {', '.join(SERVED)} of the data folder can be linked")
+        relative = file.relative_to(self.root)
         expires = int((now or time.time()) + self.seconds)
         payload = f"{expires}:{relative.as_posix()}"
         token = f"{_b64(payload.encode())}.{self._sign(payload)}"
@@ -70,7 +79,7 @@ class FileLinks:
         if not expires.isdigit() or int(expires) < (now or time.time()):
             return None
         file = (self.root / relative).resolve()
-        if self.root not in file.parents or not file.is_file():
+        if not self.servable(file) or not file.is_file():
             return None
         return file
 

@@ -1,18 +1,93 @@
-"""The HTTP server some channels need: Zalo's webhook and the signed file links."""
+"""The HTTP server some channels need: Zalo's webhook and the signed file links.
+
+It faces the internet, so a slow or idle client must not be able to hold it: 1,100 idle
+connections once stopped the webhook. Three limits hold it:
+
+* header timeout: a connection that has not sent a complete request (headers) within
+  `header_timeout` seconds of opening, or of its previous response, is closed (aiohttp's
+  keep-alive timer, which also runs before the first request);
+* body timeout: a request whose body has not fully arrived within `body_timeout` seconds gets
+  408 and the connection is closed (the handler runs meanwhile and reads the body as usual);
+* connection cap: beyond `max_connections` open connections, the oldest connection that is not
+  being served is closed to make room, so idle sockets cannot lock out a real request.
+
+In production run it behind a reverse proxy (nginx, README) that buffers requests and terminates
+TLS; these limits are the last line when it is exposed directly.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from bot.files import ROUTE, FileLinks
 
+log = logging.getLogger(__name__)
+HEADER_TIMEOUT = 15.0
+BODY_TIMEOUT = 30.0
+MAX_CONNECTIONS = 512
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _body_timeout(seconds: float) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.can_read_body:
+            return await handler(request)
+        arrived: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        request.content.on_eof(lambda: arrived.done() or arrived.set_result(None))
+        task = asyncio.ensure_future(handler(request))
+        try:
+            done, _ = await asyncio.wait({task, arrived}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            if done:
+                return await task
+        finally:
+            if not task.done():  # the body timed out, or this request was cancelled
+                task.cancel()
+        # Answer, then drop the connection: aiohttp would otherwise linger reading the rest.
+        response = web.Response(status=408, text="request body too slow", headers={"Connection": "close"})
+        await response.prepare(request)
+        await response.write_eof()
+        if request.protocol is not None:
+            request.protocol.force_close()
+        return response
+
+    return middleware
+
+
+def _cap_connections(server: web.Server, cap: int) -> None:
+    """Make room for a new connection by closing the oldest idle one once the cap is reached."""
+    made = server.connection_made
+
+    def connection_made(handler: Any, transport: asyncio.Transport) -> None:
+        made(handler, transport)
+        excess = len(server.connections) - cap
+        if excess <= 0:
+            return
+        idle = [h for h in server.connections if h is not handler and not getattr(h, "_request_in_progress", False)]
+        for victim in idle[:excess]:
+            victim.force_close()
+        if len(idle) < excess:  # every connection is busy: refuse the newcomer
+            handler.force_close()
+        log.warning("connection cap %d reached: closed %d idle connection(s)", cap, min(len(idle), excess))
+
+    server.connection_made = connection_made  # type: ignore[method-assign]
+
 
 class WebServer:
     def __init__(self, listen: str, port: int, links: FileLinks | None, routes: list[web.RouteDef],
-                 client_max_size: int = 1024**2) -> None:
+                 client_max_size: int = 1024**2, header_timeout: float = HEADER_TIMEOUT,
+                 body_timeout: float = BODY_TIMEOUT, max_connections: int = MAX_CONNECTIONS) -> None:
         self.listen = listen
         self.port = port
-        self.app = web.Application(client_max_size=client_max_size)
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
+        self.app = web.Application(client_max_size=client_max_size, middlewares=[_body_timeout(body_timeout)])
         if links is not None:
             self.app.router.add_get(ROUTE, links.handle)
         self.app.add_routes(routes)
@@ -20,9 +95,11 @@ class WebServer:
 
     async def start(self) -> int:
         """Start serving; returns the port (useful when 0 asked for any free one)."""
-        self._runner = web.AppRunner(self.app)
+        self._runner = web.AppRunner(self.app, keepalive_timeout=self.header_timeout)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.listen, self.port)
+        assert self._runner.server is not None
+        _cap_connections(self._runner.server, self.max_connections)
+        site = web.TCPSite(self._runner, self.listen, self.port, backlog=min(self.max_connections, 1024))
         await site.start()
         server = site._server
         return server.sockets[0].getsockname()[1] if server and server.sockets else self.port  # type: ignore[union-attr]

@@ -15,6 +15,7 @@ from core.plans.loader import load_plans
 from core.plans.model import Plan
 from core.reports.build import Catalogue
 from core.storage.db import Database
+from core.storage.sealed import Sealer, load_keys, sealed_fields
 from core.surveys.loader import load_forms
 from core.surveys.model import Survey
 from core.units.loader import load_units
@@ -83,8 +84,9 @@ def active_plans(plans: list[Plan], settings: Settings) -> list[Plan]:
 
 
 async def prepare_store(db: Database, settings: Settings, data: DataFiles) -> list[Plan]:
-    """Migrate the schema and seed the units the settings and the active plans need; returns
-    the active plans."""
+    """Seal ID numbers and phones with the data key, migrate the schema and seed the units the
+    settings and the active plans need; returns the active plans."""
+    db.use_sealer(Sealer(load_keys(settings.data_dir, settings.data_key), sealed_fields(data.forms.values())))
     await db.migrate()
     async with db.transaction() as session:
         await load_units(session, settings.units_configuration)

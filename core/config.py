@@ -35,6 +35,10 @@ class Settings:
     link_hours: float = 24.0
     redeliver_after: float = 8.0  # seconds after start before unsent replies of a dead process are sent
     job_lease: float = 120.0  # seconds a report job is held by its worker before another may build it
+    # retention of personal data kept only for redelivery (replies echo names and ID numbers):
+    reply_hours: float = 48.0  # stored replies are blanked after this (redelivery looks back 24 h)
+    retention_days: float = 14.0  # processed-update records and finished outbox rows are deleted after this
+    data_key: str | None = None  # key(s) sealing ID numbers and phones; else RASOAT_DATA_DIR/.data_key
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -77,4 +81,15 @@ class Settings:
             link_hours=float(env.get("RASOAT_LINK_HOURS", "24")),
             redeliver_after=float(env.get("RASOAT_REDELIVER_AFTER", "8")),
             job_lease=float(env.get("RASOAT_JOB_LEASE", "120")),
+            reply_hours=_at_least(env, "RASOAT_REPLY_HOURS", "48", 24),
+            retention_days=_at_least(env, "RASOAT_RETENTION_DAYS", "14", 2),
+            data_key=env.get("RASOAT_DATA_KEY") or None,
         )
+
+
+def _at_least(env: dict[str, str], name: str, default: str, minimum: float) -> float:
+    """A retention shorter than redelivery needs would lose replies; refuse it at start-up."""
+    value = float(env.get(name, default))
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum:g} (redelivery needs it), got {value:g}")
+    return value

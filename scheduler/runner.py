@@ -14,39 +14,41 @@ Jobs and why their settings are what they are:
   so a long pause yields one catch-up run, not a burst; `misfire_grace_time=None`.
 * "catch-up": IntervalTrigger, `run_due(now)` again: covers clock jumps and a notice whose
   timer was lost; cheap because it only reads which keys are done.
-* "prune": daily, deletes processed-update records older than PRUNE_DAYS.
+* "prune": daily, deletes what is kept only for a while (core.retention): report files older
+  than a link lives, stored replies after RASOAT_REPLY_HOURS, processed-update records and
+  finished outbox rows after RASOAT_RETENTION_DAYS.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import delete
 
+from core.config import Settings
 from core.delivery import Sender
 from core.plans.model import Plan
 from core.plans.timeline import Notice
+from core.retention import Pruned, Retention, prune_records, prune_reports
 from core.storage.db import Database
-from core.storage.models import ProcessedUpdate
 from scheduler.clock import Clock, SystemClock
 from scheduler.dispatch import Dispatcher
 from scheduler.lock import SchedulerLock
 from scheduler.outbox import Outbox
 
 log = logging.getLogger(__name__)
-PRUNE_DAYS = 14
 
 
 class Scheduler:
     def __init__(self, db: Database, plans: list[Plan], senders: Mapping[str, Sender], clock: Clock | None = None,
-                 outbox_every: float = 30, catch_up_every: float = 600) -> None:
+                 outbox_every: float = 30, catch_up_every: float = 600, retention: Retention | None = None) -> None:
         self.db = db
+        self.retention = retention or Retention.of(Settings.from_env())
         self.clock = clock or SystemClock()
         self.dispatcher = Dispatcher(db, plans)
         self.outbox = Outbox(db, senders)
@@ -102,8 +104,11 @@ class Scheduler:
         if result.sent or result.failed or result.deferred:
             log.info("outbox: %d sent, %d failed, %d deferred", result.sent, result.failed, result.deferred)
 
-    async def prune(self) -> int:
-        cutoff = datetime.now(UTC) - timedelta(days=PRUNE_DAYS)
+    async def prune(self, now: datetime | None = None) -> Pruned:
+        now = now or datetime.now(UTC)
         async with self.db.transaction() as s:
-            result = await s.execute(delete(ProcessedUpdate).where(ProcessedUpdate.at < cutoff))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            result = await prune_records(s, self.retention, now)
+        result.reports = prune_reports(self.retention.reports, self.retention.link_lifetime, now)
+        log.info("prune: %d reports, %d replies, %d update records, %d outbox rows", result.reports,
+                 result.replies, result.updates, result.outbox)
+        return result

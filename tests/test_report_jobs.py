@@ -91,5 +91,5 @@ async def test_a_kill_mid_build_still_delivers_the_report_once(api: FakeBotAPI, 
     async with db.read() as s:
         job = (await s.scalars(select(ReportJob))).one()
     assert job.status == jobs.SENT and job.attempts == 2
-    assert not list((tmp_path / "reports").glob("*.tmp*"))
+    assert not list((tmp_path / "reports").glob("*-tmp*"))
     await app.db.dispose()

@@ -19,6 +19,7 @@ from core.config import Settings
 from core.conversation.messages import Attachment, Incoming
 from core.plans.model import Phase
 from core.plans.timeline import notices
+from core.retention import Retention
 from core.storage.db import Database
 from core.storage.models import GroupBinding, NoticeRun, OutboxMessage, ReportSubmission, Unit
 from scheduler.clock import FixedClock, SystemClock
@@ -338,7 +339,7 @@ async def test_prune_forgets_processed_updates_older_than_two_weeks(plan_service
         s.add(ProcessedUpdate(channel="telegram", update_id="old", chat_id="1",
                               at=datetime.now(UTC) - timedelta(days=15)))
         s.add(ProcessedUpdate(channel="telegram", update_id="new", chat_id="1", at=datetime.now(UTC)))
-    scheduler = Scheduler(plan_service.db, plan_service.plans, {})
-    assert await scheduler.prune() == 1
+    scheduler = Scheduler(plan_service.db, plan_service.plans, {}, retention=Retention.of(plan_service.settings))
+    assert (await scheduler.prune()).updates == 1
     async with plan_service.db.read() as s:
         assert [r.update_id for r in (await s.scalars(select(ProcessedUpdate))).all()] == ["new"]

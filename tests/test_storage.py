@@ -3,6 +3,7 @@ re-delivery of one update."""
 
 import asyncio
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
@@ -53,3 +54,115 @@ async def test_concurrent_redelivery_of_one_update_is_applied_once(service: Chat
     async with service.db.transaction() as s:
         assert await s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "answer")) == 1
     assert await cursor(service, chat) == "chu_ho_cccd"
+
+
+async def test_every_sqlite_connection_is_synchronous_full(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    try:
+        await db.migrate()
+        gate = asyncio.Event()
+        modes: list[tuple[str, int]] = []
+
+        async def read() -> None:
+            async with db.read() as s:
+                modes.append(((await s.execute(text("PRAGMA journal_mode"))).scalar(),
+                              (await s.execute(text("PRAGMA synchronous"))).scalar()))
+                await gate.wait()  # hold the connection so the next reader opens another
+
+        readers = [asyncio.create_task(read()) for _ in range(4)]
+        while len(modes) < 4:
+            await asyncio.sleep(0.01)
+        gate.set()
+        await asyncio.gather(*readers)
+        async with db.transaction() as s:
+            modes.append(("wal", (await s.execute(text("PRAGMA synchronous"))).scalar()))
+        assert modes == [("wal", 2)] * 5  # 2 = FULL
+        assert db.engine.pool.checkedin() >= 4
+    finally:
+        await db.dispose()
+
+
+async def test_the_first_query_after_a_postgresql_restart_succeeds(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite has no server to restart")
+    import asyncpg
+
+    from tests.conftest import PG_ADMIN_DSN
+
+    async with db.transaction() as s:
+        await s.execute(text("SELECT 1"))
+    name = db.engine.url.database
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:  # what a server restart does to the pooled connections
+        killed = await admin.fetchval("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                      "WHERE datname = $1", name)
+    finally:
+        await admin.close()
+    assert killed >= 1
+    async with db.transaction() as s:
+        assert (await s.execute(text("SELECT 1"))).scalar() == 1
+
+
+async def test_names_with_nul_or_over_the_column_are_stored_alike_on_both_stores(service: ChatApp) -> None:
+    from core.storage.models import Household, Unit, User
+    from core.storage.repo import ensure_user, load_answers
+    from tests.households import POOR, run_survey
+
+    long_name = "Nguyễn Văn " + "Ánh" * 90  # 281 characters: within the answer limit, over the 200 column
+    chat = await make_village_head(service)
+    await run_survey(service, chat, {**POOR, "chu_ho_ten": long_name})
+    async with service.db.transaction() as s:
+        household = (await s.scalars(select(Household))).one()
+        assert household.head_name == long_name[:200]
+        assert (await load_answers(s, household.id))["chu_ho_ten"] == long_name  # the answer keeps it whole
+        village = await s.scalar(select(Unit).where(Unit.level == "village"))
+        user = await ensure_user(s, "telegram", "42", "Lò\x00 Thị " + "Mai" * 80, "village_head", village.id)
+        user_id = user.id
+    async with service.db.read() as s:
+        stored = await s.get(User, user_id)
+        assert stored is not None and stored.display_name == ("Lò Thị " + "Mai" * 80)[:200]
+
+
+async def test_a_backup_taken_mid_survey_restores_and_the_survey_goes_on(settings, db: Database) -> None:  # type: ignore[no-untyped-def]
+    if not db.is_sqlite:
+        pytest.skip("SQLite only: PostgreSQL is backed up with pg_dump/pg_restore (README)")
+    from bot.app import build_app
+    from core.storage.backup import BackupError, backup, restore, sqlite_path
+    from core.storage.models import Household
+    from tests.households import POOR, answer_for
+
+    service = await build_app(settings, db)
+    chat = await make_village_head(service)
+    await service.handle(chat, Incoming(text="/hoimoi phieu_b"))
+    for _ in range(4):
+        await service.handle(chat, Incoming(text=answer_for(POOR, await cursor(service, chat))))
+    at_backup = await cursor(service, chat)
+    path = sqlite_path(settings.database_url)
+    assert path is not None
+    copy = backup(path, settings.data_dir / "backups" / "rasoat-backup.db")  # while the service is live
+    assert copy.stat().st_mode & 0o777 == 0o600
+    for _ in range(3):  # answers given after the backup are lost by the restore
+        await service.handle(chat, Incoming(text=answer_for(POOR, await cursor(service, chat))))
+    assert await cursor(service, chat) != at_backup
+    await db.dispose()
+
+    bogus = settings.data_dir / "bogus.db"
+    bogus.write_text("not a database at all")
+    with pytest.raises(BackupError, match="not a SQLite database"):
+        restore(bogus, path)  # refused before the database is touched
+    restore(copy, path)
+    restored = await build_app(settings, Database(settings.database_url))
+    try:
+        assert await cursor(restored, chat) == at_backup
+        for _ in range(200):
+            key = await cursor(restored, chat)
+            if key is None:
+                break
+            await restored.handle(chat, Incoming(text=answer_for(POOR, key)))
+        await restored.handle(chat, Incoming(text="/xacnhan"))
+        async with restored.db.read() as s:
+            household = (await s.scalars(select(Household))).one()
+        assert household.status == "submitted" and household.outcome == "poor"
+        assert household.head_name == POOR["chu_ho_ten"]
+    finally:
+        await restored.db.dispose()

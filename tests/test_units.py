@@ -63,3 +63,31 @@ def test_bad_units_file_names_the_row(tmp_path: Path) -> None:
     with pytest.raises(DataFileError) as info:
         read_units(path)
     assert info.value.line == 3
+
+
+async def test_villages_from_excel_csv_utf8_with_bom_and_every_error_names_file_and_line(
+    db: Database, tmp_path: Path
+) -> None:
+    await db.migrate()
+    async with db.transaction() as s:
+        await load_units(s, "65")
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes("commune_code,village_name,households\r\n6202,Thôn Bản Chắt,87\r\n".encode("utf-8-sig"))
+    async with db.transaction() as s:
+        assert await import_villages(s, "65", excel) == 1
+        village = await s.scalar(select(Unit).where(Unit.name == "Thôn Bản Chắt"))
+        assert village is not None and village.households_total == 87
+    cases = {
+        "latin1.csv": ("commune_code,village_name\n6202,Thon A\n6202,Th\xf4n B\n".encode("latin-1"), 3, "UTF-8"),
+        "short.csv": ("commune_code,village_name\n6202,Thôn A\n6202\n".encode(), 3, "village_name is empty"),
+        "nul.csv": ("commune_code,village_name\n6202,Thôn A\n6202,Thôn\0B\n".encode(), 3, "NUL"),
+        "long.csv": (f"commune_code,village_name\n6202,Thôn {'A' * 200}\n".encode(), 2, "200"),
+        "header.csv": ("\ufeffma_xa,ten_thon\n6202,Thôn A\n".encode(), 1, "columns"),
+    }
+    for name, (content, line, words) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(DataFileError) as info:
+            async with db.transaction() as s:
+                await import_villages(s, "65", path)
+        assert info.value.line == line and str(path) in str(info.value) and words in str(info.value), name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.datafile import DataFileError
+from core.private import private_dir, private_file
 from core.reports.chart import NEAR, POOR, render_chart
 from core.reports.excel import render_list, render_table
 from core.reports.query import aggregate, list_rows
@@ -70,18 +72,35 @@ def _leaf_measures(leaf: Column) -> list[Measure]:
     return [m for m in (leaf.value, *(leaf.ratio or ()), *leaf.difference) if m is not None]
 
 
+PARTIAL = "-tmp"  # marks a file still being written
+
+
 def _stamp() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
 async def build_report(session: AsyncSession, catalogue: Catalogue, report_id: str, unit: Unit, year: int,
                        out_dir: Path, forms: dict[str, Survey] | Survey, chart: bool = True) -> list[Path]:
-    """Write the workbook (and for tables the chart); returns the files. A list finds the
-    form it names in `forms` (a single Survey is still accepted while callers move over)."""
+    """Write the workbook (and for tables the chart); returns the files. A list finds the form
+    it names in `forms`. The files list names and ID numbers, so the folder and files are
+    owner-only whatever the umask; each is written under a temporary name and renamed when
+    complete, so a crash mid-build never leaves a half-written workbook under a real name."""
     if isinstance(forms, Survey):
         forms = {forms.id: forms}
+    private_dir(out_dir)
+    written = await _build(session, catalogue, report_id, unit, year, out_dir, forms, chart)
+    files = []
+    for path in written:
+        final = path.with_name(path.name.replace(PARTIAL, ""))
+        os.replace(private_file(path), final)
+        files.append(final)
+    return files
+
+
+async def _build(session: AsyncSession, catalogue: Catalogue, report_id: str, unit: Unit, year: int,
+                 out_dir: Path, forms: dict[str, Survey], chart: bool = True) -> list[Path]:
     parent = await session.get(Unit, unit.parent_id) if unit.parent_id else None
-    base = out_dir / f"{report_id.replace('.', '_')}_{unit.id}_{year}_{_stamp()}"
+    base = out_dir / f"{report_id.replace('.', '_')}_{unit.id}_{year}_{_stamp()}{PARTIAL}"
     if report_id in catalogue.tables:
         data = await aggregate(session, catalogue.tables[report_id], unit, year, catalogue.lists.majority_ethnicities)
         files = [render_table(data, parent, base.with_suffix(".xlsx"))]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -54,6 +55,20 @@ def _style(ws: Worksheet, cell: Any, font: Font, align: Alignment, border: bool,
     cache[key] = copy(cell._style)
 
 
+def literal(cell: Cell, value: Any) -> Cell:
+    """Write a value so that no text can become a formula: names, villages and notes come from
+    users, and a name typed as `=HYPERLINK(...)` or `=cmd|...` must stay the text it is when the
+    commune opens the workbook (CSV/formula injection). Every text is stored as a string cell
+    (openpyxl would otherwise store text starting with '=' as a formula); characters that XML
+    cannot hold (NUL and other control characters) are dropped instead of failing the report."""
+    if isinstance(value, str):
+        cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell.data_type = "s"
+    else:
+        cell.value = value
+    return cell
+
+
 def _put(ws: Worksheet, row: int, col: int, value: Any, *, font: Font | None = None,
          align: Alignment | None = None, border: bool = False, end_col: int | None = None,
          end_row: int | None = None, fmt: str | None = None) -> None:
@@ -63,7 +78,7 @@ def _put(ws: Worksheet, row: int, col: int, value: Any, *, font: Font | None = N
             for r in range(row, (end_row or row) + 1):
                 for c in range(col, (end_col or col) + 1):
                     ws.cell(r, c).border = BOX
-    _style(ws, ws.cell(row, col, value), font or _font(), align or LEFT, border, fmt)
+    _style(ws, literal(ws.cell(row, col), value), font or _font(), align or LEFT, border, fmt)
 
 
 def _heading(ws: Worksheet, unit: Unit, parent: Unit | None, width: int, form: str | None, title: str) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 from core.i18n import t
 from core.reports.spec import Filter, ListSpec, Measure, MemberCount, TableSpec
 from core.storage.models import Answer, Household, Unit
+from core.storage.sealed import open_answer
 from core.surveys.model import Survey
 from core.units.tree import UnitTree, children
 
@@ -251,7 +252,7 @@ async def list_rows(session: AsyncSession, spec: ListSpec, survey: Survey, unit:
             answers = await session.execute(select(Answer.household_id, Answer.key, Answer.value).where(
                 Answer.household_id.in_(chunk), wanted))
             for hid, key, value in answers.all():
-                details.setdefault(hid, {})[key] = value
+                details.setdefault(hid, {})[key] = open_answer(session, value)
     for household, village in households:
         got = details.get(household.id, {})
         row = ListRow(household, village, {k: got.get(k) for k in keys})

@@ -3,6 +3,11 @@
 SQLite is tuned for a bot that many enumerators write to at once: WAL so readers never block
 the writer, a busy timeout instead of immediate 'database is locked', and BEGIN IMMEDIATE so a
 transaction takes the write lock up front rather than failing half-way when it upgrades.
+`synchronous=FULL`: with WAL, NORMAL may lose the last commits on power loss (the WAL is not
+synced at each commit), and an answer the bot acknowledged must survive a power cut; the cost is
+measured by `bench/durability.py` (README). The file and its -wal/-shm hold personal data, so
+they are made readable by the owner only. PostgreSQL connections are pinged before use, so the
+first message after a server restart does not fail on a dead pooled connection.
 """
 
 from __future__ import annotations
@@ -22,9 +27,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READONLY = "rasoat_readonly"
+SQLITE_SYNCHRONOUS = "FULL"
+FILE_MODE = 0o600
 
 
-def _sqlite_tuning(engine: AsyncEngine) -> None:
+def protect_sqlite_files(database: Path) -> None:
+    """Owner-only permissions on the database and its WAL companions (those that exist)."""
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        try:
+            if path.exists() and path.stat().st_mode & 0o777 != FILE_MODE:
+                path.chmod(FILE_MODE)
+        except OSError:  # a read-only folder is reported by the CLI; nothing to protect here
+            pass
+
+
+def _sqlite_tuning(engine: AsyncEngine, synchronous: str, database: Path | None) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let us issue BEGIN ourselves
@@ -32,8 +49,10 @@ def _sqlite_tuning(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
+        if database is not None:
+            protect_sqlite_files(database)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -42,16 +61,24 @@ def _sqlite_tuning(engine: AsyncEngine) -> None:
 
 
 class Database:
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = SQLITE_SYNCHRONOUS, **engine_kwargs: Any) -> None:
+        if sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"unknown SQLite synchronous mode {sqlite_synchronous!r}")
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.sqlite_path: Path | None = None
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.sqlite_path = Path(parsed.database)
+            self.sqlite_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self.is_sqlite:
+            engine_kwargs.setdefault("pool_pre_ping", True)
         self.engine = create_async_engine(url, **engine_kwargs)
         if self.is_sqlite:
-            _sqlite_tuning(self.engine)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+            _sqlite_tuning(self.engine, sqlite_synchronous, self.sqlite_path)
+        # Shared with every session (ORM and read-only): the Sealer that seals ID numbers.
+        self.session_info: dict[str, Any] = {}
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
         # SQLite has one writer at a time. Within a process, writers queue on this lock instead
         # of spinning in SQLite's busy handler (which sleeps up to 100 ms a try); other processes
         # still wait through busy_timeout.
@@ -72,8 +99,15 @@ class Database:
         """A read-only unit of work that does not block writers (reports, progress)."""
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(**{READONLY: True})
-            async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
+            async with AsyncSession(bind=conn, expire_on_commit=False, info=self.session_info) as session, \
+                    session.begin():
                 yield session
+
+    def use_sealer(self, sealer: Any) -> None:
+        """Seal ID numbers and phones written through this database (see core.storage.sealed)."""
+        from core.storage.sealed import INFO
+
+        self.session_info[INFO] = sealer
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (safe to run at every start)."""

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint, false
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 
 def utcnow() -> datetime:
@@ -16,6 +16,16 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     """Shared metadata for the tables and the Alembic migrations."""
+
+    def _fit(self, key: str, value: str | None) -> str | None:
+        """Names typed in a chat or taken from a platform profile are stored the same way on
+        SQLite and PostgreSQL: NUL (which PostgreSQL refuses and SQLite keeps) is dropped and
+        text longer than the column is cut to it (PostgreSQL refuses, SQLite keeps it whole)."""
+        if value is None:
+            return None
+        length = self.__table__.c[key].type.length  # type: ignore[attr-defined]
+        value = value.replace("\x00", "")
+        return value[:length] if length else value
 
 
 class Unit(Base):
@@ -36,6 +46,10 @@ class Unit(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     households_total: Mapped[int | None] = mapped_column(Integer)  # resident households, for rates
 
+    @validates("name")
+    def _fit_name(self, key: str, value: str) -> str | None:
+        return self._fit(key, value)
+
 
 class User(Base):
     __tablename__ = "users"
@@ -50,6 +64,10 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # treated as a stranger
     chat_id: Mapped[str | None] = mapped_column(String(64))  # their private chat, where messages to them go
+
+    @validates("display_name")
+    def _fit_name(self, key: str, value: str) -> str | None:
+        return self._fit(key, value)
 
 
 class Household(Base):
@@ -91,6 +109,10 @@ class Household(Base):
     reopened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reopen_reason: Mapped[str | None] = mapped_column(String(300))
 
+    @validates("head_name")
+    def _fit_name(self, key: str, value: str | None) -> str | None:
+        return self._fit(key, value)
+
 
 class Answer(Base):
     __tablename__ = "answers"
@@ -99,9 +121,10 @@ class Answer(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(64))
-    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)  # ID numbers and phones sealed (core.storage.sealed)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lookup: Mapped[str | None] = mapped_column(String(64), index=True)  # keyed hash of a sealed value
 
 
 class AuditLog(Base):
@@ -182,6 +205,10 @@ class GroupBinding(Base):
     bound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # an official's own chat that subscribed with /nhanthongbao (Zalo bots cannot join groups)
     is_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    @validates("title")
+    def _fit_title(self, key: str, value: str | None) -> str | None:
+        return self._fit(key, value)
 
 
 class NoticeRun(Base):

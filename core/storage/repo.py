@@ -8,26 +8,31 @@ from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.storage.models import Answer, AuditLog, Household, Unit, User, utcnow
+from core.storage.sealed import open_answer, seal_answer
 from core.units.tree import UnitTree
 
 
 async def load_answers(session: AsyncSession, household_id: int) -> dict[str, Any]:
+    """Plain values: sealed ID numbers and phones are opened here."""
     rows = await session.execute(select(Answer.key, Answer.value).where(Answer.household_id == household_id))
-    return {key: value for key, value in rows.all()}
+    return {key: open_answer(session, value) for key, value in rows.all()}
 
 
 async def save_answer(
     session: AsyncSession, household_id: int, key: str, old: Any, new: Any, user_id: int | None
 ) -> None:
-    """Upsert one answer and write its audit row in the caller's transaction."""
+    """Upsert one answer and write its audit row in the caller's transaction (ID numbers and
+    phones sealed in both, with a keyed hash for look-ups)."""
     row = await session.scalar(select(Answer).where(Answer.household_id == household_id, Answer.key == key))
     now = utcnow()
+    stored, lookup = seal_answer(session, key, new)
     if row is None:
-        session.add(Answer(household_id=household_id, key=key, value=new, updated_at=now, updated_by=user_id))
+        session.add(Answer(household_id=household_id, key=key, value=stored, lookup=lookup, updated_at=now,
+                           updated_by=user_id))
     else:
-        row.value, row.updated_at, row.updated_by = new, now, user_id
-    session.add(AuditLog(household_id=household_id, action="answer", key=key, old_value=old, new_value=new,
-                         user_id=user_id, at=now))
+        row.value, row.lookup, row.updated_at, row.updated_by = stored, lookup, now, user_id
+    session.add(AuditLog(household_id=household_id, action="answer", key=key,
+                         old_value=seal_answer(session, key, old)[0], new_value=stored, user_id=user_id, at=now))
 
 
 async def audit(session: AsyncSession, household_id: int, action: str, user_id: int | None,

@@ -10,6 +10,8 @@ by officials.
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,32 +39,55 @@ class CommuneRow:
     line: int
 
 
+NAME_MAX = 200  # units.name
+
+
+def csv_rows(path: Path, need: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, row) of a CSV as officials save it: UTF-8 with or without the BOM Excel writes
+    for "CSV UTF-8", missing cells as "" and every error naming the file and line."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataFileError(path, None, f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DataFileError(path, line, "not UTF-8 text: in Excel save as 'CSV UTF-8'") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        if not need <= set(header):
+            raise DataFileError(path, 1, f"columns must include {', '.join(sorted(need))}")
+        for raw in reader:
+            yield reader.line_num, {k: (v or "").strip() for k, v in raw.items() if k is not None}
+    except csv.Error as exc:
+        raise DataFileError(path, reader.line_num, f"not a valid CSV line: {exc}") from None
+
+
 def read_units(path: Path = UNITS_CSV) -> list[CommuneRow]:
     rows: list[CommuneRow] = []
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        need = {"configuration", "province_code", "district_code", "district_name",
-                "commune_code", "commune_name", "commune_type"}
-        if not need <= set(reader.fieldnames or []):
-            raise DataFileError(path, 1, f"columns must include {', '.join(sorted(need))}")
-        for line, raw in enumerate(reader, start=2):
-            config = next((k for k, marker in CONFIGURATIONS.items() if marker in raw["configuration"]), None)
-            if config is None:
-                raise DataFileError(path, line, f"unknown configuration {raw['configuration']!r}")
-            if raw["commune_type"] not in COMMUNE_KINDS:
-                raise DataFileError(path, line, f"commune_type must be one of {sorted(COMMUNE_KINDS)}")
-            if not raw["commune_code"].isdigit():
-                raise DataFileError(path, line, f"commune_code {raw['commune_code']!r} is not a number")
-            rows.append(CommuneRow(
-                configuration=config,
-                province_code=raw["province_code"],
-                district_code=raw["district_code"] or None,
-                district_name=raw["district_name"] or None,
-                code=raw["commune_code"],
-                name=raw["commune_name"],
-                kind=raw["commune_type"],
-                line=line,
-            ))
+    need = {"configuration", "province_code", "district_code", "district_name",
+            "commune_code", "commune_name", "commune_type"}
+    for line, raw in csv_rows(path, need):
+        config = next((k for k, marker in CONFIGURATIONS.items() if marker in raw["configuration"]), None)
+        if config is None:
+            raise DataFileError(path, line, f"unknown configuration {raw['configuration']!r}")
+        if raw["commune_type"] not in COMMUNE_KINDS:
+            raise DataFileError(path, line, f"commune_type must be one of {sorted(COMMUNE_KINDS)}")
+        if not raw["commune_code"].isdigit():
+            raise DataFileError(path, line, f"commune_code {raw['commune_code']!r} is not a number")
+        rows.append(CommuneRow(
+            configuration=config,
+            province_code=raw["province_code"],
+            district_code=raw["district_code"] or None,
+            district_name=raw["district_name"] or None,
+            code=raw["commune_code"],
+            name=raw["commune_name"],
+            kind=raw["commune_type"],
+            line=line,
+        ))
     return rows
 
 
@@ -117,27 +142,25 @@ async def add_village(session: AsyncSession, commune: Unit, name: str, kind: str
 async def import_villages(session: AsyncSession, configuration: str, path: Path) -> int:
     """Villages from a CSV with columns commune_code, village_name[, kind][, households]."""
     added = 0
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not {"commune_code", "village_name"} <= set(reader.fieldnames or []):
-            raise DataFileError(path, 1, "columns must include commune_code, village_name")
-        for line, raw in enumerate(reader, start=2):
-            commune = await session.scalar(select(Unit).where(
-                Unit.configuration == configuration, Unit.level == "commune", Unit.code == raw["commune_code"]))
-            if commune is None:
-                raise DataFileError(
-                    path, line, f"no commune with code {raw['commune_code']} in configuration {configuration}"
-                )
-            name = (raw["village_name"] or "").strip()
-            if not name:
-                raise DataFileError(path, line, "village_name is empty")
-            before = await session.scalar(select(Unit.id).where(
-                Unit.parent_id == commune.id, Unit.level == "village", Unit.name == name))
-            village = await add_village(session, commune, name, (raw.get("kind") or "Thôn").strip())
-            total = (raw.get("households") or "").strip()
-            if total:
-                if not total.isdigit():
-                    raise DataFileError(path, line, f"households must be a whole number, got {total!r}")
-                village.households_total = int(total)
-            added += before is None
+    for line, raw in csv_rows(path, {"commune_code", "village_name"}):
+        commune = await session.scalar(select(Unit).where(
+            Unit.configuration == configuration, Unit.level == "commune", Unit.code == raw["commune_code"]))
+        if commune is None:
+            raise DataFileError(
+                path, line, f"no commune with code {raw['commune_code']} in configuration {configuration}"
+            )
+        name = (raw["village_name"] or "").strip()
+        if not name:
+            raise DataFileError(path, line, "village_name is empty")
+        if len(name) > NAME_MAX or "\x00" in name:
+            raise DataFileError(path, line, f"village_name must be at most {NAME_MAX} characters, without NUL")
+        before = await session.scalar(select(Unit.id).where(
+            Unit.parent_id == commune.id, Unit.level == "village", Unit.name == name))
+        village = await add_village(session, commune, name, (raw.get("kind") or "Thôn").strip())
+        total = (raw.get("households") or "").strip()
+        if total:
+            if not total.isdigit():
+                raise DataFileError(path, line, f"households must be a whole number, got {total!r}")
+            village.households_total = int(total)
+        added += before is None
     return added
