@@ -67,4 +67,7 @@ async def progress(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     remaining = [r.remaining for r in rows]
     lines.append(t("progress_total", submitted=sum(r.submitted for r in rows), drafts=sum(r.drafts for r in rows),
                    remaining=unknown if None in remaining else sum(r for r in remaining if r is not None)))
+    from bot.handlers.procedure import progress_lines  # the review procedure (issue 13)
+
+    lines += await progress_lines(ctx, unit)
     return [OutMessage("\n".join(lines))]
