@@ -43,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--out", default=None, help="output folder (default: RASOAT_DATA_DIR/reports)")
     report.add_argument("--progress", action="store_true", help="print survey progress instead")
     _add_security_commands(sub)
+    imp = sub.add_parser("import", help="import last year's list of poor and near-poor households")
+    imp.add_argument("what", choices=["danh-sach"])
+    imp.add_argument("file", help="the workbook (.xlsx): a ds_ngheo / ds_can_ngheo export, or use --mapping")
+    imp.add_argument("--commune", required=True, help="GSO code of the commune, e.g. 6202")
+    imp.add_argument("--mapping", help="YAML mapping of fields to the file's column headers")
+    imp.add_argument("--config", help="units configuration (default UNITS_CONFIGURATION)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
@@ -186,6 +192,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _plan(service, settings, args.plan_id)
         if args.cmd == "rekey":
             return await _rekey(service, settings)
+        if args.cmd == "import":
+            from core.procedure.cli import import_command
+
+            return await import_command(service, args, settings)
     finally:
         await service.db.dispose()
     return 0
@@ -220,6 +230,11 @@ def _check() -> int:
     lists = data.reports.lists
     if lists.lists:
         entries.append((f"household lists: {', '.join(lists.lists)}", next(iter(lists.lists.values())).path))
+    from core.procedure.screening import procedure
+
+    proc = procedure()
+    entries.append((f"procedure {proc.id} v{proc.version}: {len(proc.steps)} steps, meeting "
+                    f"{proc.min_agreement_percent:g}%, posting {proc.posting_days} working days", proc.path))
     for plan in data.plans:
         entries.append((f"plan {plan.id} v{plan.version}: year {plan.year}, {len(plan.phases)} phases, "
                         f"{len(plan.reports)} report requests [{plan.reliability}]", plan.path))

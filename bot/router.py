@@ -18,7 +18,7 @@ from enum import Flag, auto
 
 from bot.context import Ctx
 from bot.conversations import survey
-from bot.handlers import accounts, guide, plans, reports
+from bot.handlers import accounts, guide, plans, procedure, reports
 from core.access import ALL_ROLES, STAFF, Role
 from core.conversation import payloads
 from core.conversation.commands import command_names, parse_command, slash
@@ -34,6 +34,8 @@ class Where(Flag):
 
 Handler = Callable[[Ctx, str | None], Awaitable[list[OutMessage]]]
 TEXT, PRESS, FILE = "_text", "_press", "_file"  # not commands: what else a user sends
+PHOTO, LOCATION = "_photo", "_location"
+FILE_COMMANDS = ("import_list",)  # commands whose file comes as the caption's attachment
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,23 @@ ROUTES: tuple[Route, ...] = (
     Route("submit_report", plans.submit, ANYWHERE, menu=True),
     Route("track", plans.track, ANYWHERE, menu=True),
     Route(FILE, plans.submit_file, ANYWHERE),
+    # the review procedure (issue 13)
+    Route("import_list", procedure.import_list, roles=COMMUNE, denied="proc_commune_only"),
+    Route("apply", procedure.apply, roles=HEADS | COMMUNE, denied="proc_not_allowed"),
+    Route("leave", procedure.leave, roles=HEADS | COMMUNE, denied="proc_not_allowed"),
+    Route("screen", procedure.screen_household, roles=HEADS, denied="only_village_heads_survey"),
+    Route("survey_b", procedure.survey_b, roles=HEADS, denied="only_village_heads_survey"),
+    Route("meeting", procedure.meeting, roles=HEADS, denied="only_village_heads_survey"),
+    Route("post", procedure.post, roles=COMMUNE, denied="proc_commune_only"),
+    Route("complaint", procedure.complaint, roles=COMMUNE, denied="proc_commune_only"),
+    Route("resolve", procedure.resolve, roles=COMMUNE, denied="proc_commune_only"),
+    Route("opinion", procedure.opinion, roles=STAFF, denied="proc_not_allowed"),
+    Route("recognise", procedure.recognise, roles=COMMUNE, denied="proc_commune_only"),
+    Route("checks", procedure.run_checks, roles=COMMUNE, denied="proc_commune_only"),
+    Route("export_national", procedure.export_national, roles=COMMUNE, denied="proc_commune_only"),
+    Route("waiting", procedure.waiting, menu=True),
+    Route(PHOTO, procedure.photo),
+    Route(LOCATION, procedure.location),
 )
 
 
@@ -129,7 +148,14 @@ class Router:
         command, (None, None) for a forged or stale button."""
         inc = ctx.incoming
         if inc.document is not None:
+            caption = parse_command(inc.text or "")
+            if caption is not None and caption.name in FILE_COMMANDS:
+                return self.routes[caption.name], caption
             return self.routes[FILE], Command(FILE, _caption_arg(inc.text))
+        if inc.photo is not None:
+            return self.routes[PHOTO], Command(PHOTO, inc.text)
+        if inc.location is not None:
+            return self.routes[LOCATION], Command(LOCATION, None)
         if inc.payload is not None:
             press = payloads.unpack(inc.payload)
             if press is None:

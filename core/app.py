@@ -46,6 +46,10 @@ def load_data_files() -> DataFiles:
                 if form not in known:
                     raise DataFileError(plan.path, request.line, f"report '{form}' is not in core/reports "
                                         f"(known: {', '.join(known)})")
+    from core.procedure.screening import phieu_a, procedure  # the review procedure (issue 13)
+
+    procedure()
+    phieu_a()
     return DataFiles(forms, packs, reports, plans)
 
 

@@ -188,6 +188,11 @@ class TelegramChannel:
             await self.runner.handle(ref, Incoming(text=message.text, update_id=uid))
         elif message.document is not None:
             await self._document(ref, uid, message)
+        elif message.photo and not ref.is_group:
+            await self._photo(ref, uid, message)
+        elif message.location is not None and not ref.is_group:
+            where = (message.location.latitude, message.location.longitude)
+            await self.runner.handle(ref, Incoming(text=message.caption or "", update_id=uid, location=where))
         elif not ref.is_group and not message.new_chat_members and not message.left_chat_member:
             await self.runner.send(ref.chat_id, [OutMessage(t("only_text"))])  # photos, stickers, voice
 
@@ -207,6 +212,22 @@ class TelegramChannel:
         await self.runner.handle(ref, Incoming(text=message.caption or "", update_id=uid,
                                                document=Attachment(doc.file_name or "tep", str(path))))
         await uploads.keep_or_delete(path)
+
+    async def _photo(self, ref: ChatRef, uid: str, message: Any) -> None:
+        """A photo of a household or of meeting minutes: the largest size, saved like a document
+        (sender checked first); the procedure copies what it keeps under the data folder."""
+        size = message.photo[-1]
+        uploads = self.chat_app.uploads
+        refusal = await uploads.refusal(ref, size.file_size or 0)
+        if refusal is not None:
+            await self.runner.send(ref.chat_id, [refusal])
+            return
+        path = uploads.path_for(ref, uid, "anh.jpg")
+        await (await size.get_file()).download_to_drive(path)
+        uploads.secure(path)
+        await self.runner.handle(ref, Incoming(text=message.caption or "", update_id=uid,
+                                               photo=Attachment("anh.jpg", str(path))))
+        path.unlink(missing_ok=True)
 
     # ----- output -------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from core.conversation.messages import OutMessage
 from core.households import Status, record_classification
 from core.i18n import t
 from core.messaging import tell_users
+from core.procedure.screening import screening_form
 from core.storage.models import Conversation, Household, Unit, User, utcnow
 from core.storage.repo import audit, households_in, load_answers, save_answer
 from core.surveys.evaluate import outputs
@@ -68,7 +69,8 @@ async def _open_household(ctx: Ctx, conv: Conversation) -> Household | None:
 
 
 def engine_for(ctx: Ctx, household: Household) -> SurveyEngine:
-    survey = ctx.data.forms[household.survey_id]
+    survey = ctx.data.forms.get(household.survey_id) or screening_form(household.survey_id)
+    assert survey is not None, household.survey_id
     return SurveyEngine(survey, {"review_year": household.review_year, "is_urban": household.area == "urban"})
 
 
@@ -113,6 +115,10 @@ async def _persist(ctx: Ctx, household: Household, engine: SurveyEngine, step: S
 
 
 async def _submit(ctx: Ctx, household: Household, engine: SurveyEngine, answers: dict[str, Any]) -> list[OutMessage]:
+    from bot.handlers import procedure  # the review procedure (issue 13)
+
+    if engine.survey.purpose == "screening":
+        return await procedure.screened(ctx, household, engine, answers)
     pack = pack_for_year(ctx.data.packs, household.review_year)
     view = engine.view(answers)
     result = classify(engine.survey, pack, view, household.area or "rural")
@@ -120,6 +126,7 @@ async def _submit(ctx: Ctx, household: Household, engine: SurveyEngine, answers:
     record_classification(household, result, pack, outputs(engine.survey, view), engine.survey.prior_classes)
     household.state = EngineState(mode=SUBMITTED).to_json()
     await audit(ctx.s, household.id, "resubmit" if again else "submit", ctx.me.id, result.to_json())
+    await procedure.surveyed(ctx, household)
     done = OutMessage(t("submitted", id=household.id, new=slash("new"), list=slash("list")),
                       ((command_button(t("btn_new"), "new"),),))
     return [OutMessage(render(result, pack)), done]

@@ -5,6 +5,7 @@ the workbook and chart follow when built. '/tiendo' counts surveyed, drafts and 
 from __future__ import annotations
 
 from bot.context import Ctx
+from bot.handlers.procedure import progress_lines
 from core.access import Action, can
 from core.conversation.commands import command_button, slash
 from core.conversation.messages import OutMessage
@@ -73,15 +74,16 @@ async def progress(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     total = t("progress_total", submitted=sum(r.submitted for r in rows), drafts=sum(r.drafts for r in rows),
               remaining=unknown if None in remaining else sum(r for r in remaining if r is not None))
     lines = [t("progress_title", year=year, unit=unit.name)]
+    steps = await progress_lines(ctx, unit)  # where households stand in the review procedure
 
     def line(r: ProgressRow) -> str:
         return t("progress_line", name=r.name, submitted=r.submitted, drafts=r.drafts,
                  remaining=unknown if r.remaining is None else r.remaining)
 
     if len(rows) <= SUMMARY_ABOVE:
-        return [OutMessage("\n".join([*lines, *map(line, rows), total]))]
+        return [OutMessage("\n".join([*lines, *map(line, rows), total, *steps]))]
     behind = sorted(rows, key=_done_share)[:BEHIND_SHOWN]
-    lines += [total, t("progress_behind_head", n=len(behind), of=len(rows))]
+    lines += [total, *steps, t("progress_behind_head", n=len(behind), of=len(rows))]
     lines += [line(r) for r in behind]
     lines.append(t("progress_more", progress=slash("progress")))
     buttons = tuple((command_button(r.name, "progress", f"#{r.unit_id}"),) for r in behind if r.unit_id is not None)

@@ -78,6 +78,8 @@ class Incoming:
     payload: str | None = None
     update_id: str | None = None  # platform update id, for exactly-once handling
     document: Attachment | None = None
+    photo: Attachment | None = None  # a picture (Telegram photo), saved on disk by the channel
+    location: tuple[float, float] | None = None  # (latitude, longitude) the user shared
 
     def __post_init__(self) -> None:
         if (self.text is None) == (self.payload is None):

@@ -1,0 +1,55 @@
+"""`rasoat import danh-sach FILE.xlsx --commune CODE [--mapping M.yaml]`: one transaction, so a
+file with one bad row imports nothing; every bad row is printed as one `LỖI:` line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from core.classification.pack import pack_for_year
+from core.config import Settings
+from core.datafile import DataFileError
+from core.procedure.importer import DEFAULT, ImportFailed, import_list, load_import_mapping
+from core.storage.models import Unit
+
+
+class _Rollback(Exception):
+    def __init__(self, failure: ImportFailed) -> None:
+        self.failure = failure
+
+
+async def import_command(service: Any, args: argparse.Namespace, settings: Settings) -> int:
+    config = args.config or settings.units_configuration
+    try:
+        mapping = load_import_mapping(args.mapping) if args.mapping else DEFAULT
+    except DataFileError as exc:
+        print(f"LỖI: {exc}", file=sys.stderr)
+        return 2
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"LỖI: {path}: không có tệp này", file=sys.stderr)
+        return 2
+    try:
+        async with service.db.transaction() as s:
+            commune = await s.scalar(select(Unit).where(Unit.configuration == config, Unit.level == "commune",
+                                                        Unit.code == args.commune))
+            if commune is None:
+                print(f"LỖI: không có xã mã {args.commune} (cấu hình {config})", file=sys.stderr)
+                return 2
+            area = pack_for_year(service.data.packs, settings.review_year).area_of(commune.kind)
+            try:
+                created = await import_list(s, path, commune, service.forms["phieu_b"], settings.review_year, area,
+                                            None, mapping)
+            except ImportFailed as exc:
+                raise _Rollback(exc) from exc
+    except _Rollback as rollback:
+        for error in rollback.failure.errors:
+            print(f"LỖI: {error}", file=sys.stderr)
+        print(f"{len(rollback.failure.errors)} dòng lỗi; không nhập hộ nào", file=sys.stderr)
+        return 2
+    print(f"{len(created)} hộ đã nhập vào danh sách cần rà soát năm {settings.review_year} của {commune.name}")
+    return 0

@@ -1,0 +1,149 @@
+"""Printable files of the procedure: the posted preliminary list, the decision's attached lists
+(Mẫu số 02), the certificates (Mẫu số 03) and the national-software export. Excel (openpyxl,
+already a dependency); a PDF library was not added for this."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.worksheet.pagebreak import Break
+
+from core.i18n import fmt_date, t
+from core.storage.models import Household, Unit
+
+BOLD, PLAIN = Font(name="Times New Roman", size=12, bold=True), Font(name="Times New Roman", size=12)
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+@dataclass(frozen=True)
+class Entry:
+    household: Household
+    village: str
+    answers: dict[str, Any]
+    listed_class: str | None
+    final_class: str | None
+
+
+def _sheet(wb: Workbook, title: str, heading: str, headers: Sequence[str], rows: Iterable[Sequence[Any]],
+           first: bool) -> None:
+    ws = wb.active if first else wb.create_sheet()
+    ws.title = title[:31]
+    ws.append([heading])
+    ws.cell(1, 1).font = BOLD
+    ws.append(list(headers))
+    for c in range(1, len(headers) + 1):
+        ws.cell(2, c).font, ws.cell(2, c).alignment = BOLD, CENTER
+    n = 0
+    for n, row in enumerate(rows, 1):
+        ws.append([n, *row])
+    ws.append([t("rpt_list_count", n=n)])
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.print_title_rows = "2:2"
+    for col, width in zip("ABCDEFG", (6, 28, 18, 16, 16, 18, 18), strict=False):
+        ws.column_dimensions[col].width = width
+
+
+def _class(value: str | None) -> str:
+    return t(f"list_outcome_{value}") if value else t("list_prior_unknown")
+
+
+def posting_list(path: Path, commune: Unit, entries: Sequence[Entry], start: date, end: date) -> Path:
+    """The preliminary list posted at the village and the commune office, one sheet per kind."""
+    wb = Workbook()
+    headers = [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_before"), t("doc_col_result")]
+    groups = (("poor", "doc_sheet_poor"), ("near_poor", "doc_sheet_near_poor"), (None, "doc_sheet_left"))
+    for i, (cls, key) in enumerate(groups):
+        if cls is None:
+            chosen = [e for e in entries if e.listed_class in ("poor", "near_poor")
+                      and e.household.outcome not in ("poor", "near_poor")]
+        else:
+            chosen = [e for e in entries if e.household.outcome == cls]
+        heading = t("doc_posting_title", commune=commune.name, kind=t(key), start=fmt_date(start), end=fmt_date(end))
+        _sheet(wb, t(key), heading, headers,
+               ([e.household.head_name or "", e.village, _class(e.listed_class), _class(e.household.outcome)]
+                for e in chosen), i == 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def decision_lists(path: Path, commune: Unit, entries: Sequence[Entry], number: str, day: date) -> Path:
+    """The four lists attached to the decision (Mẫu số 02): poor, near-poor, escaped poor,
+    escaped near-poor."""
+    wb = Workbook()
+    headers = [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_members"), t("doc_col_result")]
+    kinds = (("doc_sheet_poor", lambda e: e.final_class == "poor"),
+             ("doc_sheet_near_poor", lambda e: e.final_class == "near_poor"),
+             ("doc_sheet_escaped_poor", lambda e: e.listed_class == "poor" and e.final_class != "poor"),
+             ("doc_sheet_escaped_near_poor",
+              lambda e: e.listed_class == "near_poor" and e.final_class not in ("poor", "near_poor")))
+    for i, (key, keep) in enumerate(kinds):
+        heading = t("doc_decision_title", kind=t(key), commune=commune.name, number=number, date=fmt_date(day))
+        _sheet(wb, t(key), heading, headers,
+               ([e.household.head_name or "", e.village, e.household.member_count or "", _class(e.final_class)]
+                for e in entries if keep(e)), i == 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def certificates(path: Path, commune: Unit, entries: Sequence[Entry], number: str, day: date, year: int) -> Path:
+    """One certificate (Mẫu số 03) per poor or near-poor household, one per printed page. The
+    official layout was not seen: the text is the project's, marked on every page."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Mau_03"
+    ws.column_dimensions["A"].width = 90
+    row = 1
+    for e in entries:
+        if e.final_class not in ("poor", "near_poor"):
+            continue
+        lines = [(t("doc_cert_nation"), BOLD), (t("doc_cert_motto"), BOLD), ("", PLAIN),
+                 (t("doc_cert_title", kind=t(f"doc_cert_{e.final_class}")), BOLD),
+                 (t("doc_cert_body", commune=commune.name, head=e.household.head_name or "", village=e.village,
+                    id=e.answers.get("chu_ho_cccd") or "-", members=e.household.member_count or "-",
+                    kind=t(f"doc_cert_{e.final_class}"), year=year), PLAIN),
+                 (t("doc_cert_basis", number=number, date=fmt_date(day)), PLAIN), ("", PLAIN),
+                 (t("doc_cert_sign", commune=commune.name, date=fmt_date(day)), BOLD),
+                 (t("doc_cert_unofficial"), Font(name="Times New Roman", size=9, italic=True))]
+        for text, font in lines:
+            cell = ws.cell(row, 1, text)
+            cell.font, cell.alignment = font, CENTER
+            row += 1
+        ws.row_breaks.append(Break(id=row - 1))
+        row += 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+NATIONAL_HOUSEHOLD = ("ma_tinh", "ma_xa", "thon", "ma_ho", "nam_ra_soat", "ho_ten_chu_ho", "cccd_chu_ho",
+                      "dien_dau_ky", "ket_qua_ra_soat", "dien_cong_nhan", "so_qd_cong_nhan", "ngay_qd_cong_nhan",
+                      "diem_b1", "diem_b2", "thu_nhap_bq", "chi_so_thieu_hut", "khu_vuc")
+NATIONAL_MEMBER = ("stt_thanh_vien", "ho_ten_thanh_vien", "cccd_thanh_vien", "quan_he_chu_ho")
+
+
+def national_export(path: Path, rows: Iterable[tuple[dict[str, Any], list[dict[str, Any]], list[str]]],
+                    answer_keys: Sequence[str], member_keys: Sequence[str]) -> Path:
+    """One line per member: the household's fields, the member's fields, then every answer of
+    the form (household answers `h_<id>`, member answers `m_<id>`). UTF-8 with BOM, so Excel
+    opens it with the accents."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow([*NATIONAL_HOUSEHOLD, *NATIONAL_MEMBER, *(f"h_{k}" for k in answer_keys),
+                      *(f"m_{k}" for k in member_keys)])
+        for household, members, answers in rows:
+            for member in members:
+                out.writerow([*(household.get(k, "") for k in NATIONAL_HOUSEHOLD),
+                              *(member.get(k, "") for k in NATIONAL_MEMBER), *answers,
+                              *(member.get(f"m_{k}", "") for k in member_keys)])
+    return path
