@@ -155,7 +155,7 @@ async def test_a_province_sees_totals_first_and_the_units_furthest_behind(servic
     head = await make_village_head(service)
     await run_survey(service, head, POOR)
     lines = (await say(service, ChatRef("test", "prov", "prov"), "/tiendo"))[0].splitlines()
-    assert lines[1].startswith("Cộng: đã nộp 1") and "chậm nhất" in lines[2]
+    assert lines[1].startswith("Cộng: đã nộp 1") and any("chậm nhất" in line for line in lines[2:5])
     assert len(lines) < 20  # not 66 lines of zeros
 
 
