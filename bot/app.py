@@ -25,6 +25,7 @@ from bot.router import Router
 from bot.uploads import Uploads
 from core import journal
 from core.access import Role
+from core.accounts_admin import sync_admins
 from core.app import load_data_files, prepare_store
 from core.classification.pack import RulePack
 from core.config import Settings
@@ -143,4 +144,6 @@ async def build_app(settings: Settings, db: Database | None = None) -> ChatApp:
     data = load_data_files()
     db = db or Database(settings.database_url)
     plans = await prepare_store(db, settings, data)
+    async with db.transaction() as s:
+        await sync_admins(s, settings.admin_ids)  # admin rights follow *_ADMIN_IDS at every start
     return ChatApp(db, settings, data.forms, data.packs, data.reports, plans)

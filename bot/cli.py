@@ -87,6 +87,12 @@ def _add_security_commands(sub: argparse._SubParsersAction) -> None:  # type: ig
     restore = sub.add_parser("restore", help="replace the SQLite database by a backup FILE (stop the bot first)")
     restore.add_argument("file")
     sub.add_parser("rekey", help="seal ID numbers and phones anew with a new data key (key rotation)")
+    users = sub.add_parser("users", help="list users; disable or enable one; revoke an unused invite code")
+    users.add_argument("action", choices=["list", "disable", "enable", "revoke"])
+    users.add_argument("target", nargs="?", help="user id (disable, enable) or invite code (revoke)")
+    audit = sub.add_parser("audit", help="the access log: who viewed or exported personal data, account changes")
+    audit.add_argument("--unit", help="GSO code of a unit: only entries inside it")
+    audit.add_argument("--limit", type=int, default=50)
 
 
 def _protect_data_dir(settings: Settings) -> int | None:
@@ -192,6 +198,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _plan(service, settings, args.plan_id)
         if args.cmd == "rekey":
             return await _rekey(service, settings)
+        if args.cmd == "users":
+            return await _users(service, args)
+        if args.cmd == "audit":
+            return await _audit(service, args, settings)
         if args.cmd == "import":
             from core.procedure.cli import import_command
 
@@ -433,6 +443,66 @@ async def _plan(service, settings: Settings, plan_id: str | None) -> int:  # typ
         print(f"{n.notice.fire_at:%Y-%m-%d %H:%M}  {n.notice.kind:<16} {n.notice.key.split('/', 2)[2]:<40} {state}")
     for r in status.requests:
         print(f"report {r.key}: due {r.due}, {r.submissions} submissions")
+    return 0
+
+
+async def _users(service, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    """The operator at the server's console stands above everyone; every change is logged."""
+    from sqlalchemy import select
+
+    from core.accounts import AccountError
+    from core.accounts_admin import revoke_code, set_disabled
+    from core.storage.models import Unit, User
+
+    async with service.db.transaction() as s:
+        if args.action == "list":
+            rows = (await s.execute(select(User, Unit.name).outerjoin(Unit, Unit.id == User.unit_id)
+                                    .order_by(User.id))).all()
+            for user, unit in rows:
+                state = "DISABLED" if user.disabled_at else "active"
+                print(f"{user.id:>6}  {state:<8}  {user.role:<12}  {user.channel}:{user.external_id:<14}  "
+                      f"{user.display_name}  ({unit or '-'})")
+            return 0
+        if not args.target:
+            print(f"usage: rasoat users {args.action} {'CODE' if args.action == 'revoke' else 'USER_ID'}",
+                  file=sys.stderr)
+            return 2
+        try:
+            if args.action == "revoke":
+                invite = await revoke_code(s, None, args.target)
+                print(f"code {invite.code} revoked")
+                return 0
+            user = await s.get(User, int(args.target)) if args.target.isdigit() else None
+            if user is None:
+                print(f"no user with id {args.target!r}", file=sys.stderr)
+                return 2
+            await set_disabled(s, None, user, args.action == "disable")
+            print(f"user {user.id} ({user.display_name}) {args.action}d")
+        except AccountError as exc:
+            print(f"refused: {exc.key}", file=sys.stderr)
+            return 2
+    return 0
+
+
+async def _audit(service, args: argparse.Namespace, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from core.access_log import recent
+    from core.i18n import local_time
+    from core.storage.models import Unit
+
+    async with service.db.read() as s:
+        unit = None
+        if args.unit:
+            unit = await s.scalar(select(Unit).where(Unit.configuration == settings.units_configuration,
+                                                     Unit.code == args.unit))
+            if unit is None:
+                print(f"no unit with code {args.unit!r}", file=sys.stderr)
+                return 2
+        for entry, who, where in await recent(s, unit, args.limit):
+            print(f"{local_time(entry.at):%Y-%m-%d %H:%M}  {who or entry.actor:<24}  {entry.action:<20}  "
+                  f"{where or '-':<24}  {'#' + str(entry.household_id) if entry.household_id else ''}  "
+                  f"{entry.detail or ''}")
     return 0
 
 

@@ -18,7 +18,7 @@ from enum import Flag, auto
 
 from bot.context import Ctx
 from bot.conversations import survey
-from bot.handlers import accounts, guide, plans, procedure, reports
+from bot.handlers import accounts, guide, people, plans, procedure, reports
 from core.access import ALL_ROLES, STAFF, Role
 from core.conversation import payloads
 from core.conversation.commands import command_names, parse_command, slash
@@ -81,6 +81,12 @@ ROUTES: tuple[Route, ...] = (
           elsewhere="bind_in_group_only", menu=True),
     Route("subscribe", accounts.subscribe, roles=STAFF, denied="bind_not_allowed", menu=True),
     Route("unsubscribe", accounts.unsubscribe, roles=STAFF, denied="bind_not_allowed"),
+    # taking access away, and who saw what (core/accounts_admin.py, core/access_log.py)
+    Route("disable", people.disable, roles=STAFF, denied="people_not_allowed"),
+    Route("enable", people.enable, roles=STAFF, denied="people_not_allowed"),
+    Route("revoke", people.revoke, roles=STAFF, denied="people_not_allowed"),
+    Route("hand_over", people.hand_over, roles=COMMUNE, denied="invite_not_allowed"),
+    Route("access_log", people.log, roles=STAFF, denied="people_not_allowed"),
     # reports and the plan's report requests
     Route("report", reports.report, roles=STAFF, denied="report_not_allowed", menu=True),
     Route("progress", reports.progress, menu=True),

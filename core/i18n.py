@@ -6,10 +6,11 @@ without touching code, and lets a test prove that every key the code uses exists
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import locales
 from core.datafile import DataFileError, load_yaml
@@ -60,6 +61,14 @@ def fmt_money(value: float | int | None) -> str:
     if value is None:
         return t("value_none")
     return f"{round(value):,}".replace(",", ".") + " " + t("currency")
+
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")  # Vietnam has one time zone and no daylight saving
+
+
+def local_time(moment: datetime) -> datetime:
+    """A stored moment in Vietnam's time (SQLite hands back naive UTC)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(LOCAL_TZ)
 
 
 def fmt_date(value: date | datetime) -> str:

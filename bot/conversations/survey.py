@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.context import Ctx
+from core import access_log
 from core.access import Action, Role, can, covers
 from core.classification.classify import classify
 from core.classification.pack import pack_for_year
@@ -222,6 +223,7 @@ async def list_households(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     households = await households_in(ctx.s, unit)
     if not households:
         return [OutMessage(t("list_empty", new=slash("new")))]
+    access_log.record(ctx.s, "list", ctx.me, unit.id, detail={"households": len(households)})
     lines = [t("list_title")]
     rows = []
     for h in households:
@@ -258,6 +260,7 @@ async def open_household(ctx: Ctx, arg: str | None) -> list[OutMessage]:
         return [OutMessage(t("household_not_found", id=number))]
     conv = await conversation(ctx)
     conv.household_id, conv.state = household.id, None
+    access_log.record(ctx.s, "view_household", ctx.me, household.village_id, household.id)
     engine = engine_for(ctx, household)
     answers = await load_answers(ctx.s, household.id)
     if not editable(household):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from bot.context import Ctx
 from bot.conversations.survey import resume_lines
+from core import access_log
 from core.access import ROLE_LEVEL, Action, Role, can
 from core.accounts import CODE_DAYS, AccountError, bind_group, issue_invite, officers_of, redeem, unbind
 from core.conversation.commands import command_button, slash
@@ -15,6 +18,9 @@ from core.messaging import tell_users
 from core.storage.models import Unit
 from core.surveys.parsing import clean_text, fold
 from core.units.names import find_village, merge_villages
+
+CODE_ATTEMPTS = 5  # wrong codes a sender may try in CODE_ATTEMPT_WINDOW
+CODE_ATTEMPT_WINDOW = timedelta(hours=1)
 
 
 async def start(ctx: Ctx, arg: str | None) -> list[OutMessage]:
@@ -30,9 +36,14 @@ async def register(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     if not arg:
         return [OutMessage(t("not_registered", register=slash("register")))]
     chat = ctx.chat
+    actor = access_log.actor_of(None, chat.channel, chat.user_external_id)
+    if await access_log.failures(ctx.s, actor, "code_failed", CODE_ATTEMPT_WINDOW) >= CODE_ATTEMPTS:
+        return [OutMessage(t("invite_attempts", n=CODE_ATTEMPTS))]  # codes cannot be guessed by trying
     try:
         ctx.user = await redeem(ctx.s, arg, chat.channel, chat.user_external_id, chat.display_name, chat.chat_id)
     except AccountError as exc:
+        if exc.key in ("invite_unknown", "invite_used", "invite_expired"):
+            access_log.record(ctx.s, "code_failed", None, actor=actor)
         return [OutMessage(t(exc.key, **exc.params, register=slash("register")))]
     unit = await ctx.unit()
     registered = OutMessage(t("registered", name=ctx.me.display_name, role=t(f"role_{ctx.me.role}"),

@@ -684,4 +684,7 @@ async def export_national(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     survey = ctx.data.forms["phieu_b"]
     path = _out_dir(ctx, "exports", f"quoc_gia_{commune.code or commune.id}_{ctx.settings.review_year}.csv")
     n = await national_rows(ctx.s, commune, survey, ctx.settings.review_year, path)
+    from core import access_log
+
+    access_log.record(ctx.s, "export", ctx.me, commune.id, detail={"report": "quoc_gia", "rows": n})
     return [OutMessage(t("export_done", n=n), document=str(path))]

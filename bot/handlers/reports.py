@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.context import Ctx
 from bot.handlers.procedure import progress_lines
+from core import access_log
 from core.access import Action, can
 from core.conversation.commands import command_button, slash
 from core.conversation.messages import OutMessage
@@ -52,6 +53,7 @@ async def report(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     if unit is None or not await can(ctx.s, ctx.me, Action.REPORT, unit):
         return [OutMessage(t("report_unit_not_yours"))]
     jobs.enqueue(ctx.s, ctx.chat.channel, ctx.chat.chat_id, ctx.me.id, rid, unit.id, ctx.settings.review_year)
+    access_log.record(ctx.s, "report", ctx.me, unit.id, detail={"report": rid})
     ctx.wakes.add("reports")
     return [OutMessage(t("report_working", report=names[rid], unit=unit.name))]
 

@@ -288,3 +288,21 @@ class ReportJob(Base):
     error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AccessLog(Base):
+    """Who saw or did what with personal data, and account changes: opened households, lists
+    and reports, exports, disabled users, revoked codes, failed invite-code attempts. Kept apart
+    from the per-household audit of answers, and shown to the level above (/nhatky)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_unit_at", "unit_id", "at"), Index("ix_access_log_actor_at", "actor", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(90))  # channel:platform id, or "cli"
+    action: Mapped[str] = mapped_column(String(24))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id", ondelete="SET NULL"))
+    detail: Mapped[Any] = mapped_column(JSON, nullable=True)  # never answer values: ids, report ids, counts

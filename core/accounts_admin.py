@@ -1,0 +1,76 @@
+"""Taking access away: disabling and enabling users, revoking unused codes, handing a village to
+a new head, and keeping administrators to the ones the settings name. Whoever acts must stand
+above the person or code they act on (an officer of the unit above, or an administrator), and
+every change is in the access log."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import access_log
+from core.access import Role
+from core.accounts import AccountError
+from core.storage.models import InviteCode, Unit, User, utcnow
+from core.units.tree import ancestors
+
+
+async def above(session: AsyncSession, actor: User, unit_id: int | None) -> bool:
+    """The actor's unit is strictly above this unit (administrators are above everyone)."""
+    if actor.role == Role.ADMIN:
+        return True
+    if actor.unit_id is None or unit_id is None or actor.unit_id == unit_id:
+        return False
+    unit = await session.get(Unit, unit_id)
+    return unit is not None and actor.unit_id in await ancestors(session, unit)
+
+
+async def manageable(session: AsyncSession, actor: User) -> list[User]:
+    """The users this actor may disable or enable: those of the units below theirs."""
+    users = (await session.scalars(select(User).where(User.id != actor.id).order_by(User.display_name))).all()
+    return [u for u in users if u.role != Role.ADMIN and await above(session, actor, u.unit_id)]
+
+
+async def set_disabled(session: AsyncSession, actor: User | None, target: User, disabled: bool) -> None:
+    if actor is not None and (target.id == actor.id or target.role == Role.ADMIN
+                              or not await above(session, actor, target.unit_id)):
+        raise AccountError("user_not_yours")
+    target.disabled_at = utcnow() if disabled else None
+    access_log.record(session, "user_disabled" if disabled else "user_enabled", actor, target.unit_id,
+                      detail={"user": target.id}, actor=None if actor else access_log.CLI)
+
+
+async def revoke_code(session: AsyncSession, actor: User | None, code: str) -> InviteCode:
+    invite = await session.get(InviteCode, code.strip().upper(), with_for_update=True)
+    if invite is None:
+        raise AccountError("invite_unknown")
+    if invite.used_by is not None:
+        raise AccountError("invite_used")
+    if actor is not None and invite.created_by != actor.id and not await above(session, actor, invite.unit_id):
+        raise AccountError("code_not_yours")
+    invite.expires_at = utcnow()
+    access_log.record(session, "code_revoked", actor, invite.unit_id, detail={"role": invite.role},
+                      actor=None if actor else access_log.CLI)
+    return invite
+
+
+async def village_heads(session: AsyncSession, village: Unit) -> list[User]:
+    return list((await session.scalars(select(User).where(
+        User.unit_id == village.id, User.role == Role.VILLAGE_HEAD, User.disabled_at.is_(None)))).all())
+
+
+async def sync_admins(session: AsyncSession, admin_ids: frozenset[tuple[str, str]]) -> tuple[int, int]:
+    """Administrators are exactly the ones the settings name now: one dropped from
+    *_ADMIN_IDS is disabled at start-up, one named again is enabled. Returns (disabled, enabled)."""
+    disabled = enabled = 0
+    for user in (await session.scalars(select(User).where(User.role == Role.ADMIN))).all():
+        named = (user.channel, user.external_id) in admin_ids
+        if not named and user.disabled_at is None:
+            user.disabled_at = utcnow()
+            access_log.record(session, "admin_dropped", None, user.unit_id, detail={"user": user.id},
+                              actor=access_log.CLI)
+            disabled += 1
+        elif named and user.disabled_at is not None:
+            user.disabled_at = None
+            enabled += 1
+    return disabled, enabled
