@@ -15,6 +15,7 @@ from core.app import DataFiles, load_data_files
 from core.config import Settings
 from core.storage.db import Database
 from tests.fake_telegram import FakeBotAPI
+from tests.telegram_harness import harness, people  # noqa: F401 - fixtures: a running Telegram channel, its users
 
 PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

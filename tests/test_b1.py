@@ -17,7 +17,7 @@ from core.classification.b1 import check_against, load_b1
 from core.datafile import DataFileError
 from core.storage.models import AuditLog, Household
 from tests.households import ADULT, BASE, CHILD, HEAD, POOR, make_village_head, run_survey
-from tests.test_telegram import Harness, harness, people  # noqa: F401 - fixtures of the Telegram harness
+from tests.telegram_harness import Harness
 
 # Three members aged 46, 44 and 12 (review year 2026): one dependant, nobody on a labour contract.
 # Deprivations: D3 = water (9), toilet (10), internet (11); D2 = water and toilet only.
@@ -103,7 +103,7 @@ async def test_assessed_income_is_the_audited_alternative(service: ChatApp) -> N
     assert submit.new_value["income_assessed"].startswith("Biên bản 12")
 
 
-async def test_b1_over_telegram_buttons(harness: Harness, people: dict) -> None:  # noqa: F811
+async def test_b1_over_telegram_buttons(harness: Harness, people: dict) -> None:
     result = await harness.survey(people["a"], H1)
     assert "Kết quả phân loại: HỘ NGHÈO" in result[0]["text"]
     assert "Điểm B1 = 140" in result[0]["text"] and "Tivi: có → +10 điểm" in result[0]["text"]

@@ -13,7 +13,7 @@ import pytest
 
 from core.app import DataFiles
 from core.conversation.engine import REVIEW, SurveyEngine
-from tests.households import POOR, answer_for
+from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for
 
 ROOT = Path(__file__).parents[1]
 
@@ -56,6 +56,12 @@ class ChatProcess:
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
+
+    def send_and_close(self, line: str) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.close()
 
     def close(self) -> str:
         assert self.proc.stdin is not None
@@ -127,3 +133,83 @@ def test_killed_mid_survey_resumes_at_the_same_question(tmp_path: Path, data: Da
         assert "HỘ NGHÈO" in again.send("/xacnhan")
     finally:
         again.close()
+
+
+def keyed_answers(data: DataFiles, profile: dict) -> list[tuple[str, str]]:
+    """(question key, what the village head types) in the order the engine asks."""
+    engine = SurveyEngine(data.forms["phieu_b"], {"review_year": 2026})
+    step, out = engine.start({}), []
+    while step.state.mode != REVIEW:
+        key = step.state.cursor
+        out.append((key, answer_for(profile, key)))
+        step = engine.handle_text(step.state, step.answers, out[-1][1])
+    return out
+
+
+def test_ctrl_c_says_goodbye_at_once_and_thoat_only_leaves_the_form(tmp_path: Path) -> None:
+    chat = ChatProcess(tmp_path, *FIRST_RUN)
+    chat.until_prompt()
+    chat.send("/hoimoi phieu_b")
+    left = chat.send("/thoat")
+    assert "Đã đóng phiếu" in left and chat.proc.poll() is None  # /thoat leaves the form, not the program
+    chat.proc.send_signal(signal.SIGINT)
+    out = chat.close()
+    assert "Đã dừng (Ctrl+C)" in out and "chưa được gửi" in out and "Traceback" not in out
+    assert chat.proc.returncode == 130
+    again = ChatProcess(tmp_path)
+    again.until_prompt()
+    assert "Tạm biệt" in again.send_and_close("/ketthuc")
+
+
+def test_a_village_head_who_makes_every_mistake_ends_with_every_household_right(
+    tmp_path: Path, data: DataFiles
+) -> None:
+    """Typed '2' in a mid-survey review, three drafts at once, Ctrl+C, a restart: at the end every
+    household is submitted with the answers meant and the right classification."""
+    import sqlite3
+
+    plans = {1: keyed_answers(data, POOR), 2: keyed_answers(data, NEAR_POOR), 3: keyed_answers(data, NOT_POOR)}
+    members = next(i for i, (key, _) in enumerate(plans[1]) if key == "so_thanh_vien")
+    chat = ChatProcess(tmp_path, *FIRST_RUN)
+    chat.until_prompt()
+    chat.send("/hoimoi phieu_b")
+    for _, text in plans[1][:members]:
+        chat.send(text)
+    review = chat.send("/xemlai")  # mid-survey: the review remembers the question waiting
+    assert "Bạn đang trả lời câu" in review
+    wrong = chat.send("2")  # meant "edit câu 2", but it answers the waiting question: 2 members
+    assert "Thành viên 1/2" in wrong
+    assert "Số thành viên" in chat.send("/quaylai")
+    chat.send(plans[1][members][1])  # corrected to 3
+    for _, text in plans[1][members + 1:members + 4]:
+        chat.send(text)
+    done = {1: members + 4, 2: 6, 3: 2}
+    offered = chat.send("/hoimoi")
+    assert "1 phiếu làm dở" in offered and "Tiếp tục hộ #1" in offered
+    for hid in (2, 3):
+        chat.send("/hoimoi phieu_b")
+        for _, text in plans[hid][:done[hid]]:
+            chat.send(text)
+    chat.proc.send_signal(signal.SIGINT)  # the battery warning: Ctrl+C
+    assert "Đã dừng (Ctrl+C)" in chat.close()
+
+    again = ChatProcess(tmp_path)
+    resumed = again.until_prompt()
+    assert "khảo sát dở hộ #3" in resumed
+    listing = again.send("/danhsach")
+    assert all(f"#{hid} " in listing for hid in (1, 2, 3)) and listing.count("khảo sát dở") == 3
+    for hid in (1, 2, 3):
+        assert f"Mở hộ #{hid}" in again.send(f"/mo {hid}")
+        for _, text in plans[hid][done[hid]:]:
+            out = again.send(text)
+        assert "XEM LẠI PHIẾU" in out
+        again.send("/xacnhan")
+    again.send_and_close("/ketthuc")
+    db = sqlite3.connect(tmp_path / "data" / "rasoat.db")
+    try:
+        outcomes = dict(db.execute("SELECT id, outcome FROM households WHERE status = 'submitted'").fetchall())
+        members_a = db.execute("SELECT value FROM answers WHERE household_id = 1 AND key = 'so_thanh_vien'").fetchone()
+    finally:
+        db.close()
+    assert outcomes == {1: "poor", 2: "near_poor", 3: "not_poor"}
+    assert members_a == ("3",) or members_a == (3,)

@@ -27,7 +27,7 @@ from core.procedure.models import Review, ReviewStep
 from core.storage.models import AuditLog, Household, ReportSubmission, User
 from tests.fake_telegram import TgUser
 from tests.households import BASE, POOR, answer_for, cursor
-from tests.test_telegram import Harness, code_in, harness, people  # noqa: F401 - fixtures of the Telegram harness
+from tests.telegram_harness import Harness, code_in
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 HEADERS = ["STT", "Họ và tên chủ hộ", "Thôn", "Dân tộc", "Số thành viên", "Số CCCD chủ hộ", "Kết quả rà soát"]
@@ -108,7 +108,7 @@ async def answer_all(h: Harness, user: TgUser, profile: dict[str, Any], prefille
     raise AssertionError("survey did not reach the review")
 
 
-async def test_the_whole_procedure_over_telegram(harness: Harness, people: dict[str, TgUser]) -> None:  # noqa: F811
+async def test_the_whole_procedure_over_telegram(harness: Harness, people: dict[str, TgUser]) -> None:
     service, api = harness.service, harness.api
     now = {"t": datetime(2026, 11, 18, 9, 0, tzinfo=TZ)}
     service.clock = lambda: now["t"]

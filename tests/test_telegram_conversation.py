@@ -13,7 +13,7 @@ from core.conversation.messages import ChatRef
 from core.storage.models import Household
 from tests.fake_telegram import FakeBotAPI, TgUser
 from tests.households import NEAR_POOR, POOR, answer_for, cursor
-from tests.test_telegram import Harness, harness, people  # noqa: F401 - fixtures of the Telegram harness
+from tests.telegram_harness import Harness
 
 
 def ref(user: TgUser) -> ChatRef:
