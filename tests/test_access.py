@@ -162,3 +162,47 @@ def test_the_access_matrix_is_the_router_table() -> None:
     assert not router.allowed(Role.VILLAGE_HEAD, "bind", group=True)
     assert [n for n in names if router.allowed(Role.ADMIN, n) and not router.allowed(Role.PROVINCE, n)] == [
         "invite_staff"]
+
+
+async def test_a_new_command_is_one_router_row_its_handler_and_its_words(service: ChatApp, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The README's worked example: /tonghop for commune and district officers."""
+    from bot import router as router_module
+    from bot.context import Ctx
+    from bot.handlers.guide import show
+    from core.conversation import commands
+    from core.conversation.messages import OutMessage
+    from core.i18n import catalog, t
+
+    async def summary(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+        unit = await ctx.unit()
+        return [OutMessage(t("summary", unit=unit.name if unit else "-", done=0))]
+
+    words = {"cmd_summary": ["/tonghop", "/summary", "tổng hợp"], "help_summary": "Tổng số hộ đã nộp trong địa bàn",
+             "summary": "📊 {unit}: đã nộp {done} phiếu."}
+    monkeypatch.setattr(catalog(), "messages", {**catalog().messages, **words})
+    commands._words.cache_clear()
+    try:
+        row = router_module.Route("summary", summary, roles=frozenset({Role.COMMUNE, Role.DISTRICT}),
+                                  denied="report_not_allowed", menu=True)
+        router = Router((*router_module.ROUTES, row))
+        assert router.missing_words() == []
+        assert router.allowed(Role.COMMUNE, "summary") and not router.allowed(Role.VILLAGE_HEAD, "summary")
+        assert ("tonghop", "Tổng số hộ đã nộp trong địa bàn") in router.menu()
+        service.router = router
+        from tests.households import make_village_head
+
+        async with service.db.transaction() as s:
+            commune = await s.scalar(select(Unit).where(Unit.configuration == "65", Unit.code == "6202"))
+            await ensure_user(s, "test", "clerk", "Cán bộ", "commune", commune.id)  # type: ignore[union-attr]
+        clerk, head = ChatRef("test", "clerk", "clerk"), await make_village_head(service)
+        assert "📊 Xã Ba Sơn: đã nộp 0 phiếu." in (await service.handle(clerk, Incoming(text="/tonghop"))).messages[0].text
+        assert "📊" in (await service.handle(clerk, Incoming(payload="c:summary"))).messages[0].text
+        assert "📊" in (await service.handle(clerk, Incoming(text="tổng hợp"))).messages[0].text
+        refused = (await service.handle(head, Incoming(text="/tonghop"))).messages[0].text
+        assert refused == t("report_not_allowed")
+        help_text = (await service.handle(clerk, Incoming(text="/huongdan"))).messages[0].text
+        assert "/tonghop: Tổng số hộ đã nộp trong địa bàn" in help_text and show is not None
+        head_help = (await service.handle(head, Incoming(text="/huongdan"))).messages[0].text
+        assert "/tonghop" not in head_help
+    finally:
+        commands._words.cache_clear()

@@ -88,3 +88,11 @@ async def test_unregistered_members_of_a_group_are_not_answered_on_every_message
     member = ChatRef("test", "g-2", "someone", is_group=True)
     assert (await service.handle(member, Incoming(text="chào cả nhà"))).messages == []
     assert "chưa đăng ký" in (await service.handle(member, Incoming(text="/ganhom"))).messages[0].text
+
+
+async def test_odd_numbers_get_a_clear_message_not_an_internal_error(service: ChatApp) -> None:
+    head = await make_village_head(service)
+    for text in ("/mo ²", "/mo 99999999999999999999999", "/mo -1", "/mo #", "/tiendo #²", "/tiendo #99999999999999"):
+        reply = "\n".join(m.text for m in (await service.handle(head, Incoming(text=text))).messages)
+        assert "lỗi" not in reply.lower() and reply, text
+    assert "Gõ /mo kèm số hộ" in (await service.handle(head, Incoming(text="/mo ²"))).messages[0].text
