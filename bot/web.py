@@ -18,6 +18,7 @@ TLS; these limits are the last line when it is exposed directly.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -77,6 +78,14 @@ def _cap_connections(server: web.Server, cap: int) -> None:
         log.warning("connection cap %d reached: closed %d idle connection(s)", cap, min(len(idle), excess))
 
     server.connection_made = connection_made  # type: ignore[method-assign]
+
+
+def secret_matches(header: str | None, secret: str) -> bool:
+    """A webhook's secret header, compared in constant time; an empty or non-ASCII header is
+    simply wrong (never an error), and an empty configured secret matches nothing."""
+    if not header or not secret or not header.isascii():
+        return False
+    return hmac.compare_digest(header.encode(), secret.encode())
 
 
 class WebServer:

@@ -50,13 +50,18 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def read_text(path: Path) -> str:
+    """A data file's text; a file that cannot be read is a DataFileError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataFileError(path, None, f"cannot read file: {exc}") from exc
+
+
 def load_yaml(path: str | Path) -> Any:
     """Read a YAML file whose mappings are LineDicts; syntax errors name file and line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataFileError(path, None, f"cannot read file: {exc}") from exc
+    text = read_text(path)
     try:
         return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:

@@ -195,7 +195,8 @@ async def test_a_new_command_is_one_router_row_its_handler_and_its_words(service
             commune = await s.scalar(select(Unit).where(Unit.configuration == "65", Unit.code == "6202"))
             await ensure_user(s, "test", "clerk", "Cán bộ", "commune", commune.id)  # type: ignore[union-attr]
         clerk, head = ChatRef("test", "clerk", "clerk"), await make_village_head(service)
-        assert "📊 Xã Ba Sơn: đã nộp 0 phiếu." in (await service.handle(clerk, Incoming(text="/tonghop"))).messages[0].text
+        typed = (await service.handle(clerk, Incoming(text="/tonghop"))).messages[0].text
+        assert "📊 Xã Ba Sơn: đã nộp 0 phiếu." in typed
         assert "📊" in (await service.handle(clerk, Incoming(payload="c:summary"))).messages[0].text
         assert "📊" in (await service.handle(clerk, Incoming(text="tổng hợp"))).messages[0].text
         refused = (await service.handle(head, Incoming(text="/tonghop"))).messages[0].text

@@ -10,7 +10,6 @@ confirms a batch as soon as it is fetched, and a kill would lose those messages.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from bot.app import ChatApp
 from bot.plain import split_text
 from bot.runner import Backoff, Runner
 from bot.uploads import safe_file_name
-from bot.web import WebServer
+from bot.web import WebServer, secret_matches
 from core.conversation.messages import Attachment, ChatRef, Incoming, OutMessage, Reply
 from core.delivery import SendError
 from core.i18n import t
@@ -33,7 +32,6 @@ from core.i18n import t
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
-FILE_LIMIT_MB = 20  # the Bot API's getFile limit
 ALLOWED = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -121,7 +119,7 @@ class TelegramChannel:
         """Answers 200 only once the update has been handled and its reply sent: if the process
         dies first, Telegram sends the update again."""
         assert self.webhook is not None
-        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), self.webhook.secret.encode()):
+        if not secret_matches(request.headers.get(SECRET_HEADER), self.webhook.secret):
             return web.Response(status=403)
         try:
             update = Update.de_json(await request.json(), self.bot)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from bot.channels.zalo_client import ZaloAPIError, ZaloClient, updates_of
 from bot.files import FileLinks
 from bot.plain import plain_text, split_text
 from bot.runner import Backoff, Runner
+from bot.web import secret_matches
 from core.conversation.messages import ChatRef, Incoming, OutMessage
 from core.delivery import SendError
 from core.i18n import t
@@ -47,13 +47,6 @@ class ZaloWebhook:
     def __post_init__(self) -> None:
         if not self.secret:
             raise ValueError("a Zalo webhook needs ZALO_WEBHOOK_SECRET: without it anyone could post updates")
-
-
-def secret_matches(header: str | None, secret: str) -> bool:
-    """Constant-time, and an empty or non-ASCII header is simply wrong (never an error)."""
-    if not header or not secret or not header.isascii():
-        return False
-    return hmac.compare_digest(header.encode(), secret.encode())
 
 
 class ZaloChannel:

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 import locales
-from core.datafile import DataFileError
+from core.datafile import DataFileError, read_text
 from core.surveys.text import fold
 
 LOCALES_DIR = Path(locales.__file__).parent
@@ -98,10 +98,7 @@ class _Reader:
 
 def load_synonyms(path: str | Path) -> Synonyms:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataFileError(path, None, f"cannot read file: {exc}") from exc
+    text = read_text(path)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
