@@ -166,3 +166,18 @@ async def test_a_backup_taken_mid_survey_restores_and_the_survey_goes_on(setting
         assert household.head_name == POOR["chu_ho_ten"]
     finally:
         await restored.db.dispose()
+
+
+async def test_database_errors_never_carry_answer_values_into_logs(db) -> None:  # type: ignore[no-untyped-def]
+    """An error's text (what a traceback in the log shows) holds no bound value."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    await db.migrate()
+    with pytest.raises(DBAPIError) as caught:
+        async with db.transaction() as s:
+            await s.execute(text("INSERT INTO units (id, configuration, level, name, kind) VALUES "
+                                 "(:i, :c, :l, :n, :k)"), [{"i": 1, "c": "x", "l": "village", "n": "020180001234",
+                                                            "k": "Thôn"}] * 2)
+    assert "020180001234" not in str(caught.value)

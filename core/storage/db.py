@@ -73,6 +73,8 @@ class Database:
             self.sqlite_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.is_sqlite:
             engine_kwargs.setdefault("pool_pre_ping", True)
+        # errors must not carry bound values into logs: they are names, ID numbers, incomes
+        engine_kwargs.setdefault("hide_parameters", True)
         self.engine = create_async_engine(url, **engine_kwargs)
         if self.is_sqlite:
             _sqlite_tuning(self.engine, sqlite_synchronous, self.sqlite_path)
