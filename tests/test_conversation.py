@@ -166,3 +166,34 @@ async def test_a_restart_loses_no_draft_position(service: ChatApp) -> None:
     again = await build_app(dataclasses.replace(service.settings), service.db)
     resumed = [m.text for m in (await again.handle(head, Incoming(text="/start"))).messages]
     assert any("khảo sát dở" in m for m in resumed) and await cursor(again, head) == stands
+
+
+async def test_a_village_head_may_answer_in_everyday_words(service: ChatApp) -> None:
+    """Synonyms from locales/vi/synonyms.yaml, through the whole service: polite yes/no, numbers
+    and money as words, «con trai» for «Con»."""
+    words = {**POOR, "so_thanh_vien": "ba", "nha_tuong_ben": "dạ có", "nha_khung_ben": "vâng ạ",
+             "nha_mai_ben": "ừ", "members": [{**POOR["members"][0]}, POOR["members"][1],
+                                              {**POOR["members"][2], "quan_he": "con trai", "co_bhyt": "dạ có"}]}
+    head = await make_village_head(service)
+    await run_survey(service, head, words)
+    [household] = await households(service)
+    async with service.db.read() as s:
+        answers = await load_answers(s, household.id)
+    assert answers["so_thanh_vien"] == 3 and answers["nha_tuong_ben"] is True and answers["nha_mai_ben"] is True
+    assert answers["tv.3.quan_he"] == "con" and household.outcome == "poor"
+
+
+async def test_a_press_on_an_answered_question_is_refused_and_applies_nothing(service: ChatApp) -> None:
+    head = await make_village_head(service)
+    await say(service, head, "/hoimoi phieu_b")
+    await answer(service, head, POOR, 2)
+    assert await cursor(service, head) == "dan_toc"
+    fresh = await service.handle(head, Incoming(payload="a:dan_toc:nung"))  # the question on screen
+    assert not fresh.refused and await cursor(service, head) != "dan_toc"
+    await say(service, head, "/quaylai")
+    await say(service, head, "Tày")  # typed this time; the old keyboard is still on the phone
+    stale = await service.handle(head, Incoming(payload="a:dan_toc:nung"))
+    assert stale.refused and await cursor(service, head) != "dan_toc"
+    [household] = await households(service)
+    async with service.db.read() as s:
+        assert (await load_answers(s, household.id))["dan_toc"] == "tay"
