@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--year", type=int, help="review year (default REVIEW_YEAR)")
     report.add_argument("--out", default=None, help="output folder (default: RASOAT_DATA_DIR/reports)")
     report.add_argument("--progress", action="store_true", help="print survey progress instead")
+    report.add_argument("--stage", choices=["auto", "preliminary", "official"], default="auto",
+                        help="tables: preliminary (every submitted survey) or official (recognised by decision); "
+                             "auto = official once the unit has a decision")
+    report.add_argument("--as-of", dest="as_of", help="tables: count only what was submitted / recognised by "
+                                                     "this day (YYYY-MM-DD)")
     _add_security_commands(sub)
     imp = sub.add_parser("import", help="import last year's list of poor and near-poor households")
     imp.add_argument("what", choices=["danh-sach"])
@@ -513,9 +518,12 @@ def _intro(settings: Settings) -> str:
 
 
 async def _report(service, args: argparse.Namespace, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+    from datetime import date
+
     from sqlalchemy import select
 
     from core.reports.build import build_report, progress
+    from core.reports.stage import Basis, Stage, default_basis
     from core.storage.models import Unit
 
     if not args.report_id and not args.progress:
@@ -542,8 +550,17 @@ async def _report(service, args: argparse.Namespace, settings: Settings) -> int:
             print(f"unknown report {args.report_id!r}; run 'rasoat report' to list them", file=sys.stderr)
             return 2
         out = Path(args.out) if args.out else settings.data_dir / "reports"
+        try:
+            as_of = date.fromisoformat(args.as_of) if args.as_of else None
+        except ValueError:
+            print(f"--as-of must be a day as YYYY-MM-DD, got {args.as_of!r}", file=sys.stderr)
+            return 2
+        basis = await default_basis(s, units[0], year, as_of) if args.stage == "auto" \
+            else Basis(Stage(args.stage), as_of)
+        if args.report_id in service.reports.tables:
+            print(basis.line(), file=sys.stderr)
         for path in await build_report(s, service.reports, args.report_id, units[0], year, out,
-                                       service.forms):
+                                       service.forms, basis=basis):
             print(path)
     return 0
 

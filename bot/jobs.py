@@ -14,6 +14,7 @@ from core.conversation.messages import OutMessage
 from core.i18n import t
 from core.reports import jobs
 from core.reports.build import build_report
+from core.reports.stage import default_basis
 from core.storage.models import Unit
 
 if TYPE_CHECKING:
@@ -70,11 +71,14 @@ class ReportWorker:
             async with data.db.read() as s:
                 unit = await s.get(Unit, job.unit_id)
                 assert unit is not None
+                basis = await default_basis(s, unit, job.year)
                 files = await build_report(s, data.reports, job.report_id, unit, job.year,
-                                           data.settings.data_dir / "reports", data.forms)
+                                           data.settings.data_dir / "reports", data.forms, basis=basis)
         finally:
             renew.cancel()
         caption = t("report_ready", report=data.reports.title(job.report_id, job.year), unit=unit.name, year=job.year)
+        if job.report_id in data.reports.tables:
+            caption += "\n" + basis.line()
         messages = [OutMessage(caption, document=str(files[0]))]
         messages += [OutMessage(t("report_chart", unit=unit.name), photo=str(f)) for f in files[1:]]
         return messages

@@ -200,8 +200,14 @@ async def test_the_whole_procedure_over_telegram(harness: Harness, people: dict[
     sent = await harness.say(officer, "/congnhan 45/QĐ-UBND 23/11/2026")
     assert "công nhận 2 hộ (2 hộ nghèo, 0 hộ cận nghèo)" in text_of(sent)
     documents = [m for m in sent if m.get("document")]
-    assert [d["document"]["file_name"] for d in documents] == ["danh_sach_kem_quyet_dinh.xlsx",
-                                                               "giay_chung_nhan_mau_03.xlsx"]
+    names = [d["document"]["file_name"] for d in documents]
+    assert names[:2] == ["danh_sach_kem_quyet_dinh.xlsx", "giay_chung_nhan_mau_03.xlsx"]
+    assert names[2].startswith("7_1_") and names[2].endswith(".xlsx")  # the official Biểu 7.1
+    official = load_workbook(io.BytesIO(api.files[documents[2]["document"]["file_id"]])).active
+    cells = [c for row in official.iter_rows(values_only=True) for c in row if c is not None]
+    assert "Số liệu chính thức theo quyết định công nhận" in " ".join(str(c) for c in cells)
+    total = next(r for r in official.iter_rows(values_only=True) if r[1] == "Tổng cộng (I + II)")
+    assert total[4] == 2  # the two households the decision recognised as poor
     certs = load_workbook(io.BytesIO(api.files[documents[1]["document"]["file_id"]])).active
     titles = [c.value for c in certs["A"] if c.value and "GIẤY CHỨNG NHẬN" in str(c.value)]
     assert titles == ["GIẤY CHỨNG NHẬN HỘ NGHÈO"] * 2
@@ -210,7 +216,7 @@ async def test_the_whole_procedure_over_telegram(harness: Harness, people: dict[
         submitted = (await s.scalars(select(ReportSubmission))).all()
     assert reviews[minh.id].stage == "recognised" and reviews[minh.id].final_class == "poor"
     assert reviews[applicant_id].final_class == "poor" and reviews[applicant_id].origin == "applicant"
-    assert [s.file_name for s in submitted] == ["danh_sach_kem_quyet_dinh.xlsx"]
+    assert [s.file_name for s in submitted] == [names[2]]  # the plan's request, with the official Biểu 7.1
     assert "Số liệu chính thức (đã công nhận): 2 hộ" in text_of(await harness.say(officer, "/tiendo"))
 
     # 10. after approval: ds_bhyt (a report job) and the national export, members one per line

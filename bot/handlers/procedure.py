@@ -489,16 +489,25 @@ async def recognise(ctx: Ctx, arg: str | None) -> list[OutMessage]:
                                    ctx.settings.review_year)
     event.file_path = str(lists)
     counts = Counter(e.final_class for e in entries)
-    submitted = await _mark_plan_report(ctx, commune, lists)
+    await ctx.s.flush()
+    # the commune's official Biểu 7.1, counted from the decision just recorded
+    from core.reports.build import build_report
+    from core.reports.stage import Basis
+    from core.reports.stage import Stage as Figures
+
+    (table,) = await build_report(ctx.s, ctx.data.reports, "7.1", commune, ctx.settings.review_year, folder,
+                                  ctx.data.forms, chart=False, basis=Basis(Figures.OFFICIAL))
+    submitted = await _mark_plan_report(ctx, commune, table)
     text = t("recognise_done", number=number, date=fmt_date(day), n=len(ready), poor=counts.get("poor", 0),
              near=counts.get("near_poor", 0), submitted=submitted)
     return [OutMessage(text), OutMessage(t("recognise_lists"), document=str(lists)),
-            OutMessage(t("recognise_certs"), document=str(certs))]
+            OutMessage(t("recognise_certs"), document=str(certs)),
+            OutMessage(t("recognise_table"), document=str(table))]
 
 
 async def _mark_plan_report(ctx: Ctx, commune: Unit, path: Path) -> str:
     """The plan's official-forms request the commune owes (one naming a Biểu 7.x) is marked
-    submitted with the decision's workbook."""
+    submitted with the commune's official Biểu 7.1."""
     from bot.handlers.plans import ReportDesk
     from core.plans.tracking import record
 

@@ -25,6 +25,7 @@ from core.reports.spec import (
     load_lists,
     load_tables,
 )
+from core.reports.stage import Basis, default_basis
 from core.storage.models import Household, Unit
 from core.surveys.loader import load_forms
 from core.surveys.model import Survey
@@ -76,11 +77,14 @@ PARTIAL = "-tmp"  # marks a file still being written
 
 
 def _stamp() -> str:
-    return datetime.now().strftime("%Y%m%d-%H%M%S")
+    """Down to the microsecond: two reports of one unit asked in the same second (a second
+    officer, a preliminary and an official table) must never overwrite each other."""
+    return datetime.now().strftime("%Y%m%d-%H%M%S-%f")
 
 
 async def build_report(session: AsyncSession, catalogue: Catalogue, report_id: str, unit: Unit, year: int,
-                       out_dir: Path, forms: dict[str, Survey] | Survey, chart: bool = True) -> list[Path]:
+                       out_dir: Path, forms: dict[str, Survey] | Survey, chart: bool = True,
+                       basis: Basis | None = None) -> list[Path]:
     """Write the workbook (and for tables the chart); returns the files. A list finds the form
     it names in `forms`. The files list names and ID numbers, so the folder and files are
     owner-only whatever the umask; each is written under a temporary name and renamed when
@@ -88,7 +92,7 @@ async def build_report(session: AsyncSession, catalogue: Catalogue, report_id: s
     if isinstance(forms, Survey):
         forms = {forms.id: forms}
     private_dir(out_dir)
-    written = await _build(session, catalogue, report_id, unit, year, out_dir, forms, chart)
+    written = await _build(session, catalogue, report_id, unit, year, out_dir, forms, chart, basis)
     files = []
     for path in written:
         final = path.with_name(path.name.replace(PARTIAL, ""))
@@ -98,16 +102,20 @@ async def build_report(session: AsyncSession, catalogue: Catalogue, report_id: s
 
 
 async def _build(session: AsyncSession, catalogue: Catalogue, report_id: str, unit: Unit, year: int,
-                 out_dir: Path, forms: dict[str, Survey], chart: bool = True) -> list[Path]:
+                 out_dir: Path, forms: dict[str, Survey], chart: bool = True,
+                 basis: Basis | None = None) -> list[Path]:
+    """Tables count by `basis` (default: official once the unit has a recognition decision)."""
     parent = await session.get(Unit, unit.parent_id) if unit.parent_id else None
     base = out_dir / f"{report_id.replace('.', '_')}_{unit.id}_{year}_{_stamp()}{PARTIAL}"
     if report_id in catalogue.tables:
-        data = await aggregate(session, catalogue.tables[report_id], unit, year, catalogue.lists.majority_ethnicities)
+        basis = basis or await default_basis(session, unit, year)
+        data = await aggregate(session, catalogue.tables[report_id], unit, year, catalogue.lists.majority_ethnicities,
+                               basis)
         files = [render_table(data, parent, base.with_suffix(".xlsx"))]
         if chart:
             chart_spec = _chart_spec(catalogue.tables[report_id])
             chart_data = data if chart_spec is None else await aggregate(
-                session, chart_spec, unit, year, catalogue.lists.majority_ethnicities)
+                session, chart_spec, unit, year, catalogue.lists.majority_ethnicities, basis)
             files.append(render_chart(chart_data, base.with_suffix(".png")))
         return files
     spec = catalogue.lists.lists[report_id]

@@ -163,9 +163,10 @@ def render_table(data: TableData, parent: Unit | None, path: Path, today: date |
     ws = wb.active
     ws.title = spec.id.replace(".", "_")
     top = _heading(ws, data.unit, parent, width, spec.form, spec.title.format(year=data.year))
-    if spec.subtitle:  # the free row between the unit line and the header
-        _put(ws, top - 1, 1, spec.subtitle.format(year=data.year), font=_font(12, italic=True), align=CENTER,
-             end_col=width)
+    # the free row between the unit line and the header: the subtitle, and which figures these are
+    subtitle = spec.subtitle.format(year=data.year) if spec.subtitle else ""
+    free = " · ".join(x for x in (subtitle, data.basis.line()) if x)
+    _put(ws, top - 1, 1, free, font=_font(12, italic=True), align=CENTER, end_col=width)
     for c, label in enumerate(labels, 1):
         _put(ws, top, c, label, font=_font(11, bold=True), align=CENTER, border=True, end_row=top + depth - 1)
     _header(ws, top, spec.columns, depth, first)

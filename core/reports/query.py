@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 
 from core.i18n import t
 from core.reports.spec import Filter, ListSpec, Measure, MemberCount, TableSpec
+from core.reports.stage import Basis
 from core.storage.models import Answer, Household, Unit
 from core.storage.sealed import open_answer
 from core.surveys.model import Survey
@@ -56,6 +57,7 @@ class TableData:
     # village): they have no rate, and the total row leaves them out when any row has a count, so
     # the total's rate divides like by like. The workbook says so in a note line.
     without_count: list[str] = field(default_factory=list)
+    basis: Basis = field(default_factory=Basis)
 
     @property
     def total_excludes(self) -> bool:
@@ -82,10 +84,12 @@ class TableData:
         return round(100 * n / d, 2)
 
 
-def condition(f: Filter, majority: tuple[str, ...]) -> ColumnElement[bool]:
+def condition(f: Filter, majority: tuple[str, ...],
+              outcome: ColumnElement[str] | None = None) -> ColumnElement[bool]:
+    """`outcome`: the column holding the class counted (the survey's, or the decision's)."""
     parts: list[ColumnElement[bool]] = []
     if f.outcome:
-        parts.append(Household.outcome.in_(f.outcome))
+        parts.append((Household.outcome if outcome is None else outcome).in_(f.outcome))
     if f.prior_class:
         parts.append(Household.prior_class.in_(f.prior_class))
     if f.minority is True:
@@ -136,15 +140,17 @@ def _weight(f: Filter) -> ColumnElement[int] | int:
 
 
 async def aggregate(session: AsyncSession, spec: TableSpec, unit: Unit, year: int,
-                    majority: tuple[str, ...]) -> TableData:
+                    majority: tuple[str, ...], basis: Basis | None = None) -> TableData:
     """Counts per (unit, area) in one query; rows per unit, and per area for the official
     I. thành thị / II. nông thôn / III. tổng cộng layout."""
     tree = await UnitTree.of(session, unit)
     filters = [m for m in spec.measures() if isinstance(m, Filter)]
     variants = filters + [f.split(v) for v in spec.splits for f in filters]
-    sums = [func.sum(case((condition(f, majority), _weight(f)), else_=0)) for f in variants]
-    query = tree.join(select(tree.key, Household.area, func.count(Household.id),
-                             func.sum(func.coalesce(Household.member_count, 0)), *sums), households=True).where(
+    basis = basis or Basis()
+    sums = [func.sum(case((condition(f, majority, basis.outcome()), _weight(f)), else_=0)) for f in variants]
+    query = basis.restrict(tree.join(select(tree.key, Household.area, func.count(Household.id),
+                                            func.sum(func.coalesce(Household.member_count, 0)), *sums),
+                                     households=True)).where(
         Household.status == "submitted", Household.review_year == year).group_by(tree.key, Household.area)
     counted: dict[tuple[int, str], tuple[Any, ...]] = {
         (row[0], row[1] or "rural"): tuple(row[2:]) for row in (await session.execute(query)).all()}
@@ -177,8 +183,8 @@ async def aggregate(session: AsyncSession, spec: TableSpec, unit: Unit, year: in
 
     rows = [make(child, AREAS, households_total.get(child.id)) for child in units]
     without = [r.name for r in rows if r.counts["households_total"] is None]
-    basis = [r for r in rows if r.counts["households_total"] is not None] or rows
-    total = _sum_rows(basis, len(spec.splits))
+    with_count = [r for r in rows if r.counts["households_total"] is not None] or rows
+    total = _sum_rows(with_count, len(spec.splits))
     sections: list[Section] = []
     if spec.area_groups:
         for area in AREAS:
@@ -192,7 +198,7 @@ async def aggregate(session: AsyncSession, spec: TableSpec, unit: Unit, year: in
                     members.append(make(child, (area,), households_total.get(child.id) if home == area else None))
             counted_members = [m for m in members if m.counts["households_total"] is not None] or members
             sections.append(Section(area, members, _sum_rows(counted_members, len(spec.splits))))
-    return TableData(spec, unit, year, rows, total, sections, without)
+    return TableData(spec, unit, year, rows, total, sections, without, basis)
 
 
 def _area_of(child: Unit, parent: Unit) -> str | None:

@@ -1,0 +1,68 @@
+"""Which figures a report table counts: preliminary (every submitted household, as the village
+heads classified them) or official (only households the commune chairman's decision recognised,
+with the class the decision gave), and "as of" which day.
+
+Before the decision, Biểu 7.x can only be preliminary; after it, the official figures are what
+the commune submits. Reports taken "as of" a day count only what was submitted (preliminary) or
+recognised (official) by the end of that day, so in-year changes can be reported for any date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.i18n import LOCAL_TZ, fmt_date, t
+from core.procedure.models import Review, ReviewEvent
+from core.storage.models import Household, Unit
+from core.units.tree import UnitTree
+
+
+class Stage(StrEnum):
+    PRELIMINARY = "preliminary"
+    OFFICIAL = "official"
+
+
+@dataclass(frozen=True)
+class Basis:
+    stage: Stage = Stage.PRELIMINARY
+    as_of: date | None = None
+
+    def outcome(self) -> ColumnElement[str]:
+        return Review.final_class if self.stage is Stage.OFFICIAL else Household.outcome  # type: ignore[return-value]
+
+    def restrict(self, query: Select) -> Select:
+        """Limit a query over households to the ones this basis counts."""
+        if self.stage is Stage.OFFICIAL:
+            query = query.join(Review, Review.household_id == Household.id).where(Review.final_class.is_not(None))
+            if self.as_of is not None:
+                query = query.join(ReviewEvent, ReviewEvent.id == Review.decision_id).where(
+                    ReviewEvent.held_on <= self.as_of)
+        elif self.as_of is not None:
+            end = datetime.combine(self.as_of + timedelta(days=1), time(0), tzinfo=LOCAL_TZ)
+            query = query.where(Household.submitted_at < end)
+        return query
+
+    def line(self) -> str:
+        """What the workbook and the caption say about the figures."""
+        text = t(f"rpt_stage_{self.stage}")
+        return text + (t("rpt_as_of", date=fmt_date(self.as_of)) if self.as_of else "")
+
+
+async def recognised_in(session: AsyncSession, unit: Unit, year: int) -> bool:
+    """Whether any household inside the unit has its class from a recognition decision."""
+    tree = await UnitTree.of(session, unit)
+    query = tree.join(select(Household.id), households=True).join(
+        Review, Review.household_id == Household.id).where(
+        Review.final_class.is_not(None), Household.review_year == year).limit(1)
+    return (await session.scalar(query)) is not None
+
+
+async def default_basis(session: AsyncSession, unit: Unit, year: int, as_of: date | None = None) -> Basis:
+    """Official once a decision has recognised households in the unit, else preliminary."""
+    stage = Stage.OFFICIAL if await recognised_in(session, unit, year) else Stage.PRELIMINARY
+    return Basis(stage, as_of)
