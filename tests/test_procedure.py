@@ -157,6 +157,8 @@ async def test_the_whole_procedure_over_telegram(harness: Harness, people: dict[
     await harness.say(head, f"/mo {applicant_id}")
     assert "Đã lưu ảnh thứ 1" in text_of(await harness.act(head, photo_update(head, b"\xff\xd8house")))
     assert "Đã lưu vị trí" in text_of(await harness.act(head, location_update(head)))
+    opened = text_of(await harness.say(head, f"/mo {applicant_id}"))  # the household's view lists its evidence
+    assert "📎 Tài liệu của hộ: 1 ảnh" in opened and "đã ghi vị trí" in opened
 
     # 5. posting: a printable list, 3 working days from Wednesday 18/11 to Friday 20/11
     assert "2 hộ chờ niêm yết" in text_of(await harness.say(officer, "/viecchotoi"))

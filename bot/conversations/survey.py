@@ -155,10 +155,17 @@ async def pressed(ctx: Ctx, payload: str | None) -> list[OutMessage]:
 
 
 async def command(ctx: Ctx, arg: str | None) -> list[OutMessage]:
-    """Back, skip, keep, pause, resume, review, edit, confirm: the engine's own commands."""
+    """Back, skip, keep, pause, resume, review, edit, confirm: the engine's own commands. The
+    review also lists what was attached to the household in the field."""
     cmd = ctx.command
     assert cmd is not None
-    return await _step(ctx, lambda e, st, a: e.handle_command(st, a, cmd))
+    messages = await _step(ctx, lambda e, st, a: e.handle_command(st, a, cmd))
+    if cmd.name == "review":
+        conv = await conversation(ctx)
+        household = await ctx.s.get(Household, conv.household_id) if conv.household_id else None
+        if household is not None:
+            messages += await evidence_line(ctx, household)
+    return messages
 
 
 # ----- session commands ------------------------------------------------------------------------
@@ -238,6 +245,21 @@ async def list_households(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     return [OutMessage("\n".join(lines), tuple(rows[:10]))]
 
 
+async def evidence_line(ctx: Ctx, household: Household) -> list[OutMessage]:
+    """What was attached to the household in the field (photos, the location), for its review
+    and its summary; nothing when nothing was attached."""
+    from sqlalchemy import func
+
+    from core.procedure.models import HouseholdFile
+
+    rows = dict((await ctx.s.execute(select(HouseholdFile.kind, func.count()).where(
+        HouseholdFile.household_id == household.id).group_by(HouseholdFile.kind))).all())
+    if not rows:
+        return []
+    return [OutMessage(t("evidence_line", photos=rows.get("photo", 0), minutes=rows.get("minutes", 0),
+                         location=t("evidence_located") if rows.get("location") else t("evidence_no_location")))]
+
+
 async def _where(ctx: Ctx, household: Household) -> str:
     engine = engine_for(ctx, household)
     return engine.where(await load_answers(ctx.s, household.id), position(household))
@@ -268,7 +290,7 @@ async def open_household(ctx: Ctx, arg: str | None) -> list[OutMessage]:
         head = t("opened_submitted", id=household.id, outcome=t(f"outcome_{household.outcome}"),
                  reopen=slash("reopen"))
         buttons = ((command_button(t("btn_reopen"), "reopen"),),) if await _may_reopen(ctx, household) else ()
-        return [OutMessage("\n".join([head, *summary[:SUMMARY_LINES]]), buttons)]
+        return [OutMessage("\n".join([head, *summary[:SUMMARY_LINES]]), buttons), *await evidence_line(ctx, household)]
     step = engine.start(answers, position(household))
     household.state = step.state.to_json()
     return [OutMessage(t("opened_draft", id=household.id, head=household.head_name or "-")), *step.messages]
