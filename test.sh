@@ -49,4 +49,5 @@ PY
   fi
 }
 audit
-exec .venv/bin/pytest -q -p no:cacheprovider "$@"
+# two workers: the long kill tests run beside the rest (PYTEST_WORKERS=0 runs in one process)
+exec .venv/bin/pytest -q -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" "$@"
