@@ -26,7 +26,8 @@ BASE = {
     "thu_nhap_tham_dinh": "không", "da_thoat_ngheo": "không", "co_nguoi_co_cong": "không",
     "khong_kha_nang_ld": "không", "nguyen_nhan": "Không có vốn sản xuất, kinh doanh",
 }
-ADULT = {"ho_ten": "Nông Thị Hoa", "quan_he": "1", "gioi_tinh": "Nữ", "nam_sinh": "1982", "co_bhyt": "có",
+ADULT = {"ho_ten": "Nông Thị Hoa", "quan_he": "1", "gioi_tinh": "Nữ", "nam_sinh": "1982", "cccd": "020182005678",
+         "co_bhyt": "có",
          "dang_di_hoc": "không", "trinh_do": "thpt", "viec_lam": "tu lam", "tro_cap": "không"}
 HEAD = {**ADULT, "gioi_tinh": "nam", "nam_sinh": "1980"}
 CHILD = {"ho_ten": "Hoàng Văn An", "quan_he": "con", "gioi_tinh": "nam", "nam_sinh": "2014", "co_bhyt": "có",

@@ -233,6 +233,7 @@ async def test_the_whole_procedure_over_telegram(harness: Harness, people: dict[
     assert {r["ho_ten_chu_ho"] for r in rows} == {"Hoàng Văn Minh", "Nông Văn Tư"}
     assert rows[0]["cccd_chu_ho"] == BASE["chu_ho_cccd"] and rows[0]["so_qd_cong_nhan"] == "45/QĐ-UBND"
     assert rows[1]["ho_ten_thanh_vien"] == POOR["members"][1]["ho_ten"] and "m_nam_sinh" in rows[0]
+    assert rows[1]["cccd_thanh_vien"] == POOR["members"][1]["cccd"]  # member-level ID numbers
 
     # every step in the audit log, with who and when
     async with service.db.transaction() as s:
