@@ -90,6 +90,9 @@ class Household(Base):
     reopened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reopened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reopen_reason: Mapped[str | None] = mapped_column(String(300))
+    # bumped by every write of this household's answers (repo.save_answers): a worker's cached
+    # answers are valid while the revision it read them at is still the row's
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Answer(Base):

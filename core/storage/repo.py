@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.storage.models import Answer, AuditLog, Household, Unit, User, utcnow
@@ -28,6 +31,33 @@ async def save_answer(
         row.value, row.updated_at, row.updated_by = new, now, user_id
     session.add(AuditLog(household_id=household_id, action="answer", key=key, old_value=old, new_value=new,
                          user_id=user_id, at=now))
+
+
+async def save_answers(session: AsyncSession, household: Household, changes: Sequence[tuple[str, Any, Any]],
+                       user_id: int | None) -> None:
+    """The batched form of save_answer for the answer path: every (key, old, new) upserted in one
+    statement and audited in one more (on PostgreSQL both in one statement, the upsert as a
+    data-modifying WITH), and the household's revision bumped so other workers' cached answers
+    of it are stale. Same rows as save_answer writes."""
+    if not changes:
+        return
+    now = utcnow()
+    rows = [{"household_id": household.id, "key": key, "value": new, "updated_at": now, "updated_by": user_id}
+            for key, _old, new in changes]
+    audits = [{"household_id": household.id, "action": "answer", "key": key, "old_value": old, "new_value": new,
+               "user_id": user_id, "at": now} for key, old, new in changes]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    upsert_of = pg_insert if postgres else sqlite_insert
+    upsert = upsert_of(Answer).values(rows)
+    upsert = upsert.on_conflict_do_update(index_elements=[Answer.household_id, Answer.key], set_={
+        "value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at,
+        "updated_by": upsert.excluded.updated_by})
+    if postgres:
+        await session.execute(insert(AuditLog).values(audits).add_cte(upsert.returning(Answer.id).cte("saved")))
+    else:
+        await session.execute(upsert)
+        await session.execute(insert(AuditLog).values(audits))
+    household.revision = (household.revision or 0) + 1
 
 
 async def audit(session: AsyncSession, household_id: int, action: str, user_id: int | None,
