@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.context import AppData, Ctx, StaleUser
 from bot.router import Router
 from bot.uploads import Uploads
-from core import journal
+from core import inbox, journal
 from core.access import Role
 from core.app import load_data_files, prepare_store
 from core.classification.pack import RulePack
@@ -39,6 +39,10 @@ from core.storage.repo import ensure_user
 from core.surveys.model import Survey
 
 log = logging.getLogger(__name__)
+
+
+class _Skipped(Exception):
+    pass
 
 
 class ChatApp:
@@ -92,6 +96,8 @@ class ChatApp:
         try:
             try:
                 return await self._handle(chat, incoming, cached=True)
+            except _Skipped:  # another worker applied this inbox row, or an older one came in first
+                return Reply([], duplicate=True)
             except StaleUser:  # the cached user was disabled, moved or given another role
                 self._users.pop((chat.channel, chat.user_external_id))
                 return await self._handle(chat, incoming, cached=False)
@@ -108,7 +114,11 @@ class ChatApp:
             return Reply([OutMessage(t("internal_error"))])
 
     async def _handle(self, chat: ChatRef, incoming: Incoming, cached: bool) -> Reply:
+        claim = inbox.CURRENT.get()
         async with self.db.transaction() as s:
+            if claim is not None and not await inbox.take(s, claim):
+                claim.skipped = True
+                raise _Skipped
             record = journal.claim(chat, incoming.update_id)
             user, unchecked = await self._sender(s, chat, cached)
             ctx = Ctx(self.data, self.router, s, chat, incoming, user, user_unchecked=unchecked)
@@ -116,6 +126,8 @@ class ChatApp:
             if ctx.user_unchecked:  # no handler statement re-read the cached user's row: read it now
                 await self._check_user(s, ctx)
             journal.store(s, record, messages)
+        if claim is not None:
+            claim.committed = True
         if ctx.user is not None and not chat.is_group and not inspect(ctx.user).unloaded:
             self._users.put((chat.channel, chat.user_external_id), ctx.user)
         for done in ctx.after_commit:

@@ -9,8 +9,9 @@ from bot.files import ROUTE, FileLinks
 
 class WebServer:
     def __init__(self, listen: str, port: int, links: FileLinks | None, routes: list[web.RouteDef],
-                 client_max_size: int = 1024**2) -> None:
+                 client_max_size: int = 1024**2, reuse_port: bool = False) -> None:
         self.listen = listen
+        self.reuse_port = reuse_port  # several worker processes share the port (rasoat run --workers)
         self.port = port
         self.app = web.Application(client_max_size=client_max_size)
         if links is not None:
@@ -22,7 +23,7 @@ class WebServer:
         """Start serving; returns the port (useful when 0 asked for any free one)."""
         self._runner = web.AppRunner(self.app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.listen, self.port)
+        site = web.TCPSite(self._runner, self.listen, self.port, reuse_port=self.reuse_port or None)
         await site.start()
         server = site._server
         return server.sockets[0].getsockname()[1] if server and server.sockets else self.port  # type: ignore[union-attr]

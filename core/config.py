@@ -35,6 +35,7 @@ class Settings:
     link_hours: float = 24.0
     redeliver_after: float = 8.0  # seconds after start before unsent replies of a dead process are sent
     job_lease: float = 120.0  # seconds a report job is held by its worker before another may build it
+    inbox_settle: float = 0.1  # seconds a webhook update waits for a chat's earlier ones still on the wire
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -77,4 +78,5 @@ class Settings:
             link_hours=float(env.get("RASOAT_LINK_HOURS", "24")),
             redeliver_after=float(env.get("RASOAT_REDELIVER_AFTER", "8")),
             job_lease=float(env.get("RASOAT_JOB_LEASE", "120")),
+            inbox_settle=float(env.get("RASOAT_INBOX_SETTLE", "0.1")),
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import socket
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -99,7 +100,9 @@ class TelegramChannel:
         await self.runner.start()
         if self.webhook:
             hook = self.webhook
-            self._web = WebServer(hook.listen, hook.port, None, [web.post(f"/{hook.path.strip('/')}", self.on_webhook)])
+            self._web = WebServer(hook.listen, hook.port, None, [web.post(f"/{hook.path.strip('/')}", self.on_webhook)],
+                                  reuse_port=hasattr(socket, "SO_REUSEPORT"))
+            self.runner.use_inbox(self._apply_raw)
             await self._web.start()
             await self.bot.set_webhook(hook.url, secret_token=hook.secret, allowed_updates=ALLOWED)
         else:
@@ -118,18 +121,31 @@ class TelegramChannel:
         await self.app.shutdown()
 
     async def on_webhook(self, request: web.Request) -> web.Response:
-        """Answers 200 only once the update has been handled and its reply sent: if the process
-        dies first, Telegram sends the update again."""
+        """The update is committed to the inbox first (core/inbox.py), then this chat's waiting
+        updates are applied in update-id order by whichever worker holds the chat; 200 goes back
+        once this one has been applied. If the process dies after the commit, another worker
+        applies it (the inbox sweep); before it, Telegram sends the update again."""
         assert self.webhook is not None
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), self.webhook.secret.encode()):
             return web.Response(status=403)
         try:
-            update = Update.de_json(await request.json(), self.bot)
+            raw = await request.json()
+            update = Update.de_json(raw, self.bot)
         except ValueError:
             return web.Response(status=400)
+        if update is None:
+            return web.Response(status=200)
+        chat = update.effective_chat
+        if chat is None:  # nothing chat-bound to order
+            await self.handle(update)
+        else:
+            await self.runner.receive(str(chat.id), str(update.update_id), update.update_id, raw)
+        return web.Response(status=200)
+
+    async def _apply_raw(self, payload: dict[str, Any]) -> None:
+        update = Update.de_json(payload, self.bot)
         if update is not None:
             await self.handle(update)
-        return web.Response(status=200)
 
     async def _poll(self) -> None:
         """Long polling that keeps the offset at the oldest update still in hand: after a kill
