@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from core.conversation.messages import OutMessage
 from core.i18n import t
 from core.reports import jobs
-from core.reports.build import build_report
+from core.reports.offload import build_elsewhere
 from core.storage.models import Unit
 
 if TYPE_CHECKING:
@@ -70,8 +70,9 @@ class ReportWorker:
             async with data.db.read() as s:
                 unit = await s.get(Unit, job.unit_id)
                 assert unit is not None
-                files = await build_report(s, data.reports, job.report_id, unit, job.year,
-                                           data.settings.data_dir / "reports", data.forms)
+            # in the report process (core/reports/offload.py): the chat goes on meanwhile
+            files, _pid = await build_elsewhere(data.db.url, job.report_id, job.unit_id, job.year,
+                                                data.settings.data_dir / "reports")
         finally:
             renew.cancel()
         caption = t("report_ready", report=data.reports.title(job.report_id, job.year), unit=unit.name, year=job.year)
