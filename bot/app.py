@@ -125,7 +125,7 @@ class ChatApp:
             messages = await self.router.dispatch(ctx)
             if ctx.user_unchecked:  # no handler statement re-read the cached user's row: read it now
                 await self._check_user(s, ctx)
-            journal.store(s, record, messages)
+            await journal.store(s, record, messages)
         if claim is not None:
             claim.committed = True
         if ctx.user is not None and not chat.is_group and not inspect(ctx.user).unloaded:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import JSON, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.conversation.messages import ChatRef, OutMessage
@@ -43,12 +43,20 @@ def claim(chat: ChatRef, update_id: str | None) -> ProcessedUpdate:
     return ProcessedUpdate(channel=chat.channel, chat_id=chat.chat_id, update_id=update_id or "")
 
 
-def store(session: AsyncSession, record: ProcessedUpdate, messages: Sequence[OutMessage]) -> None:
-    """Queue the row with its reply; an update without an id is never stored."""
+_INSERT = insert(ProcessedUpdate).values(channel=bindparam("channel"), chat_id=bindparam("chat"),
+                                         update_id=bindparam("uid"), reply=bindparam("reply", type_=JSON),
+                                         at=bindparam("at"))  # one compiled statement for every update
+
+
+async def store(session: AsyncSession, record: ProcessedUpdate, messages: Sequence[OutMessage]) -> None:
+    """Write the row with its reply, last in the transaction; an update without an id is never
+    stored."""
     if not record.update_id:
         return
     record.reply = [m.to_json() for m in messages]
-    session.add(record)
+    conn = await session.connection()
+    await conn.execute(_INSERT, {"channel": record.channel, "chat": record.chat_id, "uid": record.update_id,
+                                 "reply": record.reply, "at": utcnow()})
 
 
 async def stored_reply(db: Database, chat: ChatRef, update_id: str) -> list[OutMessage] | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import logging
 import socket
+import warnings
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from aiohttp import web
 from telegram import BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.warnings import PTBUserWarning
 
 from bot.app import ChatApp
 from bot.plain import split_text
@@ -37,6 +39,7 @@ TEXT_LIMIT = 4096
 FILE_LIMIT_MB = 20  # the Bot API's getFile limit
 ALLOWED = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+POLL_BUSY = 0.05  # seconds between polls while updates are in hand
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class TelegramChannel:
         self.webhook = webhook
         self.poll_timeout = poll_timeout
         self.runner = Runner(app, self)
+        # _poll asks getUpdates through do_api_request on purpose (to parse only new updates)
+        warnings.filterwarnings("ignore", message=r".*'Bot\.getUpdates' instead of", category=PTBUserWarning)
         self._poller: Any = None
         self._web: WebServer | None = None
         settings = app.settings
@@ -161,21 +166,25 @@ class TelegramChannel:
             offset = min(inflight) if inflight else newest + 1
             done.difference_update({i for i in done if i < offset})
             try:
-                updates = await self.bot.get_updates(
-                    offset=offset if offset > 0 else None, timeout=0 if inflight else self.poll_timeout,
-                    allowed_updates=ALLOWED)
+                # the raw answer, so only updates not already in hand are parsed: while some are
+                # in hand every poll returns them again, and parsing them was most of its cost
+                timeout = 0 if inflight else self.poll_timeout
+                raw = await self.bot.do_api_request("getUpdates", api_kwargs={
+                    "offset": offset if offset > 0 else None, "timeout": timeout, "allowed_updates": ALLOWED},
+                    read_timeout=timeout + 10)
                 backoff.reset()
             except TelegramError as exc:
                 await backoff.wait("telegram getUpdates", exc)
                 continue
-            fresh = [u for u in updates if u.update_id not in inflight and u.update_id not in done]
+            fresh = [u for u in (Update.de_json(r, self.bot) for r in raw or ()
+                                 if r["update_id"] not in inflight and r["update_id"] not in done) if u is not None]
             for update in fresh:
                 inflight.add(update.update_id)
                 newest = max(newest, update.update_id)
                 task = asyncio.create_task(self.handle(update))
                 task.add_done_callback(lambda _t, i=update.update_id: (inflight.discard(i), done.add(i)))
             if inflight and not fresh:
-                await asyncio.sleep(0.05)  # only unfinished updates came back: do not spin
+                await asyncio.sleep(POLL_BUSY)  # only unfinished updates came back: do not spin
 
     # ----- translating updates ------------------------------------------------------------
 

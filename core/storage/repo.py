@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import JSON, Executable, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,30 +33,40 @@ async def save_answer(
                          user_id=user_id, at=now))
 
 
-async def save_answers(session: AsyncSession, household: Household, changes: Sequence[tuple[str, Any, Any]],
-                       user_id: int | None) -> None:
-    """The batched form of save_answer for the answer path: every (key, old, new) upserted in one
-    statement and audited in one more (on PostgreSQL both in one statement, the upsert as a
-    data-modifying WITH), and the household's revision bumped so other workers' cached answers
-    of it are stale. Same rows as save_answer writes."""
-    if not changes:
-        return
-    now = utcnow()
-    rows = [{"household_id": household.id, "key": key, "value": new, "updated_at": now, "updated_by": user_id}
-            for key, _old, new in changes]
-    audits = [{"household_id": household.id, "action": "answer", "key": key, "old_value": old, "new_value": new,
-               "user_id": user_id, "at": now} for key, old, new in changes]
-    postgres = session.get_bind().dialect.name == "postgresql"
-    upsert_of = pg_insert if postgres else sqlite_insert
-    upsert = upsert_of(Answer).values(rows)
+def _answer_statements(postgres: bool) -> tuple[Executable, ...]:
+    """The answer path's statements, built once with named parameters so SQLAlchemy compiles
+    them once (a multi-row VALUES would be compiled again on every answer)."""
+    upsert = (pg_insert if postgres else sqlite_insert)(Answer).values(
+        household_id=bindparam("hid"), key=bindparam("key"), value=bindparam("new", type_=JSON),
+        updated_at=bindparam("at"), updated_by=bindparam("uid"))
     upsert = upsert.on_conflict_do_update(index_elements=[Answer.household_id, Answer.key], set_={
         "value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at,
         "updated_by": upsert.excluded.updated_by})
-    if postgres:
-        await session.execute(insert(AuditLog).values(audits).add_cte(upsert.returning(Answer.id).cte("saved")))
-    else:
-        await session.execute(upsert)
-        await session.execute(insert(AuditLog).values(audits))
+    audit_row = insert(AuditLog).values(
+        household_id=bindparam("hid"), action="answer", key=bindparam("key"), old_value=bindparam("old", type_=JSON),
+        new_value=bindparam("new", type_=JSON), user_id=bindparam("uid"), at=bindparam("at"))
+    if postgres:  # one round trip: the upsert as a data-modifying WITH of the audit insert
+        return (audit_row.add_cte(upsert.returning(Answer.id).cte("saved")),)
+    return upsert, audit_row
+
+
+_STATEMENTS = {postgres: _answer_statements(postgres) for postgres in (False, True)}
+
+
+async def save_answers(session: AsyncSession, household: Household, changes: Sequence[tuple[str, Any, Any]],
+                       user_id: int | None) -> None:
+    """The batched form of save_answer for the answer path: the same rows (the answer upserted,
+    one audit row), for every (key, old, new) in one execution per statement (on PostgreSQL one
+    statement in all), and the household's revision bumped so other workers' cached answers of
+    it are stale."""
+    if not changes:
+        return
+    now = utcnow()
+    params = [{"hid": household.id, "key": key, "old": old, "new": new, "uid": user_id, "at": now}
+              for key, old, new in changes]
+    conn = await session.connection()
+    for statement in _STATEMENTS[conn.dialect.name == "postgresql"]:
+        await conn.execute(statement, params if len(params) > 1 else params[0])
     household.revision = (household.revision or 0) + 1
 
 
