@@ -11,6 +11,7 @@ next report starts a new one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -18,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+REPORT_NICENESS = 10
 _pool: ProcessPoolExecutor | None = None
 _data: Any = None  # the data files, loaded once in the building process
 
@@ -26,8 +28,16 @@ def _executor() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
         # spawn, not fork: the bot's process has threads (aiosqlite) and open sockets
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_yield_to_chat)
     return _pool
+
+
+def _yield_to_chat() -> None:
+    """The building process runs at a lower CPU priority: on a small machine it shares the
+    cores with the bot, and a village head's answer should not wait behind a list."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(REPORT_NICENESS)
 
 
 async def build_elsewhere(database_url: str, report_id: str, unit_id: int, year: int, out_dir: Path,
