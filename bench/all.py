@@ -1,11 +1,16 @@
 """The whole benchmark in one run, figures side by side:
 
 1. chat throughput: survey answers per second through the Telegram channel (the real
-   python-telegram-bot library against the local fake Bot API), stored on SQLite and on
-   PostgreSQL, next to a bare echo bot of the same library on the same fake server;
-2. broadcast pacing: 500 group notices through the scheduler's outbox against a fake that
+   python-telegram-bot library against the local fake Bot API, long polling), stored on SQLite
+   and on PostgreSQL, for 20 and 200 users at once, next to a bare echo bot of the same library
+   on the same fake server;
+2. several workers: the same through webhook mode, `rasoat run` (1 process) against
+   `rasoat run --workers 2` on PostgreSQL, the updates posted to the webhook as Telegram does;
+3. answer latency while a province-level list is being built (p50/p95), with the build in the
+   report process as the bot does it, and, for comparison, on the bot's own event loop;
+4. broadcast pacing: 500 group notices through the scheduler's outbox against a fake that
    enforces Telegram's limits (30 messages/s, 20 per minute per group);
-3. report generation for a province of 200,000 households (bench/reports.py).
+5. report generation for a province of 200,000 households (bench/reports.py), every list.
 
     .venv/bin/python -m bench.all                     # everything (about 4 minutes on 2 cores)
     .venv/bin/python -m bench.all --households 20000  # a smaller province for the reports
@@ -17,47 +22,57 @@ import argparse
 import asyncio
 import os
 import platform
+import signal
+import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+from bench.dataset import seed
 from bench.reports import _drop, _pg_db
 from bench.reports import run as run_reports
-from bot.app import build_app
+from bot.app import ChatApp, build_app
 from bot.channels.telegram import TelegramChannel
 from core.config import Settings
+from core.conversation.messages import Incoming
+from core.reports.build import build_report
+from core.reports.offload import build_elsewhere
 from core.storage.db import Database
-from core.storage.models import GroupBinding, Unit
+from core.storage.models import GroupBinding, Unit, User
 from scheduler.clock import FixedClock
 from scheduler.runner import Scheduler
 from tests.fake_telegram import FakeBotAPI, FloodControl, TgUser
 from tests.households import POOR, answer_for, cursor, make_village_head
 
-USERS = 20
-ANSWERS = 20
+ANSWERS = {20: 20, 200: 5}  # answers per user for each crowd size (about 400 and 1,000 answers)
 
 
-async def _converse(api: FakeBotAPI, users: list[TgUser], scripts: list[list[tuple[str, int]]]) -> float:
+async def _converse(api: FakeBotAPI, users: list[TgUser], scripts: list[list[tuple[str, int]]],
+                    latencies: list[float] | None = None) -> float:
     """Each user sends its lines one by one, waiting for the expected number of replies."""
     async def one(user: TgUser, script: list[tuple[str, int]]) -> None:
         for text, replies in script:
             before = api.per_chat.get(user.user_id, 0)
+            t0 = time.perf_counter()
             await api.push(user.text_update(text))
             while api.per_chat.get(user.user_id, 0) - before < replies:
                 await asyncio.sleep(0.002)
+            if latencies is not None:
+                latencies.append(time.perf_counter() - t0)
 
     t0 = time.perf_counter()
     await asyncio.gather(*(one(u, s) for u, s in zip(users, scripts, strict=True)))
     return time.perf_counter() - t0
 
 
-async def echo_rate() -> float:
+async def echo_rate(users: int = 20) -> float:
     api = FakeBotAPI()
     await api.start()
 
@@ -70,49 +85,161 @@ async def echo_rate() -> float:
     await app.initialize()
     await app.start()
     await app.updater.start_polling(timeout=1)
-    users = [TgUser(api, 9000 + i, f"u{i}") for i in range(USERS)]
-    elapsed = await _converse(api, users, [[(f"câu {n}", 1) for n in range(ANSWERS)] for _ in users])
+    people = [TgUser(api, 9000 + i, f"u{i}") for i in range(users)]
+    n = ANSWERS[users]
+    elapsed = await _converse(api, people, [[(f"câu {k}", 1) for k in range(n)] for _ in people])
     await app.updater.stop()
     await app.stop()
     await app.shutdown()
     await api.stop()
-    return USERS * ANSWERS / elapsed
+    return users * n / elapsed
 
 
-async def survey_rate(url: str, tmp: Path) -> float:
-    api = FakeBotAPI()
-    await api.start()
-    settings = Settings.from_env({"DATABASE_URL": url, "RASOAT_DATA_DIR": str(tmp), "REVIEW_YEAR": "2026",
-                                  "TELEGRAM_MAX_RATE": "0"})
-    db = Database(settings.database_url)
-    service = await build_app(settings, db)
-    # The answers of a Phiếu B in the order the form asks them (a dry run through the service).
+def _settings(url: str, tmp: Path, **extra: str) -> Settings:
+    return Settings.from_env({"DATABASE_URL": url, "RASOAT_DATA_DIR": str(tmp), "REVIEW_YEAR": "2026",
+                              "TELEGRAM_MAX_RATE": "0", **extra})
+
+
+async def _script(service: ChatApp, n: int) -> list[str]:
+    """The first n answers of a Phiếu B in the order the form asks them (a dry run)."""
     probe = await make_village_head(service, "probe", village="Thôn Dò")
-    from core.conversation.messages import Incoming
-
     await service.handle(probe, Incoming(text="/hoimoi phieu_b"))
     answers = []
-    for _ in range(ANSWERS):
-        key = await cursor(service, probe)
-        answers.append(answer_for(POOR, key))  # type: ignore[arg-type]
+    for _ in range(n):
+        answers.append(answer_for(POOR, await cursor(service, probe)))  # type: ignore[arg-type]
         await service.handle(probe, Incoming(text=answers[-1]))
-    users = []
-    for i in range(USERS):
-        ref = await make_village_head(service, str(9000 + i), village=f"Thôn {i}")
-        users.append(TgUser(api, 9000 + i, ref.user_external_id))
-    async with service.db.transaction() as s:  # the heads' platform ids are their Telegram ids
-        from core.storage.models import User
+    return answers
 
-        for user in (await s.scalars(select(User).where(User.channel == "test"))).all():
-            user.channel = "telegram"
+
+async def _heads(service: ChatApp, api: FakeBotAPI, users: int, first: int = 9000) -> list[TgUser]:
+    people = []
+    for i in range(users):
+        ref = await make_village_head(service, str(first + i), village=f"Thôn {first + i}")
+        people.append(TgUser(api, first + i, ref.user_external_id))
+    async with service.db.transaction() as s:  # the heads' platform ids are their Telegram ids
+        await s.execute(update(User).where(User.channel == "test", User.external_id != "probe")
+                        .values(channel="telegram"))
+    return people
+
+
+async def survey_rate(url: str, tmp: Path, users: int = 20) -> float:
+    api = FakeBotAPI()
+    await api.start()
+    db = Database(url)
+    service = await build_app(_settings(url, tmp), db)
+    n = ANSWERS[users]
+    answers = await _script(service, n)
+    people = await _heads(service, api, users)
     channel = TelegramChannel(service, api.token, api.base, poll_timeout=1)
     await channel.start()
-    await _converse(api, users, [[("/hoimoi phieu_b", 2)] for _ in users])
-    elapsed = await _converse(api, users, [[(a, 1) for a in answers] for _ in users])
+    await _converse(api, people, [[("/hoimoi phieu_b", 2)] for _ in people])
+    elapsed = await _converse(api, people, [[(a, 1) for a in answers] for _ in people])
     await channel.stop()
     await db.dispose()
     await api.stop()
-    return USERS * ANSWERS / elapsed
+    return users * n / elapsed
+
+
+async def webhook_rate(url: str, tmp: Path, workers: int, users: int = 50, n: int = 10) -> float:
+    """Answers/s through webhook mode with `rasoat run --workers N`: each user posts its answers
+    one after the other to the shared webhook port, as Telegram does."""
+    import aiohttp
+
+    api = FakeBotAPI()
+    await api.start()
+    db = Database(url)
+    service = await build_app(_settings(url, tmp), db)
+    answers = await _script(service, n)
+    people = await _heads(service, api, users, first=20_000)
+    await db.dispose()
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "RASOAT_DATA_DIR": str(tmp / f"w{workers}"), "REVIEW_YEAR": "2026",
+           "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_BASE": api.base, "TELEGRAM_MAX_RATE": "0",
+           "TELEGRAM_WEBHOOK_URL": "https://bot.example/telegram", "TELEGRAM_WEBHOOK_SECRET": "bench-secret",
+           "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1", "TELEGRAM_WEBHOOK_PORT": str(port)}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "run", "--workers", str(workers),
+                                                cwd=Path(__file__).parents[1], env=env,
+                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    ids = iter(range(1, 10**9))
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            async def post(user: TgUser, text: str) -> None:
+                body = {"update_id": next(ids), **user.text_update(text)}
+                for _ in range(600):
+                    try:
+                        async with http.post(f"http://127.0.0.1:{port}/telegram", json=body,
+                                             headers={"X-Telegram-Bot-Api-Secret-Token": "bench-secret"}) as r:
+                            if r.status == 200:
+                                return
+                    except aiohttp.ClientError:
+                        pass  # not listening yet
+                    await asyncio.sleep(0.1)
+                raise RuntimeError("the webhook never answered")
+
+            await asyncio.gather(*(post(u, "/hoimoi phieu_b") for u in people))
+
+            async def one(user: TgUser) -> None:
+                for text in answers:
+                    await post(user, text)
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(one(u) for u in people))
+            elapsed = time.perf_counter() - t0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 60)
+        await api.stop()
+    return users * n / elapsed
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def latency_during_build(tmp: Path, households: int, users: int = 20) -> dict[str, tuple[float, float, float]]:
+    """p50, p95 and the slowest answer (seconds) of village heads answering while nothing is
+    built, while the province's health-insurance list (ds_bhyt) is built in the report process,
+    and while it is built on the bot's event loop (how it was done before)."""
+    api = FakeBotAPI()
+    await api.start()
+    url = f"sqlite+aiosqlite:///{tmp / 'latency.db'}"
+    db = Database(url)
+    service = await build_app(_settings(url, tmp, UNITS_CONFIGURATION="65"), db)
+    await seed(db, households, config="65", villages_per_commune=max(1, 1676 // 65))
+    first = (await _script(service, 1))[0]
+    people = await _heads(service, api, users, first=30_000)
+    channel = TelegramChannel(service, api.token, api.base, poll_timeout=1)
+    await channel.start()
+    await _converse(api, people, [[("/hoimoi phieu_b", 2)] for _ in people])
+    async with db.read() as s:
+        province = (await s.scalars(select(Unit).where(Unit.configuration == "65",
+                                                       Unit.level == "province"))).one()
+    await build_elsewhere(url, "7.1", province.id, 2026, tmp, chart=False)  # the report process starts once
+
+    async def answering(work: Any) -> tuple[float, float, float]:
+        latencies: list[float] = []
+        task = asyncio.ensure_future(work)
+        while not task.done():  # answer the first question, go back to it, answer again...
+            await _converse(api, people, [[(first, 1), ("/quaylai", 1)] for _ in people], latencies)
+        await task
+        latencies.sort()
+        return (latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.95)], latencies[-1])
+
+    async def in_loop() -> None:
+        async with db.read() as s:
+            await build_report(s, service.reports, "ds_bhyt", province, 2026, tmp, service.forms)
+
+    result = {"no build": await answering(asyncio.sleep(5)),
+              "report process": await answering(build_elsewhere(url, "ds_bhyt", province.id, 2026, tmp)),
+              "event loop (before)": await answering(in_loop())}
+    await channel.stop()
+    await db.dispose()
+    await api.stop()
+    return result
 
 
 async def broadcast(tmp: Path, groups: int = 500) -> dict[str, float]:
@@ -152,25 +279,39 @@ async def main_async(households: int, skip_reports: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="rasoat-bench-"))
     print(f"rasoat benchmark, {datetime.now():%Y-%m-%d %H:%M}, {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
-    print(f"\n1. chat throughput: {USERS} users at once, {ANSWERS} messages each, fake Bot API on 127.0.0.1")
-    echo = await echo_rate()
-    sqlite = await survey_rate(f"sqlite+aiosqlite:///{tmp / 'chat.db'}", tmp)
-    pg_url, pg_name = await _pg_db()
-    try:
-        pg = await survey_rate(pg_url, tmp)
-    finally:
-        await _drop(pg_name)
-    print(f"   {'bare echo bot (python-telegram-bot)':<44}{echo:>8.1f} messages/s")
-    print(f"   {'rasoat survey answers, SQLite':<44}{sqlite:>8.1f} answers/s  ({sqlite / echo:.0%} of echo)")
-    print(f"   {'rasoat survey answers, PostgreSQL':<44}{pg:>8.1f} answers/s  ({pg / echo:.0%} of echo)")
-    print("\n2. broadcast pacing: one plan notice to 500 groups, fake enforcing 30/s and 20/min/group")
+    print("\n1. chat throughput: users answering at once, fake Bot API on 127.0.0.1, long polling")
+    for users in (20, 200):
+        echo = await echo_rate(users)
+        sqlite = await survey_rate(f"sqlite+aiosqlite:///{tmp / f'chat{users}.db'}", tmp, users)
+        pg_url, pg_name = await _pg_db()
+        try:
+            pg = await survey_rate(pg_url, tmp, users)
+        finally:
+            await _drop(pg_name)
+        print(f"   {users} users, {ANSWERS[users]} answers each")
+        print(f"   {'bare echo bot (python-telegram-bot)':<44}{echo:>8.1f} messages/s")
+        print(f"   {'rasoat survey answers, SQLite':<44}{sqlite:>8.1f} answers/s  ({sqlite / echo:.0%} of echo)")
+        print(f"   {'rasoat survey answers, PostgreSQL':<44}{pg:>8.1f} answers/s  ({pg / echo:.0%} of echo)")
+    print("\n2. several workers: webhook mode, 50 users posting 10 answers each, PostgreSQL")
+    for workers in (1, 2):
+        pg_url, pg_name = await _pg_db()
+        try:
+            rate = await webhook_rate(pg_url, tmp, workers)
+        finally:
+            await _drop(pg_name)
+        print(f"   {f'rasoat run --workers {workers}':<44}{rate:>8.1f} answers/s")
+    print(f"\n3. answer latency, 20 users, while ds_bhyt is built for a province of {households:,} households (SQLite)")
+    for where, (p50, p95, worst) in (await latency_during_build(tmp, households)).items():
+        print(f"   {where:<28} p50 {p50:>6.3f} s   p95 {p95:>6.3f} s   slowest {worst:>6.3f} s")
+    print("\n4. broadcast pacing: one plan notice to 500 groups, fake enforcing 30/s and 20/min/group")
     b = await broadcast(tmp)
     print(f"   delivered {b['delivered']}/{b['groups']} in {b['seconds']:.1f} s = {b['rate']:.1f} messages/s; "
           f"most sends in any 1 s: {b['max_per_1s']}; 429 refusals retried: {b['refused_429']}")
     if not skip_reports:
-        print(f"\n3. reports for {households:,} households (SQLite; tables and two lists)")
-        await run_reports(households, "200", False, ["7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "7.7", "ds_ngheo",
-                                                     "ds_mstb"])
+        print(f"\n5. reports for {households:,} households (SQLite; tables 7.1-7.4 and every list)")
+        await run_reports(households, "200", False, ["7.1", "7.2", "7.3", "7.4", "ds_ngheo", "ds_can_ngheo",
+                                                     "ds_thoat_ngheo", "ds_thoat_can_ngheo", "ds_ngheo_moi",
+                                                     "ds_mstb", "ds_bhyt"])
 
 
 def main() -> None:

@@ -16,14 +16,14 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.context import AppData, Ctx
+from bot.context import AppData, Ctx, StaleUser
 from bot.router import Router
 from bot.uploads import Uploads
-from core import journal
+from core import inbox, journal
 from core.access import Role
 from core.accounts_admin import sync_admins
 from core.app import load_data_files, prepare_store
@@ -33,12 +33,17 @@ from core.conversation.messages import ChatRef, Incoming, OutMessage, Reply
 from core.i18n import t
 from core.plans.model import Plan
 from core.reports.build import Catalogue
+from core.storage.cache import LRU
 from core.storage.db import Database
 from core.storage.models import Unit, User
 from core.storage.repo import ensure_user
 from core.surveys.model import Survey
 
 log = logging.getLogger(__name__)
+
+
+class _Skipped(Exception):
+    pass
 
 
 class ChatApp:
@@ -51,6 +56,7 @@ class ChatApp:
         self.marks = journal.DeliveryMarks(db)
         self.uploads = Uploads(db, settings.data_dir)
         self._wake: dict[str, asyncio.Event] = {}
+        self._users: LRU[tuple[str, str], User] = LRU(20_000)  # see _sender for when an entry is used
 
     # the application's data, as the channels, the CLI and the tests read it
     @property
@@ -89,34 +95,65 @@ class ChatApp:
 
     async def handle(self, chat: ChatRef, incoming: Incoming) -> Reply:
         try:
-            return await self._handle(chat, incoming)
-        except IntegrityError:
-            # A concurrent delivery of the same update committed first: answer as a duplicate.
+            try:
+                return await self._handle(chat, incoming, cached=True)
+            except _Skipped:  # another worker applied this inbox row, or an older one came in first
+                return Reply([], duplicate=True)
+            except StaleUser:  # the cached user was disabled, moved or given another role
+                self._users.pop((chat.channel, chat.user_external_id))
+                return await self._handle(chat, incoming, cached=False)
+        except Exception as exc:
+            # An update seen before fails its journal INSERT (or whatever its second run tripped
+            # on): its transaction is rolled back and it gets the stored reply.
             if incoming.update_id is not None:
                 stored = await journal.stored_reply(self.db, chat, incoming.update_id)
                 if stored is not None:
                     return Reply(stored, duplicate=True)
-            log.exception("integrity error handling update %s of %s chat %s", incoming.update_id, chat.channel,
-                          chat.chat_id)
-            return Reply([OutMessage(t("internal_error"))])
-        except Exception:
             # never the message text: it may hold ID numbers, phones, incomes
-            log.exception("error handling update %s of %s chat %s", incoming.update_id, chat.channel, chat.chat_id)
+            log.exception("%s handling update %s of %s chat %s", "integrity error" if isinstance(
+                exc, IntegrityError) else "error", incoming.update_id, chat.channel, chat.chat_id)
             return Reply([OutMessage(t("internal_error"))])
 
-    async def _handle(self, chat: ChatRef, incoming: Incoming) -> Reply:
+    async def _handle(self, chat: ChatRef, incoming: Incoming, cached: bool) -> Reply:
+        claim = inbox.CURRENT.get()
         async with self.db.transaction() as s:
-            record = await journal.claim(s, chat, incoming.update_id)
-            if isinstance(record, list):
-                return Reply(record, duplicate=True)
-            ctx = Ctx(self.data, self.router, s, chat, incoming, await self._sender(s, chat))
+            if claim is not None and not await inbox.take(s, claim):
+                claim.skipped = True
+                raise _Skipped
+            record = journal.claim(chat, incoming.update_id)
+            user, unchecked = await self._sender(s, chat, cached)
+            ctx = Ctx(self.data, self.router, s, chat, incoming, user, user_unchecked=unchecked)
             messages = await self.router.dispatch(ctx)
-            journal.store(record, messages)
+            if ctx.user_unchecked:  # no handler statement re-read the cached user's row: read it now
+                await self._check_user(s, ctx)
+            await journal.store(s, record, messages)
+        if claim is not None:
+            claim.committed = True
+        if ctx.user is not None and not chat.is_group and not inspect(ctx.user).unloaded:
+            self._users.put((chat.channel, chat.user_external_id), ctx.user)
+        for done in ctx.after_commit:
+            done()
         for worker in ctx.wakes:
             self.wake_event(worker).set()
         return Reply(messages, refused=ctx.refused)
 
-    async def _sender(self, s: AsyncSession, chat: ChatRef) -> User | None:
+    @staticmethod
+    async def _check_user(s: AsyncSession, ctx: Ctx) -> None:
+        row = (await s.execute(select(User.role, User.unit_id, User.disabled_at).where(User.id == ctx.me.id))).one()
+        ctx.check_user(*row)
+
+    async def _sender(self, s: AsyncSession, chat: ChatRef, cached: bool) -> tuple[User | None, bool]:
+        """The sender, and whether it came from the cache unchecked.
+
+        Invalidation rule of the user cache: a cached user is only used in a transaction that
+        re-reads its row (role, unit, disabled) before committing: the survey step reads it in
+        the statement that locks the conversation and household, any other update reads it
+        after its handler. A difference raises StaleUser: the transaction is rolled back, the
+        entry dropped, and the update runs again with the row read first. So a user disabled
+        on one worker is a stranger on every worker at their next update, with no wait."""
+        hit = self._users.get((chat.channel, chat.user_external_id)) if cached and not chat.is_group else None
+        if hit is not None and hit.chat_id == chat.chat_id:
+            return await s.merge(hit, load=False), True
         user = await s.scalar(select(User).where(User.channel == chat.channel,
                                                  User.external_id == chat.user_external_id))
         if user is None and (chat.channel, chat.user_external_id) in self.settings.admin_ids:
@@ -126,10 +163,10 @@ class ChatApp:
                                      chat.display_name or chat.user_external_id, Role.ADMIN,
                                      province.id if province else None)
         if user is not None and user.disabled_at is not None:
-            return None
+            return None, False
         if user is not None and not chat.is_group and user.chat_id != chat.chat_id:
             user.chat_id = chat.chat_id  # where messages to them go (reopened households, moved groups)
-        return user
+        return user, False
 
     # ----- delivery marks (the runner calls these) ----------------------------------------------
 

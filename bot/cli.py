@@ -15,7 +15,9 @@ from core.config import Settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rasoat", description="Rà soát hộ nghèo, hộ cận nghèo")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("run", help="run the bot: Telegram if TELEGRAM_BOT_TOKEN is set, else the console chat")
+    run = sub.add_parser("run", help="run the bot: Telegram if TELEGRAM_BOT_TOKEN is set, else the console chat")
+    run.add_argument("--workers", type=int, default=1,
+                     help="worker processes sharing the webhook port (webhook mode; PostgreSQL for more than one)")
     chat = sub.add_parser("chat", help="take surveys in this terminal as a village head")
     chat.add_argument("--user", help="console user id (default: your login name)")
     chat.add_argument("--name", help="your full name (first run only)")
@@ -59,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     if (refused := _protect_data_dir(settings)) is not None:
         return refused
+    if args.cmd == "run" and args.workers > 1:
+        return _workers(args.workers, settings)
     try:
         code = asyncio.run(_dispatch(args, settings))
         sys.stdout.flush()  # inside the try: a closed pipe shows here, not as "Exception ignored" at exit
@@ -71,6 +75,39 @@ def main(argv: list[str] | None = None) -> int:
         if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             return _read_only(exc.filename or settings.data_dir, exc)
         raise
+
+
+def _workers(n: int, settings: Settings) -> int:
+    """N copies of `rasoat run` on one webhook port (SO_REUSEPORT: the kernel spreads the
+    connections). They share nothing but the database: the inbox keeps each chat's order
+    (core/inbox.py), the journal makes a re-sent update a no-op, the scheduler runs in the one
+    holding its lock. A worker that dies is started again; SIGTERM/SIGINT stop them all."""
+    import signal
+    import subprocess
+    import time
+
+    if not (settings.telegram_webhook_url or settings.zalo_webhook_url):
+        print("--workers needs webhook mode (TELEGRAM_WEBHOOK_URL): only one process may long-poll", file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", "bot.cli", "run"]
+    procs = [subprocess.Popen(command) for _ in range(n)]
+    stopping = False
+
+    def stop(_sig: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping:
+        for i, p in enumerate(procs):
+            if p.poll() is not None and not stopping:
+                print(f"worker {p.pid} exited with {p.returncode}; starting another", file=sys.stderr, flush=True)
+                procs[i] = subprocess.Popen(command)
+        time.sleep(0.5)
+    return max((p.wait() for p in procs), default=0)
 
 
 def _pipe_closed() -> int:

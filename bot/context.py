@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from core.config import Settings
 from core.conversation.messages import ChatRef, Command, Incoming
 from core.plans.model import Plan
 from core.reports.build import Catalogue
+from core.storage.cache import AnswerCache
 from core.storage.db import Database
 from core.storage.models import Unit, User
 from core.surveys.model import Survey
@@ -39,6 +40,11 @@ class AppData:
     reports: Catalogue
     plans: list[Plan]
     clock: Callable[[], datetime]
+    answers: AnswerCache = field(default_factory=AnswerCache)
+
+
+class StaleUser(Exception):
+    """The cached user differs from its row: the update is rolled back and run again."""
 
 
 @dataclass
@@ -52,6 +58,11 @@ class Ctx:
     command: Command | None = None  # what the router resolved the update to
     refused: bool = False  # a press that was not applied: the channel must not show it as answered
     wakes: set[str] = field(default_factory=set)  # workers to wake after the commit ("reports")
+    after_commit: list[Callable[[], None]] = field(default_factory=list)  # e.g. cache writes
+    memo: dict[str, Any] = field(default_factory=dict)  # rows a handler already read in this transaction
+    # the user came from the worker's cache: some statement of this transaction must re-read
+    # its row (check_user) before the commit, or the app does
+    user_unchecked: bool = False
     _unit: Unit | None = None
 
     @property
@@ -66,6 +77,14 @@ class Ctx:
         """The registered user (handlers behind the stranger gate only)."""
         assert self.user is not None
         return self.user
+
+    def check_user(self, role: str, unit_id: int | None, disabled: Any) -> None:
+        """Compare a fresh read of the user's row with the cached user."""
+        if not self.user_unchecked or self.user is None:
+            return
+        if disabled is not None or role != self.user.role or unit_id != self.user.unit_id:
+            raise StaleUser
+        self.user_unchecked = False
 
     async def unit(self) -> Unit | None:
         """The unit the user answers for (a village head's village, an officer's commune...)."""

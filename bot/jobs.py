@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from core.conversation.messages import OutMessage
 from core.i18n import t
 from core.reports import jobs
-from core.reports.build import build_report
+from core.reports.offload import build_elsewhere
 from core.reports.stage import default_basis
 from core.storage.models import Unit
 
@@ -72,8 +72,10 @@ class ReportWorker:
                 unit = await s.get(Unit, job.unit_id)
                 assert unit is not None
                 basis = await default_basis(s, unit, job.year)
-                files = await build_report(s, data.reports, job.report_id, unit, job.year,
-                                           data.settings.data_dir / "reports", data.forms, basis=basis)
+            # in the report process (core/reports/offload.py): the chat goes on meanwhile
+            files, _pid = await build_elsewhere(data.db.url, job.report_id, job.unit_id, job.year,
+                                                data.settings.data_dir / "reports", stage=basis.stage,
+                                                data_dir=data.settings.data_dir, data_key=data.settings.data_key)
         finally:
             renew.cancel()
         caption = t("report_ready", report=data.reports.title(job.report_id, job.year), unit=unit.name, year=job.year)

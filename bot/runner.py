@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from bot.app import ChatApp
 from bot.jobs import ReportWorker
-from core import journal
+from core import inbox, journal
 from core.conversation.messages import ChatRef, Incoming, OutMessage, Reply
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,9 @@ class Backoff:
 
 
 Present = Callable[[Reply], Awaitable[None]]
+Apply = Callable[[dict[str, Any]], Awaitable[None]]
+INBOX_SWEEP = 1.0  # seconds between looks for inbox rows nobody is applying
+INBOX_ORPHAN_AFTER = 2.0  # seconds after which a committed row counts as left by a dead worker
 
 
 class Runner:
@@ -84,9 +87,66 @@ class Runner:
         self.reports = ReportWorker(app, channel.name, self.send)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._background: list[asyncio.Task[Any]] = []
+        self._draining: dict[str, asyncio.Lock] = {}
+        self._apply: Apply | None = None
 
     async def start(self) -> None:
         self._background = [asyncio.create_task(self._redeliver()), asyncio.create_task(self.reports.run())]
+
+    # ----- the inbox (webhook mode, any number of workers: core/inbox.py) ----------------------
+
+    def use_inbox(self, apply: Apply) -> None:
+        """Apply committed webhook updates through `apply` (the channel's translation of a raw
+        update), and look every INBOX_SWEEP seconds for rows a dead worker left."""
+        self._apply = apply
+        self._background.append(asyncio.create_task(self._sweep()))
+
+    async def receive(self, chat_id: str, update_id: str, seq: int, payload: dict[str, Any]) -> None:
+        """Commit a webhook update, then apply this chat's waiting updates in order; returns once
+        the update has been applied (here or by another worker)."""
+        await inbox.add(self.app.db, self.channel.name, chat_id, update_id, seq, payload)
+        await self.drain(chat_id)
+
+    async def drain(self, chat_id: str) -> None:
+        lock = self._draining.setdefault(chat_id, asyncio.Lock())
+        async with lock:
+            try:
+                while await self._apply_oldest(chat_id):
+                    pass
+            finally:
+                if self._draining.get(chat_id) is lock and not lock._waiters:  # type: ignore[attr-defined]
+                    del self._draining[chat_id]
+
+    async def _apply_oldest(self, chat_id: str) -> bool:
+        """Apply the chat's oldest row; False when none is left."""
+        db, settle = self.app.db, self.app.settings.inbox_settle
+        row = await inbox.oldest(db, self.channel.name, chat_id)
+        if row is None:
+            return False
+        if row.age < settle:  # an earlier update of this chat may still be on the wire
+            await asyncio.sleep(settle - row.age)
+            return True
+        claim = inbox.Claim(row.id, self.channel.name, chat_id, row.seq)
+        token = inbox.CURRENT.set(claim)
+        try:
+            assert self._apply is not None, "use_inbox first"
+            await self._apply(row.payload)
+        finally:
+            inbox.CURRENT.reset(token)
+        if not claim.skipped and not claim.committed:
+            await inbox.discard(db, claim)  # handled without a transaction, or failed: answered once
+        return True
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(INBOX_SWEEP)
+            try:
+                for chat_id in await inbox.waiting_chats(self.app.db, self.channel.name,
+                                                         timedelta(seconds=INBOX_ORPHAN_AFTER)):
+                    if chat_id not in self._draining:
+                        self.background(self.drain(chat_id))
+            except Exception:
+                log.exception("%s: inbox sweep failed", self.channel.name)
 
     async def stop(self) -> None:
         for task in self._background:
@@ -106,6 +166,8 @@ class Runner:
 
     async def _handle(self, chat: ChatRef, incoming: Incoming, present: Present | None) -> Reply:
         reply = await self.app.handle(chat, incoming)
+        if reply.duplicate and not reply.messages:
+            return reply  # nothing to send (an inbox row another worker applied, a silent group)
         if present is not None:
             await present(reply)
         await self.channel.send(chat.chat_id, reply.messages)

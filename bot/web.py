@@ -91,8 +91,10 @@ def secret_matches(header: str | None, secret: str) -> bool:
 class WebServer:
     def __init__(self, listen: str, port: int, links: FileLinks | None, routes: list[web.RouteDef],
                  client_max_size: int = 1024**2, header_timeout: float = HEADER_TIMEOUT,
-                 body_timeout: float = BODY_TIMEOUT, max_connections: int = MAX_CONNECTIONS) -> None:
+                 body_timeout: float = BODY_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
+                 reuse_port: bool = False) -> None:
         self.listen = listen
+        self.reuse_port = reuse_port  # several worker processes share the port (rasoat run --workers)
         self.port = port
         self.header_timeout = header_timeout
         self.max_connections = max_connections
@@ -108,7 +110,8 @@ class WebServer:
         await self._runner.setup()
         assert self._runner.server is not None
         _cap_connections(self._runner.server, self.max_connections)
-        site = web.TCPSite(self._runner, self.listen, self.port, backlog=min(self.max_connections, 1024))
+        site = web.TCPSite(self._runner, self.listen, self.port, backlog=min(self.max_connections, 1024),
+                           reuse_port=self.reuse_port or None)
         await site.start()
         server = site._server
         return server.sockets[0].getsockname()[1] if server and server.sockets else self.port  # type: ignore[union-attr]

@@ -12,8 +12,8 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.storage import cache
 from core.storage.models import Unit, User
-from core.units.tree import ancestors
 
 
 class Role(StrEnum):
@@ -39,13 +39,14 @@ class Action(StrEnum):
 
 
 async def covers(session: AsyncSession, user: User, unit_id: int) -> bool:
-    """A user may see a unit when their own unit is that unit or one above it."""
+    """A user may see a unit when their own unit is that unit or one above it (the tree is read
+    from the units cache: parents never change, so only a unit not seen before costs a query)."""
     if user.role == Role.ADMIN:
         return True
     if user.unit_id is None:
         return False
-    unit = await session.get(Unit, unit_id)
-    return unit is not None and user.unit_id in await ancestors(session, unit)
+    chain = await cache.ancestors(session, unit_id)
+    return chain is not None and user.unit_id in chain
 
 
 async def can(session: AsyncSession, user: User, action: Action, unit: Unit) -> bool:

@@ -39,6 +39,7 @@ class Settings:
     reply_hours: float = 48.0  # stored replies are blanked after this (redelivery looks back 24 h)
     retention_days: float = 14.0  # processed-update records and finished outbox rows are deleted after this
     data_key: str | None = None  # key(s) sealing ID numbers and phones; else RASOAT_DATA_DIR/.data_key
+    inbox_settle: float = 0.1  # seconds a webhook update waits for a chat's earlier ones still on the wire
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -84,6 +85,7 @@ class Settings:
             reply_hours=_at_least(env, "RASOAT_REPLY_HOURS", "48", 24),
             retention_days=_at_least(env, "RASOAT_RETENTION_DAYS", "14", 2),
             data_key=env.get("RASOAT_DATA_KEY") or None,
+            inbox_settle=float(env.get("RASOAT_INBOX_SETTLE", "0.1")),
         )
 
 

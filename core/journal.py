@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import JSON, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.conversation.messages import ChatRef, OutMessage
@@ -33,21 +33,30 @@ class Undelivered:
     messages: list[OutMessage]
 
 
-async def claim(session: AsyncSession, chat: ChatRef, update_id: str | None) -> ProcessedUpdate | list[OutMessage]:
-    """The new journal row to store the reply in, or the stored reply of an update seen before."""
-    if update_id is None:
-        return ProcessedUpdate(channel=chat.channel, chat_id=chat.chat_id, update_id="")  # never stored
-    seen = await session.get(ProcessedUpdate, (chat.channel, chat.chat_id, update_id))
-    if seen is not None:
-        return [OutMessage.from_json(m) for m in seen.reply or []]
-    record = ProcessedUpdate(channel=chat.channel, chat_id=chat.chat_id, update_id=update_id)
-    session.add(record)
-    await session.flush()  # takes the row lock now: a concurrent duplicate waits, then fails
-    return record
+def claim(chat: ChatRef, update_id: str | None) -> ProcessedUpdate:
+    """The journal row of this update, written by `store` with the reply at the end of the
+    transaction that applies the update: one INSERT, and no read first. A re-delivered update
+    fails that INSERT on the primary key (a concurrent one waits on the first's row and then
+    fails), its whole transaction is rolled back, and the caller answers with the stored reply
+    (bot/app.py). Before, the row was read, inserted, then updated with the reply: three
+    statements on every update for the rare duplicate."""
+    return ProcessedUpdate(channel=chat.channel, chat_id=chat.chat_id, update_id=update_id or "")
 
 
-def store(record: ProcessedUpdate, messages: Sequence[OutMessage]) -> None:
+_INSERT = insert(ProcessedUpdate).values(channel=bindparam("channel"), chat_id=bindparam("chat"),
+                                         update_id=bindparam("uid"), reply=bindparam("reply", type_=JSON),
+                                         at=bindparam("at"))  # one compiled statement for every update
+
+
+async def store(session: AsyncSession, record: ProcessedUpdate, messages: Sequence[OutMessage]) -> None:
+    """Write the row with its reply, last in the transaction; an update without an id is never
+    stored."""
+    if not record.update_id:
+        return
     record.reply = [m.to_json() for m in messages]
+    conn = await session.connection()
+    await conn.execute(_INSERT, {"channel": record.channel, "chat": record.chat_id, "uid": record.update_id,
+                                 "reply": record.reply, "at": utcnow()})
 
 
 async def stored_reply(db: Database, chat: ChatRef, update_id: str) -> list[OutMessage] | None:

@@ -11,6 +11,8 @@ confirms a batch as soon as it is fetched, and a kill would lose those messages.
 from __future__ import annotations
 
 import logging
+import socket
+import warnings
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,7 @@ from aiohttp import web
 from telegram import BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.warnings import PTBUserWarning
 
 from bot.app import ChatApp
 from bot.plain import split_text
@@ -34,6 +37,7 @@ CHANNEL = "telegram"
 TEXT_LIMIT = 4096
 ALLOWED = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+POLL_BUSY = 0.05  # seconds between polls while updates are in hand
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class TelegramChannel:
         self.webhook = webhook
         self.poll_timeout = poll_timeout
         self.runner = Runner(app, self)
+        # _poll asks getUpdates through do_api_request on purpose (to parse only new updates)
+        warnings.filterwarnings("ignore", message=r".*'Bot\.getUpdates' instead of", category=PTBUserWarning)
         self._poller: Any = None
         self._web: WebServer | None = None
         settings = app.settings
@@ -97,7 +103,9 @@ class TelegramChannel:
         await self.runner.start()
         if self.webhook:
             hook = self.webhook
-            self._web = WebServer(hook.listen, hook.port, None, [web.post(f"/{hook.path.strip('/')}", self.on_webhook)])
+            self._web = WebServer(hook.listen, hook.port, None, [web.post(f"/{hook.path.strip('/')}", self.on_webhook)],
+                                  reuse_port=hasattr(socket, "SO_REUSEPORT"))
+            self.runner.use_inbox(self._apply_raw)
             await self._web.start()
             await self.bot.set_webhook(hook.url, secret_token=hook.secret, allowed_updates=ALLOWED)
         else:
@@ -116,18 +124,31 @@ class TelegramChannel:
         await self.app.shutdown()
 
     async def on_webhook(self, request: web.Request) -> web.Response:
-        """Answers 200 only once the update has been handled and its reply sent: if the process
-        dies first, Telegram sends the update again."""
+        """The update is committed to the inbox first (core/inbox.py), then this chat's waiting
+        updates are applied in update-id order by whichever worker holds the chat; 200 goes back
+        once this one has been applied. If the process dies after the commit, another worker
+        applies it (the inbox sweep); before it, Telegram sends the update again."""
         assert self.webhook is not None
         if not secret_matches(request.headers.get(SECRET_HEADER), self.webhook.secret):
             return web.Response(status=403)
         try:
-            update = Update.de_json(await request.json(), self.bot)
+            raw = await request.json()
+            update = Update.de_json(raw, self.bot)
         except ValueError:
             return web.Response(status=400)
+        if update is None:
+            return web.Response(status=200)
+        chat = update.effective_chat
+        if chat is None:  # nothing chat-bound to order
+            await self.handle(update)
+        else:
+            await self.runner.receive(str(chat.id), str(update.update_id), update.update_id, raw)
+        return web.Response(status=200)
+
+    async def _apply_raw(self, payload: dict[str, Any]) -> None:
+        update = Update.de_json(payload, self.bot)
         if update is not None:
             await self.handle(update)
-        return web.Response(status=200)
 
     async def _poll(self) -> None:
         """Long polling that keeps the offset at the oldest update still in hand: after a kill
@@ -143,21 +164,25 @@ class TelegramChannel:
             offset = min(inflight) if inflight else newest + 1
             done.difference_update({i for i in done if i < offset})
             try:
-                updates = await self.bot.get_updates(
-                    offset=offset if offset > 0 else None, timeout=0 if inflight else self.poll_timeout,
-                    allowed_updates=ALLOWED)
+                # the raw answer, so only updates not already in hand are parsed: while some are
+                # in hand every poll returns them again, and parsing them was most of its cost
+                timeout = 0 if inflight else self.poll_timeout
+                raw = await self.bot.do_api_request("getUpdates", api_kwargs={
+                    "offset": offset if offset > 0 else None, "timeout": timeout, "allowed_updates": ALLOWED},
+                    read_timeout=timeout + 10)
                 backoff.reset()
             except TelegramError as exc:
                 await backoff.wait("telegram getUpdates", exc)
                 continue
-            fresh = [u for u in updates if u.update_id not in inflight and u.update_id not in done]
+            fresh = [u for u in (Update.de_json(r, self.bot) for r in raw or ()
+                                 if r["update_id"] not in inflight and r["update_id"] not in done) if u is not None]
             for update in fresh:
                 inflight.add(update.update_id)
                 newest = max(newest, update.update_id)
                 task = asyncio.create_task(self.handle(update))
                 task.add_done_callback(lambda _t, i=update.update_id: (inflight.discard(i), done.add(i)))
             if inflight and not fresh:
-                await asyncio.sleep(0.05)  # only unfinished updates came back: do not spin
+                await asyncio.sleep(POLL_BUSY)  # only unfinished updates came back: do not spin
 
     # ----- translating updates ------------------------------------------------------------
 

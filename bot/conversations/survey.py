@@ -31,7 +31,7 @@ from core.i18n import t
 from core.messaging import tell_users
 from core.procedure.screening import screening_form
 from core.storage.models import Conversation, Household, Unit, User, utcnow
-from core.storage.repo import audit, households_in, load_answers, save_answer
+from core.storage.repo import audit, households_in, load_answers, save_answers
 from core.surveys.evaluate import outputs
 from core.surveys.parsing import clean_text
 from core.units.tree import commune_of
@@ -48,13 +48,30 @@ Act = Callable[[SurveyEngine, EngineState, dict[str, Any]], Step]
 # ----- the chat's own small state ------------------------------------------------------------
 
 async def conversation(ctx: Ctx) -> Conversation:
-    """This chat's row, locked: one chat's updates apply one at a time, in order."""
-    conv = await ctx.s.scalar(select(Conversation).where(
-        Conversation.channel == ctx.chat.channel, Conversation.chat_id == ctx.chat.chat_id).with_for_update())
+    """This chat's row, locked: one chat's updates apply one at a time, in order.
+
+    One statement reads (and locks) the conversation, the household it has open and the
+    sender's row (the check of a cached user, see bot/app.py); later calls in the same
+    transaction reuse it."""
+    conv = ctx.memo.get("conversation")
+    if conv is not None:
+        return conv
+    where = (Conversation.channel == ctx.chat.channel, Conversation.chat_id == ctx.chat.chat_id)
+    row = (await ctx.s.execute(
+        select(Conversation, Household, User.role, User.unit_id, User.disabled_at)
+        .join(Household, Household.id == Conversation.household_id).join(User, User.id == ctx.me.id)
+        .where(*where).with_for_update(of=[Conversation.__table__, Household.__table__]))).first()
+    if row is not None:
+        conv, household, role, unit_id, disabled = row
+        ctx.check_user(role, unit_id, disabled)
+        ctx.memo["household"] = household
+    else:  # no conversation yet, or none open
+        conv = await ctx.s.scalar(select(Conversation).where(*where).with_for_update())
     if conv is None:
         conv = Conversation(channel=ctx.chat.channel, chat_id=ctx.chat.chat_id, user_id=ctx.me.id, state=None)
         ctx.s.add(conv)
         await ctx.s.flush()
+    ctx.memo["conversation"] = conv
     return conv
 
 
@@ -62,7 +79,9 @@ async def _open_household(ctx: Ctx, conv: Conversation) -> Household | None:
     """The household this chat has open, locked, if the user may still see it."""
     if conv.household_id is None:
         return None
-    household = await ctx.s.get(Household, conv.household_id, with_for_update=True)
+    household = ctx.memo.get("household")
+    if household is None or household.id != conv.household_id:
+        household = await ctx.s.get(Household, conv.household_id, with_for_update=True)
     if household is None or not await covers(ctx.s, ctx.me, household.village_id):
         conv.household_id, conv.state = None, None
         return None
@@ -93,14 +112,20 @@ async def _step(ctx: Ctx, act: Act) -> list[OutMessage]:
     if household is None:
         return [OutMessage(t("no_active_survey", new=slash("new"), list=slash("list")))]
     engine = engine_for(ctx, household)
-    answers = await load_answers(ctx.s, household.id)
-    step = act(engine, position(household), answers)
-    return await _persist(ctx, household, engine, step)
+    answers = ctx.data.answers.get(household.id, household.revision)
+    if answers is None:
+        answers = await load_answers(ctx.s, household.id)
+    step = act(engine, position(household), dict(answers))
+    return await _persist(ctx, household, engine, step, answers)
 
 
-async def _persist(ctx: Ctx, household: Household, engine: SurveyEngine, step: Step) -> list[OutMessage]:
-    for change in step.changes:
-        await save_answer(ctx.s, household.id, change.key, change.old, change.new, ctx.me.id)
+async def _persist(ctx: Ctx, household: Household, engine: SurveyEngine, step: Step,
+                   before: dict[str, Any] | None = None) -> list[OutMessage]:
+    await save_answers(ctx.s, household, [(c.key, c.old, c.new) for c in step.changes], ctx.me.id)
+    if before is not None:  # what the store holds once this commits, for the next step on this worker
+        after = {**before, **{c.key: c.new for c in step.changes}}
+        hid, revision = household.id, household.revision
+        ctx.after_commit.append(lambda: ctx.data.answers.put(hid, revision, after))
     head = engine.survey.head_name
     if head and any(c.key == head for c in step.changes):
         household.head_name = step.answers.get(head)

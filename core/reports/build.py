@@ -120,8 +120,8 @@ async def _build(session: AsyncSession, catalogue: Catalogue, report_id: str, un
         return files
     spec = catalogue.lists.lists[report_id]
     survey = forms[spec.form]
-    rows = [r async for r in list_rows(session, spec, survey, unit, year, catalogue.lists.majority_ethnicities)]
-    return [render_list(spec, rows, unit, parent, year, survey, base.with_suffix(".xlsx"))]
+    rows = list_rows(session, spec, survey, unit, year, catalogue.lists.majority_ethnicities)
+    return [await render_list(spec, rows, unit, parent, year, survey, base.with_suffix(".xlsx"))]
 
 
 def _chart_spec(spec: TableSpec) -> TableSpec | None:

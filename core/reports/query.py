@@ -229,41 +229,46 @@ def _sum_rows(rows: list[Row], splits: int) -> Row:
 
 @dataclass
 class ListRow:
-    household: Household
+    household: Any  # a row of the households table (attribute access by column name)
     village: str
     answers: dict[str, Any] = field(default_factory=dict)  # the list's answer columns
     members: list[dict[str, Any]] = field(default_factory=list)  # per member: question id -> answer
 
 
+LIST_CHUNK = 1000  # households per fetch from the streamed query, and per answers query
+
+
 async def list_rows(session: AsyncSession, spec: ListSpec, survey: Survey, unit: Unit, year: int,
                     majority: tuple[str, ...]) -> AsyncIterator[ListRow]:
     """Households of a list in village, then head-name order, with the answers its columns
-    name (read in chunks, never one query per household)."""
+    name. Streamed: LIST_CHUNK households at a time from a server-side cursor (PostgreSQL) or
+    SQLite's stepping cursor, their answers read in one query per chunk, so memory stays flat
+    whatever the province's size. Plain rows, not ORM objects: nothing is tracked."""
     tree = await UnitTree.of(session, unit)
-    query = tree.join(select(Household, tree.village.name), households=True).where(
+    query = tree.join(select(*Household.__table__.columns, tree.village.name.label("list_village")),
+                      households=True).where(
         Household.status == "submitted", Household.review_year == year, Household.survey_id == survey.id,
         condition(spec.filter, majority)).order_by(tree.village.name, Household.head_name, Household.id)
-    households = (await session.execute(query)).all()
     group = survey.groups()[0].id if spec.members else None
     keys = spec.answer_keys()
-    details: dict[int, dict[str, Any]] = {}
-    if (keys or group) and households:
-        ids = [h.id for h, _ in households]
-        wanted = Answer.key.in_(keys) if keys else None
-        if group:
-            by_group = Answer.key.like(f"{group}.%")
-            wanted = by_group if wanted is None else or_(wanted, by_group)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+    member_keys = spec.member_keys()
+    wanted = Answer.key.in_(keys) if keys else None
+    if group:
+        by_group = Answer.key.like(f"{group}.%")
+        wanted = by_group if wanted is None else or_(wanted, by_group)
+    stream = await session.stream(query.execution_options(yield_per=LIST_CHUNK))
+    async for chunk in stream.partitions(LIST_CHUNK):
+        details: dict[int, dict[str, Any]] = {}
+        if wanted is not None:
             answers = await session.execute(select(Answer.household_id, Answer.key, Answer.value).where(
-                Answer.household_id.in_(chunk), wanted))
+                Answer.household_id.in_([h.id for h in chunk]), wanted))
             for hid, key, value in answers.all():
                 details.setdefault(hid, {})[key] = open_answer(session, value)
-    for household, village in households:
-        got = details.get(household.id, {})
-        row = ListRow(household, village, {k: got.get(k) for k in keys})
-        if group:
-            for index in range(1, (household.member_count or 0) + 1):
-                prefix = f"{group}.{index}."
-                row.members.append({"_index": index, **{q: got.get(prefix + q) for q in spec.member_keys()}})
-        yield row
+        for household in chunk:
+            got = details.get(household.id, {})
+            row = ListRow(household, household.list_village, {k: got.get(k) for k in keys})
+            if group:
+                for index in range(1, (household.member_count or 0) + 1):
+                    prefix = f"{group}.{index}."
+                    row.members.append({"_index": index, **{q: got.get(prefix + q) for q in member_keys}})
+            yield row

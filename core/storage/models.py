@@ -6,7 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 
@@ -108,6 +120,9 @@ class Household(Base):
     reopened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reopened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reopen_reason: Mapped[str | None] = mapped_column(String(300))
+    # bumped by every write of this household's answers (repo.save_answers): a worker's cached
+    # answers are valid while the revision it read them at is still the row's
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @validates("head_name")
     def _fit_name(self, key: str, value: str | None) -> str | None:
@@ -173,6 +188,25 @@ class ProcessedUpdate(Base):
     # set once the channel has sent the reply; a reply committed but never sent (the process
     # died in between) is sent again after a restart, so an applied answer is never silent
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InboxUpdate(Base):
+    """A webhook update committed before it is acknowledged and applied by whichever worker
+    holds its chat's lock, in update-id order (core/inbox.py)."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "chat_id", "update_id", name="uq_inbox_update"),
+        Index("ix_inbox_chat_seq", "channel", "chat_id", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    update_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)  # the platform's order (Telegram's update_id)
+    payload: Mapped[Any] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class InviteCode(Base):

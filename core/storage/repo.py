@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import JSON, Executable, bindparam, case, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.storage.models import Answer, AuditLog, Household, Unit, User, utcnow
@@ -33,6 +36,49 @@ async def save_answer(
         row.value, row.lookup, row.updated_at, row.updated_by = stored, lookup, now, user_id
     session.add(AuditLog(household_id=household_id, action="answer", key=key,
                          old_value=seal_answer(session, key, old)[0], new_value=stored, user_id=user_id, at=now))
+    # answers cached by household revision (core/storage/cache.py) must not outlive this write
+    await session.execute(update(Household).where(Household.id == household_id).values(
+        revision=func.coalesce(Household.revision, 0) + 1))
+
+
+def _answer_statements(postgres: bool) -> tuple[Executable, ...]:
+    """The answer path's statements, built once with named parameters so SQLAlchemy compiles
+    them once (a multi-row VALUES would be compiled again on every answer)."""
+    upsert = (pg_insert if postgres else sqlite_insert)(Answer).values(
+        household_id=bindparam("hid"), key=bindparam("key"), value=bindparam("new", type_=JSON),
+        lookup=bindparam("lookup"), updated_at=bindparam("at"), updated_by=bindparam("uid"))
+    upsert = upsert.on_conflict_do_update(index_elements=[Answer.household_id, Answer.key], set_={
+        "value": upsert.excluded.value, "lookup": upsert.excluded.lookup, "updated_at": upsert.excluded.updated_at,
+        "updated_by": upsert.excluded.updated_by})
+    audit_row = insert(AuditLog).values(
+        household_id=bindparam("hid"), action="answer", key=bindparam("key"), old_value=bindparam("old", type_=JSON),
+        new_value=bindparam("new", type_=JSON), user_id=bindparam("uid"), at=bindparam("at"))
+    if postgres:  # one round trip: the upsert as a data-modifying WITH of the audit insert
+        return (audit_row.add_cte(upsert.returning(Answer.id).cte("saved")),)
+    return upsert, audit_row
+
+
+_STATEMENTS = {postgres: _answer_statements(postgres) for postgres in (False, True)}
+
+
+async def save_answers(session: AsyncSession, household: Household, changes: Sequence[tuple[str, Any, Any]],
+                       user_id: int | None) -> None:
+    """The batched form of save_answer for the answer path: the same rows (the answer upserted,
+    one audit row; ID numbers and phones sealed in both, with their keyed hash), for every (key,
+    old, new) in one execution per statement (on PostgreSQL one statement in all), and the
+    household's revision bumped so other workers' cached answers of it are stale."""
+    if not changes:
+        return
+    now = utcnow()
+    params = []
+    for key, old, new in changes:
+        stored, lookup = seal_answer(session, key, new)
+        params.append({"hid": household.id, "key": key, "old": seal_answer(session, key, old)[0], "new": stored,
+                       "lookup": lookup, "uid": user_id, "at": now})
+    conn = await session.connection()
+    for statement in _STATEMENTS[conn.dialect.name == "postgresql"]:
+        await conn.execute(statement, params if len(params) > 1 else params[0])
+    household.revision = (household.revision or 0) + 1
 
 
 async def audit(session: AsyncSession, household_id: int, action: str, user_id: int | None,

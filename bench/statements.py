@@ -1,0 +1,86 @@
+"""SQL statements per survey answer through ChatApp.handle, counted with a SQLAlchemy
+`before_cursor_execute` listener (BEGIN/COMMIT issued by the driver are not statements here).
+
+    .venv/bin/python -m bench.statements                 # SQLite
+    .venv/bin/python -m bench.statements --postgres
+    .venv/bin/python -m bench.statements --show          # print each statement of one answer
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+
+from bench.reports import _drop, _pg_db
+from bot.app import build_app
+from core.config import Settings
+from core.conversation.messages import Incoming
+from core.storage.db import Database
+from tests.households import POOR, answer_for, cursor, make_village_head
+
+
+class Counter:
+    def __init__(self, db: Database) -> None:
+        self.statements: list[str] = []
+        event.listen(db.engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA")):
+            self.statements.append(" ".join(statement.split())[:160])
+
+
+async def measure(url: str, tmp: Path, answers: int = 20, show: bool = False) -> tuple[float, float]:
+    """(statements per answer, milliseconds per answer) over `answers` answers of a Phiếu B."""
+    settings = Settings.from_env({"DATABASE_URL": url, "RASOAT_DATA_DIR": str(tmp), "REVIEW_YEAR": "2026"})
+    db = Database(settings.database_url)
+    app = await build_app(settings, db)
+    chat = await make_village_head(app, "probe", village="Thôn Đếm")
+    await app.handle(chat, Incoming(text="/hoimoi phieu_b", update_id="u0"))
+    texts = []
+    for _ in range(answers):  # the answers in the order the form asks them
+        texts.append(answer_for(POOR, await cursor(app, chat)))  # type: ignore[arg-type]
+        await app.handle(chat, Incoming(text=texts[-1], update_id=f"p{len(texts)}"))
+    chat2 = await make_village_head(app, "counted", village="Thôn Đếm 2")
+    await app.handle(chat2, Incoming(text="/hoimoi phieu_b", update_id="u0"))
+    counter = Counter(db)
+    total_ms = 0.0
+    for i, text in enumerate(texts):
+        before = len(counter.statements)
+        t0 = time.perf_counter()
+        await app.handle(chat2, Incoming(text=text, update_id=f"a{i}"))
+        total_ms += (time.perf_counter() - t0) * 1000
+        if show and i == len(texts) - 1:
+            print(*counter.statements[before:], sep="\n")
+    await db.dispose()
+    return len(counter.statements) / len(texts), total_ms / len(texts)
+
+
+async def main_async(postgres: bool, show: bool) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="rasoat-stmt-"))
+    if postgres:
+        url, name = await _pg_db()
+        try:
+            per, ms = await measure(url, tmp, show=show)
+        finally:
+            await _drop(name)
+    else:
+        per, ms = await measure(f"sqlite+aiosqlite:///{tmp / 's.db'}", tmp, show=show)
+    print(f"{'PostgreSQL' if postgres else 'SQLite'}: {per:.1f} statements per answer, {ms:.1f} ms per answer")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--show", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(main_async(args.postgres, args.show))
+
+
+if __name__ == "__main__":
+    main()
