@@ -231,19 +231,6 @@ def render_table(data: TableData, parent: Unit | None, path: Path, today: date |
     return path
 
 
-def literal(cell: Cell, value: Any) -> Cell:
-    """Write a value so that no text can become a formula: names, villages and notes come from
-    users, and a name typed as `=HYPERLINK(...)` must stay the text it is when the commune opens
-    the workbook (CSV/formula injection). Every text is stored as a string cell (openpyxl would
-    store text starting with '=' as a formula); characters XML cannot hold are dropped."""
-    if isinstance(value, str):
-        cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        cell.data_type = "s"
-    else:
-        cell.value = value
-    return cell
-
-
 class _Labels:
     """Answers as printed: a choice by its label, yes/no in words, a number as a number; the
     questions are looked up once per list, not once per cell."""
