@@ -14,6 +14,7 @@ from core.config import Settings
 from core.conversation.messages import Incoming
 from core.storage.db import Database
 from core.storage.models import Answer, AuditLog, Conversation, Household, Unit, User, utcnow
+from core.storage.repo import load_answers
 from core.units.loader import add_village
 from tests.households import POOR, answer_for, cursor, make_village_head
 
@@ -26,8 +27,7 @@ async def _second_worker(service: ChatApp, settings: Settings) -> tuple[ChatApp,
 async def _answers(app: ChatApp, chat: Any) -> dict[str, Any]:
     async with app.db.read() as s:
         conv = await s.scalar(select(Conversation).where(Conversation.chat_id == chat.chat_id))
-        rows = await s.execute(select(Answer.key, Answer.value).where(Answer.household_id == conv.household_id))
-        return dict(rows.all())
+        return await load_answers(s, conv.household_id)  # plain values (ID numbers are sealed at rest)
 
 
 async def _answer_next(app: ChatApp, other: ChatApp, chat: Any, n: int) -> list[str]:

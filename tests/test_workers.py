@@ -25,7 +25,8 @@ from bot.channels.telegram import TelegramChannel, WebhookConfig
 from core.config import Settings
 from core.conversation.messages import Incoming
 from core.storage.db import Database
-from core.storage.models import Answer, Conversation, InboxUpdate, User
+from core.storage.models import Conversation, InboxUpdate, User
+from core.storage.repo import load_answers
 from tests.fake_telegram import FakeBotAPI, TgUser
 from tests.households import POOR, answer_for, cursor, make_village_head
 
@@ -65,8 +66,7 @@ async def _stored(app: ChatApp, chat_id: str) -> dict[str, Any]:
     async with app.db.read() as s:
         conv = await s.scalar(select(Conversation).where(Conversation.chat_id == chat_id))
         assert conv is not None and conv.household_id is not None
-        return dict((await s.execute(select(Answer.key, Answer.value).where(
-            Answer.household_id == conv.household_id))).all())
+        return await load_answers(s, conv.household_id)  # plain values (ID numbers are sealed at rest)
 
 
 async def _heads(app: ChatApp, api: FakeBotAPI, n: int) -> list[TgUser]:
