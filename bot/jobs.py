@@ -82,7 +82,9 @@ class ReportWorker:
         if job.report_id in data.reports.tables:
             caption += "\n" + basis.line()
         messages = [OutMessage(caption, document=str(files[0]))]
-        messages += [OutMessage(t("report_chart", unit=unit.name), photo=str(f)) for f in files[1:]]
+        # the chart's rule in its caption too: the same rates as the table, units without a count left out
+        messages += [OutMessage(t("report_chart", unit=unit.name) + "\n" + t("chart_caption"), photo=str(f))
+                     for f in files[1:]]
         return messages
 
     async def _keep_lease(self, job_id: int) -> None:

@@ -246,6 +246,8 @@ async def test_officer_gets_report_workbook_and_chart_by_buttons(
     got = (await api.until_sent(officer.user_id, lambda m: any("document" in x for x in m[before:])
                                 and any("photo" in x for x in m[before:])))[before:]
     assert "Đang lập" in got[0]["text"]  # progress shown before the long work
+    photo = next(m for m in got if "photo" in m)
+    assert "như trong bảng" in photo["caption"]  # the chart says it plots the table's own rates
     document = next(m for m in got if "document" in m)
     assert document["document"]["file_name"].endswith(".xlsx")
     ws = load_workbook(BytesIO(api.files[document["document"]["file_id"]])).active

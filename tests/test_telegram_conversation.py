@@ -95,3 +95,21 @@ async def test_a_strangers_file_is_never_written_to_disk(harness: Harness, api: 
     assert "chưa đăng ký" in sent[-1]["text"]
     uploads = harness.service.settings.data_dir / "uploads"
     assert not uploads.exists() or not any(p.is_file() for p in uploads.rglob("*"))
+
+
+async def test_everyday_words_are_read_over_telegram(harness: Harness, people: dict[str, TgUser]) -> None:
+    """Synonyms (locales/vi/synonyms.yaml) typed in Telegram: polite yes/no, a number in words."""
+    a = people["a"]
+    await harness.say(a, "/hoimoi")
+    await harness.press(a, "c:new:phieu_b")
+    await walk(harness, a, POOR, "so_thanh_vien")
+    await harness.say(a, "ba")  # three members, in words
+    await walk(harness, a, POOR, "nha_tuong_ben")
+    await harness.say(a, "dạ có")
+    async with harness.service.db.read() as s:
+        household = (await s.scalars(select(Household))).one()
+    from core.storage.repo import load_answers
+
+    async with harness.service.db.read() as s:
+        answers = await load_answers(s, household.id)
+    assert answers["so_thanh_vien"] == 3 and answers["nha_tuong_ben"] is True
