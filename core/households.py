@@ -12,9 +12,13 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import case, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from core.classification.classify import Classification
 from core.classification.pack import RulePack
-from core.storage.models import Household, utcnow
+from core.storage.models import Household, Unit, utcnow
+from core.units.tree import UnitTree
 
 
 class Status(StrEnum):
@@ -60,3 +64,18 @@ def record_classification(household: Household, result: Classification, pack: Ru
     household.ethnicity = outputs.get("ethnicity")
     count = outputs.get("member_count")
     household.member_count = count if isinstance(count, int) else None
+
+
+async def households_in(session: AsyncSession, unit: Unit, limit: int = 20, drafts_only: bool = False,
+                        created_by: int | None = None) -> list[Household]:
+    """Households inside a unit: drafts (and submitted ones reopened for correction) first, then
+    the most recently changed."""
+    query = (await UnitTree.of(session, unit)).join(select(Household), households=True)
+    open_first = case((Household.status == Status.DRAFT, 0), (Household.reopened_at.is_not(None), 0), else_=1)
+    if drafts_only:
+        query = query.where((Household.status == Status.DRAFT) | Household.reopened_at.is_not(None))
+    if created_by is not None:
+        query = query.where(Household.created_by == created_by)
+    rows = await session.scalars(query.order_by(open_first, Household.updated_at.desc(), Household.id.desc())
+                                 .limit(limit))
+    return list(rows.all())

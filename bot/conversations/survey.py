@@ -26,12 +26,12 @@ from core.conversation import payloads
 from core.conversation.commands import command_button, fit, slash
 from core.conversation.engine import SUBMITTED, EngineState, Step, SurveyEngine
 from core.conversation.messages import OutMessage
-from core.households import Status, record_classification
+from core.households import Status, households_in, record_classification
 from core.i18n import t
 from core.messaging import tell_users
 from core.procedure.screening import screening_form
 from core.storage.models import Conversation, Household, Unit, User, utcnow
-from core.storage.repo import audit, households_in, load_answers, save_answers
+from core.storage.repo import audit, load_answers, save_answers
 from core.surveys.evaluate import outputs
 from core.surveys.parsing import clean_text
 from core.units.tree import commune_of

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Executable, bindparam, case, func, insert, select, update
+from sqlalchemy import JSON, Executable, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.storage.models import Answer, AuditLog, Household, Unit, User, utcnow
 from core.storage.sealed import open_answer, seal_answer
-from core.units.tree import UnitTree
 
 
 async def load_answers(session: AsyncSession, household_id: int) -> dict[str, Any]:
@@ -89,21 +88,6 @@ async def audit(session: AsyncSession, household_id: int, action: str, user_id: 
 async def unit_of(session: AsyncSession, user: User) -> Unit | None:
     """The unit a user answers for (a village head's village, an officer's commune...)."""
     return await session.get(Unit, user.unit_id) if user.unit_id else None
-
-
-async def households_in(session: AsyncSession, unit: Unit, limit: int = 20, drafts_only: bool = False,
-                        created_by: int | None = None) -> list[Household]:
-    """Households inside a unit: drafts (and submitted ones reopened for correction) first, then
-    the most recently changed."""
-    query = (await UnitTree.of(session, unit)).join(select(Household), households=True)
-    open_first = case((Household.status == "draft", 0), (Household.reopened_at.is_not(None), 0), else_=1)
-    if drafts_only:
-        query = query.where((Household.status == "draft") | Household.reopened_at.is_not(None))
-    if created_by is not None:
-        query = query.where(Household.created_by == created_by)
-    rows = await session.scalars(query.order_by(open_first, Household.updated_at.desc(), Household.id.desc())
-                                 .limit(limit))
-    return list(rows.all())
 
 
 async def ensure_user(
