@@ -25,6 +25,8 @@ class FakeZaloAPI:
         self.sent: list[dict[str, Any]] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.photos: dict[str, bytes] = {}
+        self.images: dict[str, bytes] = {}  # pictures users "sent", served where Zalo's CDN would
+        self.fetched: list[str] = []  # which of them the bot downloaded
         self.webhook: dict[str, Any] | None = None
         self.text_limit = 2000
         self._message_ids = itertools.count(1)
@@ -37,7 +39,8 @@ class FakeZaloAPI:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        self._server = WebServer("127.0.0.1", 0, None, [web.post("/bot{token}/{method}", self._dispatch)])
+        self._server = WebServer("127.0.0.1", 0, None, [web.post("/bot{token}/{method}", self._dispatch),
+                                                         web.get("/img/{name}", self._image)])
         self.port = await self._server.start()
 
     async def stop(self) -> None:
@@ -45,6 +48,15 @@ class FakeZaloAPI:
             self._new.notify_all()
         if self._server:
             await self._server.stop()
+
+    async def _image(self, request: web.Request) -> web.Response:
+        self.fetched.append(request.match_info["name"])
+        data = self.images.get(request.match_info["name"])
+        return web.Response(body=data, content_type="image/jpeg") if data is not None else web.Response(status=404)
+
+    def image_url(self, name: str, data: bytes) -> str:
+        self.images[name] = data
+        return f"{self.base}/img/{name}"
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -141,6 +153,18 @@ class ZaloUser:
     @property
     def chat_id(self) -> str:
         return self.group_id or self.user_id
+
+    def photo_update(self, url: str, caption: str | None = None) -> dict[str, Any]:
+        """A picture sent to the bot, as public clients show it: event message.image.received,
+        the picture's URL in message.photo [secondary]."""
+        update = self.text_update("")
+        update["event_name"] = "message.image.received"
+        message = update["message"]
+        message.pop("text")
+        message["photo"] = url
+        if caption:
+            message["caption"] = caption
+        return update
 
     def text_update(self, text: str) -> dict[str, Any]:
         if self.group_id:

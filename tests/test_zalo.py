@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -118,7 +119,8 @@ async def zalo(zalo_api: FakeZaloAPI, settings: Settings, db: Database,
     links = FileLinks(settings.data_dir, "http://127.0.0.1:0")
     web = WebServer("127.0.0.1", 0, links, [])
     links.public_url = f"http://127.0.0.1:{await web.start()}"
-    channel = ZaloChannel(service, ZaloClient(zalo_api.token, zalo_api.base), links, poll_timeout=1)
+    channel = ZaloChannel(service, ZaloClient(zalo_api.token, zalo_api.base), links, poll_timeout=1,
+                          photo_hosts=frozenset({"127.0.0.1"}))
     await channel.start()
     yield ZaloHarness(zalo_api, service, channel)
     await channel.stop()
@@ -300,3 +302,33 @@ async def test_rasoat_run_serves_telegram_and_zalo_in_one_process(
         out, _ = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, out.decode()
     assert b"telegram channel running" in out and b"zalo channel running" in out
+
+
+async def test_a_village_head_attaches_a_photo_on_zalo(zalo: ZaloHarness, zalo_people: dict[str, ZaloUser]) -> None:
+    """Zalo sends pictures as URLs: the bot fetches it (the sender checked first) and keeps it
+    with the household open in the chat; a picture from a stranger is never fetched."""
+    head = zalo_people["head"]
+    await zalo.survey(head, POOR)
+    async with zalo.service.db.read() as s:
+        hid = (await s.scalars(select(Household.id))).one()
+    await zalo.say(head, f"/mo {hid}")
+    before = len(zalo.api.sent_to(head.chat_id))
+    await zalo.api.push(head.photo_update(zalo.api.image_url("nha.jpg", b"\xff\xd8 the house")))
+    for _ in range(1000):
+        if len(zalo.api.sent_to(head.chat_id)) > before:
+            break
+        await asyncio.sleep(0.01)
+    assert "Đã lưu ảnh thứ 1" in zalo.api.sent_to(head.chat_id)[-1]["text"]
+    from core.procedure.models import HouseholdFile
+
+    async with zalo.service.db.read() as s:
+        files = (await s.scalars(select(HouseholdFile).where(HouseholdFile.household_id == hid))).all()
+    assert [f.kind for f in files] == ["photo"] and Path(files[0].path).read_bytes() == b"\xff\xd8 the house"
+    stranger = zalo.user("z-nobody", "Người lạ")
+    await zalo.api.push(stranger.photo_update(zalo.api.image_url("x.jpg", b"\xff\xd8 x")))
+    for _ in range(1000):
+        if zalo.api.sent_to(stranger.chat_id):
+            break
+        await asyncio.sleep(0.01)
+    assert "chưa đăng ký" in zalo.api.sent_to(stranger.chat_id)[-1]["text"]
+    assert zalo.api.fetched == ["nha.jpg"]  # the stranger's picture was never downloaded

@@ -16,7 +16,9 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
+import httpx
 from aiohttp import web
 from aiolimiter import AsyncLimiter
 
@@ -26,7 +28,7 @@ from bot.files import FileLinks
 from bot.plain import plain_text, split_text
 from bot.runner import Backoff, Runner
 from bot.web import secret_matches
-from core.conversation.messages import ChatRef, Incoming, OutMessage
+from core.conversation.messages import Attachment, ChatRef, Incoming, OutMessage
 from core.delivery import SendError
 from core.i18n import t
 
@@ -36,6 +38,8 @@ TEXT_LIMIT = 2000
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 RETRIES = 3
 TEXT_EVENT = "message.text.received"
+IMAGE_EVENT = "message.image.received"  # carries the picture's URL in message.photo [secondary]
+PHOTO_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,10 @@ class ZaloChannel:
     name = CHANNEL
 
     def __init__(self, app: ChatApp, client: ZaloClient, links: FileLinks | None,
-                 webhook: ZaloWebhook | None = None, max_rate: float = 10, poll_timeout: int = 30) -> None:
+                 webhook: ZaloWebhook | None = None, max_rate: float = 10, poll_timeout: int = 30,
+                 photo_hosts: frozenset[str] = frozenset()) -> None:
         self.chat_app = app
+        self.photo_hosts = photo_hosts  # hosts pictures may come from over plain http (tests' fake)
         self.client = client
         self.links = links
         self.webhook = webhook
@@ -118,13 +124,57 @@ class ZaloChannel:
 
     # ----- translating updates ------------------------------------------------------------
 
-    async def _take(self, ref: ChatRef, incoming: Incoming | None) -> None:
-        if incoming is None:  # a sticker, photo or voice in a private chat: say what the bot reads
+    async def _take(self, ref: ChatRef, incoming: Incoming | None, photo_url: str | None = None) -> None:
+        if photo_url is not None:
+            await self._photo(ref, incoming, photo_url)
+            return
+        if incoming is None:  # a sticker or voice in a private chat: say what the bot reads
             await self.runner.send(ref.chat_id, [OutMessage(t("only_text"))])
             return
         await self.runner.handle(ref, incoming)
 
-    def translate(self, update: dict[str, Any]) -> tuple[ChatRef, Incoming | None] | None:
+    async def _photo(self, ref: ChatRef, incoming: Incoming | None, url: str) -> None:
+        """A picture of a household (or of meeting minutes): the sender is checked before anything
+        is fetched; only https URLs (or the hosts this channel was told to trust) are fetched, up to
+        the upload size cap, into the uploads folder; the procedure keeps what it needs."""
+        uploads = self.chat_app.uploads
+        refusal = await uploads.refusal(ref, 0)
+        if refusal is None and not self._fetchable(url):
+            refusal = OutMessage(t("only_text"))
+        if refusal is not None:
+            await self.runner.send(ref.chat_id, [refusal])
+            return
+        uid = incoming.update_id if incoming is not None else None
+        path = uploads.path_for(ref, uid or "zalo", "anh.jpg")
+        limit = uploads.max_mb * 1024 * 1024
+        try:
+            async with httpx.AsyncClient(timeout=PHOTO_TIMEOUT, follow_redirects=False) as client, \
+                    client.stream("GET", url) as response:
+                response.raise_for_status()
+                size = 0
+                with open(path, "wb") as out:
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > limit:
+                            raise ValueError("too big")
+                        out.write(chunk)
+        except (httpx.HTTPError, ValueError, OSError) as exc:
+            path.unlink(missing_ok=True)
+            log.warning("zalo photo of chat %s not fetched: %s", ref.chat_id, type(exc).__name__)
+            await self.runner.send(ref.chat_id, [OutMessage(t("photo_not_fetched", mb=uploads.max_mb))])
+            return
+        uploads.secure(path)
+        caption = incoming.text if incoming is not None else ""
+        await self.runner.handle(ref, Incoming(text=caption or "", update_id=uid,
+                                               photo=Attachment("anh.jpg", str(path))))
+        path.unlink(missing_ok=True)
+
+    def _fetchable(self, url: str) -> bool:
+        parsed = urlparse(url)
+        return (parsed.scheme == "https" and bool(parsed.hostname)) or (parsed.hostname in self.photo_hosts)
+
+    def translate(self, update: dict[str, Any]) -> tuple[ChatRef, Incoming | None, str | None] | None:
+        """(who, what, the URL of a picture to fetch), or None for what is not for the bot."""
         message = update.get("message") if isinstance(update, dict) else None
         if not isinstance(message, dict) or not isinstance(message.get("chat"), dict):
             return None
@@ -137,9 +187,16 @@ class ZaloChannel:
         mid = message.get("message_id")
         uid = str(mid) if mid not in (None, "") else None  # no id: never deduplicated against another
         text = message.get("text")
-        if update.get("event_name", TEXT_EVENT) != TEXT_EVENT or not isinstance(text, str):
-            return None if ref.is_group else (ref, None)
-        return ref, Incoming(text=text, update_id=uid)
+        event = update.get("event_name", TEXT_EVENT)
+        if ref.is_group and event != TEXT_EVENT:
+            return None
+        photo = message.get("photo")
+        if event == IMAGE_EVENT and isinstance(photo, str) and photo:
+            caption = message.get("caption")
+            return ref, Incoming(text=caption if isinstance(caption, str) else "", update_id=uid), photo
+        if event != TEXT_EVENT or not isinstance(text, str):
+            return ref, None, None
+        return ref, Incoming(text=text, update_id=uid), None
 
     # ----- output -------------------------------------------------------------------------
 
