@@ -122,3 +122,72 @@ async def test_a_request_to_leave_stopped_by_phieu_a_is_an_escaping_household(se
         after = await s.get(Household, household.id)
     assert review is not None and review.stage == "surveyed"  # the meeting decides on escaping households
     assert after is not None and (after.status, after.outcome, after.prior_class) == ("submitted", "not_poor", "poor")
+
+
+def with_members(households: list[list[Any]], members: list[list[Any]]) -> bytes:
+    """Last year's list as the project exports it: a ds_ngheo sheet and a ds_bhyt sheet."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "ds_ngheo"
+    ws.append(["STT", "Họ và tên chủ hộ", "Thôn", "Số CCCD chủ hộ", "Kết quả rà soát"])
+    for n, row in enumerate(households, 1):
+        ws.append([n, *row])
+    bhyt = wb.create_sheet("ds_bhyt")
+    bhyt.append(["DANH SÁCH THÀNH VIÊN HỘ NGHÈO, HỘ CẬN NGHÈO ĐỀ NGHỊ CẤP THẺ BẢO HIỂM Y TẾ NĂM 2025"])
+    bhyt.append(["STT", "Họ và tên", "Giới tính", "Năm sinh", "Quan hệ với chủ hộ", "Họ và tên chủ hộ",
+                 "Số CCCD chủ hộ", "Thôn", "Kết quả rà soát"])
+    for n, row in enumerate(members, 1):
+        bhyt.append([n, *row])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+async def test_import_takes_last_years_members_and_catches_a_known_id(service: ChatApp, tmp_path: Path) -> None:
+    """The members come pre-filled for confirmation (member 1 is the head); a member row that
+    names no household, and an ID number already surveyed this year, are errors of their rows."""
+    from core.procedure.importer import ImportFailed, import_list
+
+    await make_village_head(service, village="Thôn Nà Pàn")
+    households = [["Hoàng Văn Minh", "Thôn Nà Pàn", "020180001234", "Hộ nghèo"]]
+    members = [["Hoàng Văn Minh", "Nam", 1980, "Chủ hộ", "Hoàng Văn Minh", "020180001234", "Thôn Nà Pàn", "Hộ nghèo"],
+               ["Nông Thị Hoa", "Nữ", 1982, "Vợ/chồng", "Hoàng Văn Minh", "020180001234", "Thôn Nà Pàn", "Hộ nghèo"],
+               ["Hoàng Văn An", "Nam", 2014, "Con", "Hoàng Văn Minh", "020180001234", "Thôn Nà Pàn", "Hộ nghèo"]]
+    async with service.db.transaction() as s:
+        commune = await s.scalar(select(Unit).where(Unit.configuration == "65", Unit.code == "6202"))
+    assert commune is not None
+    stray = tmp_path / "stray.xlsx"
+    stray.write_bytes(with_members(households, [*members, ["Ai Đó", "Nam", 1990, "Con", "Không Có", "",
+                                                           "Thôn Nà Pàn", "Hộ nghèo"]]))
+    survey = service.forms["phieu_b"]
+    async with service.db.transaction() as s:
+        try:
+            await import_list(s, stray, commune, survey, 2026, "rural", None)
+        except ImportFailed as failed:
+            texts = [f"{e.sheet}:{e.row}:{e.message}" for e in failed.errors]
+        else:
+            raise AssertionError("a member of no household was accepted")
+    assert texts == ["ds_bhyt:6:thành viên không thuộc hộ nào trong danh sách (chủ hộ Không Có, Thôn Nà Pàn)"]
+    good = tmp_path / "good.xlsx"
+    good.write_bytes(with_members(households, members))
+    async with service.db.transaction() as s:
+        [household] = await import_list(s, good, commune, survey, 2026, "rural", None)
+        hid = household.id
+    from core.storage.repo import load_answers
+
+    async with service.db.read() as s:
+        answers = await load_answers(s, hid)
+    assert answers["so_thanh_vien"] == 3 and answers["tv.2.ho_ten"] == "Nông Thị Hoa"
+    assert answers["tv.2.quan_he"] == "vo_chong" and answers["tv.2.nam_sinh"] == 1982
+    assert answers["tv.3.quan_he"] == "con"
+    assert answers["tv.1.gioi_tinh"] == "nam" and answers["tv.1.nam_sinh"] == 1980
+    # the same head's ID number in a second list of the year is caught (compared by keyed hash)
+    again = tmp_path / "again.xlsx"
+    again.write_bytes(with_members([["Hoàng Văn Minh", "Thôn Nà Pàn", "020180001234", "Hộ nghèo"]], []))
+    async with service.db.transaction() as s:
+        try:
+            await import_list(s, again, commune, survey, 2026, "rural", None)
+        except ImportFailed as failed:
+            assert [e.message for e in failed.errors] == [f"số CCCD đã có ở hộ #{hid} năm nay"]
+        else:
+            raise AssertionError("an ID number already in the year was accepted")

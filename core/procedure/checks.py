@@ -34,6 +34,14 @@ class Finding:
     params: dict[str, Any]
 
 
+def id_key(s: AsyncSession, number: str) -> str:
+    """How `id_numbers_in_year` keys an ID number: its keyed hash where numbers are sealed."""
+    from core.storage.sealed import sealer_of
+
+    sealer = sealer_of(s)
+    return (sealer.lookup("id", number) if sealer is not None else None) or number
+
+
 async def id_numbers_in_year(s: AsyncSession, year: int) -> dict[str, list[int]]:
     """Households of the year by the head's ID number, keyed by the number's keyed hash
     (core/storage/sealed.py): the one place that compares ID numbers, and it never decrypts."""

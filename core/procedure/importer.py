@@ -21,7 +21,7 @@ from core.conversation.engine import SurveyEngine
 from core.datafile import DataFileError, check_keys, line_of, load_mapping
 from core.households import Status
 from core.i18n import t
-from core.procedure.checks import id_numbers_in_year
+from core.procedure.checks import id_key, id_numbers_in_year
 from core.procedure.models import Review
 from core.procedure.steps import Origin, Stage, record_step
 from core.storage.models import Household, Unit
@@ -42,6 +42,16 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_CLASSES = {"ho ngheo": "poor", "ngheo": "poor", "ho can ngheo": "near_poor", "can ngheo": "near_poor"}
 SHEET_CLASS = {"ds_ngheo": "poor", "ds_can_ngheo": "near_poor"}  # the project's own exports
+# A sheet of members (the project's own ds_bhyt export, or any sheet with these headers): one row
+# per member, tied to its household by the head's name and village (and ID number when given).
+MEMBER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("Họ và tên", "Họ tên", "Họ và tên thành viên"),
+    "relation": ("Quan hệ với chủ hộ", "Quan hệ"),
+    "gender": ("Giới tính",),
+    "born": ("Năm sinh",),
+}
+MEMBER_QUESTIONS = {"name": "ho_ten", "relation": "quan_he", "gender": "gioi_tinh", "born": "nam_sinh"}
+HEAD_WORDS = ("chu ho",)  # the relation that marks the head's own row
 NUMBER_HEADERS = ("tt", "stt", "so tt")
 HEADER_SCAN = 30
 
@@ -102,6 +112,15 @@ class ImportRow:
     listed_class: str | None = None
 
 
+@dataclass
+class MemberRow:
+    sheet: str
+    row: int
+    household: tuple[str, str, str]  # folded (village, head's name, head's ID number or "")
+    values: dict[str, str]
+    labels: dict[str, str]
+
+
 class ImportFailed(Exception):
     def __init__(self, errors: list[RowError]) -> None:
         super().__init__(f"{len(errors)} bad rows")
@@ -134,6 +153,41 @@ def _header(ws: Any, mapping: Mapping) -> tuple[int, dict[str, int], int | None]
     return None
 
 
+def _member_header(ws: Any) -> tuple[int, dict[str, int]] | None:
+    """A members sheet's header: the member's name and relation beside the head's name and village."""
+    wanted = {**{f: {fold(h) for h in heads} for f, heads in MEMBER_COLUMNS.items()},
+              **{f: {fold(h) for h in DEFAULT_COLUMNS[f]} for f in ("head_name", "village", "id_number")}}
+    for r, row in enumerate(ws.iter_rows(min_row=1, max_row=HEADER_SCAN, values_only=True), 1):
+        found: dict[str, int] = {}
+        for c, value in enumerate(row, 1):
+            text = fold(_cell(value))
+            for f, heads in wanted.items():
+                if text in heads and f not in found:
+                    found[f] = c
+        if all(f in found for f in ("name", "relation", "head_name", "village")):
+            return r, found
+    return None
+
+
+def read_members(path: Path) -> list[MemberRow]:
+    """Member rows of every members sheet in the workbook (none: the list has counts only)."""
+    wb = load_workbook(path, read_only=True, data_only=True)
+    members: list[MemberRow] = []
+    for ws in wb.worksheets:
+        head = _member_header(ws)
+        if head is None:
+            continue
+        top, cols = head
+        labels = {f: f"{get_column_letter(c)} ({_cell(ws.cell(top, c).value)})" for f, c in cols.items()}
+        for r, raw in enumerate(ws.iter_rows(min_row=top + 1, values_only=True), top + 1):
+            cells = {f: _cell(raw[c - 1]) if c - 1 < len(raw) else "" for f, c in cols.items()}
+            if not cells["name"] or not cells["head_name"]:
+                continue  # count line, signature, notes under the table
+            key = (fold(cells["village"]), fold(cells["head_name"]), cells.get("id_number", "").replace(" ", ""))
+            members.append(MemberRow(ws.title, r, key, cells, labels))
+    return members
+
+
 def read_rows(path: Path, mapping: Mapping = DEFAULT) -> tuple[list[ImportRow], list[RowError]]:
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
@@ -143,6 +197,8 @@ def read_rows(path: Path, mapping: Mapping = DEFAULT) -> tuple[list[ImportRow], 
     errors: list[RowError] = []
     sheets = [wb[mapping.sheet]] if mapping.sheet and mapping.sheet in wb.sheetnames else wb.worksheets
     for ws in sheets:
+        if _member_header(ws) is not None:
+            continue  # members, read by read_members
         head = _header(ws, mapping)
         if head is None:
             continue
@@ -199,8 +255,8 @@ async def check_rows(s: AsyncSession, rows: list[ImportRow], mapping: Mapping, c
             else:
                 if number in seen:
                     bad("id_number", "imp_err_id_twice", row=seen[number])
-                elif known_ids.get(number):
-                    bad("id_number", "imp_err_id_known", id=known_ids[number][0])
+                elif known_ids.get(id_key(s, number)):
+                    bad("id_number", "imp_err_id_known", id=known_ids[id_key(s, number)][0])
                 seen.setdefault(number, item.row)
                 item.answers["chu_ho_cccd"] = number
         if v.get("ethnicity") and "dan_toc" in questions:
@@ -231,6 +287,7 @@ async def import_list(s: AsyncSession, path: Path, commune: Unit, survey: Survey
     """Write every row as a household to review, or raise ImportFailed with every bad row."""
     rows, errors = read_rows(path, mapping)
     errors += await check_rows(s, rows, mapping, commune, survey, year)
+    errors += attach_members(rows, read_members(path), survey)
     if errors:
         raise ImportFailed(errors)
     engine = SurveyEngine(survey, {"review_year": year, "is_urban": area == "urban"})
@@ -255,3 +312,49 @@ async def import_list(s: AsyncSession, path: Path, commune: Unit, survey: Survey
                                                            "class": item.listed_class})
         created.append(household)
     return created
+
+
+def attach_members(rows: list[ImportRow], members: list[MemberRow], survey: Survey) -> list[RowError]:
+    """Last year's members as the roster's answers (member 1 is the head), so the village head
+    confirms them instead of typing them again; each member row names its household, and a row
+    that names none, or a value the form would refuse, is an error of that row."""
+    if not members:
+        return []
+    group = next(iter(survey.groups()), None)
+    if group is None:
+        return []
+    questions = {q.id: q for q in group.questions}
+    by_household: dict[tuple[str, str, str], ImportRow] = {}
+    for item in rows:
+        village = fold(item.values.get("village", ""))
+        name = fold(item.values.get("head_name", ""))
+        by_household[(village, name, item.answers.get("chu_ho_cccd", ""))] = item
+        by_household.setdefault((village, name, ""), item)
+    errors: list[RowError] = []
+    placed: dict[int, int] = {}
+    for m in members:
+        item = by_household.get(m.household) or by_household.get((m.household[0], m.household[1], ""))
+        if item is None:
+            errors.append(RowError(m.sheet, m.row, m.labels["head_name"],
+                                   t("imp_err_member_household", head=m.values["head_name"],
+                                     village=m.values["village"])))
+            continue
+        head = any(w in fold(m.values.get("relation", "")) for w in HEAD_WORDS)
+        index = 1 if head else placed.get(id(item), 1) + 1
+        if not head:
+            placed[id(item)] = index
+        for field_name, qid in MEMBER_QUESTIONS.items():
+            text = m.values.get(field_name, "")
+            q = questions.get(qid)
+            if not text or q is None or (head and qid == "quan_he"):
+                continue
+            try:
+                item.answers[f"{group.id}.{index}.{qid}"] = parse_answer(q, text)
+            except ParseError:
+                errors.append(RowError(m.sheet, m.row, m.labels.get(field_name, field_name),
+                                       t("imp_err_member_value", value=text)))
+    for item in rows:
+        count = placed.get(id(item))
+        if count is not None and "so_thanh_vien" not in item.answers:
+            item.answers["so_thanh_vien"] = count
+    return errors
