@@ -465,7 +465,7 @@ async def recognise(ctx: Ctx, arg: str | None) -> list[OutMessage]:
                                             .where(Household.village_id.in_(villages),
                                                    Complaint.resolved_at.is_(None)))).all()
     if open_complaints:
-        ids = ", ".join(f"#{c.id} (hộ {c.household_id})" for c in open_complaints)
+        ids = ", ".join(t("complaint_ref", id=c.id, household=c.household_id) for c in open_complaints)
         return [OutMessage(t("recognise_blocked_complaints", ids=ids, cmd=slash("resolve")))]
     blocking = await checks.blocking(ctx.s, commune, ctx.settings.review_year)
     if blocking:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from core.classification.pack import pack_for_year
 from core.config import Settings
 from core.datafile import DataFileError
+from core.i18n import t
 from core.procedure.importer import DEFAULT, ImportFailed, import_list, load_import_mapping
 from core.storage.models import Unit
 
@@ -27,18 +28,18 @@ async def import_command(service: Any, args: argparse.Namespace, settings: Setti
     try:
         mapping = load_import_mapping(args.mapping) if args.mapping else DEFAULT
     except DataFileError as exc:
-        print(f"LỖI: {exc}", file=sys.stderr)
+        print(t("cli_error", error=exc), file=sys.stderr)
         return 2
     path = Path(args.file)
     if not path.is_file():
-        print(f"LỖI: {path}: không có tệp này", file=sys.stderr)
+        print(t("cli_no_file", path=path), file=sys.stderr)
         return 2
     try:
         async with service.db.transaction() as s:
             commune = await s.scalar(select(Unit).where(Unit.configuration == config, Unit.level == "commune",
                                                         Unit.code == args.commune))
             if commune is None:
-                print(f"LỖI: không có xã mã {args.commune} (cấu hình {config})", file=sys.stderr)
+                print(t("cli_no_commune", code=args.commune, config=config), file=sys.stderr)
                 return 2
             area = pack_for_year(service.data.packs, settings.review_year).area_of(commune.kind)
             try:
@@ -48,8 +49,8 @@ async def import_command(service: Any, args: argparse.Namespace, settings: Setti
                 raise _Rollback(exc) from exc
     except _Rollback as rollback:
         for error in rollback.failure.errors:
-            print(f"LỖI: {error}", file=sys.stderr)
-        print(f"{len(rollback.failure.errors)} dòng lỗi; không nhập hộ nào", file=sys.stderr)
+            print(t("cli_error", error=error), file=sys.stderr)
+        print(t("cli_import_failed", n=len(rollback.failure.errors)), file=sys.stderr)
         return 2
-    print(f"{len(created)} hộ đã nhập vào danh sách cần rà soát năm {settings.review_year} của {commune.name}")
+    print(t("cli_imported", n=len(created), year=settings.review_year, commune=commune.name))
     return 0
