@@ -14,9 +14,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.access import ROLE_LEVEL, Role
+from core.access import ROLE_LEVEL, Role, covers
 from core.storage.models import GroupBinding, InviteCode, Unit, User, utcnow
-from core.units.tree import ancestors
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 CODE_LENGTH = 8
@@ -93,7 +92,7 @@ async def bind_group(session: AsyncSession, channel: str, chat_id: str, title: s
                                  is_private=private))
         return Bound(unit, None)
     previous = await session.get(Unit, binding.unit_id)
-    if binding.unit_id != unit.id and previous is not None and unit.id not in await ancestors(session, previous):
+    if binding.unit_id != unit.id and previous is not None and not await covers(session, user, previous.id):
         raise AccountError("bind_taken", unit=previous.name)
     binding.unit_id, binding.bound_by, binding.title, binding.bound_at = unit.id, user.id, title, utcnow()
     binding.is_private = private

@@ -9,20 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import access_log
-from core.access import Role
+from core.access import Role, covers
 from core.accounts import AccountError
 from core.storage.models import InviteCode, Unit, User, utcnow
-from core.units.tree import ancestors
 
 
 async def above(session: AsyncSession, actor: User, unit_id: int | None) -> bool:
     """The actor's unit is strictly above this unit (administrators are above everyone)."""
     if actor.role == Role.ADMIN:
         return True
-    if actor.unit_id is None or unit_id is None or actor.unit_id == unit_id:
-        return False
-    unit = await session.get(Unit, unit_id)
-    return unit is not None and actor.unit_id in await ancestors(session, unit)
+    return unit_id is not None and actor.unit_id != unit_id and await covers(session, actor, unit_id)
 
 
 async def manageable(session: AsyncSession, actor: User) -> list[User]:

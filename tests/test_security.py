@@ -121,7 +121,7 @@ async def test_names_that_look_like_formulas_stay_text_in_every_list(service: Ch
         files = []
         for list_id in ("ds_ngheo", "ds_bhyt", "7.1"):
             files += await build_report(s, service.reports, list_id, commune, 2026, tmp_path / "out",
-                                        service.forms["phieu_b"], chart=False)
+                                        service.forms, chart=False)
         await s.rollback()
     for xlsx in files:
         with zipfile.ZipFile(xlsx) as z:
@@ -228,7 +228,7 @@ async def test_data_files_and_folders_are_owner_only(tmp_path: Path) -> None:
         async with service.db.read() as s:
             commune = await s.scalar(select(Unit).where(Unit.configuration == "65", Unit.code == "6202"))
             (xlsx,) = await build_report(s, service.reports, "ds_ngheo", commune, 2026, data / "reports",
-                                         service.forms["phieu_b"])
+                                         service.forms)
         FileLinks(data, "https://bot.example")
         for path in (data / "rasoat.db", data / "rasoat.db-wal", data / "rasoat.db-shm", xlsx,
                      data / ".link_secret", data / KEY_FILE):
@@ -317,7 +317,7 @@ async def test_id_numbers_and_phones_are_sealed_at_rest_and_found_by_keyed_hash(
         assert await households_with_id_number(s, "0912345678") == []  # a phone is not an ID number
         commune = await s.scalar(select(Unit).where(Unit.configuration == "65", Unit.code == "6202"))
         (xlsx,) = await build_report(s, service.reports, "ds_bhyt", commune, 2026, tmp_path / "out",
-                                     service.forms["phieu_b"])
+                                     service.forms)
     from openpyxl import load_workbook
 
     cells = [c.value for row in load_workbook(xlsx).active.iter_rows() for c in row]

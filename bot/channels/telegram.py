@@ -10,6 +10,7 @@ confirms a batch as soon as it is fetched, and a kill would lose those messages.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import warnings
@@ -96,8 +97,6 @@ class TelegramChannel:
     # ----- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        import asyncio
-
         await self.app.initialize()
         await self.bot.set_my_commands([BotCommand(name, text[:256]) for name, text in self.chat_app.router.menu()])
         await self.runner.start()
@@ -113,8 +112,6 @@ class TelegramChannel:
             self._poller = asyncio.create_task(self._poll())
 
     async def stop(self) -> None:
-        import asyncio
-
         if self._web is not None:
             await self._web.stop()
         if self._poller is not None:
@@ -154,8 +151,6 @@ class TelegramChannel:
         """Long polling that keeps the offset at the oldest update still in hand: after a kill
         Telegram hands the unfinished ones to the next process, and the journal makes the
         finished ones no-ops. Updates returned again while older ones are in hand are skipped."""
-        import asyncio
-
         inflight: set[int] = set()
         done: set[int] = set()
         newest = -1

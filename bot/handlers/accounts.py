@@ -12,7 +12,7 @@ from core import access_log
 from core.access import ROLE_LEVEL, Action, Role, can
 from core.accounts import CODE_DAYS, AccountError, bind_group, issue_invite, officers_of, redeem, unbind
 from core.conversation.commands import command_button, slash
-from core.conversation.messages import OutMessage
+from core.conversation.messages import Button, OutMessage
 from core.i18n import catalog, t
 from core.messaging import tell_users
 from core.storage.models import Unit
@@ -97,10 +97,21 @@ async def invite(ctx: Ctx, arg: str | None) -> list[OutMessage]:
                          days=CODE_DAYS, register=slash("register")))]
 
 
+VILLAGE_BUTTONS = 30
+
+
+async def villages_of(ctx: Ctx, commune: Unit) -> list[Unit]:
+    return list((await ctx.s.scalars(select(Unit).where(Unit.parent_id == commune.id, Unit.level == "village")
+                                     .order_by(Unit.name))).all())
+
+
+def village_buttons(villages: list[Unit], command: str, prefix: str = "") -> tuple[tuple[Button, ...], ...]:
+    """One button per village (`command [prefix]#id`), for every "pick a village" step."""
+    return tuple((command_button(v.name, command, f"{prefix}#{v.id}"),) for v in villages[:VILLAGE_BUTTONS])
+
+
 async def _village_choice(ctx: Ctx, commune: Unit) -> list[OutMessage]:
-    villages = (await ctx.s.scalars(select(Unit).where(Unit.parent_id == commune.id, Unit.level == "village")
-                                    .order_by(Unit.name))).all()
-    rows = tuple((command_button(v.name, "invite", f"#{v.id}"),) for v in villages[:30])
+    rows = village_buttons(await villages_of(ctx, commune), "invite")
     return [OutMessage(t("invite_usage", invite=slash("invite"), commune=commune.name), rows)]
 
 
@@ -161,19 +172,18 @@ async def merge(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     commune = await ctx.unit()
     if commune is None or commune.level != "commune":
         return [OutMessage(t("merge_not_allowed"))]
-    villages = {v.id: v for v in (await ctx.s.scalars(select(Unit).where(
-        Unit.parent_id == commune.id, Unit.level == "village").order_by(Unit.name))).all()}
+    villages = {v.id: v for v in await villages_of(ctx, commune)}
     picked = [int(w[1:]) for w in (arg or "").split() if w.startswith("#") and w[1:].isdigit() and len(w) < 11]
     if any(p not in villages for p in picked):
         return [OutMessage(t("invite_village_not_yours"))]
     if not picked:
-        rows = tuple((command_button(v.name, "merge", f"#{v.id}"),) for v in list(villages.values())[:30])
+        rows = village_buttons(list(villages.values()), "merge")
         return [OutMessage(t("merge_pick_duplicate", commune=commune.name), rows)]
     duplicate = villages[picked[0]]
     if len(picked) == 1:
-        rows = tuple((command_button(v.name, "merge", f"#{duplicate.id} #{v.id}"),)
-                     for v in list(villages.values())[:30] if v.id != duplicate.id)
-        return [OutMessage(t("merge_pick_keep", duplicate=duplicate.name), rows)]
+        others = [v for v in villages.values() if v.id != duplicate.id]
+        return [OutMessage(t("merge_pick_keep", duplicate=duplicate.name),
+                           village_buttons(others, "merge", f"#{duplicate.id} "))]
     keep = villages[picked[1]]
     if keep.id == duplicate.id:
         return [OutMessage(t("merge_same"))]

@@ -4,6 +4,7 @@ code, '/chuyenthon' when a village changes head, and '/nhatky' to see who looked
 from __future__ import annotations
 
 from bot.context import Ctx
+from bot.handlers.accounts import village_buttons, villages_of
 from core import access_log
 from core.access import Action, Role, can
 from core.accounts import CODE_DAYS, AccountError, issue_invite
@@ -70,12 +71,7 @@ async def hand_over(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     village = await ctx.s.get(Unit, number) if number is not None else None
     if commune is None or village is None or not await can(ctx.s, ctx.me, Action.INVITE, village):
         if number is None and commune is not None:
-            from bot.handlers.accounts import _village_choice
-
-            choice = await _village_choice(ctx, commune)
-            rows = tuple((command_button(b.label, "hand_over", b.payload.split(":", 2)[2]),)
-                         for row in choice[0].buttons for b in row)
-            return [OutMessage(t("hand_over_choose"), rows)]
+            return [OutMessage(t("hand_over_choose"), village_buttons(await villages_of(ctx, commune), "hand_over"))]
         return [OutMessage(t("invite_village_not_yours"))]
     gone = await village_heads(ctx.s, village)
     for head in gone:

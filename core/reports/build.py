@@ -83,14 +83,12 @@ def _stamp() -> str:
 
 
 async def build_report(session: AsyncSession, catalogue: Catalogue, report_id: str, unit: Unit, year: int,
-                       out_dir: Path, forms: dict[str, Survey] | Survey, chart: bool = True,
+                       out_dir: Path, forms: dict[str, Survey], chart: bool = True,
                        basis: Basis | None = None) -> list[Path]:
     """Write the workbook (and for tables the chart); returns the files. A list finds the form
     it names in `forms`. The files list names and ID numbers, so the folder and files are
     owner-only whatever the umask; each is written under a temporary name and renamed when
     complete, so a crash mid-build never leaves a half-written workbook under a real name."""
-    if isinstance(forms, Survey):
-        forms = {forms.id: forms}
     private_dir(out_dir)
     written = await _build(session, catalogue, report_id, unit, year, out_dir, forms, chart, basis)
     files = []
