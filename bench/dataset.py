@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, text
 
+from core.households import deprivation_mask
 from core.storage.db import Database
 from core.storage.models import Answer, Household, Unit
 from core.units.loader import load_units
@@ -89,7 +90,7 @@ async def seed(db: Database, households: int, config: str = "65", year: int = 20
             "updated_at": now, "submitted_at": now, "outcome": outcome, "pack_id": "nd07_2021", "area": "rural",
             "income_per_capita": float(rng.randint(600, 1500) * 1000 if poorish else rng.randint(1501, 6000) * 1000),
             "b1_score": None, "deprived_count": len(deprived), "deprived": list(deprived),
-            "deprived_mask": sum(1 << (i - 1) for i in deprived), "prior_class": prior, "ethnicity": ethnicity,
+            "deprived_mask": deprivation_mask(deprived), "prior_class": prior, "ethnicity": ethnicity,
             "member_count": members,
         })
         if with_members and poorish:

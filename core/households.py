@@ -32,13 +32,13 @@ class PriorClass(StrEnum):
     NONE = "none"
 
 
+def indicator_bit(number: int) -> int:
+    """Indicator n (1-based) is bit n-1 of the mask."""
+    return 1 << (number - 1)
+
+
 def deprivation_mask(numbers: Iterable[int]) -> int:
-    """Indicator n (1-based) is bit n-1."""
-    return sum(1 << (n - 1) for n in set(numbers))
-
-
-def deprived_numbers(mask: int) -> list[int]:
-    return [n for n in range(1, mask.bit_length() + 1) if mask & (1 << (n - 1))]
+    return sum(indicator_bit(n) for n in set(numbers))
 
 
 def record_classification(household: Household, result: Classification, pack: RulePack,

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, String, and_, case, cast, exists, func, or
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from core.households import indicator_bit
 from core.i18n import t
 from core.reports.spec import Filter, ListSpec, Measure, MemberCount, TableSpec
 from core.reports.stage import Basis
@@ -97,7 +98,7 @@ def condition(f: Filter, majority: tuple[str, ...],
     elif f.minority is False:
         parts.append(Household.ethnicity.in_(majority))
     if f.indicator is not None:
-        parts.append(Household.deprived_mask.op("&")(1 << (f.indicator - 1)) != 0)
+        parts.append(Household.deprived_mask.op("&")(indicator_bit(f.indicator)) != 0)
     if f.area is not None:
         parts.append(Household.area == f.area)
     if f.ethnicity:
