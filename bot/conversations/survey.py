@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.context import Ctx
 from core import access_log
@@ -29,6 +29,7 @@ from core.conversation.messages import OutMessage
 from core.households import Status, households_in, record_classification
 from core.i18n import t
 from core.messaging import tell_users
+from core.procedure.models import HouseholdFile
 from core.procedure.screening import screening_form
 from core.storage.models import Conversation, Household, Unit, User, utcnow
 from core.storage.repo import audit, load_answers, save_answers
@@ -273,10 +274,6 @@ async def list_households(ctx: Ctx, arg: str | None) -> list[OutMessage]:
 async def evidence_line(ctx: Ctx, household: Household) -> list[OutMessage]:
     """What was attached to the household in the field (photos, the location), for its review
     and its summary; nothing when nothing was attached."""
-    from sqlalchemy import func
-
-    from core.procedure.models import HouseholdFile
-
     rows = dict((await ctx.s.execute(select(HouseholdFile.kind, func.count()).where(
         HouseholdFile.household_id == household.id).group_by(HouseholdFile.kind))).all())
     if not rows:
