@@ -24,6 +24,7 @@ class Settings:
     plans: tuple[str, ...] = ()  # plan ids to run; empty = the plans of review_year
     telegram_max_rate: float = 30.0  # messages per second for the whole bot (Telegram: about 30)
     telegram_group_rate: float = 20.0  # messages per minute per group (Telegram: 20)
+    telegram_http: str = "aiohttp"  # python-telegram-bot's network backend: aiohttp, or the library's httpx
     zalo_token: str | None = None
     zalo_api_base: str | None = None
     zalo_webhook_url: str | None = None
@@ -71,6 +72,7 @@ class Settings:
             plans=tuple(p.strip() for p in env.get("RASOAT_PLANS", "").split(",") if p.strip()),
             telegram_max_rate=float(env.get("TELEGRAM_MAX_RATE", "30")),
             telegram_group_rate=float(env.get("TELEGRAM_GROUP_RATE", "20")),
+            telegram_http=env.get("TELEGRAM_HTTP", "aiohttp"),
             zalo_token=env.get("ZALO_BOT_TOKEN") or None,
             zalo_api_base=env.get("ZALO_API_BASE") or None,
             zalo_webhook_url=env.get("ZALO_WEBHOOK_URL") or None,

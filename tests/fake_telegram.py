@@ -74,6 +74,7 @@ class FakeBotAPI:
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}
         self.per_chat: dict[int, int] = {}  # messages sent to each chat, for cheap waiting
+        self._sent_to: dict[int, asyncio.Event] = {}  # set when a message reaches that chat
         self.webhook: dict[str, Any] | None = None
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
@@ -199,7 +200,17 @@ class FakeBotAPI:
         self.messages[(chat_id, message["message_id"])] = message
         self.sent.append(message)
         self.per_chat[chat_id] = self.per_chat.get(chat_id, 0) + 1
+        if chat_id in self._sent_to:
+            self._sent_to[chat_id].set()
         return message
+
+    async def wait_sent(self, chat_id: int, count: int) -> None:
+        """Until `count` messages in all have been sent to the chat (woken by each send, not by
+        polling, so a benchmark's waiting users cost nothing)."""
+        event = self._sent_to.setdefault(chat_id, asyncio.Event())
+        while self.per_chat.get(chat_id, 0) < count:
+            event.clear()
+            await event.wait()
 
     async def api_sendMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         return self._message(p["chat_id"], p["text"], p)

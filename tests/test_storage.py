@@ -32,6 +32,44 @@ async def test_sqlite_runs_in_wal_with_busy_timeout_and_immediate_transactions(t
         await db.dispose()
 
 
+async def test_sqlite_statements_take_one_trip_to_the_sqlite_thread_and_fail_as_usual(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """core/storage/sqlite_driver.py: a statement is one trip (not four), rows, rowcount and
+    lastrowid come back, an error is SQLAlchemy's IntegrityError and rolls the work back."""
+    import aiosqlite
+    from sqlalchemy.exc import IntegrityError
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    try:
+        assert db.engine.url.drivername == "sqlite+rasoat" and db.url.startswith("sqlite+aiosqlite")
+        async with db.transaction() as s:
+            await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+        trips = 0
+        real = aiosqlite.Connection._execute
+
+        async def counted(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+            nonlocal trips
+            trips += 1
+            return await real(self, fn, *args, **kwargs)
+
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        async with db.transaction() as s:
+            await s.execute(text("SELECT 1"))  # BEGIN IMMEDIATE, itself one trip, is issued first
+            before = trips
+            inserted = await s.execute(text("INSERT INTO t (name) VALUES ('a'), ('b')"))
+            assert inserted.rowcount == 2 and trips - before == 1
+            before = trips
+            assert (await s.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all() == ["a", "b"]
+            assert trips - before == 1
+        with pytest.raises(IntegrityError):
+            async with db.transaction() as s:
+                await s.execute(text("INSERT INTO t (name) VALUES ('c')"))
+                await s.execute(text("INSERT INTO t (name) VALUES ('a')"))
+        async with db.read() as s:
+            assert (await s.execute(text("SELECT count(*) FROM t"))).scalar() == 2  # 'c' rolled back
+    finally:
+        await db.dispose()
+
+
 async def test_migrations_match_the_models(db: Database) -> None:
     await db.migrate()
     await db.migrate()  # a second run is a no-op

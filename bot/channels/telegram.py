@@ -25,6 +25,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
 from bot.app import ChatApp
+from bot.channels.telegram_http import AiohttpRequest
 from bot.plain import split_text
 from bot.runner import Backoff, Runner
 from bot.uploads import safe_file_name
@@ -77,6 +78,10 @@ class TelegramChannel:
         self._web: WebServer | None = None
         settings = app.settings
         builder = ApplicationBuilder().token(token).updater(None)
+        if settings.telegram_http == "aiohttp":
+            builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(connections=1))
+        elif settings.telegram_http != "httpx":
+            raise ValueError(f"TELEGRAM_HTTP must be aiohttp or httpx, not {settings.telegram_http!r}")
         if settings.telegram_max_rate > 0:
             # One token at a time, evenly spaced (1 per 1/30 s; per group 1 per 3 s): a bucket of
             # 30 would allow 60 sends inside one sliding second and meet Telegram's flood control.

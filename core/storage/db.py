@@ -24,6 +24,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from core.storage import sqlite_driver
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READONLY = "rasoat_readonly"
@@ -75,7 +77,9 @@ class Database:
             engine_kwargs.setdefault("pool_pre_ping", True)
         # errors must not carry bound values into logs: they are names, ID numbers, incomes
         engine_kwargs.setdefault("hide_parameters", True)
-        self.engine = create_async_engine(url, **engine_kwargs)
+        if parsed.drivername == "sqlite+aiosqlite":  # one thread trip per statement (sqlite_driver.py)
+            parsed = parsed.set(drivername=f"sqlite+{sqlite_driver.DRIVER}")
+        self.engine = create_async_engine(parsed, **engine_kwargs)
         if self.is_sqlite:
             _sqlite_tuning(self.engine, sqlite_synchronous, self.sqlite_path)
         # Shared with every session (ORM and read-only): the Sealer that seals ID numbers.
