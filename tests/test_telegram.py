@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.app import build_app
 from bot.channels.telegram import TelegramChannel, WebhookConfig
 from core.config import Settings
-from core.conversation.messages import ChatRef
+from core.conversation.messages import ChatRef, OutMessage
 from core.storage.db import Database
 from core.storage.models import Answer, AuditLog, GroupBinding, Household, ProcessedUpdate, User
 from tests.fake_telegram import FakeBotAPI, TgUser
@@ -275,3 +275,44 @@ async def test_reports_are_refused_outside_ones_role_and_area(harness: Harness, 
         replies = await harness.act(other, update)
         assert "không thuộc địa bàn" in replies[0]["text"] and not any("document" in m for m in replies)
     assert "chưa có" not in (await harness.say(officer, "/tiendo"))[0]["text"]
+
+
+@pytest.mark.parametrize("http", ["aiohttp", "httpx"])
+async def test_both_network_backends_send_receive_and_move_files(
+        api: FakeBotAPI, settings: Settings, db: Database, http: str) -> None:
+    """bot/channels/telegram_http.py is the default backend; TELEGRAM_HTTP=httpx is the
+    library's own. Either way a text, a keyboard, a document sent and a file fetched go through."""
+    import dataclasses
+
+    from telegram.request import HTTPXRequest
+
+    from bot.channels.telegram_http import AiohttpRequest
+
+    service = await build_app(dataclasses.replace(settings, telegram_http=http,
+                                                  admin_ids=frozenset({("telegram", "1")})), db)
+    channel = TelegramChannel(service, api.token, api.base, poll_timeout=1)
+    assert isinstance(channel.bot.request, AiohttpRequest if http == "aiohttp" else HTTPXRequest)
+    await channel.start()
+    try:
+        harness = Harness(api, service)
+        admin = harness.user(1, "Quản trị")
+        sent = await harness.say(admin, "/huongdan")
+        assert sent and "/moicanbo" in sent[-1]["text"]
+        assert any(m.get("reply_markup") for m in await harness.say(admin, "/baocao"))
+        path = settings.data_dir / "thu.txt"
+        path.write_text("tệp thử")
+        await channel.send(str(admin.chat["id"]), [OutMessage("tệp", document=str(path))])
+        stored = api.sent[-1]
+        assert api.files[stored["document"]["file_id"]] == "tệp thử".encode()
+        telegram_file = await channel.bot.get_file(stored["document"]["file_id"])
+        assert bytes(await telegram_file.download_as_bytearray()) == "tệp thử".encode()
+    finally:
+        await channel.stop()
+
+
+async def test_an_unknown_network_backend_is_refused_at_start(settings: Settings, db: Database) -> None:
+    import dataclasses
+
+    service = await build_app(dataclasses.replace(settings, telegram_http="curl"), db)
+    with pytest.raises(ValueError, match="TELEGRAM_HTTP"):
+        TelegramChannel(service, "1:x", "http://127.0.0.1:9")
