@@ -67,7 +67,7 @@ async def add(db: Database, channel: str, chat_id: str, update_id: str, seq: int
 async def oldest(db: Database, channel: str, chat_id: str) -> Waiting | None:
     async with db.read() as s:
         row = await s.scalar(select(InboxUpdate).where(InboxUpdate.channel == channel, InboxUpdate.chat_id == chat_id)
-                             .order_by(InboxUpdate.seq).limit(1))
+                             .order_by(InboxUpdate.seq, InboxUpdate.id).limit(1))
     if row is None:
         return None
     received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=utcnow().tzinfo)
@@ -84,7 +84,7 @@ async def take(session: AsyncSession, claim: Claim) -> bool:
     oldest. False: apply nothing (another worker took it, or an older one arrived)."""
     await lock_chat(session, claim.channel, claim.chat_id)
     first = select(InboxUpdate.id).where(InboxUpdate.channel == claim.channel, InboxUpdate.chat_id == claim.chat_id) \
-        .order_by(InboxUpdate.seq).limit(1).scalar_subquery()
+        .order_by(InboxUpdate.seq, InboxUpdate.id).limit(1).scalar_subquery()
     gone = await session.execute(delete(InboxUpdate).where(InboxUpdate.id == claim.id, InboxUpdate.id == first))
     return gone.rowcount == 1  # type: ignore[attr-defined]
 

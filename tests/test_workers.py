@@ -175,3 +175,66 @@ async def test_a_killed_worker_leaves_nothing_behind_the_other_carries_on(
             worker_a.kill()
             await worker_a.wait()
         await channel_b.stop()
+
+
+async def test_zalo_bursts_over_two_workers_land_every_answer_on_its_question(
+        settings: Settings, db: Database) -> None:
+    """The same probe on Zalo's webhook (bot/channels/zalo.py): ordered by the message date."""
+    import itertools
+
+    from bot.channels.zalo import ZaloChannel, ZaloWebhook
+    from bot.channels.zalo_client import ZaloClient
+    from bot.web import WebServer
+    from tests.fake_zalo import FakeZaloAPI, ZaloUser
+
+    zalo_api = FakeZaloAPI()
+    await zalo_api.start()
+    settings = replace(settings, inbox_settle=1.0)
+    one = await build_app(settings, db)
+    other_db = Database(settings.database_url)
+    two = await build_app(settings, other_db)
+    texts, expected = await _reference(one, 10)
+    users = []
+    for i in range(6):
+        await make_village_head(one, f"z{i}", village=f"Thôn Zalo {i}")
+        users.append(ZaloUser(zalo_api, f"z{i}", f"Trưởng thôn {i}"))
+    async with one.db.transaction() as s:
+        await s.execute(update(User).where(User.channel == "test", User.external_id != "ref").values(channel="zalo"))
+    hook = ZaloWebhook("https://bot.example/zalo", SECRET)
+    channels = [ZaloChannel(app, ZaloClient(zalo_api.token, zalo_api.base), None, webhook=hook) for app in (one, two)]
+    servers = [WebServer("127.0.0.1", 0, None, c.routes()) for c in channels]
+    ports = [await w.start() for w in servers]
+    for channel in channels:
+        await channel.start()
+    clock = itertools.count(1_700_000_000_000)  # Zalo's message dates, one millisecond apart
+
+    def body(u: ZaloUser, text: str) -> dict[str, Any]:
+        update = u.text_update(text)
+        update["message"]["date"] = next(clock)
+        return {"ok": True, "result": update}
+
+    async def post(http: aiohttp.ClientSession, port: int, b: dict[str, Any]) -> int:
+        async with http.post(f"http://127.0.0.1:{port}/zalo", json=b,
+                             headers={"X-Bot-Api-Secret-Token": SECRET}) as r:
+            return r.status
+
+    try:
+        async with aiohttp.ClientSession() as http:
+            assert {await post(http, ports[0], body(u, "/hoimoi phieu_b")) for u in users} == {200}
+            for burst in range(2):
+                calls = []
+                for u in users:
+                    bodies = [body(u, t) for t in texts[burst * 5:(burst + 1) * 5]]
+                    calls += [post(http, ports[k % 2], b) for k, b in enumerate(bodies)]
+                assert set(await asyncio.gather(*calls)) == {200}
+        for u in users:
+            assert await _stored(one, u.user_id) == expected, f"chat {u.user_id}"
+        async with one.db.read() as s:
+            assert await s.scalar(select(func.count()).select_from(InboxUpdate)) == 0
+    finally:
+        for channel in channels:
+            await channel.stop()
+        for w in servers:
+            await w.stop()
+        await other_db.dispose()
+        await zalo_api.stop()

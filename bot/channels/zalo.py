@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -79,6 +80,7 @@ class ZaloChannel:
         await self.client.get_me()
         await self.runner.start()
         if self.webhook:
+            self.runner.use_inbox(self._apply_raw)
             await self.client.set_webhook(self.webhook.url, self.webhook.secret)
         else:
             with contextlib.suppress(ZaloAPIError):
@@ -109,8 +111,11 @@ class ZaloChannel:
                     self.runner.background(self._take(*translated))
 
     async def on_webhook(self, request: web.Request) -> web.Response:
-        """Answers 200 only once every update in the call has been handled and its reply sent,
-        so an update a dying process held is sent again by Zalo."""
+        """As Telegram's: each update is committed to the inbox (core/inbox.py) and applied in its
+        chat's order by whichever worker holds the chat, so `--workers N` keeps one chat's
+        answers in order on Zalo too; 200 goes back once the call's updates have been applied.
+        The order is the message's `date` (milliseconds), the id its `message_id`; a message
+        without an id cannot be deduplicated or queued, and is handled at once as before."""
         assert self.webhook is not None
         if not secret_matches(request.headers.get(SECRET_HEADER), self.webhook.secret):
             return web.Response(status=401)
@@ -118,9 +123,23 @@ class ZaloChannel:
             body = await request.json()
         except ValueError:
             return web.Response(status=400)
-        handled = [self._take(*u) for u in map(self.translate, updates_of(body)) if u is not None]
-        await asyncio.gather(*handled)
+        work = []
+        for update in updates_of(body):
+            translated = self.translate(update)
+            if translated is None:
+                continue
+            ref, incoming, _photo = translated
+            if incoming is not None and incoming.update_id is not None:
+                work.append(self.runner.receive(ref.chat_id, incoming.update_id, _order(update), update))
+            else:
+                work.append(self._take(*translated))
+        await asyncio.gather(*work)
         return web.json_response({"ok": True})
+
+    async def _apply_raw(self, update: dict[str, Any]) -> None:
+        translated = self.translate(update)
+        if translated is not None:
+            await self._take(*translated)
 
     # ----- translating updates ------------------------------------------------------------
 
@@ -241,3 +260,9 @@ class ZaloChannel:
                     raise
                 await asyncio.sleep(1.0 * 2 ** attempt)
         return None
+
+
+def _order(update: dict[str, Any]) -> int:
+    """A chat's order on Zalo: the message's date in milliseconds (no update counter exists)."""
+    date = update["message"].get("date")
+    return date if isinstance(date, int) and not isinstance(date, bool) else int(time.time() * 1000)
