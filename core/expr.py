@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 MEMBER_AGGREGATES = {"any_member", "all_members", "count_members", "sum_members"}
@@ -83,9 +83,10 @@ class Expr:
     source: str
     tree: ast.Expression
     names: frozenset[str]
+    run: Callable[[Scope], Any] = field(compare=False, repr=False)
 
     def evaluate(self, scope: Scope) -> Any:
-        return _eval(self.tree.body, scope)
+        return self.run(scope)
 
     def truthy(self, scope: Scope) -> bool:
         return bool(self.evaluate(scope))
@@ -109,7 +110,7 @@ def compile_expr(
     mem = set(member_names)
     used: set[str] = set()
     _check(tree.body, hh, mem, in_member, used)
-    return Expr(text, tree, frozenset(used))
+    return Expr(text, tree, frozenset(used), _build(tree.body))
 
 
 def _check(node: ast.AST, hh: set[str], mem: set[str], in_member: bool, used: set[str]) -> None:
@@ -143,68 +144,101 @@ def _check(node: ast.AST, hh: set[str], mem: set[str], in_member: bool, used: se
         _check(child, hh, mem, in_member, used)
 
 
-def _eval(node: ast.AST, scope: Scope) -> Any:
+Fn = Callable[[Scope], Any]
+
+
+def _build(node: ast.AST) -> Fn:
+    """The checked tree turned into nested closures once, when the form is loaded: an answer
+    evaluates the form's expressions twice, and walking the tree with isinstance tests at every
+    node was a sixth of an answer's time (bench.statements). The semantics are the walk's,
+    node for node (None-safe arithmetic and comparisons, short-circuit and/or)."""
     if isinstance(node, ast.Constant):
-        return node.value
+        value = node.value
+        return lambda _s: value
     if isinstance(node, ast.Name):
-        return scope.lookup(node.id)
+        name = node.id
+        return lambda s: s.lookup(name)
     if isinstance(node, ast.Tuple | ast.List):
-        return tuple(_eval(e, scope) for e in node.elts)
+        items = [_build(e) for e in node.elts]
+        return lambda s: tuple(f(s) for f in items)
     if isinstance(node, ast.BoolOp):
+        parts = [_build(v) for v in node.values]
         if isinstance(node.op, ast.And):
-            result: Any = True
-            for value in node.values:
-                result = _eval(value, scope)
-                if not result:
+            def all_of(s: Scope) -> Any:
+                result: Any = True
+                for f in parts:
+                    result = f(s)
+                    if not result:
+                        return result
+                return result
+            return all_of
+
+        def any_of(s: Scope) -> Any:
+            result: Any = False
+            for f in parts:
+                result = f(s)
+                if result:
                     return result
             return result
-        result = False
-        for value in node.values:
-            result = _eval(value, scope)
-            if result:
-                return result
-        return result
+        return any_of
     if isinstance(node, ast.UnaryOp):
-        operand = _eval(node.operand, scope)
+        operand = _build(node.operand)
         if isinstance(node.op, ast.Not):
-            return not operand
-        if operand is None:
-            return None
-        return -operand if isinstance(node.op, ast.USub) else +operand
+            return lambda s: not operand(s)
+        negate = isinstance(node.op, ast.USub)
+
+        def signed(s: Scope) -> Any:
+            v = operand(s)
+            if v is None:
+                return None
+            return -v if negate else +v
+        return signed
     if isinstance(node, ast.BinOp):
-        left, right = _eval(node.left, scope), _eval(node.right, scope)
-        if left is None or right is None:
-            return None
-        try:
-            return _BINOPS[type(node.op)](left, right)
-        except ZeroDivisionError:
-            return None
-    if isinstance(node, ast.Compare):
-        left = _eval(node.left, scope)
-        for op, comparator in zip(node.ops, node.comparators, strict=True):
-            right = _eval(comparator, scope)
-            if left is None or right is None:
-                return False
+        left, right, op = _build(node.left), _build(node.right), _BINOPS[type(node.op)]
+
+        def arithmetic(s: Scope) -> Any:
+            a, b = left(s), right(s)
+            if a is None or b is None:
+                return None
             try:
-                if not _CMPOPS[type(op)](left, right):
+                return op(a, b)
+            except ZeroDivisionError:
+                return None
+        return arithmetic
+    if isinstance(node, ast.Compare):
+        first = _build(node.left)
+        chain = [(_CMPOPS[type(o)], _build(c)) for o, c in zip(node.ops, node.comparators, strict=True)]
+
+        def compare(s: Scope) -> bool:
+            a = first(s)
+            for cmp, fn in chain:
+                b = fn(s)
+                if a is None or b is None:
                     return False
-            except TypeError:
-                return False
-            left = right
-        return True
+                try:
+                    if not cmp(a, b):
+                        return False
+                except TypeError:
+                    return False
+                a = b
+            return True
+        return compare
     if isinstance(node, ast.IfExp):
-        return _eval(node.body, scope) if _eval(node.test, scope) else _eval(node.orelse, scope)
+        test, body, orelse = _build(node.test), _build(node.body), _build(node.orelse)
+        return lambda s: body(s) if test(s) else orelse(s)
     if isinstance(node, ast.Call):
         assert isinstance(node.func, ast.Name)
         fname = node.func.id
         if fname in MEMBER_AGGREGATES:
-            return _aggregate(fname, node.args[0], scope.household())
-        return PLAIN_FUNCTIONS[fname](*(_eval(a, scope) for a in node.args))
+            cond = _build(node.args[0])
+            return lambda s: _aggregate(fname, cond, s.household())
+        fn, args = PLAIN_FUNCTIONS[fname], [_build(a) for a in node.args]
+        return lambda s: fn(*(a(s) for a in args))
     raise ExprError(f"cannot evaluate {ast.unparse(node)}")  # pragma: no cover - _check forbids it
 
 
-def _aggregate(fname: str, cond: ast.AST, household: Scope) -> Any:
-    values = [_eval(cond, Scope(m, parent=household)) for m in household.members]
+def _aggregate(fname: str, cond: Fn, household: Scope) -> Any:
+    values = [cond(Scope(m, parent=household)) for m in household.members]
     if fname == "any_member":
         return any(values)
     if fname == "all_members":

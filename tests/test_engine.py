@@ -349,3 +349,17 @@ def test_state_json_is_backward_compatible() -> None:
     assert EngineState.from_json(state.to_json()) == state
     assert EngineState.from_json(None) == EngineState()
     assert EngineState.from_json({"mode": "review", "page": "x"}).page == 0
+
+
+def test_a_remembered_view_is_used_only_for_the_very_answers_it_was_made_for(engine: SurveyEngine) -> None:
+    """The survey session hands the previous step's view to the next step's engine
+    (bot/conversations/survey.py); a view made for other answers must never be used."""
+    few = fill(engine, POOR).answers
+    view = engine.view(few)
+    fresh = SurveyEngine(engine.survey, engine.context)
+    fresh.remember(few, view)
+    assert fresh.view(dict(few)) is view  # equal answers: reused
+    changed = {**few, "so_thanh_vien": 1}
+    other = fresh.view(changed)
+    assert other is not view and len(other.slots) < len(view.slots)  # recomputed: fewer members asked
+    assert fresh.view(changed) is other

@@ -116,6 +116,9 @@ async def _step(ctx: Ctx, act: Act) -> list[OutMessage]:
     answers = ctx.data.answers.get(household.id, household.revision)
     if answers is None:
         answers = await load_answers(ctx.s, household.id)
+    memo = ctx.data.answers.memo(household.id, household.revision)
+    if memo is not None and memo[0] == (engine.survey.id, engine.context):
+        engine.remember(memo[1], memo[2])  # the previous step's view of these answers
     step = act(engine, position(household), dict(answers))
     return await _persist(ctx, household, engine, step, answers)
 
@@ -126,7 +129,8 @@ async def _persist(ctx: Ctx, household: Household, engine: SurveyEngine, step: S
     if before is not None:  # what the store holds once this commits, for the next step on this worker
         after = {**before, **{c.key: c.new for c in step.changes}}
         hid, revision = household.id, household.revision
-        ctx.after_commit.append(lambda: ctx.data.answers.put(hid, revision, after))
+        memo = ((engine.survey.id, engine.context), *engine.last) if engine.last else None
+        ctx.after_commit.append(lambda: ctx.data.answers.put(hid, revision, after, memo))
     head = engine.survey.head_name
     if head and any(c.key == head for c in step.changes):
         household.head_name = step.answers.get(head)

@@ -85,9 +85,22 @@ class SurveyEngine:
     def __init__(self, survey: Survey, context: Mapping[str, Any]) -> None:
         self.survey = survey
         self.context = dict(context)
+        # The last (answers, view) evaluated: a step evaluates the form for the answers it
+        # starts from and again after the change, and the next step starts from exactly those
+        # answers. The view is a pure function of (form, context, answers), so a remembered one
+        # is reused only for equal answers (checked), never by trust.
+        self.last: tuple[dict[str, Any], FormView] | None = None
 
     def view(self, answers: Mapping[str, Any]) -> FormView:
-        return evaluate(self.survey, answers, self.context)
+        if self.last is not None and self.last[0] == answers:
+            return self.last[1]
+        view = evaluate(self.survey, answers, self.context)
+        self.last = (dict(answers), view)
+        return view
+
+    def remember(self, answers: Mapping[str, Any], view: FormView) -> None:
+        """A view another engine of the same form and context evaluated for these answers."""
+        self.last = (dict(answers), view)
 
     # ----- entry points -------------------------------------------------------------------
 

@@ -52,10 +52,12 @@ class LRU(Generic[K, V]):
 
 
 class AnswerCache:
-    """household id -> (revision, answers as load_answers returns them)."""
+    """household id -> (revision, answers as load_answers returns them, and a memo the caller
+    keeps with them: the survey session's last evaluated form view, which the engine reuses
+    only for equal answers, form and context)."""
 
     def __init__(self, size: int = 20_000) -> None:
-        self._lru: LRU[int, tuple[int, dict[str, Any]]] = LRU(size)
+        self._lru: LRU[int, tuple[int, dict[str, Any], Any]] = LRU(size)
 
     def get(self, household_id: int, revision: int) -> dict[str, Any] | None:
         hit = self._lru.get(household_id)
@@ -63,8 +65,12 @@ class AnswerCache:
             return None
         return dict(hit[1])  # the caller's copy: the engine and the caller may change theirs
 
-    def put(self, household_id: int, revision: int, answers: dict[str, Any]) -> None:
-        self._lru.put(household_id, (revision, dict(answers)))
+    def memo(self, household_id: int, revision: int) -> Any:
+        hit = self._lru.get(household_id)
+        return hit[2] if hit is not None and hit[0] == revision else None
+
+    def put(self, household_id: int, revision: int, answers: dict[str, Any], memo: Any = None) -> None:
+        self._lru.put(household_id, (revision, dict(answers), memo))
 
 
 _parents: WeakKeyDictionary[Engine, dict[int, int | None]] = WeakKeyDictionary()
