@@ -316,3 +316,19 @@ async def test_an_unknown_network_backend_is_refused_at_start(settings: Settings
     service = await build_app(dataclasses.replace(settings, telegram_http="curl"), db)
     with pytest.raises(ValueError, match="TELEGRAM_HTTP"):
         TelegramChannel(service, "1:x", "http://127.0.0.1:9")
+
+
+async def test_the_aiohttp_backend_reports_a_silent_server_as_the_librarys_timed_out(api: FakeBotAPI) -> None:
+    from telegram import Bot
+    from telegram.error import NetworkError, TimedOut
+
+    from bot.channels.telegram_http import AiohttpRequest
+
+    api.send_delay = 2.0
+    bot = Bot(api.token, base_url=f"{api.base}/bot", request=AiohttpRequest(read_timeout=0.3))
+    async with bot:
+        with pytest.raises(TimedOut):
+            await bot.send_message(5, "chậm")
+    gone = Bot(api.token, base_url="http://127.0.0.1:9/bot", request=AiohttpRequest())
+    with pytest.raises(NetworkError):
+        await gone.initialize()

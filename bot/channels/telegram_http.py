@@ -6,8 +6,9 @@ Measured on this machine against the fake Bot API (bench.all, README "Benchmarks
 sendMessage through the default httpx backend costs 1.2 ms of CPU alone and 2-3 ms when 20 are
 in flight, the same call through aiohttp 0.3 ms; the bot already runs aiohttp for its webhook
 server, so no package is added. Timeouts mean what they mean for HTTPXRequest (read, write and
-connect per call, pool = waiting for a free connection), and the errors are the library's own:
-TimedOut and NetworkError, which the channel and the outbox already handle.
+connect per call, pool = waiting for a free connection; aiohttp has no write timeout), and the
+errors are the library's own: TimedOut and NetworkError, which the channel and the outbox
+already handle.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-DEFAULTS = {"read": 5.0, "write": 5.0, "connect": 5.0, "pool": 1.0, "media_write": 20.0}
+DEFAULTS = {"read": 5.0, "connect": 5.0, "pool": 1.0}  # seconds, HTTPXRequest's defaults
 
 
 class AiohttpRequest(BaseRequest):
@@ -54,7 +55,6 @@ class AiohttpRequest(BaseRequest):
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data and request_data.contains_files else None
         read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
-        write = _given(write_timeout, DEFAULTS["media_write"] if files else DEFAULTS["write"])
         connect = _given(connect_timeout, DEFAULTS["connect"])
         pool = _given(pool_timeout, DEFAULTS["pool"])
         body: Any = None
@@ -72,9 +72,10 @@ class AiohttpRequest(BaseRequest):
             body = form
         elif request_data is not None:
             body = request_data.json_parameters  # form-encoded, each value JSON: as PTB sends it
-        # aiohttp has no separate write timeout: the whole call gets read + write
-        total = None if read is None else read + (write or 0) + (connect or 0)
-        timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_read=read)
+        # As httpx's, the read timeout bounds each wait for data, not the whole call, so a large
+        # file downloads as long as bytes keep coming; aiohttp has no per-write timeout, so
+        # write_timeout is accepted and not applied.
+        timeout = aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect, sock_read=read)
         try:
             await asyncio.wait_for(self._slots.acquire(), pool)
         except TimeoutError as err:
