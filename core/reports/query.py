@@ -16,7 +16,7 @@ from core.i18n import t
 from core.reports.spec import Filter, ListSpec, Measure, MemberCount, TableSpec
 from core.reports.stage import Basis
 from core.storage.models import Answer, Household, Unit
-from core.storage.sealed import open_answer
+from core.storage.sealed import sealer_of
 from core.surveys.model import Survey
 from core.units.tree import UnitTree, children
 
@@ -257,6 +257,7 @@ async def list_rows(session: AsyncSession, spec: ListSpec, survey: Survey, unit:
     if group:
         by_group = Answer.key.like(f"{group}.%")
         wanted = by_group if wanted is None else or_(wanted, by_group)
+    sealer = sealer_of(session)  # once per list, not once per answer (about 400,000 for ds_bhyt)
     stream = await session.stream(query.execution_options(yield_per=LIST_CHUNK))
     async for chunk in stream.partitions(LIST_CHUNK):
         details: dict[int, dict[str, Any]] = {}
@@ -264,7 +265,7 @@ async def list_rows(session: AsyncSession, spec: ListSpec, survey: Survey, unit:
             answers = await session.execute(select(Answer.household_id, Answer.key, Answer.value).where(
                 Answer.household_id.in_([h.id for h in chunk]), wanted))
             for hid, key, value in answers.all():
-                details.setdefault(hid, {})[key] = open_answer(session, value)
+                details.setdefault(hid, {})[key] = sealer.open(value) if sealer is not None else value
         for household in chunk:
             got = details.get(household.id, {})
             row = ListRow(household, household.list_village, {k: got.get(k) for k in keys})
