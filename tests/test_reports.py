@@ -200,3 +200,44 @@ def test_catalogue_lists_every_table_and_list() -> None:
     ids = [rid for rid, _ in names]
     assert ids[:11] == [f"7.{i}" for i in range(1, 12)] and "ds_bhyt" in ids
     assert all(0 < len(title) <= 40 for _, title in names)
+
+
+async def test_a_district_list_written_by_the_writer_process_equals_the_one_written_here(
+    db: Database, province: list[Generated], data: DataFiles, tmp_path: Path
+) -> None:
+    """core/reports/sheet.py: above the commune the XML is written by a second process from the
+    recorded calls; the sheet and its styles are byte for byte those written in-process."""
+    import zipfile
+
+    from core.reports.excel import render_list
+    from core.reports.query import list_rows
+
+    district = await unit(db, "district")
+    spec = data.reports.lists.lists["ds_bhyt"]
+    survey = data.forms[spec.form]
+    files = {}
+    for separate in (True, False):
+        async with db.read() as s:
+            rows = list_rows(s, spec, survey, district, 2026, data.reports.lists.majority_ethnicities)
+            files[separate] = await render_list(spec, rows, district, None, 2026, survey,
+                                                tmp_path / f"bhyt_{separate}.xlsx", separate_writer=separate)
+    parts = {k: zipfile.ZipFile(p) for k, p in files.items()}
+    for name in ("xl/worksheets/sheet1.xml", "xl/styles.xml", "xl/workbook.xml"):
+        assert parts[True].read(name) == parts[False].read(name), name
+    members = sum(g.members for g in province if g.district_id == district.id and g.outcome in ("poor", "near_poor"))
+    numbered = [r for r in load_workbook(files[True]).active.iter_rows(values_only=True) if isinstance(r[0], int)]
+    assert len(numbered) == members > 0
+
+
+async def test_a_failing_list_leaves_no_file_and_no_writer_behind(data: DataFiles, tmp_path: Path) -> None:
+    from core.reports.sheet import Recorder
+
+    recorder = Recorder(tmp_path / "x.xlsx", "x")
+    recorder.next_row()
+    recorder.write(1, "a", recorder.fmt())
+    recorder.abort()  # what render_list does when the query fails half-way
+    assert recorder._proc.returncode is not None and not (tmp_path / "x.xlsx").exists()
+    broken = Recorder(tmp_path / "y.xlsx", "y")
+    broken._add(("no_such_call",))
+    with pytest.raises(RuntimeError, match="sheet writer failed: ValueError: unknown sheet call"):
+        broken.close()

@@ -12,7 +12,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Border, Font, Side
@@ -21,11 +20,11 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from core.i18n import t
 from core.reports.query import ListRow, Row, TableData
+from core.reports.sheet import FONT, Recorder, Sheet
 from core.reports.spec import Column, ListColumn, ListSpec, TableSpec
 from core.storage.models import Unit
 from core.surveys.model import Survey
 
-FONT = "Times New Roman"
 THIN = Side(style="thin")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
@@ -290,86 +289,32 @@ def _list_cells(spec: ListSpec, item: ListRow, labels: _Labels) -> list[list[Any
     return [[cell(c, None) for c in spec.columns]]
 
 
-class _Sheet:
-    """A list sheet streamed to the file row by row (XlsxWriter's constant_memory mode: a row
-    is written out when the next one starts, so a list of 100,000 rows never sits in memory).
-    XlsxWriter and not openpyxl's write-only mode for lists, by measurement on this machine:
-    100,000 rows of 9 styled cells take 7.4 s with XlsxWriter and 14.5 s with openpyxl write-only
-    (lxml installed, cells built as cheaply as openpyxl allows). Text always goes through
-    write_string, so it is never a formula (formula injection); the workbook also turns off
-    XlsxWriter's own string-to-formula and string-to-number guessing."""
-
-    def __init__(self, path: Path, title: str) -> None:
-        self.book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
-                                                    "strings_to_numbers": False, "strings_to_urls": False})
-        self.ws = self.book.add_worksheet(title[:31])
-        self.row = -1  # 0-based, as XlsxWriter counts
-        self._formats: dict[tuple[Any, ...], Any] = {}
-
-    def fmt(self, size: int = 12, bold: bool = False, italic: bool = False, align: str = "left",
-            border: bool = False, number: str | None = None) -> Any:
-        key = (size, bold, italic, align, border, number)
-        got = self._formats.get(key)
-        if got is None:
-            spec: dict[str, Any] = {"font_name": FONT, "font_size": size, "bold": bold, "italic": italic,
-                                    "align": align, "valign": "vcenter", "text_wrap": align != "right"}
-            if border:
-                spec["border"] = 1
-            if number:
-                spec["num_format"] = number
-            got = self._formats[key] = self.book.add_format(spec)
-        return got
-
-    def write(self, col: int, value: Any, fmt: Any) -> None:
-        """One cell of the current row (col 1-based); text as text, numbers as numbers. Control
-        characters XML cannot hold are escaped by XlsxWriter (_xHHHH_), never written raw."""
-        if isinstance(value, str) or value is None:
-            self.ws.write_string(self.row, col - 1, value or "", fmt)
-        elif isinstance(value, bool):
-            self.ws.write_boolean(self.row, col - 1, value, fmt)
-        elif isinstance(value, int | float):
-            self.ws.write_number(self.row, col - 1, value, fmt)
-        else:
-            self.ws.write_string(self.row, col - 1, str(value), fmt)
-
-    def cells(self, first: int, values: Sequence[Any], text: Any, figure: Any, money: Any) -> None:
-        """A row's data cells from column `first` on, each in the format of its kind: the
-        list's inner loop, so the methods are looked up once (100,000 rows of ds_bhyt)."""
-        row, put_text, put_number = self.row, self.ws.write_string, self.ws.write_number
-        for col, value in enumerate(values, first - 1):
-            if value is None or isinstance(value, str):
-                put_text(row, col, value or "", text)
-            elif isinstance(value, bool):
-                self.ws.write_boolean(row, col, value, figure)
-            elif isinstance(value, int):
-                put_number(row, col, value, figure)
-            elif isinstance(value, float):
-                put_number(row, col, value, money)
-            else:
-                put_text(row, col, str(value), text)
-
-    def merged(self, first: int, last: int, value: str, fmt: Any) -> None:
-        if last > first:
-            self.ws.merge_range(self.row, first - 1, self.row, last - 1, "", fmt)
-        self.write(first, value, fmt)
-
-    def next_row(self, height: float | None = None) -> None:
-        self.row += 1
-        if height:
-            self.ws.set_row(self.row, height)
-
-
 async def render_list(spec: ListSpec, rows: AsyncIterable[ListRow] | Iterable[ListRow], unit: Unit,
-                      parent: Unit | None, year: int, survey: Survey, path: Path, today: date | None = None) -> Path:
+                      parent: Unit | None, year: int, survey: Survey, path: Path, today: date | None = None,
+                      separate_writer: bool | None = None) -> Path:
     """Columns come from the list's spec (core/reports/lists.yaml), none from code. Rows are
     written as they arrive from the query (core/reports/query.py list_rows streams them); the
     heading, header and signature are those of the other sheets (_heading, _signature)."""
     today = today or date.today()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if separate_writer is None:  # a commune's list is a few hundred rows, a province's 100,000
+        separate_writer = unit.level not in ("commune", "village")
+    out: Sheet | Recorder = Recorder(path, spec.id) if separate_writer else Sheet(path, spec.id)
+    try:
+        await _fill_list(out, spec, rows, unit, parent, year, survey, today)
+    except BaseException:
+        if isinstance(out, Recorder):
+            out.abort()
+        raise
+    out.close()
+    return path
+
+
+async def _fill_list(out: Sheet | Recorder, spec: ListSpec, rows: AsyncIterable[ListRow] | Iterable[ListRow],
+                     unit: Unit, parent: Unit | None, year: int, survey: Survey, today: date) -> None:
     headers = [t("rpt_no"), *(c.label for c in spec.columns)]
     width = len(headers)
     half = max(2, width // 2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = _Sheet(path, spec.id)
     ws = out.ws
     ws.set_column(0, 0, 6)
     for c, column in enumerate(spec.columns, 1):
@@ -429,5 +374,3 @@ async def render_list(spec: ListSpec, rows: AsyncIterable[ListRow] | Iterable[Li
     ws.repeat_rows(top)
     ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
     ws.center_horizontally()
-    out.book.close()
-    return path
