@@ -35,6 +35,7 @@ from sqlalchemy import select, update
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+from bench import sheet_writer
 from bench.dataset import seed
 from bench.reports import _drop, _pg_db
 from bench.reports import run as run_reports
@@ -324,6 +325,7 @@ async def main_async(households: int, skip_reports: bool, sections: str = "12345
         await run_reports(households, "200", False, ["7.1", "7.2", "7.3", "7.4", "ds_ngheo", "ds_can_ngheo",
                                                      "ds_thoat_ngheo", "ds_thoat_can_ngheo", "ds_ngheo_moi",
                                                      "ds_mstb", "ds_bhyt"])
+        sheet_writer.main()
 
 
 async def several_workers(tmp: Path) -> None:

@@ -79,8 +79,9 @@ async def run(households: int, config: str, postgres: bool, only: list[str] | No
             peak = tracemalloc.get_traced_memory()[1] / 2**20
             tracemalloc.stop()
             print(f"{rid:<20}{timings[0]:>10.2f}{peak:>10.1f}  {files[0].name} ({files[0].stat().st_size // 1024} KiB)")
-        print(f"process max RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; "
-              f"largest child process (the sheet writers): {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MiB")
+        # the sheet writer processes' own memory: bench/sheet_writer.py (a forked child's peak
+        # counts the parent's pages, so it cannot be read off here)
+        print(f"process max RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     finally:
         await db.dispose()
         if pg_name:
