@@ -1,5 +1,7 @@
 """The sheet writer process alone (core/reports/sheet.py): 100,000 rows of 9 cells, like
-ds_bhyt for a province, fed from this small process, with the writer's time and peak memory.
+ds_bhyt for a province, fed from this small process, with the writer's time and peak memory
+(run it on its own: a child's peak memory as Linux counts it includes its parent's pages at the
+fork, so a writer started from a big process shows the big process's size).
 
     .venv/bin/python -m bench.sheet_writer
 """
