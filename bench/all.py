@@ -12,7 +12,7 @@
    enforces Telegram's limits (30 messages/s, 20 per minute per group);
 5. report generation for a province of 200,000 households (bench/reports.py), every list.
 
-    .venv/bin/python -m bench.all                     # everything (about 7 minutes on 2 cores)
+    .venv/bin/python -m bench.all                     # everything (about 8 minutes on 2 cores)
     .venv/bin/python -m bench.all --households 20000  # a smaller province for the reports
 """
 
