@@ -28,6 +28,8 @@ def main() -> None:
         sheet.next_row()
         sheet.write(1, n, number)
         sheet.cells(2, ROW, text, number, number)
+    sheet._ops.append(("end",))
+    sheet._send()
     sheet._pipe.close()  # as Recorder.close, but collecting the writer's own resource usage
     _pid, status, usage = os.wait4(sheet._proc.pid, 0)
     elapsed = time.perf_counter() - t0

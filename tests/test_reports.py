@@ -241,3 +241,15 @@ async def test_a_failing_list_leaves_no_file_and_no_writer_behind(data: DataFile
     broken._add(("no_such_call",))
     with pytest.raises(RuntimeError, match="sheet writer failed: ValueError: unknown sheet call"):
         broken.close()
+
+
+def test_a_writer_whose_report_process_dies_leaves_no_half_list(tmp_path: Path) -> None:
+    """EOF before the end mark (the report process was killed): the writer drops the file."""
+    import pickle
+
+    ops = [("next_row", None), ("write", 1, "một nửa", ("fmt", 12, False, False, "left", False, None))]
+    target = tmp_path / "half.xlsx"
+    done = subprocess.run([sys.executable, "-m", "core.reports.sheet", str(target), "x"],
+                          input=pickle.dumps(ops), capture_output=True)
+    assert done.returncode != 0 and b"stopped before the list was complete" in done.stderr
+    assert not target.exists()

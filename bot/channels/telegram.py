@@ -275,7 +275,7 @@ class TelegramChannel:
                 if i == len(parts) - 1 and message.buttons:
                     params["reply_markup"] = raw_keyboard(message)
                 # the raw call: the Message Telegram returns is not used, and building the keyboard
-                # and parsing the answer back into objects was a third of a send (bench.all)
+                # objects alone was a fifth of a send's CPU time (profiled)
                 await self.bot.do_api_request("sendMessage", api_kwargs=params)
 
     async def deliver(self, chat_id: str, message: OutMessage) -> None:

@@ -150,8 +150,8 @@ class Recorder:
 
     def close(self) -> None:
         """Everything sent; returns once the writer has closed the workbook."""
-        if self._ops:
-            self._send()
+        self._ops.append(("end",))
+        self._send()
         with contextlib.suppress(BrokenPipeError):
             self._pipe.close()
         if self._proc.wait() != 0:
@@ -185,10 +185,15 @@ def replay(path: str, title: str, source: BinaryIO) -> None:
     while True:
         try:
             ops = pickle.load(source)
-        except EOFError:
-            break
+        except EOFError:  # the report process died before the end: no half list under its name
+            sheet.close()
+            Path(path).unlink(missing_ok=True)
+            raise SystemExit("the report process stopped before the list was complete") from None
         for op in ops:
             name = op[0]
+            if name == "end":
+                sheet.close()
+                return
             if name == "cells":
                 sheet.cells(op[1], op[2], fmt(op[3]), fmt(op[4]), fmt(op[5]))
             elif name == "write":
@@ -201,7 +206,6 @@ def replay(path: str, title: str, source: BinaryIO) -> None:
                 getattr(sheet.ws, op[1])(*op[2], **op[3])
             else:
                 raise ValueError(f"unknown sheet call {name!r}")
-    sheet.close()
 
 
 if __name__ == "__main__":
