@@ -37,7 +37,7 @@ from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from bench.dataset import seed
-from bench.reports import _drop, _pg_db
+from bench.reports import pg_database
 from bench.reports import run as run_reports
 from bot.app import ChatApp, build_app
 from bot.channels.telegram import TelegramChannel
@@ -289,11 +289,8 @@ async def chat_throughput(tmp: Path) -> None:
         echo_aio = await echo_rate(users, "aiohttp")
         sqlite = await survey_rate(f"sqlite+aiosqlite:///{tmp / f'chat{users}.db'}", tmp, users)
         sqlite_httpx = await survey_rate(f"sqlite+aiosqlite:///{tmp / f'chat{users}x.db'}", tmp, users, "httpx")
-        pg_url, pg_name = await _pg_db()
-        try:
+        async with pg_database() as pg_url:
             pg = await survey_rate(pg_url, tmp, users)
-        finally:
-            await _drop(pg_name)
         print(f"   {users} users, {ANSWERS[users]} answers each")
         print(f"   {'bare echo bot (python-telegram-bot, httpx)':<46}{echo:>8.1f} messages/s")
         print(f"   {'bare echo bot (the same, aiohttp backend)':<46}{echo_aio:>8.1f} messages/s")
@@ -332,11 +329,8 @@ async def main_async(households: int, skip_reports: bool, sections: str = "12345
 async def several_workers(tmp: Path) -> None:
     print("\n2. several workers: webhook mode, 50 users posting 10 answers each, PostgreSQL")
     for workers in (1, 2):
-        pg_url, pg_name = await _pg_db()
-        try:
+        async with pg_database() as pg_url:
             rate = await webhook_rate(pg_url, tmp, workers)
-        finally:
-            await _drop(pg_name)
         print(f"   {f'rasoat run --workers {workers}':<44}{rate:>8.1f} answers/s")
 
 

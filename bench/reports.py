@@ -16,6 +16,8 @@ import tempfile
 import time
 import tracemalloc
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import select
@@ -45,6 +47,16 @@ async def _drop(name: str) -> None:
     conn = await asyncpg.connect(PG_ADMIN)
     await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await conn.close()
+
+
+@asynccontextmanager
+async def pg_database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one measurement, dropped afterwards; yields its URL."""
+    url, name = await _pg_db()
+    try:
+        yield url
+    finally:
+        await _drop(name)
 
 
 async def run(households: int, config: str, postgres: bool, only: list[str] | None) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from bench.reports import _drop, _pg_db
+from bench.reports import pg_database
 from bot.app import build_app
 from core.config import Settings
 from core.conversation.messages import Incoming
@@ -64,11 +64,8 @@ async def measure(url: str, tmp: Path, answers: int = 20, show: bool = False) ->
 async def main_async(postgres: bool, show: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="rasoat-stmt-"))
     if postgres:
-        url, name = await _pg_db()
-        try:
+        async with pg_database() as url:
             per, ms = await measure(url, tmp, show=show)
-        finally:
-            await _drop(name)
     else:
         per, ms = await measure(f"sqlite+aiosqlite:///{tmp / 's.db'}", tmp, show=show)
     print(f"{'PostgreSQL' if postgres else 'SQLite'}: {per:.1f} statements per answer, {ms:.1f} ms per answer")

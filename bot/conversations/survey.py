@@ -113,10 +113,8 @@ async def _step(ctx: Ctx, act: Act) -> list[OutMessage]:
     if household is None:
         return [OutMessage(t("no_active_survey", new=slash("new"), list=slash("list")))]
     engine = engine_for(ctx, household)
-    answers = ctx.data.answers.get(household.id, household.revision)
-    if answers is None:
-        answers = await load_answers(ctx.s, household.id)
-    memo = ctx.data.answers.memo(household.id, household.revision)
+    cached = ctx.data.answers.get(household.id, household.revision)
+    answers, memo = cached if cached is not None else (await load_answers(ctx.s, household.id), None)
     if memo is not None and memo[0] == (engine.survey.id, engine.context):
         engine.remember(memo[1], memo[2])  # the previous step's view of these answers
     step = act(engine, position(household), dict(answers))

@@ -19,6 +19,7 @@ so memory stays flat. The writer imports only XlsxWriter, so it starts in 73 ms 
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import subprocess
 import sys
@@ -114,6 +115,7 @@ class Recorder:
         self.row = -1
         self.ws = _Calls(self)
         self._ops: list[tuple[Any, ...]] = []
+        self.usage: os.struct_rusage | None = None  # after close (bench.sheet_writer prints its peak memory)
         self._proc = subprocess.Popen([sys.executable, "-m", __name__, str(path), title],
                                       stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         assert self._proc.stdin is not None
@@ -154,7 +156,9 @@ class Recorder:
         self._send()
         with contextlib.suppress(BrokenPipeError):
             self._pipe.close()
-        if self._proc.wait() != 0:
+        _pid, status, self.usage = os.wait4(self._proc.pid, 0)  # the writer's own resource usage
+        self._proc.returncode = os.waitstatus_to_exitcode(status)
+        if self._proc.returncode != 0:
             self._fail()
 
     def abort(self) -> None:

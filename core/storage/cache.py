@@ -59,15 +59,12 @@ class AnswerCache:
     def __init__(self, size: int = 20_000) -> None:
         self._lru: LRU[int, tuple[int, dict[str, Any], Any]] = LRU(size)
 
-    def get(self, household_id: int, revision: int) -> dict[str, Any] | None:
+    def get(self, household_id: int, revision: int) -> tuple[dict[str, Any], Any] | None:
+        """(the answers, the memo kept with them), or None when the revision moved on."""
         hit = self._lru.get(household_id)
         if hit is None or hit[0] != revision:
             return None
-        return dict(hit[1])  # the caller's copy: the engine and the caller may change theirs
-
-    def memo(self, household_id: int, revision: int) -> Any:
-        hit = self._lru.get(household_id)
-        return hit[2] if hit is not None and hit[0] == revision else None
+        return dict(hit[1]), hit[2]  # the caller's copy: the engine and the caller may change theirs
 
     def put(self, household_id: int, revision: int, answers: dict[str, Any], memo: Any = None) -> None:
         self._lru.put(household_id, (revision, dict(answers), memo))
