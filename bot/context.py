@@ -8,13 +8,16 @@ records the update, so a reply is only ever sent for work that was committed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.access import Role
 from core.classification.pack import RulePack
 from core.config import Settings
 from core.conversation.messages import ChatRef, Command, Incoming
@@ -25,8 +28,23 @@ from core.storage.db import Database
 from core.storage.models import Unit, User
 from core.surveys.model import Survey
 
-if TYPE_CHECKING:
-    from bot.router import Router
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+class CommandRow(Protocol):
+    """What the welcome and the help read of a row of the command table."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def menu(self) -> bool: ...
+
+
+class Commands(Protocol):
+    """The command table as handlers see it: the rows a role may use (bot/router.py)."""
+
+    def for_role(self, role: Role) -> Sequence[CommandRow]: ...
 
 
 @dataclass
@@ -50,7 +68,7 @@ class StaleUser(Exception):
 @dataclass
 class Ctx:
     data: AppData
-    router: Router
+    router: Commands
     s: AsyncSession
     chat: ChatRef
     incoming: Incoming
@@ -71,6 +89,14 @@ class Ctx:
 
     def now(self) -> datetime:
         return self.data.clock()
+
+    def today(self) -> date:
+        """Today where the review happens (the procedure's dates are local dates)."""
+        return self.now().astimezone(TZ).date()
+
+    def data_path(self, *parts: str) -> Path:
+        """Where the procedure's files (lists, decisions, minutes) are kept."""
+        return Path(self.settings.data_dir).joinpath("procedure", *parts)
 
     @property
     def me(self) -> User:

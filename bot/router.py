@@ -12,113 +12,59 @@ command (an answer), a pressed answer button, and a file.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from enum import Flag, auto
+from collections.abc import Iterable
 
 from bot.context import Ctx
-from bot.conversations import survey
-from bot.handlers import accounts, guide, people, plans, procedure, reports
-from core.access import ALL_ROLES, STAFF, Role
+from bot.conversations import session, survey
+from bot.handlers import accounts, guide, people, plans, reports
+from bot.handlers.procedure import applications, checks, decision, evidence, listing, meeting, status
+from bot.routes import FILE, LOCATION, PHOTO, PRESS, TEXT, Await, Route, Where
+from core.access import Role
 from core.conversation import payloads
 from core.conversation.commands import command_names, parse_command, slash
 from core.conversation.messages import Command, OutMessage
 from core.i18n import t
 
-
-class Where(Flag):
-    PRIVATE = auto()
-    GROUP = auto()
-    STRANGER = auto()  # may be sent before registering
-
-
-Handler = Callable[[Ctx, str | None], Awaitable[list[OutMessage]]]
-TEXT, PRESS, FILE = "_text", "_press", "_file"  # not commands: what else a user sends
-PHOTO, LOCATION = "_photo", "_location"
 FILE_COMMANDS = ("import_list",)  # commands whose file comes as the caption's attachment
 
-
-@dataclass(frozen=True)
-class Route:
-    name: str
-    handler: Handler
-    where: Where = Where.PRIVATE
-    roles: frozenset[Role] = ALL_ROLES
-    denied: str = "not_allowed"  # locale key said to a role outside `roles`
-    elsewhere: str | None = None  # locale key said when sent where it does not work
-    menu: bool = False  # offered in the platform's command menu
-
-    @property
-    def is_command(self) -> bool:
-        return not self.name.startswith("_")
-
-
-HEADS = frozenset({Role.VILLAGE_HEAD})
-COMMUNE = frozenset({Role.COMMUNE})
-ADMIN = frozenset({Role.ADMIN})
-ANYWHERE = Where.PRIVATE | Where.GROUP
-
 ROUTES: tuple[Route, ...] = (
-    Route("start", accounts.start, Where.PRIVATE | Where.STRANGER),
-    Route("register", accounts.register, Where.PRIVATE | Where.STRANGER),
-    Route("help", guide.show, Where.PRIVATE | Where.GROUP, menu=True),
-    Route("whoami", accounts.whoami, ANYWHERE, menu=True),
-    # the survey (bot/conversations/survey.py)
-    Route("new", survey.new, roles=HEADS, denied="only_village_heads_survey", menu=True),
-    Route("list", survey.list_households, menu=True),
-    Route("open", survey.open_household),
-    Route("reopen", survey.reopen),
-    Route("cancel", survey.cancel),
-    *(Route(name, survey.command, menu=name in ("resume", "back", "review", "pause"))
-      for name in survey.STEP_COMMANDS),
-    Route(TEXT, survey.typed),
-    Route(PRESS, survey.pressed),
-    # accounts and notices
-    Route("invite", accounts.invite, roles=COMMUNE, denied="invite_not_allowed", menu=True),
-    Route("merge", accounts.merge, roles=COMMUNE, denied="merge_not_allowed"),
-    Route("invite_staff", accounts.invite_staff, roles=ADMIN, denied="invite_staff_not_allowed"),
-    Route("bind", accounts.bind, Where.GROUP, roles=STAFF, denied="bind_not_allowed",
-          elsewhere="bind_in_group_only", menu=True),
-    Route("subscribe", accounts.subscribe, roles=STAFF, denied="bind_not_allowed", menu=True),
-    Route("unsubscribe", accounts.unsubscribe, roles=STAFF, denied="bind_not_allowed"),
-    # taking access away, and who saw what (core/accounts_admin.py, core/access_log.py)
-    Route("disable", people.disable, roles=STAFF, denied="people_not_allowed"),
-    Route("enable", people.enable, roles=STAFF, denied="people_not_allowed"),
-    Route("revoke", people.revoke, roles=STAFF, denied="people_not_allowed"),
-    Route("hand_over", people.hand_over, roles=COMMUNE, denied="invite_not_allowed"),
-    Route("access_log", people.log, roles=STAFF, denied="people_not_allowed"),
-    # reports and the plan's report requests
-    Route("report", reports.report, roles=STAFF, denied="report_not_allowed", menu=True),
-    Route("progress", reports.progress, menu=True),
-    # who submits or receives a request is the plan's levels (bot/handlers/plans.py), so every role reaches them
-    Route("submit_report", plans.submit, ANYWHERE, menu=True),
-    Route("track", plans.track, ANYWHERE, menu=True),
-    Route(FILE, plans.submit_file, ANYWHERE),
-    # the review procedure (issue 13)
-    Route("import_list", procedure.import_list, roles=COMMUNE, denied="proc_commune_only"),
-    Route("apply", procedure.apply, roles=HEADS | COMMUNE, denied="proc_not_allowed"),
-    Route("leave", procedure.leave, roles=HEADS | COMMUNE, denied="proc_not_allowed"),
-    Route("screen", procedure.screen_household, roles=HEADS, denied="only_village_heads_survey"),
-    Route("survey_b", procedure.survey_b, roles=HEADS, denied="only_village_heads_survey"),
-    Route("meeting", procedure.meeting, roles=HEADS, denied="only_village_heads_survey"),
-    Route("post", procedure.post, roles=COMMUNE, denied="proc_commune_only"),
-    Route("complaint", procedure.complaint, roles=COMMUNE, denied="proc_commune_only"),
-    Route("resolve", procedure.resolve, roles=COMMUNE, denied="proc_commune_only"),
-    Route("opinion", procedure.opinion, roles=STAFF, denied="proc_not_allowed"),
-    Route("recognise", procedure.recognise, roles=COMMUNE, denied="proc_commune_only"),
-    Route("checks", procedure.run_checks, roles=COMMUNE, denied="proc_commune_only"),
-    Route("export_national", procedure.export_national, roles=COMMUNE, denied="proc_commune_only"),
-    Route("waiting", procedure.waiting, menu=True),
-    Route(PHOTO, procedure.photo),
-    Route(LOCATION, procedure.location),
+    *accounts.REGISTRATION,  # all a stranger may send
+    *guide.ROUTES,
+    *accounts.IDENTITY,
+    *survey.ROUTES,  # the survey (bot/conversations/survey.py)
+    *accounts.ROUTES,  # invite codes, and the chats that receive notices
+    *people.ROUTES,  # taking access away, and who saw what (core/accounts_admin.py, core/access_log.py)
+    *reports.ROUTES,  # reports, and the plan's report requests
+    *plans.ROUTES,
+    # the review procedure, one module per step (bot/handlers/procedure/)
+    *listing.ROUTES,
+    *applications.ROUTES,
+    *meeting.ROUTES,
+    *decision.ROUTES,
+    *checks.ROUTES,
+    *status.ROUTES,
+    *evidence.ROUTES,
+)
+
+# Every question the bot asks outside the survey, whose free answer goes to its own handler
+# before the TEXT and PHOTO rows are consulted.
+AWAITS: tuple[Await, ...] = (
+    Await(survey.REOPEN_REASON, TEXT, survey.reopen_reason),
+    Await(meeting.MINUTES, PHOTO, meeting.minutes),
 )
 
 
 class Router:
-    def __init__(self, routes: Iterable[Route] = ROUTES) -> None:
+    def __init__(self, routes: Iterable[Route] = ROUTES, awaits: Iterable[Await] = AWAITS) -> None:
+        routes = tuple(routes)
         self.routes = {r.name: r for r in routes}
-        if len(self.routes) != len(tuple(routes)):
+        if len(self.routes) != len(routes):
             raise ValueError("two router rows share a name")
+        self.awaits: dict[str, list[Await]] = {}
+        for wait in awaits:
+            if wait.takes not in (TEXT, PHOTO):
+                raise ValueError(f"a free answer is typed text or a photo, not {wait.takes}")
+            self.awaits.setdefault(wait.takes, []).append(wait)
 
     # ----- what the table tells others ------------------------------------------------------
 
@@ -200,7 +146,20 @@ class Router:
             return [OutMessage(t(route.denied))]
         assert cmd is not None
         ctx.command = cmd
+        if route.name in self.awaits:
+            answered = await self._awaited(ctx, route.name, cmd.arg)
+            if answered is not None:
+                return answered
         return await route.handler(ctx, cmd.arg)
+
+    async def _awaited(self, ctx: Ctx, takes: str, arg: str | None) -> list[OutMessage] | None:
+        """The free answer to a question the bot asked outside the survey, if it waits for one
+        of this kind; None lets the row's own handler take the update."""
+        key = session.awaiting(await session.conversation(ctx))
+        for wait in self.awaits[takes]:
+            if wait.key == key:
+                return await wait.handler(ctx, arg)
+        return None
 
 
 def _caption_arg(caption: str | None) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -98,3 +99,11 @@ def tighten_tree(root: Path) -> int:
         except OSError:
             continue
     return changed
+
+
+def keep_private_copy(source: Path, target: Path) -> None:
+    """Copied out of the uploads folder (which deletes what no report submission keeps), private
+    to this server's user like every upload."""
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    target.chmod(0o600)

@@ -17,20 +17,31 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.context import Ctx
+from bot.conversations.session import (
+    conversation,
+    covered,
+    editable,
+    engine_for,
+    no_open_household,
+    open_household,
+    position,
+)
+from bot.routes import PRESS, TEXT, Route
 from core import access_log
-from core.access import Action, Role, can, covers
+from core.access import Action, Role, can
 from core.classification.classify import classify
 from core.classification.pack import pack_for_year
 from core.classification.render import render
-from core.conversation import payloads
+from core.classification.screening import explain
+from core.conversation import payloads, refs
 from core.conversation.commands import command_button, fit, slash
 from core.conversation.engine import SUBMITTED, EngineState, Step, SurveyEngine
 from core.conversation.messages import OutMessage
 from core.households import Status, households_in, record_classification
 from core.i18n import t
 from core.messaging import tell_users
+from core.procedure import transitions
 from core.procedure.models import HouseholdFile
-from core.procedure.screening import screening_form
 from core.storage.models import Conversation, Household, Unit, User, utcnow
 from core.storage.repo import audit, load_answers, save_answers
 from core.surveys.evaluate import outputs
@@ -46,72 +57,13 @@ DRAFTS_OFFERED = 5
 Act = Callable[[SurveyEngine, EngineState, dict[str, Any]], Step]
 
 
-# ----- the chat's own small state ------------------------------------------------------------
-
-async def conversation(ctx: Ctx) -> Conversation:
-    """This chat's row, locked: one chat's updates apply one at a time, in order.
-
-    One statement reads (and locks) the conversation, the household it has open and the
-    sender's row (the check of a cached user, see bot/app.py); later calls in the same
-    transaction reuse it."""
-    conv = ctx.memo.get("conversation")
-    if conv is not None:
-        return conv
-    where = (Conversation.channel == ctx.chat.channel, Conversation.chat_id == ctx.chat.chat_id)
-    row = (await ctx.s.execute(
-        select(Conversation, Household, User.role, User.unit_id, User.disabled_at)
-        .join(Household, Household.id == Conversation.household_id).join(User, User.id == ctx.me.id)
-        .where(*where).with_for_update(of=[Conversation.__table__, Household.__table__]))).first()
-    if row is not None:
-        conv, household, role, unit_id, disabled = row
-        ctx.check_user(role, unit_id, disabled)
-        ctx.memo["household"] = household
-    else:  # no conversation yet, or none open
-        conv = await ctx.s.scalar(select(Conversation).where(*where).with_for_update())
-    if conv is None:
-        conv = Conversation(channel=ctx.chat.channel, chat_id=ctx.chat.chat_id, user_id=ctx.me.id, state=None)
-        ctx.s.add(conv)
-        await ctx.s.flush()
-    ctx.memo["conversation"] = conv
-    return conv
-
-
-async def _open_household(ctx: Ctx, conv: Conversation) -> Household | None:
-    """The household this chat has open, locked, if the user may still see it."""
-    if conv.household_id is None:
-        return None
-    household = ctx.memo.get("household")
-    if household is None or household.id != conv.household_id:
-        household = await ctx.s.get(Household, conv.household_id, with_for_update=True)
-    if household is None or not await covers(ctx.s, ctx.me, household.village_id):
-        conv.household_id, conv.state = None, None
-        return None
-    return household
-
-
-def engine_for(ctx: Ctx, household: Household) -> SurveyEngine:
-    survey = ctx.data.forms.get(household.survey_id) or screening_form(household.survey_id)
-    assert survey is not None, household.survey_id
-    return SurveyEngine(survey, {"review_year": household.review_year, "is_urban": household.area == "urban"})
-
-
-def editable(household: Household) -> bool:
-    return household.status == Status.DRAFT or household.reopened_at is not None
-
-
-def position(household: Household) -> EngineState:
-    if not editable(household):
-        return EngineState(mode=SUBMITTED)
-    return EngineState.from_json(household.state)
-
-
 # ----- survey steps ----------------------------------------------------------------------------
 
 async def _step(ctx: Ctx, act: Act) -> list[OutMessage]:
     conv = await conversation(ctx)
-    household = await _open_household(ctx, conv)
+    household = await open_household(ctx, conv)
     if household is None:
-        return [OutMessage(t("no_active_survey", new=slash("new"), list=slash("list")))]
+        return no_open_household()
     engine = engine_for(ctx, household)
     cached = ctx.data.answers.get(household.id, household.revision)
     answers, memo = cached if cached is not None else (await load_answers(ctx.s, household.id), None)
@@ -144,10 +96,10 @@ async def _persist(ctx: Ctx, household: Household, engine: SurveyEngine, step: S
 
 
 async def _submit(ctx: Ctx, household: Household, engine: SurveyEngine, answers: dict[str, Any]) -> list[OutMessage]:
-    from bot.handlers import procedure  # the review procedure (issue 13)
-
+    """A submitted form is handed to the procedure (core/procedure/transitions.py): Phiếu A's stop
+    rule decides whether Phiếu B follows, Phiếu B is classified and goes to the meeting."""
     if engine.survey.purpose == "screening":
-        return await procedure.screened(ctx, household, engine, answers)
+        return await _screened(ctx, household, engine, answers)
     pack = pack_for_year(ctx.data.packs, household.review_year)
     view = engine.view(answers)
     result = classify(engine.survey, pack, view, household.area or "rural")
@@ -155,17 +107,25 @@ async def _submit(ctx: Ctx, household: Household, engine: SurveyEngine, answers:
     record_classification(household, result, pack, outputs(engine.survey, view), engine.survey.prior_classes)
     household.state = EngineState(mode=SUBMITTED).to_json()
     await audit(ctx.s, household.id, "resubmit" if again else "submit", ctx.me.id, result.to_json())
-    await procedure.surveyed(ctx, household)
+    await transitions.surveyed(ctx.s, household, ctx.me.id)
     done = OutMessage(t("submitted", id=household.id, new=slash("new"), list=slash("list")),
                       ((command_button(t("btn_new"), "new"),),))
     return [OutMessage(render(result, pack)), done]
 
 
+async def _screened(ctx: Ctx, household: Household, engine: SurveyEngine,
+                    answers: dict[str, Any]) -> list[OutMessage]:
+    result = await transitions.screened(ctx.s, household, engine.view(answers), ctx.me.id)
+    if result.go_on:
+        button = command_button(t("btn_phieu_b"), "survey_b", str(household.id))
+        return [OutMessage(explain(result)),
+                OutMessage(t("screen_go_on", id=household.id, cmd=slash("survey_b")), ((button,),))]
+    return [OutMessage(explain(result)), OutMessage(t("screen_stopped", id=household.id))]
+
+
 async def typed(ctx: Ctx, text: str | None) -> list[OutMessage]:
-    """Typed text that is not a command: an answer, or the reason a question outside the survey asked for."""
-    conv = await conversation(ctx)
-    if (conv.state or {}).get("await") == REOPEN_REASON:
-        return await _reopen_with_reason(ctx, conv, text or "")
+    """Typed text that is not a command (and not the answer to a question outside the survey,
+    see the router's AWAITS): the answer to the survey's question."""
     return await _step(ctx, lambda e, st, a: e.handle_text(st, a, text or ""))
 
 
@@ -201,7 +161,7 @@ async def command(ctx: Ctx, arg: str | None) -> list[OutMessage]:
 async def resume_lines(ctx: Ctx) -> list[OutMessage]:
     """After the welcome: where the open draft stands, so a returning user goes straight on."""
     conv = await conversation(ctx)
-    household = await _open_household(ctx, conv)
+    household = await open_household(ctx, conv)
     if household is None or not editable(household):
         return []
     engine = engine_for(ctx, household)
@@ -289,20 +249,12 @@ async def _where(ctx: Ctx, household: Household) -> str:
     return engine.where(await load_answers(ctx.s, household.id), position(household))
 
 
-def household_number(arg: str | None) -> int | None:
-    """'12' or '#12'; anything else (words, '²', a 40-digit number) is not a household number."""
-    ref = (arg or "").strip().lstrip("#")
-    if not ref.isascii() or not ref.isdigit() or len(ref) > 9:
-        return None
-    return int(ref)
-
-
-async def open_household(ctx: Ctx, arg: str | None) -> list[OutMessage]:
-    number = household_number(arg)
+async def open_by_number(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    number = refs.number(arg)
     if number is None:
         return [OutMessage(t("open_usage", open=slash("open")))]
-    household = await ctx.s.get(Household, number, with_for_update=True)
-    if household is None or not await covers(ctx.s, ctx.me, household.village_id):
+    household = await covered(ctx, number)
+    if household is None:
         return [OutMessage(t("household_not_found", id=number))]
     conv = await conversation(ctx)
     conv.household_id, conv.state = household.id, None
@@ -328,7 +280,7 @@ async def _may_reopen(ctx: Ctx, household: Household) -> bool:
 async def reopen(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     """Looking is not editing: a submitted household is opened again only with a reason."""
     conv = await conversation(ctx)
-    household = await _open_household(ctx, conv)
+    household = await open_household(ctx, conv)
     if household is None or household.status != Status.SUBMITTED or household.reopened_at is not None:
         return [OutMessage(t("reopen_nothing", list=slash("list")))]
     if not await _may_reopen(ctx, household):
@@ -339,11 +291,16 @@ async def reopen(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     return [OutMessage(t("reopen_ask_reason", id=household.id, cancel=slash("cancel")))]
 
 
+async def reopen_reason(ctx: Ctx, text: str | None) -> list[OutMessage]:
+    """The typed reason the chat asked for after '/mophieu' (the router's AWAITS)."""
+    return await _reopen_with_reason(ctx, await conversation(ctx), text or "")
+
+
 async def _reopen_with_reason(ctx: Ctx, conv: Conversation, text: str,
                               household: Household | None = None) -> list[OutMessage]:
     reason = clean_text(text)
     if household is None:
-        household = await _open_household(ctx, conv)
+        household = await open_household(ctx, conv)
         if household is None or household.id != (conv.state or {}).get("household"):
             conv.state = None
             return [OutMessage(t("reopen_nothing", list=slash("list")))]
@@ -374,3 +331,15 @@ async def cancel(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     conv = await conversation(ctx)
     conv.household_id, conv.state = None, None
     return [OutMessage(t("cancelled", new=slash("new"), list=slash("list")))]
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("new", new, roles=frozenset({Role.VILLAGE_HEAD}), denied="only_village_heads_survey", menu=True),
+    Route("list", list_households, menu=True),
+    Route("open", open_by_number),
+    Route("reopen", reopen),
+    Route("cancel", cancel),
+    *(Route(name, command, menu=name in ("resume", "back", "review", "pause")) for name in STEP_COMMANDS),
+    Route(TEXT, typed),
+    Route(PRESS, pressed),
+)

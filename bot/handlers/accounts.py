@@ -8,16 +8,21 @@ from sqlalchemy import select
 
 from bot.context import Ctx
 from bot.conversations.survey import resume_lines
+from bot.pickers import village_buttons
+from bot.routes import ADMIN, ANYWHERE, COMMUNE, Route, Where
 from core import access_log
-from core.access import ROLE_LEVEL, Action, Role, can
+from core.access import ROLE_LEVEL, STAFF, Action, Role, can
 from core.accounts import CODE_DAYS, AccountError, bind_group, issue_invite, officers_of, redeem, unbind
+from core.conversation import refs
 from core.conversation.commands import command_button, slash
-from core.conversation.messages import Button, OutMessage
+from core.conversation.messages import OutMessage
 from core.i18n import catalog, t
 from core.messaging import tell_users
 from core.storage.models import Unit
 from core.surveys.parsing import clean_text, fold
+from core.units.loader import add_village
 from core.units.names import find_village, merge_villages
+from core.units.scope import villages_of
 
 CODE_ATTEMPTS = 5  # wrong codes a sender may try in CODE_ATTEMPT_WINDOW
 CODE_ATTEMPT_WINDOW = timedelta(hours=1)
@@ -52,9 +57,18 @@ async def register(ctx: Ctx, arg: str | None) -> list[OutMessage]:
 
 
 async def welcome(ctx: Ctx) -> list[OutMessage]:
-    from bot.handlers.guide import overview
+    """Who you are, the role's everyday commands, and where an open draft stands."""
+    return [await _overview(ctx), *await resume_lines(ctx)]
 
-    return [await overview(ctx), *await resume_lines(ctx)]
+
+async def _overview(ctx: Ctx) -> OutMessage:
+    unit = await ctx.unit()
+    role = Role(ctx.me.role)
+    lines = [t("welcome_head", name=ctx.me.display_name, unit=unit.name if unit else "-", role=t(f"role_{role}"))]
+    lines += [t("help_line", command=slash(r.name), text=t(f"help_{r.name}")) for r in ctx.router.for_role(role)
+              if r.menu]
+    lines.append(t("welcome_tail", help=slash("help")))
+    return OutMessage("\n".join(lines))
 
 
 async def whoami(ctx: Ctx, arg: str | None) -> list[OutMessage]:
@@ -73,14 +87,12 @@ async def invite(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     words = (arg or "").strip()
     village: Unit | None = None
     if words.startswith("+"):  # confirmed: create the village named after the '+'
-        from core.units.loader import add_village
-
         name = clean_text(words[1:])[:100]
         if not name:
             return await _village_choice(ctx, commune)
         village = await find_village(ctx.s, commune, name) or await add_village(ctx.s, commune, name)
-    elif words.startswith("#") and words[1:].isdigit():
-        village = await ctx.s.get(Unit, int(words[1:]))
+    elif refs.hash_number(words) is not None:
+        village = await ctx.s.get(Unit, refs.hash_number(words))
         if village is None or not await can(ctx.s, ctx.me, Action.INVITE, village):
             return [OutMessage(t("invite_village_not_yours"))]
     elif words:
@@ -97,21 +109,8 @@ async def invite(ctx: Ctx, arg: str | None) -> list[OutMessage]:
                          days=CODE_DAYS, register=slash("register")))]
 
 
-VILLAGE_BUTTONS = 30
-
-
-async def villages_of(ctx: Ctx, commune: Unit) -> list[Unit]:
-    return list((await ctx.s.scalars(select(Unit).where(Unit.parent_id == commune.id, Unit.level == "village")
-                                     .order_by(Unit.name))).all())
-
-
-def village_buttons(villages: list[Unit], command: str, prefix: str = "") -> tuple[tuple[Button, ...], ...]:
-    """One button per village (`command [prefix]#id`), for every "pick a village" step."""
-    return tuple((command_button(v.name, command, f"{prefix}#{v.id}"),) for v in villages[:VILLAGE_BUTTONS])
-
-
 async def _village_choice(ctx: Ctx, commune: Unit) -> list[OutMessage]:
-    rows = village_buttons(await villages_of(ctx, commune), "invite")
+    rows = village_buttons(await villages_of(ctx.s, commune), "invite")
     return [OutMessage(t("invite_usage", invite=slash("invite"), commune=commune.name), rows)]
 
 
@@ -172,8 +171,8 @@ async def merge(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     commune = await ctx.unit()
     if commune is None or commune.level != "commune":
         return [OutMessage(t("merge_not_allowed"))]
-    villages = {v.id: v for v in await villages_of(ctx, commune)}
-    picked = [int(w[1:]) for w in (arg or "").split() if w.startswith("#") and w[1:].isdigit() and len(w) < 11]
+    villages = {v.id: v for v in await villages_of(ctx.s, commune)}
+    picked = [n for n in map(refs.hash_number, (arg or "").split()) if n is not None]
     if any(p not in villages for p in picked):
         return [OutMessage(t("invite_village_not_yours"))]
     if not picked:
@@ -189,3 +188,21 @@ async def merge(ctx: Ctx, arg: str | None) -> list[OutMessage]:
         return [OutMessage(t("merge_same"))]
     moved = await merge_villages(ctx.s, duplicate, keep, ctx.me.id)
     return [OutMessage(t("merged", duplicate=duplicate.name, keep=keep.name, n=moved))]
+
+
+# what a stranger may send, and who am I: the first rows of the table (and of the help)
+REGISTRATION: tuple[Route, ...] = (
+    Route("start", start, Where.PRIVATE | Where.STRANGER),
+    Route("register", register, Where.PRIVATE | Where.STRANGER),
+)
+IDENTITY: tuple[Route, ...] = (Route("whoami", whoami, ANYWHERE, menu=True),)
+# invite codes and the chats that receive a unit's notices
+ROUTES: tuple[Route, ...] = (
+    Route("invite", invite, roles=COMMUNE, denied="invite_not_allowed", menu=True),
+    Route("merge", merge, roles=COMMUNE, denied="merge_not_allowed"),
+    Route("invite_staff", invite_staff, roles=ADMIN, denied="invite_staff_not_allowed"),
+    Route("bind", bind, Where.GROUP, roles=STAFF, denied="bind_not_allowed", elsewhere="bind_in_group_only",
+          menu=True),
+    Route("subscribe", subscribe, roles=STAFF, denied="bind_not_allowed", menu=True),
+    Route("unsubscribe", unsubscribe, roles=STAFF, denied="bind_not_allowed"),
+)

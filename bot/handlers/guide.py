@@ -1,23 +1,14 @@
-"""The welcome and '/huongdan': every command the user's role may use, one line each, read
+"""'/huongdan': every command the user's role may use, one line each, read
 from the router table; '/huongdan sua' explains one command in detail."""
 
 from __future__ import annotations
 
 from bot.context import Ctx
+from bot.routes import Route, Where
 from core.access import Role
 from core.conversation.commands import parse_command, slash
 from core.conversation.messages import OutMessage
 from core.i18n import catalog, t
-
-
-async def overview(ctx: Ctx) -> OutMessage:
-    unit = await ctx.unit()
-    role = Role(ctx.me.role)
-    lines = [t("welcome_head", name=ctx.me.display_name, unit=unit.name if unit else "-", role=t(f"role_{role}"))]
-    lines += [t("help_line", command=slash(r.name), text=t(f"help_{r.name}")) for r in ctx.router.for_role(role)
-              if r.menu]
-    lines.append(t("welcome_tail", help=slash("help")))
-    return OutMessage("\n".join(lines))
 
 
 async def show(ctx: Ctx, arg: str | None) -> list[OutMessage]:
@@ -36,3 +27,6 @@ async def show(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     lines += [t("help_line", command=slash(r.name), text=t(f"help_{r.name}")) for r in routes]
     lines.append(t("help_more", help=slash("help"), example=slash("edit").lstrip("/")))
     return [OutMessage("\n".join(lines))]
+
+
+ROUTES: tuple[Route, ...] = (Route("help", show, Where.PRIVATE | Where.GROUP, menu=True),)

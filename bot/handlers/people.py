@@ -4,27 +4,25 @@ code, '/chuyenthon' when a village changes head, and '/nhatky' to see who looked
 from __future__ import annotations
 
 from bot.context import Ctx
-from bot.handlers.accounts import village_buttons, villages_of
+from bot.pickers import village_buttons
+from bot.routes import COMMUNE, Route
 from core import access_log
-from core.access import Action, Role, can
+from core.access import STAFF, Action, Role, can
 from core.accounts import CODE_DAYS, AccountError, issue_invite
 from core.accounts_admin import manageable, revoke_code, set_disabled, village_heads
+from core.conversation import refs
 from core.conversation.commands import command_button, fit, slash
 from core.conversation.messages import OutMessage
 from core.i18n import catalog, local_time, t
 from core.storage.models import Unit, User
+from core.units.scope import villages_of
 
 LOG_LINES = 30
 
 
-def _number(arg: str | None) -> int | None:
-    ref = (arg or "").strip().lstrip("#")
-    return int(ref) if ref.isascii() and ref.isdigit() and len(ref) < 10 else None
-
-
 async def _switch(ctx: Ctx, arg: str | None, disabled: bool) -> list[OutMessage]:
     name = "disable" if disabled else "enable"
-    number = _number(arg)
+    number = refs.number(arg)
     if number is None:
         users = [u for u in await manageable(ctx.s, ctx.me) if (u.disabled_at is None) == disabled]
         if not users:
@@ -67,11 +65,11 @@ async def hand_over(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     """A village changes head: the current heads lose access at once, and a code for the new one
     is issued (the households stay the village's)."""
     commune = await ctx.unit()
-    number = _number(arg)
+    number = refs.number(arg)
     village = await ctx.s.get(Unit, number) if number is not None else None
     if commune is None or village is None or not await can(ctx.s, ctx.me, Action.INVITE, village):
         if number is None and commune is not None:
-            return [OutMessage(t("hand_over_choose"), village_buttons(await villages_of(ctx, commune), "hand_over"))]
+            return [OutMessage(t("hand_over_choose"), village_buttons(await villages_of(ctx.s, commune), "hand_over"))]
         return [OutMessage(t("invite_village_not_yours"))]
     gone = await village_heads(ctx.s, village)
     for head in gone:
@@ -99,3 +97,12 @@ async def log(ctx: Ctx, arg: str | None) -> list[OutMessage]:
                        where=where or "-"))
     return [OutMessage("\n".join(lines))]
 
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("disable", disable, roles=STAFF, denied="people_not_allowed"),
+    Route("enable", enable, roles=STAFF, denied="people_not_allowed"),
+    Route("revoke", revoke, roles=STAFF, denied="people_not_allowed"),
+    Route("hand_over", hand_over, roles=COMMUNE, denied="invite_not_allowed"),
+    Route("access_log", log, roles=STAFF, denied="people_not_allowed"),
+)

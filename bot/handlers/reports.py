@@ -5,12 +5,15 @@ the workbook and chart follow when built. '/tiendo' counts surveyed, drafts and 
 from __future__ import annotations
 
 from bot.context import Ctx
-from bot.handlers.procedure import progress_lines
+from bot.routes import Route
 from core import access_log
-from core.access import Action, can
+from core.access import STAFF, Action, can
+from core.conversation import refs
 from core.conversation.commands import command_button, slash
 from core.conversation.messages import OutMessage
 from core.i18n import t
+from core.procedure.counts import households_with_photos, stage_counts
+from core.procedure.steps import Stage
 from core.reports import jobs
 from core.reports.build import ProgressRow
 from core.reports.build import progress as progress_rows
@@ -26,8 +29,8 @@ async def unit_choice(ctx: Ctx, arg: str | None) -> Unit | None:
     own = await ctx.unit()
     if own is None or not arg:
         return own
-    ref = arg.strip().lstrip("#")
-    unit = await ctx.s.get(Unit, int(ref)) if ref.isascii() and ref.isdigit() and len(ref) < 10 else None
+    number = refs.number(arg)
+    unit = await ctx.s.get(Unit, number) if number is not None else None
     if unit is None or not await can(ctx.s, ctx.me, Action.VIEW, unit):
         return None
     return unit
@@ -92,9 +95,31 @@ async def progress(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     return [OutMessage("\n".join(lines), buttons)]
 
 
+async def progress_lines(ctx: Ctx, unit: Unit) -> list[str]:
+    """The procedure's steps for /tiendo: how many households stand at each (counts only)."""
+    year = ctx.settings.review_year
+    counts = await stage_counts(ctx.s, unit, year)
+    photos = await households_with_photos(ctx.s, unit, year)
+    if not counts and not photos:
+        return []
+    shown = [t(f"stage_{s.value}", n=counts[s.value]) for s in Stage if counts[s.value]]
+    official = counts[Stage.RECOGNISED.value]
+    lines = [t("progress_steps", steps=", ".join(shown) or "-")]
+    lines.append(t("progress_official", official=official, preliminary=sum(counts[s.value] for s in Stage) - official))
+    if photos:
+        lines.append(t("progress_photos", n=photos))
+    return lines
+
+
 def _done_share(row: ProgressRow) -> tuple[float, str]:
     """Furthest behind first: the share surveyed of the resident households (unknown counts as
     nothing surveyed of an unknown total, so it comes first and gets looked at)."""
     if not row.households_total:
         return (0.0 if row.submitted == 0 else 0.5, row.name)
     return (row.submitted / row.households_total, row.name)
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("report", report, roles=STAFF, denied="report_not_allowed", menu=True),
+    Route("progress", progress, menu=True),
+)

@@ -1,0 +1,58 @@
+"""Last year's list in chat: '/nhapds' with the commune's Excel file (core/procedure/importer.py).
+
+The file is checked whole: any error names its sheet, row and column and nothing is imported.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.context import Ctx
+from bot.routes import COMMUNE, Route
+from core.access import Role
+from core.classification.pack import pack_for_year
+from core.conversation.commands import slash
+from core.conversation.messages import OutMessage
+from core.i18n import t
+from core.messaging import tell_users
+from core.procedure.importer import DEFAULT, ImportFailed
+from core.procedure.importer import import_list as run_import
+from core.storage.models import User
+from core.units.scope import village_names
+
+ERRORS_SHOWN = 40
+
+async def import_list(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    doc = ctx.incoming.document
+    commune = await ctx.unit()
+    if commune is None or commune.level != "commune":
+        return [OutMessage(t("proc_commune_only"))]
+    if doc is None:
+        return [OutMessage(t("imp_send_file", cmd=slash("import_list")))]
+    survey = ctx.data.forms["phieu_b"]
+    area = pack_for_year(ctx.data.packs, ctx.settings.review_year).area_of(commune.kind)
+    try:
+        created = await run_import(ctx.s, Path(doc.path), commune, survey, ctx.settings.review_year, area,
+                                   ctx.me.id, DEFAULT)
+    except ImportFailed as exc:
+        lines = [t("imp_failed", file=doc.name, n=len(exc.errors))]
+        lines += [f"• {e}" for e in exc.errors[:ERRORS_SHOWN]]
+        if len(exc.errors) > ERRORS_SHOWN:
+            lines.append(t("imp_more_errors", n=len(exc.errors) - ERRORS_SHOWN))
+        return [OutMessage("\n".join(lines))]
+    per_village = Counter(h.village_id for h in created)
+    names = await village_names(ctx.s, set(per_village))
+    heads = (await ctx.s.scalars(select(User.id).where(User.unit_id.in_(per_village), User.role == Role.VILLAGE_HEAD,
+                                                       User.disabled_at.is_(None)))).all()
+    await tell_users(ctx.s, heads, f"import/{commune.id}", OutMessage(t("imp_notice_heads", waiting=slash("waiting"))))
+    lines = [t("imp_done", file=doc.name, n=len(created))]
+    lines += [t("imp_done_village", village=names[v], n=n) for v, n in per_village.items()]
+    return [OutMessage("\n".join(lines))]
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("import_list", import_list, roles=COMMUNE, denied="proc_commune_only"),
+)

@@ -1,0 +1,43 @@
+"""What waits for me (/viecchotoi): the procedure's next steps for a village or a commune.
+"""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from bot.routes import Route
+from core.conversation.messages import OutMessage
+from core.i18n import t
+from core.procedure import checks
+from core.procedure.counts import TO_REVIEW, open_complaints, stage_counts
+from core.procedure.steps import Stage
+
+
+async def waiting(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    unit = await ctx.unit()
+    if unit is None or unit.level not in ("village", "commune"):
+        return [OutMessage(t("waiting_none"))]
+    counts = await stage_counts(ctx.s, unit, ctx.settings.review_year)
+    parts: list[str] = []
+    if unit.level == "village":
+        keys = ((TO_REVIEW, "wait_to_review"), (Stage.APPLIED, "wait_applied"), (Stage.LEAVE, "wait_leave"),
+                (Stage.SURVEYING, "wait_surveying"), (Stage.SURVEYED, "wait_meeting"),
+                (Stage.RESURVEY, "wait_resurvey"))
+    else:
+        keys = ((Stage.AGREED, "wait_post"), (Stage.POSTED, "wait_opinion"), (Stage.OPINION, "wait_recognise"),
+                (Stage.SURVEYED, "wait_meeting"))
+    parts += [t(key, n=counts[str(stage)]) for stage, key in keys if counts[str(stage)]]
+    if unit.level == "commune":
+        complaints = await open_complaints(ctx.s, unit)
+        if complaints:
+            parts.append(t("wait_complaints", n=complaints))
+        found = await checks.blocking(ctx.s, unit, ctx.settings.review_year)
+        if found:
+            parts.append(t("wait_checks", n=len(found)))
+    if not parts:
+        return [OutMessage(t("waiting_nothing", unit=unit.name))]
+    return [OutMessage(t("waiting_title", unit=unit.name, items=", ".join(parts)))]
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("waiting", waiting, menu=True),
+)

@@ -1,0 +1,53 @@
+"""What a submitted form means for the procedure: Phiếu A decides whether Phiếu B follows,
+Phiếu B sends the household to the village meeting (or straight to posting).
+
+The survey session hands every submission here, so the procedure's stage rules live in one
+place of core/ and the chat only words the outcome.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.classification.screening import Screening, screen
+from core.conversation.engine import SUBMITTED, EngineState
+from core.households import Status
+from core.procedure.screening import phieu_a, procedure
+from core.procedure.steps import Origin, Stage, record_step, review_of
+from core.storage.models import Household, utcnow
+from core.surveys.evaluate import FormView
+
+LISTED_CLASSES = ("poor", "near_poor")
+
+
+async def screened(s: AsyncSession, household: Household, view: FormView, user_id: int) -> Screening:
+    """Phiếu A submitted: its stop rule decides. A listed household that asked to leave and was
+    stopped is an escaping household (the village meeting decides on it); an applicant stopped
+    by Phiếu A ends here, not poor."""
+    result = screen(phieu_a()[1], view)
+    review = await review_of(s, household, Origin.APPLICANT, Stage.APPLIED)
+    data = {"go_on": result.go_on, "met": [c.code for c in result.met], "rule": phieu_a()[1].id}
+    household.state = EngineState(mode=SUBMITTED).to_json()
+    if result.go_on:
+        await record_step(s, household, "screened", user_id, data, Stage.SURVEYING)
+        return result
+    leaving = review.listed_class in LISTED_CLASSES
+    await record_step(s, household, "screened", user_id, data, Stage.SURVEYED if leaving else Stage.SCREENED_OUT)
+    household.status, household.outcome = Status.SUBMITTED, "not_poor"
+    household.submitted_at = household.updated_at = utcnow()
+    household.prior_class = review.listed_class or "none"
+    return result
+
+
+async def surveyed(s: AsyncSession, household: Household, user_id: int) -> None:
+    """Phiếu B submitted (first time or again): the household waits for the village meeting,
+    or goes straight to posting when its class is unchanged and the procedure votes only on
+    changes. Corrected after posting, it stays where it is (the change is in the audit log)."""
+    origin = Origin.LIST if household.prior_class in LISTED_CLASSES else Origin.SURVEY
+    review = await review_of(s, household, origin, Stage.SURVEYING)
+    if review.stage in (Stage.POSTED, Stage.OPINION, Stage.RECOGNISED):
+        return
+    before = review.listed_class or household.prior_class or "none"
+    unchanged = household.outcome == before and before in LISTED_CLASSES
+    stage = Stage.AGREED if unchanged and procedure().vote_on == "changed" else Stage.SURVEYED
+    await record_step(s, household, "surveyed", user_id, {"outcome": household.outcome, "before": before}, stage)
