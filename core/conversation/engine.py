@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from math import ceil
 from typing import Any
 
-from core.conversation import payloads
+from core.conversation import payloads, refs
 from core.conversation.commands import command_button, slash
 from core.conversation.messages import Button, Command, OutMessage
 from core.expr import Scope
@@ -132,9 +132,9 @@ class SurveyEngine:
         if state.mode == REVIEW:
             back = self._leave_review(view, answers, state)
             if back is None:
-                number = text.strip()
-                if number.isdigit():
-                    return self._edit(view, answers, state, int(number))
+                number = refs.number(text)
+                if number is not None:
+                    return self._edit(view, answers, state, number)
                 return self._review_note(view, answers, None, state.page, error=t("review_hint_error"))
             state = back
         slot = view.slot(state.cursor) if state.cursor else None
@@ -202,15 +202,16 @@ class SurveyEngine:
                     return Step(EngineState(cursor=origin), answers, [self._question(view, answers, origin)])
                 return self.start(answers, state)
             case "review":
-                page = int(cmd.arg) if cmd.arg and cmd.arg.strip().isdigit() else None
+                page = refs.number(cmd.arg)
                 if page is None and state.mode == REVIEW:
                     page = state.page or None
                 return self._review(view, answers, self._origin(view, state), page)
             case "back":
                 return self._back(view, answers, state)
             case "edit":
-                if cmd.arg and cmd.arg.strip().isdigit():
-                    return self._edit(view, answers, state, int(cmd.arg))
+                number = refs.number(cmd.arg)
+                if number is not None:
+                    return self._edit(view, answers, state, number)
                 return self._review(view, answers, self._origin(view, state))
             case "confirm":
                 return self._confirm(view, answers, state)
