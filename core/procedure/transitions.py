@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.classification.screening import Screening, screen
-from core.conversation.engine import SUBMITTED, EngineState
+from core.conversation.state import SUBMITTED, EngineState
 from core.households import Status
 from core.procedure.screening import phieu_a, procedure
 from core.procedure.steps import Origin, Stage, record_step, review_of
