@@ -13,8 +13,8 @@ from bot.routes import COMMUNE, HEADS, Route
 from core.access import Action, Role, can
 from core.classification.pack import pack_for_year
 from core.conversation.commands import command_button, slash
-from core.conversation.state import EngineState
 from core.conversation.messages import OutMessage
+from core.conversation.state import EngineState
 from core.households import Status
 from core.i18n import t
 from core.procedure.models import Review
