@@ -14,6 +14,12 @@ if [ ! -x .venv/bin/pytest ] || [ requirements-dev.lock -nt .venv/.installed-dev
   touch .venv/.installed-dev
 fi
 .venv/bin/ruff check .
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  # the web view's browser tests (tests/test_webview.py) drive Debian's headless Chromium;
+  # without apt they skip with the reason, unless CI=true
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+    >/dev/null 2>&1 || echo "chromium: not installed (apt-get unavailable or failed); browser tests will skip"
+fi
 audit() {
   # pip-audit asks PyPI's vulnerability data about every pinned package; no network is no
   # reason to fail the suite, known vulnerabilities are.
