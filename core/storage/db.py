@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from core.storage import sqlite_driver
+from core.storage.sealed import INFO
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -111,8 +112,6 @@ class Database:
 
     def use_sealer(self, sealer: Any) -> None:
         """Seal ID numbers and phones written through this database (see core.storage.sealed)."""
-        from core.storage.sealed import INFO
-
         self.session_info[INFO] = sealer
 
     async def migrate(self) -> None:

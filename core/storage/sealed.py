@@ -25,6 +25,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -181,8 +182,6 @@ async def rotate(db: Any, data_dir: Path, env_value: str | None, fields: dict[st
     while re-sealing (a crash half-way leaves every value readable), then the new key only, and
     the old ones are kept in a retired-keys file (0600) for opening older backups.
     Returns (answers re-sealed, retired-keys file or None)."""
-    from datetime import UTC, datetime
-
     if env_value:
         db.use_sealer(Sealer(load_keys(data_dir, env_value), fields))
         async with db.transaction() as s:

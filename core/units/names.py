@@ -4,11 +4,11 @@ phố...), so a typo of accents never creates a second village next to the first
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import catalog
-from core.storage.models import Unit
+from core.storage.models import AuditLog, GroupBinding, Household, InviteCode, Unit, User
 from core.surveys.parsing import fold
 
 
@@ -31,10 +31,6 @@ async def merge_villages(session: AsyncSession, duplicate: Unit, keep: Unit, by_
     """Fold a duplicate village into the one to keep: its households, village heads, unused
     invite codes and bound chats move over; each household's move is audited; the duplicate
     is removed. Returns the number of households moved."""
-    from sqlalchemy import update
-
-    from core.storage.models import AuditLog, GroupBinding, Household, InviteCode, User
-
     if duplicate.id == keep.id or duplicate.parent_id != keep.parent_id or keep.level != "village":
         raise ValueError("only two different villages of one commune can be merged")
     moved = (await session.scalars(select(Household.id).where(Household.village_id == duplicate.id))).all()
