@@ -22,7 +22,7 @@ from core.surveys.model import Survey
 PACKS_DIR = Path(__file__).parent / "packs"
 AREAS = ("rural", "urban")
 _KEYS = {
-    "id", "title", "basis", "years", "area_by_commune_type", "income_line", "b1_line",
+    "id", "title", "short", "basis", "years", "area_by_commune_type", "income_line", "b1_line",
     "points_per_indicator", "poor_min_deprived", "average_band", "params", "indicators", "b1_table",
     "provenance",
 }
@@ -58,6 +58,11 @@ class RulePack:
     path: str
     b1: B1Table | None = None  # the B1 point table the score is computed with
     provenance: Provenance | None = None
+    short: str = ""  # the decree as officials name it: "NĐ 351/2025"
+
+    @property
+    def name(self) -> str:
+        return self.short or self.basis or self.id
 
     def covers(self, year: int) -> bool:
         return self.year_from <= year <= self.year_to
@@ -144,6 +149,7 @@ def load_pack(path: str | Path) -> RulePack:
         path=str(path),
         b1=b1,
         provenance=parse_provenance(doc.get("provenance"), path),
+        short=str(doc.get("short") or ""),
     )
 
 
