@@ -78,7 +78,8 @@ class ReportWorker:
                                                 data_dir=data.settings.data_dir, data_key=data.settings.data_key)
         finally:
             renew.cancel()
-        caption = t("report_ready", report=data.reports.title(job.report_id, job.year), unit=unit.name, year=job.year)
+        caption = t("report_ready", report=data.reports.title(job.report_id, job.year, basis), unit=unit.name,
+                    year=job.year)
         if job.report_id in data.reports.tables:
             caption += "\n" + basis.line()
         messages = [OutMessage(caption, document=str(files[0]))]

@@ -2,7 +2,10 @@
 in two households, a member listed in two households, a household with no members, ages that
 do not fit the relation to the head, and large changes against last year's answers. A finding
 blocks the decision until it is corrected (then it is no longer found) or an officer confirms
-it (a `check_confirmations` row with the finding's code)."""
+it (a `check_confirmations` row with the finding's code).
+
+Households a decision now would leave out (core/procedure/coverage.py) are findings too, one per
+stage, that inform without blocking: the decision itself asks to confirm them by name."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.households import Status
+from core.i18n import t
+from core.procedure.coverage import left_out
 from core.procedure.models import CheckConfirmation, Review
 from core.storage.models import Answer, Household, Unit
 
@@ -24,12 +29,13 @@ MEMBERS_KEY = "so_thanh_vien"
 CHILD_GAP, PARENT_GAP, GRAND_GAP, MEMBER_CHANGE = 12, 12, 30, 3
 OLDER = {"bo_me": PARENT_GAP, "ong_ba": GRAND_GAP}  # relation -> at least this many years older than the head
 YOUNGER = {"con": CHILD_GAP, "chau": CHILD_GAP}  # relation -> at least this many years younger
+INFORMATION = frozenset({"pending"})  # kinds that never block the decision
 
 
 @dataclass(frozen=True)
 class Finding:
     code: str  # stable while the data stays as it is: what a confirmation names
-    kind: str  # dup_id | member_twice | no_members | age | change
+    kind: str  # dup_id | member_twice | no_members | age | change | pending
     households: tuple[int, ...]
     params: dict[str, Any]
 
@@ -64,10 +70,19 @@ async def _commune_households(s: AsyncSession, commune: Unit, year: int) -> list
         .order_by(Household.id))).all())
 
 
+async def pending(s: AsyncSession, commune: Unit, year: int) -> list[Finding]:
+    """The households a decision now would not cover, one finding per stage."""
+    by_stage: dict[str, list[int]] = defaultdict(list)
+    for h, r in await left_out(s, commune, year):
+        by_stage[r.stage].append(h.id)
+    return [Finding(f"pending:{stage}:{','.join(map(str, ids))}", "pending", tuple(ids),
+                    {"stage": t(f"proc_stage_{stage}")}) for stage, ids in by_stage.items()]
+
+
 async def findings(s: AsyncSession, commune: Unit, year: int) -> list[Finding]:
     households = await _commune_households(s, commune, year)
     ids = [h.id for h in households]
-    found: list[Finding] = []
+    found: list[Finding] = await pending(s, commune, year)
     if not ids:
         return found
     answers: dict[int, dict[str, Any]] = defaultdict(dict)
@@ -115,7 +130,7 @@ async def findings(s: AsyncSession, commune: Unit, year: int) -> list[Finding]:
 
 async def blocking(s: AsyncSession, commune: Unit, year: int) -> list[Finding]:
     """Findings nobody has confirmed: each stops the decision."""
-    every = await findings(s, commune, year)
+    every = [f for f in await findings(s, commune, year) if f.kind not in INFORMATION]
     confirmed = set((await s.scalars(select(CheckConfirmation.code).where(
         CheckConfirmation.code.in_([f.code for f in every])))).all()) if every else set()
     return [f for f in every if f.code not in confirmed]

@@ -27,7 +27,7 @@ class Entry:
     household: Household
     village: str
     answers: dict[str, Any]
-    listed_class: str | None
+    start_class: str | None  # core/procedure/start_class.py
     final_class: str | None
 
 
@@ -55,6 +55,11 @@ def _class(value: str | None) -> str:
     return t(f"list_outcome_{value}") if value else t("list_prior_unknown")
 
 
+def _start(value: str | None) -> str:
+    """The start-of-review class in the words of the reports' lists («Không», «Chưa rõ»)."""
+    return t(f"list_prior_{value or 'unknown'}")
+
+
 def posting_list(path: Path, commune: Unit, entries: Sequence[Entry], start: date, end: date) -> Path:
     """The preliminary list posted at the village and the commune office, one sheet per kind."""
     wb = Workbook()
@@ -62,34 +67,41 @@ def posting_list(path: Path, commune: Unit, entries: Sequence[Entry], start: dat
     groups = (("poor", "doc_sheet_poor"), ("near_poor", "doc_sheet_near_poor"), (None, "doc_sheet_left"))
     for i, (cls, key) in enumerate(groups):
         if cls is None:
-            chosen = [e for e in entries if e.listed_class in ("poor", "near_poor")
+            chosen = [e for e in entries if e.start_class in ("poor", "near_poor")
                       and e.household.outcome not in ("poor", "near_poor")]
         else:
             chosen = [e for e in entries if e.household.outcome == cls]
         heading = t("doc_posting_title", commune=commune.name, kind=t(key), start=fmt_date(start), end=fmt_date(end))
         _sheet(wb, t(key), heading, headers,
-               ([e.household.head_name or "", e.village, _class(e.listed_class), _class(e.household.outcome)]
+               ([e.household.head_name or "", e.village, _start(e.start_class), _class(e.household.outcome)]
                 for e in chosen), i == 0)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
 
 
-def decision_lists(path: Path, commune: Unit, entries: Sequence[Entry], number: str, day: date) -> Path:
+def decision_lists(path: Path, commune: Unit, entries: Sequence[Entry], number: str, day: date,
+                   left_out: Sequence[tuple[Entry, str]] = ()) -> Path:
     """The four lists attached to the decision (Mẫu số 02): poor, near-poor, escaped poor,
-    escaped near-poor."""
+    escaped near-poor; then, when the decision does not cover the whole review, the households
+    it leaves out with the stage each stands at (`left_out`: entry, stage in words)."""
     wb = Workbook()
     headers = [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_members"), t("doc_col_result")]
     kinds = (("doc_sheet_poor", lambda e: e.final_class == "poor"),
              ("doc_sheet_near_poor", lambda e: e.final_class == "near_poor"),
-             ("doc_sheet_escaped_poor", lambda e: e.listed_class == "poor" and e.final_class != "poor"),
+             ("doc_sheet_escaped_poor", lambda e: e.start_class == "poor" and e.final_class != "poor"),
              ("doc_sheet_escaped_near_poor",
-              lambda e: e.listed_class == "near_poor" and e.final_class not in ("poor", "near_poor")))
+              lambda e: e.start_class == "near_poor" and e.final_class not in ("poor", "near_poor")))
     for i, (key, keep) in enumerate(kinds):
         heading = t("doc_decision_title", kind=t(key), commune=commune.name, number=number, date=fmt_date(day))
         _sheet(wb, t(key), heading, headers,
                ([e.household.head_name or "", e.village, e.household.member_count or "", _class(e.final_class)]
                 for e in entries if keep(e)), i == 0)
+    if left_out:
+        heading = t("doc_left_out_title", commune=commune.name, number=number, date=fmt_date(day))
+        _sheet(wb, t("doc_sheet_left_out"), heading,
+               [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_stage")],
+               ([e.household.head_name or "", e.village, stage] for e, stage in left_out), False)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

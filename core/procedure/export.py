@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.procedure.documents import national_export
 from core.procedure.models import Review, ReviewEvent
+from core.procedure.start_class import start_class
 from core.procedure.steps import Stage
 from core.storage.models import Household, Unit
 from core.storage.repo import load_answers
@@ -49,7 +50,7 @@ async def national_rows(s: AsyncSession, commune: Unit, survey: Survey, year: in
             "ma_tinh": province.code if province else "", "ma_xa": commune.code or "",
             "thon": villages[h.village_id].name, "ma_ho": h.id, "nam_ra_soat": year,
             "ho_ten_chu_ho": h.head_name or "", "cccd_chu_ho": a.get("chu_ho_cccd") or "",
-            "dien_dau_ky": h.prior_class or "", "ket_qua_ra_soat": h.outcome or "",
+            "dien_dau_ky": start_class(h, r) or "", "ket_qua_ra_soat": h.outcome or "",
             "dien_cong_nhan": r.final_class or "",
             "so_qd_cong_nhan": (decision.data or {}).get("number", "") if decision else "",
             "ngay_qd_cong_nhan": decision.held_on.isoformat() if decision and decision.held_on else "",

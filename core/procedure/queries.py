@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.procedure.documents import Entry
 from core.procedure.models import Review
+from core.procedure.start_class import start_class
 from core.procedure.steps import Stage
 from core.storage.models import Household, Unit
 from core.storage.repo import load_answers
@@ -32,5 +33,5 @@ async def reviews(s: AsyncSession, unit: Unit, year: int, stages: Iterable[Stage
 async def entries(s: AsyncSession, pairs: list[Pair]) -> list[Entry]:
     """What the posted list, the decision and the certificates print for each household."""
     names = await village_names(s, {h.village_id for h, _ in pairs})
-    return [Entry(h, names.get(h.village_id, ""), await load_answers(s, h.id), r.listed_class, r.final_class)
+    return [Entry(h, names.get(h.village_id, ""), await load_answers(s, h.id), start_class(h, r), r.final_class)
             for h, r in pairs]

@@ -55,11 +55,12 @@ class Catalogue:
         return [(k, v.short_title) for k, v in self.tables.items()] + [
             (k, v.short_title) for k, v in self.lists.lists.items()]
 
-    def title(self, report_id: str, year: int) -> str:
-        """The full title for a caption: the form number and the official title with the year."""
+    def title(self, report_id: str, year: int, basis: Basis | None = None) -> str:
+        """The full title for a caption: the form number and the title with the year and, for a
+        table, the stage of its figures (preliminary unless told)."""
         if report_id in self.tables:
             spec = self.tables[report_id]
-            return f"{spec.form}: {spec.title.format(year=year)}".strip()
+            return f"{spec.form}: {(basis or Basis()).heading(spec.title, year)}".strip()
         return self.lists.lists[report_id].title.format(year=year).strip()
 
 

@@ -5,7 +5,7 @@ Roman, A4 landscape, header rows repeated on every printed page."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from copy import copy
 from datetime import date
 from functools import lru_cache
@@ -123,17 +123,19 @@ def _page(ws: Worksheet, header_first: int, header_last: int) -> None:
     ws.print_options.horizontalCentered = True
 
 
-def _header(ws: Worksheet, top: int, columns: Sequence[Column], depth: int, first_col: int) -> int:
-    """Grouped column headers, merged across their leaves and down to the leaf row."""
+def _header(ws: Worksheet, top: int, columns: Sequence[Column], depth: int, first_col: int,
+            label: Callable[[str], str]) -> int:
+    """Grouped column headers, merged across their leaves and down to the leaf row; `label`
+    fills a header's placeholders (the stage, core/reports/stage.py)."""
     col = first_col
     for column in columns:
         span = len(column.leaves())
         if column.children:
-            _put(ws, top, col, column.label, font=_font(11, bold=True), align=CENTER, border=True,
+            _put(ws, top, col, label(column.label), font=_font(11, bold=True), align=CENTER, border=True,
                  end_col=col + span - 1)
-            _header(ws, top + 1, column.children, depth - 1, col)
+            _header(ws, top + 1, column.children, depth - 1, col, label)
         else:
-            _put(ws, top, col, column.label, font=_font(11, bold=True), align=CENTER, border=True,
+            _put(ws, top, col, label(column.label), font=_font(11, bold=True), align=CENTER, border=True,
                  end_row=top + depth - 1)
         col += span
     return col
@@ -162,14 +164,18 @@ def render_table(data: TableData, parent: Unit | None, path: Path, today: date |
     wb = Workbook()
     ws = wb.active
     ws.title = spec.id.replace(".", "_")
-    top = _heading(ws, data.unit, parent, width, spec.form, spec.title.format(year=data.year))
+
+    def staged(text: str) -> str:  # the title and the headers follow the stage
+        return data.basis.heading(text, data.year)
+
+    top = _heading(ws, data.unit, parent, width, spec.form, staged(spec.title))
     # the free row between the unit line and the header: the subtitle, and which figures these are
-    subtitle = spec.subtitle.format(year=data.year) if spec.subtitle else ""
+    subtitle = staged(spec.subtitle) if spec.subtitle else ""
     free = " · ".join(x for x in (subtitle, data.basis.line()) if x)
     _put(ws, top - 1, 1, free, font=_font(12, italic=True), align=CENTER, end_col=width)
     for c, label in enumerate(labels, 1):
         _put(ws, top, c, label, font=_font(11, bold=True), align=CENTER, border=True, end_row=top + depth - 1)
-    _header(ws, top, spec.columns, depth, first)
+    _header(ws, top, spec.columns, depth, first, staged)
     numbers = top + depth
     for c, text in enumerate(column_numbers(spec), 1):
         _put(ws, numbers, c, text, font=_font(10, italic=True), align=CENTER, border=True)
@@ -263,8 +269,8 @@ def _field(item: ListRow, name: str) -> Any:
         return item.village
     if name == "outcome":
         return t(f"list_outcome_{h.outcome}")
-    if name == "prior_class":
-        return t(f"list_prior_{h.prior_class or 'unknown'}")
+    if name == "prior_class":  # the start-of-review class by its one rule (core/procedure/start_class.py)
+        return t(f"list_prior_{h.start_class or 'unknown'}")
     if name == "deprived":
         return ", ".join(str(x) for x in (h.deprived or []))
     if name == "b2_score":

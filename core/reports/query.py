@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, String, and_, case, cast, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.households import indicator_bit
 from core.i18n import t
+from core.procedure.models import Review
+from core.procedure.start_class import on_last_years_list, start_class_column
 from core.reports.spec import Filter, ListSpec, Measure, MemberCount, TableSpec
 from core.reports.stage import Basis
 from core.storage.models import Answer, Household, Unit
@@ -23,6 +25,13 @@ from core.units.tree import UnitTree, children
 NOTE_NAMES = 10  # units named in the note line; the rest are counted
 AREAS = ("urban", "rural")  # the official order: I. Khu vực thành thị, II. Khu vực nông thôn
 URBAN_KINDS = ("Phường", "Thị trấn")  # communes that are urban; a unit with no household yet is placed by kind
+# the household's review row, outer-joined under its own name (the official basis joins Review
+# too): where the start-of-review class comes from (core/procedure/start_class.py)
+LISTED = aliased(Review, name="listed")
+
+
+def with_start_class(query: Select) -> Select:
+    return query.outerjoin(LISTED, LISTED.household_id == Household.id)
 
 
 @dataclass
@@ -92,7 +101,7 @@ def condition(f: Filter, majority: tuple[str, ...],
     if f.outcome:
         parts.append((Household.outcome if outcome is None else outcome).in_(f.outcome))
     if f.prior_class:
-        parts.append(Household.prior_class.in_(f.prior_class))
+        parts.append(start_class_column(LISTED).in_(f.prior_class))
     if f.minority is True:
         parts.append(and_(Household.ethnicity.is_not(None), Household.ethnicity.not_in(majority)))
     elif f.minority is False:
@@ -148,13 +157,7 @@ async def aggregate(session: AsyncSession, spec: TableSpec, unit: Unit, year: in
     filters = [m for m in spec.measures() if isinstance(m, Filter)]
     variants = filters + [f.split(v) for v in spec.splits for f in filters]
     basis = basis or Basis()
-    sums = [func.sum(case((condition(f, majority, basis.outcome()), _weight(f)), else_=0)) for f in variants]
-    query = basis.restrict(tree.join(select(tree.key, Household.area, func.count(Household.id),
-                                            func.sum(func.coalesce(Household.member_count, 0)), *sums),
-                                     households=True)).where(
-        Household.status == "submitted", Household.review_year == year).group_by(tree.key, Household.area)
-    counted: dict[tuple[int, str], tuple[Any, ...]] = {
-        (row[0], row[1] or "rural"): tuple(row[2:]) for row in (await session.execute(query)).all()}
+    counted = await _counted(session, tree, variants, year, majority, basis)
     households_total = await tree.resident_totals(session)
     # a unit with a village of unknown size has no known resident count (a partial sum would
     # inflate its rate)
@@ -202,6 +205,41 @@ async def aggregate(session: AsyncSession, spec: TableSpec, unit: Unit, year: in
     return TableData(spec, unit, year, rows, total, sections, without, basis)
 
 
+def start_only(f: Filter) -> bool:
+    """A start-of-year measure ("hộ nghèo đầu năm"): the start class alone, no outcome."""
+    return bool(f.prior_class) and not f.outcome and not f.answers
+
+
+async def _counted(session: AsyncSession, tree: UnitTree, variants: list[Filter], year: int,
+                   majority: tuple[str, ...], basis: Basis) -> dict[tuple[int, str], list[Any]]:
+    """(unit, area) -> submitted households, their members, then one sum per variant.
+
+    The households the basis counts (submitted; recognised for official figures), except for
+    start-of-year measures, which count last year's list whatever each listed household's stage
+    now: one never surveyed again, or sent back by the meeting, was still poor at the start of
+    the year. Households not on the list count there by their Phiếu B, as the basis allows."""
+    starts = [i for i, f in enumerate(variants) if start_only(f)]
+    not_listed = ~on_last_years_list(LISTED)
+    sums = [func.sum(case((and_(condition(f, majority, basis.outcome()), *([not_listed] if i in starts else [])),
+                           _weight(f)), else_=0)) for i, f in enumerate(variants)]
+    query = basis.restrict(with_start_class(tree.join(select(
+        tree.key, Household.area, func.count(Household.id), func.sum(func.coalesce(Household.member_count, 0)),
+        *sums), households=True))).where(
+        Household.status == "submitted", Household.review_year == year).group_by(tree.key, Household.area)
+    counted = {(row[0], row[1] or "rural"): list(row[2:]) for row in (await session.execute(query)).all()}
+    if not starts:
+        return counted
+    listed = with_start_class(tree.join(select(tree.key, Household.area, *(
+        func.sum(case((condition(variants[i], majority), _weight(variants[i])), else_=0)) for i in starts)),
+        households=True)).where(Household.review_year == year, on_last_years_list(LISTED)).group_by(
+        tree.key, Household.area)
+    for row in (await session.execute(listed)).all():
+        got = counted.setdefault((row[0], row[1] or "rural"), [0] * (2 + len(variants)))
+        for i, value in zip(starts, row[2:], strict=True):
+            got[2 + i] = int(got[2 + i] or 0) + int(value or 0)
+    return counted
+
+
 def _area_of(child: Unit, parent: Unit) -> str | None:
     """The area of a unit without households: a commune by its kind, a village by its commune;
     a district holds both."""
@@ -246,8 +284,9 @@ async def list_rows(session: AsyncSession, spec: ListSpec, survey: Survey, unit:
     SQLite's stepping cursor, their answers read in one query per chunk, so memory stays flat
     whatever the province's size. Plain rows, not ORM objects: nothing is tracked."""
     tree = await UnitTree.of(session, unit)
-    query = tree.join(select(*Household.__table__.columns, tree.village.name.label("list_village")),
-                      households=True).where(
+    query = with_start_class(tree.join(select(*Household.__table__.columns, tree.village.name.label("list_village"),
+                                              start_class_column(LISTED).label("start_class")),
+                                       households=True)).where(
         Household.status == "submitted", Household.review_year == year, Household.survey_id == survey.id,
         condition(spec.filter, majority)).order_by(tree.village.name, Household.head_name, Household.id)
     group = survey.groups()[0].id if spec.members else None

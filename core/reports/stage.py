@@ -47,6 +47,17 @@ class Basis:
             query = query.where(Household.submitted_at < end)
         return query
 
+    def word(self) -> str:
+        """«sơ bộ» or «chính thức»."""
+        return t(f"rpt_stage_word_{self.stage}")
+
+    def heading(self, text: str, year: int) -> str:
+        """A table's title, subtitle or column header with its placeholders filled: `{year}`,
+        and the stage as `{stage}` («sơ bộ») or, in a capitalised title, `{STAGE}` («SƠ BỘ»),
+        so a preliminary table never calls itself official."""
+        word = self.word()
+        return text.format(year=year, stage=word, STAGE=word.upper())
+
     def line(self) -> str:
         """What the workbook and the caption say about the figures."""
         text = t(f"rpt_stage_{self.stage}")

@@ -29,7 +29,7 @@ async def run_checks(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     words = (arg or "").split()
     every = await checks.findings(ctx.s, commune, year)
     if len(words) == 2 and words[0] == "ok":
-        finding = next((f for f in every if _short(f.code) == words[1]), None)
+        finding = next((f for f in every if _short(f.code) == words[1] and f.kind not in checks.INFORMATION), None)
         if finding is None:
             return [OutMessage(t("check_unknown", cmd=slash("checks")))]
         if await checks.confirm(ctx.s, commune, finding.code, ctx.me.id):
@@ -44,7 +44,7 @@ async def run_checks(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     lines = [t("check_title", commune=commune.name, n=len(every), open=len(open_))]
     rows = []
     for f in every:
-        mark = "⚠️" if f in open_ else "✔️"
+        mark = "⏳" if f.kind in checks.INFORMATION else "⚠️" if f in open_ else "✔️"
         lines.append(f"{mark} {t(f'check_{f.kind}', ids=_ids(f), **f.params)}")
         if f in open_:
             rows.append((command_button(t("btn_check_ok", ids=_ids(f))[:40], "checks", f"ok {_short(f.code)}"),))

@@ -16,13 +16,14 @@ from bot.conversations.session import household_of
 from bot.routes import COMMUNE, Route, group
 from core.access import STAFF, Role, covers
 from core.conversation import refs
-from core.conversation.commands import slash
-from core.conversation.messages import OutMessage
+from core.conversation.commands import command_button, slash
+from core.conversation.messages import Button, OutMessage
+from core.conversation.payloads import PayloadTooLong
 from core.i18n import fmt_date, t
 from core.messaging import tell_users
 from core.plans.desk import ReportDesk
 from core.plans.tracking import record
-from core.procedure import checks, documents, queries
+from core.procedure import checks, coverage, documents, queries
 from core.procedure.models import Complaint, Review, ReviewEvent
 from core.procedure.queries import reviews
 from core.procedure.screening import procedure
@@ -31,7 +32,7 @@ from core.reports.build import build_report
 from core.reports.stage import Basis
 from core.reports.stage import Stage as Figures
 from core.storage.models import Household, OutboxMessage, Unit, User, utcnow
-from core.surveys.text import clean_text
+from core.surveys.text import clean_text, fold
 from core.units.scope import village_ids
 
 
@@ -68,8 +69,11 @@ async def post(ctx: Ctx, arg: str | None) -> list[OutMessage]:
 
 async def complaint(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     ref, _, text = (arg or "").strip().partition(" ")
+    number = refs.number(ref)
     household = await household_of(ctx, ref)
     text = clean_text(text)
+    if number is not None and household is None:  # another area's household reads as one that does not exist
+        return [OutMessage(t("household_not_found", id=number))]
     if household is None or len(text) < 3:
         return [OutMessage(t("complaint_usage", cmd=slash("complaint")))]
     review = await ctx.s.get(Review, household.id)
@@ -152,13 +156,25 @@ async def opinion(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     return [OutMessage(t("opinion_done", commune=commune.name, n=len(posted)))]
 
 
+CONFIRM = "xacnhan"  # '/congnhan SỐ NGÀY xacnhan MÃ': go on without the households named
+
+
+def _confirmation(words: list[str]) -> tuple[list[str], str | None]:
+    """The decision's number and date, and the confirmation code typed after «xacnhan»."""
+    if len(words) == 4 and fold(words[2]) == CONFIRM:
+        return words[:2], words[3].lower()
+    return words, None
+
+
 async def recognise(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     """'/congnhan 123/QĐ-UBND 25/11/2026': the chairman's decision (Mẫu 02); blocked by open
-    complaints and unconfirmed data-quality findings."""
+    complaints and unconfirmed data-quality findings. When it would not cover every household
+    of the commune's review, it names them with their stage and is recorded only after
+    '/congnhan 123/QĐ-UBND 25/11/2026 xacnhan MÃ' (the button), the code naming that list."""
     commune = await ctx.unit()
     if commune is None or commune.level != "commune":
         return [OutMessage(t("proc_commune_only"))]
-    words = (arg or "").split()
+    words, code = _confirmation((arg or "").split())
     day = refs.day(words[1]) if len(words) == 2 else None
     if day is None or day > ctx.today():
         return [OutMessage(t("recognise_usage", cmd=slash("recognise")))]
@@ -176,8 +192,13 @@ async def recognise(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     ready = await reviews(ctx.s, commune, ctx.settings.review_year, (Stage.OPINION,))
     if not ready:
         return [OutMessage(t("recognise_nothing", opinion=slash("opinion")))]
+    missing = await coverage.left_out(ctx.s, commune, ctx.settings.review_year)
+    left = [(e, r.stage) for e, (_, r) in zip(await queries.entries(ctx.s, missing), missing, strict=True)]
+    if missing and code != coverage.confirmation_code(missing):
+        return [_ask_to_confirm(number, words[1], len(ready), left, coverage.confirmation_code(missing))]
     event = ReviewEvent(unit_id=commune.id, kind="decision", year=ctx.settings.review_year, held_on=day,
-                        data={"number": number}, user_id=ctx.me.id)
+                        data={"number": number, "left_out": [{"household": h.id, "stage": r.stage}
+                                                             for h, r in missing]}, user_id=ctx.me.id)
     ctx.s.add(event)
     await ctx.s.flush()
     for household, review in ready:
@@ -187,7 +208,8 @@ async def recognise(ctx: Ctx, arg: str | None) -> list[OutMessage]:
                           Stage.RECOGNISED, event.id)
     entries = await queries.entries(ctx.s, ready)
     folder = ctx.data_path("decisions", f"{commune.code or commune.id}_{event.id}")
-    lists = documents.decision_lists(folder / "danh_sach_kem_quyet_dinh.xlsx", commune, entries, number, day)
+    lists = documents.decision_lists(folder / "danh_sach_kem_quyet_dinh.xlsx", commune, entries, number, day,
+                                     [(e, _stage(stage)) for e, stage in left])
     certs = documents.certificates(folder / "giay_chung_nhan_mau_03.xlsx", commune, entries, number, day,
                                    ctx.settings.review_year)
     event.file_path = str(lists)
@@ -196,12 +218,33 @@ async def recognise(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     # the commune's official Biểu 7.1, counted from the decision just recorded
     (table,) = await build_report(ctx.s, ctx.data.reports, "7.1", commune, ctx.settings.review_year, folder,
                                   ctx.data.forms, chart=False, basis=Basis(Figures.OFFICIAL))
-    submitted = await _mark_plan_report(ctx, commune, table)
+    if missing:  # the review is not finished: the plan's report waits for a decision covering the rest
+        after = t("recognise_left_out_after", n=len(missing), ids=", ".join(f"#{h.id}" for h, _ in missing))
+    else:
+        after = await _mark_plan_report(ctx, commune, table)
     text = t("recognise_done", number=number, date=fmt_date(day), n=len(ready), poor=counts.get("poor", 0),
-             near=counts.get("near_poor", 0), submitted=submitted)
+             near=counts.get("near_poor", 0), submitted=after)
     return [OutMessage(text), OutMessage(t("recognise_lists"), document=str(lists)),
             OutMessage(t("recognise_certs"), document=str(certs)),
             OutMessage(t("recognise_table"), document=str(table))]
+
+
+def _stage(stage: str) -> str:
+    return t(f"proc_stage_{stage}")
+
+
+def _ask_to_confirm(number: str, day: str, n: int, left: list[tuple[documents.Entry, str]], code: str) -> OutMessage:
+    """Every household the decision would leave out, by name and stage, and how to go on."""
+    lines = [t("recognise_left_out", n=len(left), ready=n)]
+    lines += [t("recognise_left_out_line", id=e.household.id, head=e.household.head_name or "-", village=e.village,
+                stage=_stage(stage)) for e, stage in left]
+    arg = f"{number} {day} {CONFIRM} {code}"
+    lines.append(t("recognise_left_out_confirm", cmd=f"{slash('recognise')} {arg}"))
+    try:
+        rows: tuple[tuple[Button, ...], ...] = ((command_button(t("btn_recognise_anyway", n=n), "recognise", arg),),)
+    except PayloadTooLong:  # a long decision number: the typed command is in the text
+        rows = ()
+    return OutMessage("\n".join(lines), rows)
 
 
 async def _mark_plan_report(ctx: Ctx, commune: Unit, path: Path) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.context import Ctx
-from bot.conversations.session import conversation
+from bot.conversations.session import conversation, covered
 from bot.routes import HEADS, Route
 from core.access import covers
 from core.conversation import refs
@@ -21,7 +21,7 @@ from core.procedure.models import HouseholdFile, Review, ReviewEvent
 from core.procedure.queries import reviews
 from core.procedure.screening import procedure
 from core.procedure.steps import Stage, record_step
-from core.storage.models import Household, utcnow
+from core.storage.models import Household, Unit, utcnow
 from core.storage.repo import audit
 
 MINUTES = "meeting_minutes"  # the chat waits for the photo of a meeting's minutes
@@ -40,6 +40,8 @@ async def meeting(ctx: Ctx, arg: str | None) -> list[OutMessage]:
         return [OutMessage("\n".join(lines if waiting else [t("meeting_nothing")]))]
     held_on = refs.day(words[0])
     attendees = refs.number(words[1])
+    if attendees is None:  # one plain number: «bốn mươi» or «40x» is named, never half read
+        return [OutMessage(t("meeting_bad_attendees", word=words[1][:30], cmd=slash("meeting")))]
     votes: dict[int, int] = {}
     for word in words[2:]:
         hid, _, agree = word.partition("=")
@@ -50,9 +52,9 @@ async def meeting(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     if held_on is None or held_on > ctx.today() or not attendees:
         return [OutMessage(t("meeting_bad_head", cmd=slash("meeting")))]
     by_id = {h.id: (h, r) for h, r in waiting}
-    unknown = [str(h) for h in votes if h not in by_id]
+    unknown = [h for h in votes if h not in by_id]
     if unknown:
-        return [OutMessage(t("meeting_unknown", ids=", ".join(unknown)))]
+        return [await _not_waiting(ctx, village, unknown)]
     too_many = [str(h) for h, n in votes.items() if n > attendees]
     if too_many:
         return [OutMessage(t("meeting_too_many", ids=", ".join(too_many), n=attendees))]
@@ -77,6 +79,21 @@ async def meeting(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     conv.state = {"await": MINUTES, "event": event.id}
     lines.append(t("meeting_send_minutes"))
     return [OutMessage("\n".join(lines))]
+
+
+async def _not_waiting(ctx: Ctx, village: Unit, ids: list[int]) -> OutMessage:
+    """Why each household does not wait for the meeting: its stage, or "not found" for one
+    that is not in the village (another village's household is never named)."""
+    stages = {h.id: r.stage for h, r in await reviews(ctx.s, village, ctx.settings.review_year)}
+    lines = [t("meeting_unknown")]
+    for hid in ids:
+        if hid in stages:
+            lines.append(t("meeting_unknown_line", id=hid, stage=t(f"proc_stage_{stages[hid]}")))
+        elif await covered(ctx, hid, lock=False) is not None:
+            lines.append(t("meeting_unknown_line", id=hid, stage=t("proc_stage_none")))
+        else:
+            lines.append("• " + t("household_not_found", id=hid))
+    return OutMessage("\n".join(lines))
 
 
 async def minutes(ctx: Ctx, arg: str | None) -> list[OutMessage] | None:
