@@ -22,6 +22,7 @@ from core.classification.pack import RulePack
 from core.config import Settings
 from core.conversation.messages import ChatRef, Command, Incoming
 from core.plans.model import Plan
+from core.procedure.standards import REVIEW_YEARS, ReviewYears, Standard, load_review_years, standard_for
 from core.reports.build import Catalogue
 from core.storage.cache import AnswerCache
 from core.storage.db import Database
@@ -59,6 +60,17 @@ class AppData:
     plans: list[Plan]
     clock: Callable[[], datetime]
     answers: AnswerCache = field(default_factory=AnswerCache)
+    review_years: ReviewYears | None = None  # which standard each review year applies
+
+    def __post_init__(self) -> None:
+        if self.review_years is None:  # checked at start-up with file and line, like every data file
+            path = self.settings.review_years_file or REVIEW_YEARS
+            self.review_years = load_review_years(self.packs, path)
+
+    async def standard(self, s: AsyncSession, review_year: int) -> Standard:
+        """The standard a review year applies (the province's recorded override first)."""
+        assert self.review_years is not None
+        return await standard_for(s, self.review_years, self.packs, review_year)
 
 
 class StaleUser(Exception):

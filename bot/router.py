@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from bot.context import Ctx
 from bot.conversations import session, survey
-from bot.handlers import accounts, guide, people, plans, reports
+from bot.handlers import accounts, guide, people, plans, reports, rules
 from bot.handlers.procedure import applications, checks, decision, evidence, listing, meeting, status
 from bot.routes import FILE, LOCATION, PHOTO, PRESS, TEXT, Await, Route, Where
 from core.access import Role
@@ -36,6 +36,7 @@ ROUTES: tuple[Route, ...] = (
     *people.ROUTES,  # taking access away, and who saw what (core/accounts_admin.py, core/access_log.py)
     *reports.ROUTES,  # reports, and the plan's report requests
     *plans.ROUTES,
+    *rules.ROUTES,  # which standard the review applies (core/procedure/standards.py)
     # the review procedure, one module per step (bot/handlers/procedure/)
     *listing.ROUTES,
     *applications.ROUTES,

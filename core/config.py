@@ -41,6 +41,7 @@ class Settings:
     retention_days: float = 14.0  # processed-update records and finished outbox rows are deleted after this
     data_key: str | None = None  # key(s) sealing ID numbers and phones; else RASOAT_DATA_DIR/.data_key
     inbox_settle: float = 0.1  # seconds a webhook update waits for a chat's earlier ones still on the wire
+    review_years_file: Path | None = None  # the review-year rule; default core/procedure/files/review_years.yaml
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -88,6 +89,7 @@ class Settings:
             retention_days=_at_least(env, "RASOAT_RETENTION_DAYS", "14", 2),
             data_key=env.get("RASOAT_DATA_KEY") or None,
             inbox_settle=float(env.get("RASOAT_INBOX_SETTLE", "0.1")),
+            review_years_file=Path(env["RASOAT_REVIEW_YEARS"]) if env.get("RASOAT_REVIEW_YEARS") else None,
         )
 
 

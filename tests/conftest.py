@@ -19,6 +19,11 @@ from tests.telegram_harness import harness, people  # noqa: F401 - fixtures: a r
 
 PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Most tests exercise the 2022-2025 standard (B1 score, the procedure's classes) in a 2026 review:
+# they run, as their subprocesses do, with 2026 mapped to NĐ 07/2021 (tests/test_standards.py
+# checks the shipped rule, under which 2026 applies NĐ 351/2025).
+REVIEW_YEARS_ND07 = str(Path(__file__).parent / "data" / "review_years_nd07_2026.yaml")
+os.environ.setdefault("RASOAT_REVIEW_YEARS", REVIEW_YEARS_ND07)
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +77,7 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings.from_env({
         "DATABASE_URL": db_url, "REVIEW_YEAR": "2026", "UNITS_CONFIGURATION": "65",
-        "RASOAT_DATA_DIR": str(tmp_path),
+        "RASOAT_DATA_DIR": str(tmp_path), "RASOAT_REVIEW_YEARS": REVIEW_YEARS_ND07,
     })
 
 

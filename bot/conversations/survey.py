@@ -30,7 +30,6 @@ from bot.routes import PRESS, TEXT, Route
 from core import access_log
 from core.access import Action, Role, can
 from core.classification.classify import classify
-from core.classification.pack import pack_for_year
 from core.classification.render import render
 from core.classification.screening import explain
 from core.conversation import payloads, refs
@@ -42,6 +41,7 @@ from core.i18n import t
 from core.messaging import tell_users
 from core.procedure import transitions
 from core.procedure.models import HouseholdFile
+from core.procedure.standards import standard_line
 from core.storage.models import Conversation, Household, Unit, User, utcnow
 from core.storage.repo import audit, load_answers, save_answers
 from core.surveys.evaluate import outputs
@@ -100,7 +100,10 @@ async def _submit(ctx: Ctx, household: Household, engine: SurveyEngine, answers:
     rule decides whether Phiếu B follows, Phiếu B is classified and goes to the meeting."""
     if engine.survey.purpose == "screening":
         return await _screened(ctx, household, engine, answers)
-    pack = pack_for_year(ctx.data.packs, household.review_year)
+    # a household classified before keeps the standard it was classified under; a first
+    # submission takes the standard its review year applies (core/procedure/standards.py)
+    standard = await ctx.data.standard(ctx.s, household.review_year)
+    pack = next((p for p in ctx.data.packs if p.id == household.pack_id), standard.pack)
     view = engine.view(answers)
     result = classify(engine.survey, pack, view, household.area or "rural")
     again = household.reopened_at is not None
@@ -110,7 +113,7 @@ async def _submit(ctx: Ctx, household: Household, engine: SurveyEngine, answers:
     await transitions.surveyed(ctx.s, household, ctx.me.id)
     done = OutMessage(t("submitted", id=household.id, new=slash("new"), list=slash("list")),
                       ((command_button(t("btn_new"), "new"),),))
-    return [OutMessage(render(result, pack)), done]
+    return [OutMessage(f"{render(result, pack)}\n{standard_line(standard, pack)}"), done]
 
 
 async def _screened(ctx: Ctx, household: Household, engine: SurveyEngine,
@@ -192,7 +195,7 @@ async def new(ctx: Ctx, arg: str | None) -> list[OutMessage]:
         return [OutMessage("\n".join(lines), (*rows, *forms_rows))]
     survey = forms[arg]
     commune = await commune_of(ctx.s, village)
-    pack = pack_for_year(ctx.data.packs, ctx.settings.review_year)
+    pack = (await ctx.data.standard(ctx.s, ctx.settings.review_year)).pack
     household = Household(
         village_id=village.id, survey_id=survey.id, survey_version=survey.version,
         review_year=ctx.settings.review_year, status=Status.DRAFT, created_by=ctx.me.id,

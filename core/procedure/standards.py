@@ -155,9 +155,10 @@ def record_override(s: AsyncSession, province_id: int, review_year: int, pack: R
     return event
 
 
-def standard_line(standard: Standard) -> str:
-    """«Chuẩn áp dụng: NĐ 351/2025, giai đoạn 2027–2030», said wherever a result is shown."""
-    pack = standard.pack
+def standard_line(standard: Standard, pack: RulePack | None = None) -> str:
+    """«Chuẩn áp dụng: NĐ 351/2025, giai đoạn 2027–2030», said wherever a result is shown
+    (`pack`: the one a household was classified under, when it differs)."""
+    pack = pack or standard.pack
     return t("standard_in_force", name=pack.name, start=pack.year_from, end=pack.year_to)
 
 
