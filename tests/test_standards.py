@@ -137,3 +137,8 @@ async def test_the_suite_default_classifies_2026_under_nd07_and_says_so(service:
     head = await make_village_head(service)
     said = "\n".join(await run_survey(service, head, NEAR_POOR))
     assert "Chuẩn áp dụng: NĐ 07/2021, giai đoạn 2022–2026" in said and "CẬN NGHÈO" in said.upper()
+
+
+async def test_an_officer_sees_the_standard_in_whoami(shipped: ChatApp) -> None:
+    clerk = await staff(shipped, "c1", "commune", "6202", "commune")
+    assert "Chuẩn áp dụng: NĐ 351/2025, giai đoạn 2027–2030" in await say(shipped, clerk, "/toila")

@@ -17,6 +17,7 @@ from core.conversation import refs
 from core.conversation.commands import command_button, slash
 from core.conversation.messages import OutMessage
 from core.i18n import catalog, t
+from core.procedure.standards import standard_line
 from core.messaging import tell_users
 from core.storage.models import Unit
 from core.surveys.parsing import clean_text, fold
@@ -72,9 +73,12 @@ async def _overview(ctx: Ctx) -> OutMessage:
 
 
 async def whoami(ctx: Ctx, arg: str | None) -> list[OutMessage]:
+    """Who I am; an officer also sees which standard this year's review applies."""
     unit = await ctx.unit()
-    return [OutMessage(t("whoami", name=ctx.me.display_name, role=t(f"role_{ctx.me.role}"),
-                         unit=unit.name if unit else "-"))]
+    text = t("whoami", name=ctx.me.display_name, role=t(f"role_{ctx.me.role}"), unit=unit.name if unit else "-")
+    if ctx.me.role in STAFF:
+        text += "\n" + standard_line(await ctx.data.standard(ctx.s, ctx.settings.review_year))
+    return [OutMessage(text)]
 
 
 async def invite(ctx: Ctx, arg: str | None) -> list[OutMessage]:
