@@ -17,8 +17,8 @@ from core.conversation import refs
 from core.conversation.commands import command_button, slash
 from core.conversation.messages import OutMessage
 from core.i18n import catalog, t
-from core.procedure.standards import standard_line
 from core.messaging import tell_users
+from core.procedure.standards import standard_line
 from core.storage.models import Unit
 from core.surveys.parsing import clean_text, fold
 from core.units.loader import add_village
