@@ -6,20 +6,23 @@ was near-poor at the start, then posting, the opinion and the decision."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from bot.app import ChatApp
 from core.conversation.messages import Attachment, ChatRef, Incoming
 from core.conversation.payloads import command as command_payload
+from core.datafile import DataFileError
 from core.procedure.models import Review
-from core.reports.build import build_report
+from core.reports.build import Catalogue, build_report, check_headings
 from core.reports.stage import Basis, Stage
 from core.storage.models import Household, ReportSubmission, Unit
 from core.storage.repo import ensure_user
@@ -127,7 +130,7 @@ async def test_a_decision_names_the_households_it_leaves_out_and_waits_for_a_con
     checked = await say(service, officer, "/kiemtra")
     for name in LEFT_OUT:
         assert f"#{ids[name]}" in checked, checked
-    assert "chưa có trong quyết định" in checked
+    assert "chưa có trong quyết định" in checked and "hỏi xác nhận" in checked
     assert "chưa rà soát lại (danh sách năm trước)" in checked and "phải rà soát lại" in checked
 
     reply = await service.handle(officer, Incoming(text="/congnhan 45/QĐ-UBND 23/11/2026"))
@@ -166,6 +169,8 @@ async def test_a_decision_names_the_households_it_leaves_out_and_waits_for_a_con
     # after the decision /kiemtra still flags them, without blocking
     checked = await say(service, officer, "/kiemtra")
     assert f"#{ids['Lý Thị Mai']}" in checked and f"#{ids['Lò Văn Nam']}" not in checked
+    waiting = await say(service, officer, "/viecchotoi")  # the commune sees what the villages still owe
+    assert "4 hộ năm trước chờ rà soát lại" in waiting and "1 hộ phải rà soát lại" in waiting, waiting
 
 
 async def test_a_decision_covering_the_whole_review_needs_no_confirmation(service: ChatApp) -> None:
@@ -264,6 +269,16 @@ async def test_titles_follow_the_stage(service: ChatApp, tmp_path: Path) -> None
     assert "KẾT QUẢ CHÍNH THỨC" in text and "(chính thức)" in text and "sơ bộ" not in text
     assert service.reports.title("7.1", 2026, Basis(Stage.PRELIMINARY)).startswith(
         "Biểu mẫu số 7.1: TỔNG HỢP KẾT QUẢ SƠ BỘ")  # the report's caption in chat
+
+
+def test_a_mistyped_stage_placeholder_fails_at_load() -> None:
+    """Item 12: the placeholders a table's data file may use are checked when it is loaded."""
+    spec = Catalogue.load().tables["7.1"]
+    check_headings(spec)
+    group = dataclasses.replace(spec.columns[1], label="Kết quả ({stge})")
+    with pytest.raises(DataFileError, match="stge") as err:
+        check_headings(dataclasses.replace(spec, columns=(spec.columns[0], group, *spec.columns[2:])))
+    assert err.value.path == spec.path and err.value.line == spec.columns[1].line
 
 
 async def test_meeting_attendees_must_be_one_number(service: ChatApp) -> None:

@@ -43,6 +43,7 @@ class Catalogue:
         forms = load_forms() if forms is None else forms
         catalogue = cls(load_tables(), load_lists())
         for spec in catalogue.tables.values():
+            check_headings(spec)
             survey = _form(forms, spec.survey, spec.path)
             for leaf in spec.leaves():
                 check_filters_against(spec.path, _leaf_measures(leaf), survey, leaf.line)
@@ -62,6 +63,21 @@ class Catalogue:
             spec = self.tables[report_id]
             return f"{spec.form}: {(basis or Basis()).heading(spec.title, year)}".strip()
         return self.lists.lists[report_id].title.format(year=year).strip()
+
+
+def check_headings(spec: TableSpec) -> None:
+    """A table's title, subtitle and headers fill in only `{year}`, `{stage}` and `{STAGE}`
+    (core/reports/stage.py): a mistyped placeholder fails at load, with its line."""
+    def every(columns: tuple[Column, ...]) -> list[Column]:
+        return [x for c in columns for x in (c, *every(c.children))]
+
+    for text, line in [(spec.title, None), (spec.subtitle, None), *((c.label, c.line or None)
+                                                                  for c in every(spec.columns))]:
+        try:
+            Basis().heading(text, 2000)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise DataFileError(spec.path, line, f"«{text}» may fill in only {{year}}, {{stage}} and {{STAGE}}: "
+                                                 f"{exc!r}") from exc
 
 
 def _form(forms: dict[str, Survey], sid: str, path: str) -> Survey:

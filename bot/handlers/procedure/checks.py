@@ -48,6 +48,8 @@ async def run_checks(ctx: Ctx, arg: str | None) -> list[OutMessage]:
         lines.append(f"{mark} {t(f'check_{f.kind}', ids=_ids(f), **f.params)}")
         if f in open_:
             rows.append((command_button(t("btn_check_ok", ids=_ids(f))[:40], "checks", f"ok {_short(f.code)}"),))
+    if any(f.kind in checks.INFORMATION for f in every):
+        lines.append(t("check_pending_hint", cmd=slash("recognise")))
     lines.append(t("check_hint"))
     return [OutMessage("\n".join(lines), tuple(rows[:20]))]
 

@@ -23,8 +23,9 @@ async def waiting(ctx: Ctx, arg: str | None) -> list[OutMessage]:
                 (Stage.SURVEYING, "wait_surveying"), (Stage.SURVEYED, "wait_meeting"),
                 (Stage.RESURVEY, "wait_resurvey"))
     else:
+        # the villages' steps too: a decision taken now would leave those households out
         keys = ((Stage.AGREED, "wait_post"), (Stage.POSTED, "wait_opinion"), (Stage.OPINION, "wait_recognise"),
-                (Stage.SURVEYED, "wait_meeting"))
+                (Stage.SURVEYED, "wait_meeting"), (TO_REVIEW, "wait_to_review"), (Stage.RESURVEY, "wait_resurvey"))
     parts += [t(key, n=counts[str(stage)]) for stage, key in keys if counts[str(stage)]]
     if unit.level == "commune":
         complaints = await open_complaints(ctx.s, unit)
