@@ -60,10 +60,53 @@ def test_progress_never_prints_none(rasoat: Run, tmp_path: Path) -> None:
     assert rasoat("units", "villages", str(csv)).returncode == 0
     done = rasoat("report", "--progress", "--unit", "6202")
     assert done.returncode == 0, done.stderr
-    rows = dict(line.split(": ", 1) for line in done.stdout.strip().splitlines())
-    assert rows["Thôn Nà Pàn"].endswith("remaining 120")
-    assert rows["Thôn Khòn Pảng"].endswith(f"remaining {t('progress_unknown_total')}")
+    lines = done.stdout.strip().splitlines()
+    assert t("cli_progress_line", name="Thôn Nà Pàn", submitted=0, drafts=0, remaining=120) in lines
+    assert t("cli_progress_line", name="Thôn Khòn Pảng", submitted=0, drafts=0,
+             remaining=t("progress_unknown_total")) in lines
     assert "None" not in done.stdout
+
+
+def test_progress_speaks_only_vietnamese(rasoat: Run, tmp_path: Path) -> None:
+    """An official reads the progress lines: no English word among the Vietnamese ones."""
+    csv = tmp_path / "villages.csv"
+    csv.write_text("commune_code,village_name,households\n6202,Thôn Nà Pàn,120\n", encoding="utf-8")
+    assert rasoat("units", "villages", str(csv)).returncode == 0
+    done = rasoat("report", "--progress", "--unit", "6202")
+    assert done.returncode == 0, done.stderr
+    words = set(done.stdout.replace(",", " ").replace(":", " ").split())
+    assert not words & {"submitted", "drafts", "remaining"}, done.stdout
+    assert "đã nộp 0" in done.stdout and "còn lại 120" in done.stdout
+
+
+def test_report_files_carry_the_full_unit_code(rasoat: Run, tmp_path: Path) -> None:
+    """An officer finds a commune's files by its GSO code (6202), not by a database row number."""
+    out = tmp_path / "out"
+    done = rasoat("report", "7.1", "--unit", "6202", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    names = [Path(line).name for line in done.stdout.splitlines()]
+    assert names and all(name.startswith("7_1_6202_") for name in names), names
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+
+
+def test_console_on_empty_input_says_a_terminal_or_a_script_is_needed(rasoat: Run) -> None:
+    """`./run.sh </dev/null` (cron, a service without a terminal): one clear line, not a silent exit 1."""
+    done = rasoat("run", stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    assert t("console_input_ended") in done.stderr, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+
+
+def test_console_reads_a_piped_script(rasoat: Run) -> None:
+    """Lines from a pipe are answers and commands, one a line: a scripted try of the whole chat."""
+    script = "Lò Văn Pín\n6202\nThôn Nà Pàn\n/toila\n/tiendo\n"
+    done = rasoat("run", input=script)
+    assert done.returncode == 0, done.stderr
+    assert t("console_registered", name="Lò Văn Pín", village="Thôn Nà Pàn", commune="Xã Ba Sơn") in done.stdout
+    assert t("whoami", name="Lò Văn Pín", role=t("role_village_head"), unit="Thôn Nà Pàn") in done.stdout
+    assert t("progress_line", name="Thôn Nà Pàn", submitted=0, drafts=0,
+             remaining=t("progress_unknown_total")) in done.stdout
+    assert done.stdout.rstrip().endswith(t("console_bye"))
 
 
 @pytest.mark.parametrize("args", [["report"], ["plan", "lang_son_2023"], ["plan"]])

@@ -4,7 +4,9 @@ It is the embedded default when no bot token is set, and the quickest way for a 
 take a whole survey. Buttons are shown with what to type instead: a choice's number, or the
 command next to a navigation button. `/thoat` leaves the form, as on Telegram; the program
 ends with Ctrl+D, `/ketthuc` or Ctrl+C (which says goodbye and that the line being typed was
-not sent; every answer sent before is already stored).
+not sent; every answer sent before is already stored). `rasoat chat --role xa` (or huyen,
+tinh) registers a commune, district or province officer instead of a village head, so the
+officers' side can be tried without a bot token.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from collections.abc import Callable
 from typing import TextIO
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import ChatApp
 from bot.plain import plain_text
-from core.access import Role
+from core.access import ROLE_LEVEL, Role
 from core.accounts import issue_invite, redeem
 from core.conversation.messages import ChatRef, Incoming, OutMessage
 from core.i18n import catalog, t
@@ -30,6 +33,14 @@ from core.units.names import find_village
 
 CHANNEL = "console"
 PROMPT = "> "
+
+
+# the locale keys of the unit picker's question, no match, too many matches, pick a number
+_PICK_TEXTS = {
+    "commune": ("console_ask_commune", "console_commune_none", "console_commune_many", "console_commune_pick"),
+    "district": ("console_ask_district", "console_unit_none", "console_unit_many", "console_unit_pick"),
+    "province": ("console_ask_province", "console_unit_none", "console_unit_many", "console_unit_pick"),
+}
 
 
 def _quit_words() -> set[str]:
@@ -45,6 +56,7 @@ class Console:
         self.stdout = stdout
         self.user = user or getpass.getuser()
         self._lines: asyncio.Queue[str | None] | None = None
+        self.input_ended = False  # the input closed (Ctrl+D, end of a piped script, </dev/null)
 
     def say(self, text: str) -> None:
         self.stdout.write(text + "\n")
@@ -60,6 +72,7 @@ class Console:
         self.stdout.write(prompt)
         self.stdout.flush()
         line = await self._lines.get()
+        self.input_ended = line is None
         return None if line is None else line.rstrip("\n")
 
     def _read_all(self, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
@@ -71,28 +84,53 @@ class Console:
 
     # ----- first run ----------------------------------------------------------------------
 
-    async def setup(self, name: str | None, commune_code: str | None, village: str | None) -> bool:
-        """First run: who this enumerator is and which village they survey. The person at the
+    async def setup(self, name: str | None, commune_code: str | None, village: str | None,
+                    role: Role | None = None, unit_code: str | None = None) -> bool:
+        """First run: who this person is and which unit they work for (a village head by default;
+        `role` lets one try the officers' side without a Telegram token). The person at the
         terminal is trusted (it is their machine), but they are registered as everyone else is:
-        a one-time code for the village, redeemed at once."""
+        a one-time code for the unit, redeemed at once."""
         db = self.app.db
         async with db.transaction() as s:
-            if await s.scalar(select(User).where(User.channel == CHANNEL, User.external_id == self.user)):
-                return True
-        self.say(t("console_setup"))
+            known = await s.scalar(select(User).where(User.channel == CHANNEL, User.external_id == self.user))
+        if known is not None:
+            if role is not None and known.role != role:
+                self.say(t("console_other_role", user=self.user, role=t(f"role_{known.role}")))
+                return False
+            return True
+        role = role or Role.VILLAGE_HEAD
+        self.say(t("console_setup") if role is Role.VILLAGE_HEAD else t("console_setup_officer",
+                                                                         role=t(f"role_{role}")))
         name = name or await self._read_nonempty(t("console_ask_name"))
-        commune = await self._pick_commune(commune_code) if name else None
-        village = village or (await self._read_nonempty(t("console_ask_village")) if commune else None)
-        if not (name and commune and village):
+        if not name:
+            return False
+        if role is Role.VILLAGE_HEAD:
+            return await self._register_village_head(name, commune_code, village)
+        level = ROLE_LEVEL[role]
+        unit = await self._pick_unit(level, commune_code if level == "commune" else unit_code)
+        if unit is None:
             return False
         async with db.transaction() as s:
+            await self._register(s, role, unit, name)
+        self.say(t("console_registered_officer", name=name, role=t(f"role_{role}"), unit=unit.name))
+        return True
+
+    async def _register_village_head(self, name: str, commune_code: str | None, village: str | None) -> bool:
+        commune = await self._pick_unit("commune", commune_code)
+        village = village or (await self._read_nonempty(t("console_ask_village")) if commune else None)
+        if not (commune and village):
+            return False
+        async with self.app.db.transaction() as s:
             home = await s.get(Unit, commune.id)
             assert home is not None
             unit = await find_village(s, home, village) or await add_village(s, home, village.strip())
-            code = await issue_invite(s, Role.VILLAGE_HEAD, unit, None)
-            await redeem(s, code.code, CHANNEL, self.user, name.strip(), self.user)
+            await self._register(s, Role.VILLAGE_HEAD, unit, name)
         self.say(t("console_registered", name=name, village=unit.name, commune=commune.name))
         return True
+
+    async def _register(self, s: AsyncSession, role: Role, unit: Unit, name: str) -> None:
+        code = await issue_invite(s, role, unit, None)
+        await redeem(s, code.code, CHANNEL, self.user, name.strip(), self.user)
 
     async def _read_nonempty(self, prompt: str) -> str | None:
         while True:
@@ -102,29 +140,34 @@ class Console:
             if line.strip():
                 return line.strip()
 
-    async def _pick_commune(self, code: str | None) -> Unit | None:
+    async def _pick_unit(self, level: str, code: str | None) -> Unit | None:
+        """A unit of `level` by code or part of its name; a district or province needs no
+        question when the configuration has only one."""
+        ask, none, many, pick_one = _PICK_TEXTS[level]
         config = self.app.settings.units_configuration
         async with self.app.db.read() as s:
-            communes = list((await s.scalars(select(Unit).where(
-                Unit.configuration == config, Unit.level == "commune"))).all())
+            units = list((await s.scalars(select(Unit).where(
+                Unit.configuration == config, Unit.level == level).order_by(Unit.code))).all())
+        if level != "commune" and code is None and len(units) == 1:
+            return units[0]
         while True:
-            query = code or await self._read_nonempty(t("console_ask_commune"))
+            query = code or await self._read_nonempty(t(ask))
             code = None
             if query is None:
                 return None
             q = fold(query)
-            found = [c for c in communes if c.code == query.strip() or q in fold(c.name)]
+            found = [u for u in units if u.code == query.strip() or q in fold(u.name)]
             if not found:
-                self.say(t("console_commune_none", query=query))
+                self.say(t(none, query=query))
                 continue
             if len(found) == 1:
                 return found[0]
             if len(found) > 12:
-                self.say(t("console_commune_many", count=len(found)))
+                self.say(t(many, count=len(found)))
                 continue
-            for i, c in enumerate(found, 1):
-                self.say(f"   {i}. {c.name} ({c.code})")
-            pick = await self.ask(t("console_commune_pick"))
+            for i, u in enumerate(found, 1):
+                self.say(f"   {i}. {u.name} ({u.code})")
+            pick = await self.ask(t(pick_one))
             if pick and pick.strip().isdigit() and 1 <= int(pick) <= len(found):
                 return found[int(pick) - 1]
             self.say(t("console_bad_pick"))

@@ -121,7 +121,7 @@ async def _build(session: AsyncSession, catalogue: Catalogue, report_id: str, un
                  basis: Basis | None = None) -> list[Path]:
     """Tables count by `basis` (default: official once the unit has a recognition decision)."""
     parent = await session.get(Unit, unit.parent_id) if unit.parent_id else None
-    base = out_dir / f"{report_id.replace('.', '_')}_{unit.id}_{year}_{_stamp()}{PARTIAL}"
+    base = out_dir / f"{report_id.replace('.', '_')}_{unit.code or unit.id}_{year}_{_stamp()}{PARTIAL}"
     if report_id in catalogue.tables:
         basis = basis or await default_basis(session, unit, year)
         data = await aggregate(session, catalogue.tables[report_id], unit, year, catalogue.lists.majority_ethnicities,

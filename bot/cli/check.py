@@ -1,0 +1,64 @@
+"""`rasoat check`: validate every data file, then list each with its source and what it still
+assumes, so an official sees at a glance which tables are placeholders to correct. Needs no
+database."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot.cli.command import Command
+from core.app import load_data_files
+from core.classification.screening import load_phieu_a
+from core.config import Settings
+from core.datafile import DataFileError
+from core.procedure.screening import procedure
+from core.provenance import describe, provenance_of
+
+
+def offline(_args: argparse.Namespace, _settings: Settings) -> int:
+    try:
+        data = load_data_files()
+        phieu_a, stop_rule = load_phieu_a()
+    except DataFileError as exc:
+        print(f"LỖI: {exc}", file=sys.stderr)
+        return 1
+    entries: list[tuple[str, str | Path]] = []
+    for f in data.forms.values():
+        entries.append((f"form {f.key}: {f.title}", f.path))
+    for p in data.packs:
+        entries.append((f"rule pack {p.id}: years {p.year_from}-{p.year_to}, {len(p.indicators)} indicators", p.path))
+        if p.b1 is not None:
+            entries.append((f"B1 table {p.b1.id} (pack {p.id}, form {p.b1.form}): {len(p.b1.items)} scored items",
+                            p.b1.path))
+    entries.append((f"form {phieu_a.key}: {phieu_a.title} (screening, before Phiếu B)", phieu_a.path))
+    entries.append((f"Phiếu A stop rule {stop_rule.id}: {len(stop_rule.criteria)} criteria", stop_rule.path))
+    for table in data.reports.tables.values():
+        entries.append((f"report table {table.id}: {table.form}", table.path))
+    lists = data.reports.lists
+    if lists.lists:
+        entries.append((f"household lists: {', '.join(lists.lists)}", next(iter(lists.lists.values())).path))
+    proc = procedure()
+    entries.append((f"procedure {proc.id} v{proc.version}: {len(proc.steps)} steps, meeting "
+                    f"{proc.min_agreement_percent:g}%, posting {proc.posting_days} working days", proc.path))
+    for plan in data.plans:
+        entries.append((f"plan {plan.id} v{plan.version}: year {plan.year}, {len(plan.phases)} phases, "
+                        f"{len(plan.reports)} report requests [{plan.reliability}]", plan.path))
+    provisional, undeclared = [], 0
+    for title, path in entries:
+        print(f"{title} ({path})")
+        for line in describe(path):
+            print(line)
+        prov = provenance_of(path)
+        if prov is not None and prov.provisional:
+            provisional.append(path)
+        undeclared += prov is None
+    print(f"{len(entries)} data files valid; {undeclared} declare no source; "
+          f"{len(provisional)} hold assumptions or missing official content:")
+    for path in provisional:
+        print(f"  - {path}")
+    return 0
+
+
+COMMAND = Command("check", "validate forms, rule packs and messages, and print a summary", offline=offline)
