@@ -18,6 +18,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from bot.app import ChatApp
+from bot.handlers.procedure import decision
 from core.conversation.messages import Attachment, ChatRef, Incoming
 from core.conversation.payloads import command as command_payload
 from core.datafile import DataFileError
@@ -194,11 +195,15 @@ async def test_a_decision_covering_the_whole_review_needs_no_confirmation(servic
         assert len((await s.scalars(select(ReportSubmission))).all()) == 1
 
 
-async def test_one_start_class_for_every_output(service: ChatApp, tmp_path: Path) -> None:
+async def test_one_start_class_for_every_output(service: ChatApp, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Item 10: the posted list, the decision's lists and the national export give the start
     class from one rule: last year's list, else the household's Phiếu B («Đầu kỳ»)."""
     run = await up_to_the_opinion(service, tmp_path)
     officer = run["officer"]
+    monkeypatch.setattr(decision, "LEFT_SHOWN", 2)  # a long list is cut in the chat, never in /kiemtra
+    asked = await say(service, officer, "/congnhan 45/QĐ-UBND 23/11/2026")
+    assert asked.count("\n• #") == 2 and "… và 3 hộ khác (đủ tên trong /kiemtra" in asked, asked
     posted = load_workbook(run["posted"])["Hộ nghèo"]
     before = {r[1]: r[3] for r in posted.iter_rows(min_row=3, values_only=True) if isinstance(r[0], int)}
     assert before == {"Hoàng Văn Minh": "Hộ nghèo", "Lò Văn Nam": "Hộ cận nghèo"}

@@ -81,10 +81,10 @@ def posting_list(path: Path, commune: Unit, entries: Sequence[Entry], start: dat
 
 
 def decision_lists(path: Path, commune: Unit, entries: Sequence[Entry], number: str, day: date,
-                   left_out: Sequence[tuple[Entry, str]] = ()) -> Path:
+                   left_out: Sequence[tuple[str, str, str]] = ()) -> Path:
     """The four lists attached to the decision (Mẫu số 02): poor, near-poor, escaped poor,
     escaped near-poor; then, when the decision does not cover the whole review, the households
-    it leaves out with the stage each stands at (`left_out`: entry, stage in words)."""
+    it leaves out with the stage each stands at (`left_out`: head, village, stage in words)."""
     wb = Workbook()
     headers = [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_members"), t("doc_col_result")]
     kinds = (("doc_sheet_poor", lambda e: e.final_class == "poor"),
@@ -101,7 +101,7 @@ def decision_lists(path: Path, commune: Unit, entries: Sequence[Entry], number: 
         heading = t("doc_left_out_title", commune=commune.name, number=number, date=fmt_date(day))
         _sheet(wb, t("doc_sheet_left_out"), heading,
                [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_stage")],
-               ([e.household.head_name or "", e.village, stage] for e, stage in left_out), False)
+               left_out, False)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

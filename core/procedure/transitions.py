@@ -13,6 +13,7 @@ from core.classification.screening import Screening, screen
 from core.conversation.state import SUBMITTED, EngineState
 from core.households import Status
 from core.procedure.screening import phieu_a, procedure
+from core.procedure.start_class import start_class
 from core.procedure.steps import Origin, Stage, record_step, review_of
 from core.storage.models import Household, utcnow
 from core.surveys.evaluate import FormView
@@ -47,7 +48,7 @@ async def surveyed(s: AsyncSession, household: Household, user_id: int) -> None:
     review = await review_of(s, household, origin, Stage.SURVEYING)
     if review.stage in (Stage.POSTED, Stage.OPINION, Stage.RECOGNISED):
         return
-    before = review.listed_class or household.prior_class or "none"
+    before = start_class(household, review) or "none"
     unchanged = household.outcome == before and before in LISTED_CLASSES
     stage = Stage.AGREED if unchanged and procedure().vote_on == "changed" else Stage.SURVEYED
     await record_step(s, household, "surveyed", user_id, {"outcome": household.outcome, "before": before}, stage)

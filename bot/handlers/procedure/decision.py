@@ -33,7 +33,7 @@ from core.reports.stage import Basis
 from core.reports.stage import Stage as Figures
 from core.storage.models import Household, OutboxMessage, Unit, User, utcnow
 from core.surveys.text import clean_text, fold
-from core.units.scope import village_ids
+from core.units.scope import village_ids, village_names
 
 
 async def post(ctx: Ctx, arg: str | None) -> list[OutMessage]:
@@ -157,6 +157,7 @@ async def opinion(ctx: Ctx, arg: str | None) -> list[OutMessage]:
 
 
 CONFIRM = "xacnhan"  # '/congnhan SỐ NGÀY xacnhan MÃ': go on without the households named
+LEFT_SHOWN = 100  # households named one per line in the chat (about two Telegram messages)
 
 
 def _confirmation(words: list[str]) -> tuple[list[str], str | None]:
@@ -193,7 +194,8 @@ async def recognise(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     if not ready:
         return [OutMessage(t("recognise_nothing", opinion=slash("opinion")))]
     missing = await coverage.left_out(ctx.s, commune, ctx.settings.review_year)
-    left = [(e, r.stage) for e, (_, r) in zip(await queries.entries(ctx.s, missing), missing, strict=True)]
+    names = await village_names(ctx.s, {h.village_id for h, _ in missing})
+    left = [(h.id, h.head_name or "-", names.get(h.village_id, ""), _stage(r.stage)) for h, r in missing]
     if missing and code != coverage.confirmation_code(missing):
         return [_ask_to_confirm(number, words[1], len(ready), left, coverage.confirmation_code(missing))]
     event = ReviewEvent(unit_id=commune.id, kind="decision", year=ctx.settings.review_year, held_on=day,
@@ -209,7 +211,7 @@ async def recognise(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     entries = await queries.entries(ctx.s, ready)
     folder = ctx.data_path("decisions", f"{commune.code or commune.id}_{event.id}")
     lists = documents.decision_lists(folder / "danh_sach_kem_quyet_dinh.xlsx", commune, entries, number, day,
-                                     [(e, _stage(stage)) for e, stage in left])
+                                     [(head, village, stage) for _, head, village, stage in left])
     certs = documents.certificates(folder / "giay_chung_nhan_mau_03.xlsx", commune, entries, number, day,
                                    ctx.settings.review_year)
     event.file_path = str(lists)
@@ -233,11 +235,14 @@ def _stage(stage: str) -> str:
     return t(f"proc_stage_{stage}")
 
 
-def _ask_to_confirm(number: str, day: str, n: int, left: list[tuple[documents.Entry, str]], code: str) -> OutMessage:
-    """Every household the decision would leave out, by name and stage, and how to go on."""
+def _ask_to_confirm(number: str, day: str, n: int, left: list[tuple[int, str, str, str]], code: str) -> OutMessage:
+    """Every household the decision would leave out, by name and stage (the first LEFT_SHOWN;
+    /kiemtra and the decision's attached list give them all), and how to go on."""
     lines = [t("recognise_left_out", n=len(left), ready=n)]
-    lines += [t("recognise_left_out_line", id=e.household.id, head=e.household.head_name or "-", village=e.village,
-                stage=_stage(stage)) for e, stage in left]
+    lines += [t("recognise_left_out_line", id=hid, head=head, village=village, stage=stage)
+              for hid, head, village, stage in left[:LEFT_SHOWN]]
+    if len(left) > LEFT_SHOWN:
+        lines.append(t("recognise_left_out_more", n=len(left) - LEFT_SHOWN, checks=slash("checks")))
     arg = f"{number} {day} {CONFIRM} {code}"
     lines.append(t("recognise_left_out_confirm", cmd=f"{slash('recognise')} {arg}"))
     try:
