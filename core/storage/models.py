@@ -340,3 +340,20 @@ class AccessLog(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id", ondelete="SET NULL"))
     detail: Mapped[Any] = mapped_column(JSON, nullable=True)  # never answer values: ids, report ids, counts
+
+
+class WebSession(Base):
+    """A browser session of the officers' web view (bot/webview/), opened by a single-use link
+    from the bot: `link_nonce` is unique, so a link redeemed once can never open a second
+    session. The token is stored hashed; every request re-reads the user's row as well, so
+    disabling the user or logging out ends the session at once."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    link_nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
