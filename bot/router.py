@@ -51,6 +51,7 @@ ROUTES: tuple[Route, ...] = (
 # before the TEXT and PHOTO rows are consulted.
 AWAITS: tuple[Await, ...] = (
     Await(survey.REOPEN_REASON, TEXT, survey.reopen_reason),
+    Await(survey.CHOOSE, TEXT, survey.chosen),
     Await(meeting.MINUTES, PHOTO, meeting.minutes),
 )
 

@@ -111,7 +111,7 @@ async def people(harness: Harness) -> dict[str, TgUser]:
     head_b = harness.user(3002, "Trưởng thôn B")
     await harness.register(officer, code_in(await harness.say(admin, "/moicanbo xa 6202")))
     asked = await harness.say(officer, "/moi Thôn Nà Pàn")  # a new village is created only when confirmed
-    assert "chưa có thôn «Thôn Nà Pàn»" in asked[-1]["text"]
+    assert "chưa có thôn nào tên «Thôn Nà Pàn»" in asked[-1]["text"]
     await harness.register(head_a, code_in(await harness.press(officer, "c:invite:+Thôn Nà Pàn")))
     await harness.register(head_b, code_in(await harness.say(officer, "/moi +Thôn Khuổi Luông")))
     return {"admin": admin, "officer": officer, "a": head_a, "b": head_b}

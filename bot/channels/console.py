@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import ChatApp
+from bot.handlers.accounts import village_phrase
 from bot.plain import plain_text
 from core.access import ROLE_LEVEL, Role
 from core.accounts import issue_invite, redeem
@@ -125,7 +126,7 @@ class Console:
             assert home is not None
             unit = await find_village(s, home, village) or await add_village(s, home, village.strip())
             await self._register(s, Role.VILLAGE_HEAD, unit, name)
-        self.say(t("console_registered", name=name, village=unit.name, commune=commune.name))
+        self.say(t("console_registered_head", name=name, village=village_phrase(unit.name), commune=commune.name))
         return True
 
     async def _register(self, s: AsyncSession, role: Role, unit: Unit, name: str) -> None:
@@ -161,6 +162,7 @@ class Console:
                 self.say(t(none, query=query))
                 continue
             if len(found) == 1:
+                self.say(t("console_unit_matched", unit=found[0].name, code=found[0].code))
                 return found[0]
             if len(found) > 12:
                 self.say(t(many, count=len(found)))
@@ -196,8 +198,7 @@ class Console:
                     return
                 if on_line:
                     on_line(line)
-                if line.strip():
-                    await self.type(line)
+                await self.type(line)  # an empty line too: the question is asked again, with its hint
         except asyncio.CancelledError:  # Ctrl+C
             self.say("")
             self.say(t("console_interrupted"))

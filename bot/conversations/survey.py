@@ -50,6 +50,7 @@ from core.units.tree import commune_of
 
 STEP_COMMANDS = ("pause", "resume", "back", "skip", "keep", "review", "confirm", "edit")
 REOPEN_REASON = "reopen_reason"  # the chat is waiting for the reason to reopen a household
+CHOOSE = "choose"  # the chat offered a numbered list (forms, drafts): a typed number picks from it
 REASON_MIN, REASON_MAX = 3, 300
 SUMMARY_LINES = 60
 DRAFTS_OFFERED = 5
@@ -64,6 +65,9 @@ async def _step(ctx: Ctx, act: Act) -> list[OutMessage]:
     household = await open_household(ctx, conv)
     if household is None:
         return no_open_household()
+    if not editable(household):  # the documented way back in: /mo N, then «Mở lại để sửa»
+        return [OutMessage(t("survey_submitted_open", id=household.id, open=slash("open"),
+                             reopen=slash("reopen"), new=slash("new")))]
     engine = engine_for(ctx, household)
     cached = ctx.data.answers.get(household.id, household.revision)
     answers, memo = cached if cached is not None else (await load_answers(ctx.s, household.id), None)
@@ -181,18 +185,7 @@ async def new(ctx: Ctx, arg: str | None) -> list[OutMessage]:
         return [OutMessage(t("only_village_heads_survey"))]
     forms = ctx.data.forms
     if not arg or arg not in forms:
-        forms_rows = tuple((command_button(t("btn_new_form", title=f.title), "new", f.id),) for f in forms.values())
-        drafts = await households_in(ctx.s, village, limit=DRAFTS_OFFERED, drafts_only=True)
-        if not drafts:
-            return [OutMessage(t("choose_form"), forms_rows)]
-        lines, rows = [t("drafts_waiting", n=len(drafts))], []
-        for h in drafts:
-            where = await _where(ctx, h)
-            lines.append(t("draft_line", id=h.id, head=h.head_name or t("value_missing"), where=where))
-            rows.append((command_button(fit(t("btn_continue_draft", id=h.id, head=h.head_name or "-", where=where)),
-                                        "open", str(h.id)),))
-        lines.append(t("drafts_or_new"))
-        return [OutMessage("\n".join(lines), (*rows, *forms_rows))]
+        return await _offer(ctx, village)
     survey = forms[arg]
     commune = await commune_of(ctx.s, village)
     pack = (await ctx.data.standard(ctx.s, ctx.settings.review_year)).pack
@@ -211,6 +204,40 @@ async def new(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     intro = OutMessage(t("new_household", id=household.id, title=survey.title, village=village.name,
                          area=t(f"area_{household.area}"), back=slash("back"), pause=slash("pause")))
     return [intro, *step.messages]
+
+
+async def _offer(ctx: Ctx, village: Unit) -> list[OutMessage]:
+    """Drafts to go on with, then the forms, numbered: the chat remembers the list (the router's
+    AWAITS), so a typed «1» picks from it instead of answering a household left open."""
+    drafts = await households_in(ctx.s, village, limit=DRAFTS_OFFERED, drafts_only=True)
+    offers: list[tuple[str, str, str]] = []  # (command, argument, label)
+    lines = [t("drafts_waiting", n=len(drafts))] if drafts else [t("choose_form")]
+    for h in drafts:
+        where = await _where(ctx, h)
+        offers.append(("open", str(h.id), fit(t("btn_continue_draft", id=h.id, head=h.head_name or "-",
+                                                   where=where))))
+    offers += [("new", f.id, t("btn_new_form", title=f.title)) for f in ctx.data.forms.values()]
+    lines += [t("choice_line", n=i, label=label) for i, (_, _, label) in enumerate(offers, 1)]
+    lines += [t("drafts_or_new"), t("choice_pick")] if drafts else [t("choice_pick")]
+    conv = await conversation(ctx)
+    conv.state = {"await": CHOOSE, "offers": [[name, value] for name, value, _ in offers]}
+    rows = tuple((command_button(label, name, value),) for name, value, label in offers)
+    return [OutMessage("\n".join(lines), rows)]
+
+
+async def chosen(ctx: Ctx, text: str | None) -> list[OutMessage]:
+    """A typed number after a numbered list; any other text goes to the survey as before."""
+    conv = await conversation(ctx)
+    offers = (conv.state or {}).get("offers") or []
+    number = refs.number(text)
+    if number is None:
+        conv.state = None
+        return await typed(ctx, text)
+    if not 1 <= number <= len(offers):
+        return [OutMessage(t("choice_number_wrong", count=len(offers)))]
+    conv.state = None
+    name, value = offers[number - 1]
+    return await (open_by_number if name == "open" else new)(ctx, value)
 
 
 async def list_households(ctx: Ctx, arg: str | None) -> list[OutMessage]:

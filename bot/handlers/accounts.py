@@ -15,7 +15,7 @@ from core.access import ROLE_LEVEL, STAFF, Action, Role, can
 from core.accounts import CODE_DAYS, AccountError, bind_group, issue_invite, officers_of, redeem, unbind
 from core.conversation import refs
 from core.conversation.commands import command_button, slash
-from core.conversation.messages import OutMessage
+from core.conversation.messages import Button, OutMessage
 from core.i18n import catalog, t
 from core.messaging import tell_users
 from core.procedure.standards import standard_line
@@ -91,7 +91,7 @@ async def invite(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     words = (arg or "").strip()
     village: Unit | None = None
     if words.startswith("+"):  # confirmed: create the village named after the '+'
-        name = clean_text(words[1:])[:100]
+        name = village_name(words[1:])
         if not name:
             return await _village_choice(ctx, commune)
         village = await find_village(ctx.s, commune, name) or await add_village(ctx.s, commune, name)
@@ -100,12 +100,10 @@ async def invite(ctx: Ctx, arg: str | None) -> list[OutMessage]:
         if village is None or not await can(ctx.s, ctx.me, Action.INVITE, village):
             return [OutMessage(t("invite_village_not_yours"))]
     elif words:
-        name = clean_text(words)[:100]
+        name = village_name(words)
         village = await find_village(ctx.s, commune, name)
         if village is None:
-            confirm = command_button(t("btn_new_village", name=name), "invite", f"+{name}"[:40])
-            return [OutMessage(t("invite_new_village", name=name, commune=commune.name),
-                               ((confirm,), (command_button(t("btn_pick_village"), "invite"),)))]
+            return await _offer_new_village(ctx, commune, name)
     if village is None:
         return await _village_choice(ctx, commune)
     code = await issue_invite(ctx.s, Role.VILLAGE_HEAD, village, ctx.me)
@@ -113,9 +111,48 @@ async def invite(ctx: Ctx, arg: str | None) -> list[OutMessage]:
                          days=CODE_DAYS, register=slash("register")))]
 
 
+async def _offer_new_village(ctx: Ctx, commune: Unit, name: str) -> list[OutMessage]:
+    """A name the commune does not know: create it after a press, say so when it has no accents,
+    and offer the existing villages only when there are some (no button leads nowhere)."""
+    lines = [t("invite_new_village_named", name=name, commune=commune.name)]
+    bare = next((name[len(p):].strip() for p in _prefixes() if name.startswith(p + " ")), name)
+    if fold(bare) == bare.lower():
+        lines.append(t("invite_name_no_accents", name=name))
+    rows: list[tuple[Button, ...]] = [(command_button(t("btn_new_village", name=name), "invite", f"+{name}"[:40]),)]
+    if await villages_of(ctx.s, commune):
+        rows.append((command_button(t("btn_pick_village"), "invite"),))
+    return [OutMessage("\n".join(lines), tuple(rows))]
+
+
 async def _village_choice(ctx: Ctx, commune: Unit) -> list[OutMessage]:
-    rows = village_buttons(await villages_of(ctx.s, commune), "invite")
+    villages = await villages_of(ctx.s, commune)
+    if not villages:
+        return [OutMessage(t("invite_no_villages", invite=slash("invite"), commune=commune.name))]
+    rows = village_buttons(villages, "invite")
     return [OutMessage(t("invite_usage", invite=slash("invite"), commune=commune.name), rows)]
+
+
+def _prefixes() -> list[str]:
+    return sorted(catalog().words("village_prefixes"), key=len, reverse=True)
+
+
+def village_name(typed: str) -> str:
+    """A village name as an officer typed it, tidied: «thon na pan» is «Thôn Na Pan» (the kind
+    word as the locale writes it, each word capitalised when all was typed in lower case)."""
+    name = clean_text(typed)[:100]
+    for prefix in _prefixes():
+        if fold(name).startswith(fold(prefix) + " "):
+            rest = name[len(prefix):].strip()
+            return f"{prefix} {rest.title() if rest == rest.lower() else rest}"
+    return name.title() if name == name.lower() else name
+
+
+def village_phrase(name: str) -> str:
+    """The village after «trưởng»: «thôn Nà Pàn» for «Thôn Nà Pàn» (never «trưởng thôn Thôn»)."""
+    for prefix in _prefixes():
+        if fold(name).startswith(fold(prefix) + " "):
+            return f"{prefix.lower()} {name[len(prefix):].strip()}"
+    return f"{catalog().words('village_prefixes')[0].lower()} {name}"
 
 
 async def invite_staff(ctx: Ctx, arg: str | None) -> list[OutMessage]:

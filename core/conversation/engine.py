@@ -35,7 +35,8 @@ from core.expr import Scope
 from core.i18n import fmt_money, fmt_number, t
 from core.surveys.evaluate import FormView, Slot, evaluate
 from core.surveys.model import QType, Survey
-from core.surveys.parsing import ParseError, parse_answer
+from core.surveys.parsing import ParseError, parse_answer, parse_yes_no
+from core.surveys.text import fold
 
 __all__ = ["ASK", "PAUSED", "REVIEW", "SUBMITTED", "Change", "EngineState", "Step", "SurveyEngine"]
 
@@ -97,20 +98,30 @@ class SurveyEngine(Wording):
                     return self._edit(view, answers, state, number)
                 return self._review_note(view, answers, None, state.page, error=t("review_hint_error"))
             state = back
+        pending, state = state.pending, replace(state, pending=None)
         slot = view.slot(state.cursor) if state.cursor else None
         if slot is None:
             return self.start(answers, state)
+        q = slot.question
+        if not text.strip() and not q.required:  # an empty console line: never left unanswered
+            return self._reask(view, answers, state, slot, t("err_optional_empty", skip=slash("skip")))
         try:
-            value = parse_answer(slot.question, text)
+            value = parse_answer(q, text)
         except ParseError as exc:
+            if not q.required and q.type not in (QType.YES_NO, QType.CHOICE) and _says_no(text):
+                return self._reask(view, answers, state, slot, t("err_optional_no", skip=slash("skip")))
             return self._reask(view, answers, state, slot, t(exc.key, **exc.params))
-        return self._accept(view, answers, state, slot, value)
+        if pending is None and self._is_name(slot) and isinstance(value, str) and fold(value) == value.lower():
+            return self._ask_accents(view, answers, replace(state, pending=value), slot, value)
+        echo = t("answer_echo", value=self.display(q, value)) if q.type is QType.CHOICE else None
+        return self._accept(view, answers, state, slot, value, echo)
 
     def handle_button(self, state: EngineState, answers: Mapping[str, Any], key: str, value: str) -> Step:
         """A choice button: 'a:<slot key>:<choice value>'. Presses on old messages are refused
         (`Step.refused`), except on the question the review or a pause left waiting."""
         answers = dict(answers)
         view = self.view(answers)
+        state = replace(state, pending=None)
         if state.mode == REVIEW:
             back = self._leave_review(view, answers, state)
             if back is not None and back.cursor == key:
@@ -143,6 +154,11 @@ class SurveyEngine(Wording):
         view = self.view(answers)
         if state.mode == SUBMITTED:
             return Step(state, answers, [self._submitted_message()])
+        pending, state = state.pending, replace(state, pending=None)
+        if cmd.name == "keep" and pending is not None and state.mode == ASK and state.cursor:
+            slot = view.slot(state.cursor)
+            if slot is not None:  # the name as typed, without accents, after being asked once
+                return self._accept(view, answers, state, slot, pending)
         match cmd.name:
             case "pause":
                 msg = OutMessage(t("paused", resume=slash("resume")), ((self._button("resume"),),))
@@ -211,7 +227,8 @@ class SurveyEngine(Wording):
 
     # ----- moves --------------------------------------------------------------------------
 
-    def _accept(self, view: FormView, answers: dict[str, Any], state: EngineState, slot: Slot, value: Any) -> Step:
+    def _accept(self, view: FormView, answers: dict[str, Any], state: EngineState, slot: Slot, value: Any,
+                echo: str | None = None) -> Step:
         if value is not None:
             error = self._check(view, slot, value)
             if error:
@@ -220,19 +237,39 @@ class SurveyEngine(Wording):
         if slot.key not in answers or answers[slot.key] != value:
             changes.append(Change(slot.key, answers.get(slot.key), value, slot.key in answers))
             answers[slot.key] = value
-        step = self._advance(self.view(answers), answers, state, slot)
+        step = self._advance(self.view(answers), answers, state, slot, echo)
         step.changes = changes
         return step
 
-    def _advance(self, view: FormView, answers: dict[str, Any], state: EngineState, slot: Slot) -> Step:
+    def _advance(self, view: FormView, answers: dict[str, Any], state: EngineState, slot: Slot,
+                 echo: str | None = None) -> Step:
+        """The next question; a typed choice is echoed on it («✓ Tày»), so a misread shows at once."""
         if state.editing:
-            return self._after_edit(view, answers, state, slot)
-        pos = view.position(slot.key)
-        nxt = view.slots[pos + 1].key if pos is not None and pos + 1 < len(view.slots) else None
-        if nxt is None:
-            return self._review(view, answers, None)
-        state = replace(state, cursor=nxt, mode=ASK)
-        return Step(state, answers, [self._question(view, answers, nxt)])
+            step = self._after_edit(view, answers, state, slot)
+        else:
+            pos = view.position(slot.key)
+            nxt = view.slots[pos + 1].key if pos is not None and pos + 1 < len(view.slots) else None
+            if nxt is None:
+                step = self._review(view, answers, None)
+            else:
+                return Step(replace(state, cursor=nxt, mode=ASK), answers,
+                            [self._question(view, answers, nxt, notice=echo)])
+        if echo:
+            step.messages.insert(0, OutMessage(echo))
+        return step
+
+    def _is_name(self, slot: Slot) -> bool:
+        """The head's and the members' names, which the form asks to be written with accents."""
+        if slot.group is not None:
+            return slot.question.id == slot.group.name_id
+        return slot.key == self.survey.head_name
+
+    def _ask_accents(self, view: FormView, answers: dict[str, Any], state: EngineState, slot: Slot,
+                     name: str) -> Step:
+        """Once: keep the name as typed (/giunguyen, or typing it again) or type it with accents."""
+        msg = self._question(view, answers, slot.key, t("name_no_accents", name=name, keep=slash("keep")))
+        keep = (self._button("keep", label=t("btn_keep_typed")),)
+        return Step(state, answers, [OutMessage(msg.text, (keep, *msg.buttons))])
 
     def _after_edit(self, view: FormView, answers: dict[str, Any], state: EngineState, slot: Slot) -> Step:
         """Questions the edit brought in (a new member) come first; then back to the question
@@ -324,3 +361,11 @@ class SurveyEngine(Wording):
             key = self._first_unanswered(view, answers)
         return self._progress(view, key) if key is not None else t("draft_in_review")
 
+
+
+def _says_no(text: str) -> bool:
+    """«không ạ» at an optional question that is not yes/no: the household has none."""
+    try:
+        return parse_yes_no(text) is False
+    except ParseError:
+        return False

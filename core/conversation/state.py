@@ -19,17 +19,20 @@ class EngineState:
     editing: bool = False  # answering a question picked from the review: return there after
     return_to: str | None = None  # the question waiting while the user is in the review or an edit
     page: int = 0  # the review page last shown (1-based; 0: none)
+    pending: str | None = None  # a name typed without accents, asked about once (kept with /giunguyen)
 
     def to_json(self) -> dict[str, Any]:
         return {"cursor": self.cursor, "mode": self.mode, "editing": self.editing,
-                "return_to": self.return_to, "page": self.page}
+                "return_to": self.return_to, "page": self.page, "pending": self.pending}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> EngineState:
         data = data or {}
         page = data.get("page")
+        pending = data.get("pending")
         return cls(data.get("cursor"), data.get("mode", ASK), bool(data.get("editing", False)),
-                   data.get("return_to"), page if isinstance(page, int) and page > 0 else 0)
+                   data.get("return_to"), page if isinstance(page, int) and page > 0 else 0,
+                   pending if isinstance(pending, str) else None)
 
 
 @dataclass(frozen=True)

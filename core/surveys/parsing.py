@@ -181,31 +181,59 @@ def parse_yes_no(text: str) -> bool:
     raise ParseError("err_yes_no")
 
 
+def _without_particles(text: str) -> str:
+    """The folded words of an answer without polite words at either end ('nghèo ạ', 'dạ 2 🙏')."""
+    full = words(text)
+    tokens = full.split(" ") if full else []
+    particles = synonyms().particles
+    while tokens and tokens[-1] in particles:
+        tokens.pop()
+    while tokens and tokens[0] in particles:
+        tokens.pop(0)
+    return " ".join(tokens) or full
+
+
+def _core(label: str, labels: list[str]) -> str:
+    """A label without a first word it shares with another label ('ho can ngheo' -> 'can ngheo'
+    next to 'ho ngheo', 'nha kien co' -> 'kien co' next to 'nha don so'): what people type."""
+    first, _, rest = label.partition(" ")
+    shared = sum(1 for other in labels if other.split(" ")[0] == first) > 1
+    return rest if shared and rest else label
+
+
 def parse_choice(text: str, choices: tuple[Choice, ...]) -> str:
-    s = words(text)
+    s = _without_particles(text)
     if re.fullmatch(r"\d+", s):
         n = int(s)
         if 1 <= n <= len(choices):
             return choices[n - 1].value
         raise ParseError("err_choice_number", count=len(choices))
-    for c in choices:
-        if s in (c.value, words(c.label), *(words(a) for a in c.aliases)):
+    labels = [words(c.label) for c in choices]
+    for c, label in zip(choices, labels, strict=True):
+        if s in (c.value, c.value.replace("_", " "), label, _core(label, labels), *(words(a) for a in c.aliases)):
             return c.value
     if len(s) >= 2:
-        starts = [c for c in choices if words(c.label).startswith(s)]
+        starts = [c for c, label in zip(choices, labels, strict=True) if label.startswith(s)]
         if len(starts) == 1:
             return starts[0].value
-        contains = [c for c in choices if s in words(c.label)]
+        within = re.compile(rf"(?<![a-z0-9]){re.escape(s)}(?![a-z0-9])")
+        contains = [i for i, label in enumerate(labels) if within.search(label)]
         if len(contains) == 1:
-            return contains[0].value
-    raise ParseError("err_choice", count=len(choices))
+            return choices[contains[0]].value
+        if len(contains) > 1:
+            options = "; ".join(f"{i + 1}. {choices[i].label}" for i in contains)
+            raise ParseError("err_choice_ambiguous", options=options)
+    raise ParseError("err_choice_none", count=len(choices))
 
 
 def parse_id_number(text: str) -> str:
+    """Says what is wrong: a letter, or how many digits were typed (12 for CCCD, 9 for CMND)."""
     digits = re.sub(r"[\s.\-]", "", text.strip())
-    if not re.fullmatch(r"\d{12}|\d{9}", digits):
-        raise ParseError("err_id_number")
-    return digits
+    if re.fullmatch(r"\d{12}|\d{9}", digits):
+        return digits
+    if not digits.isdigit():
+        raise ParseError("err_id_number_letter")
+    raise ParseError("err_id_number_length", n=len(digits))
 
 
 def parse_phone(text: str) -> str:
