@@ -28,7 +28,7 @@ def render(c: Classification, pack: RulePack) -> str:
         lines.append(t("cls_deprived", count=len(c.deprived), total=c.indicator_count,
                        min=c.poor_min_deprived, b2=c.b2_score))
         lines += [t("cls_deprived_item", number=i.number, name=i.name, service=i.service) for i in c.deprived]
-    lines.append(t(f"cls_reason_{c.outcome.value}", min=c.poor_min_deprived))
+    lines.append(t(_reason_key(c), min=c.poor_min_deprived))
     return "\n".join(lines)
 
 
@@ -44,3 +44,11 @@ def _b1_lines(c: Classification, pack: RulePack) -> list[str]:
     if table is not None and table.provenance is not None and table.provenance.provisional:
         lines.append(t("cls_b1_provisional"))
     return lines
+
+
+def _reason_key(c: Classification) -> str:
+    """The reason of the route that decided: a household scored on B1 (its income never asked)
+    is told about its score, never about an income."""
+    if c.measure == "b1" and c.outcome in (Outcome.POOR, Outcome.NEAR_POOR, Outcome.NOT_POOR):
+        return f"cls_reason_b1_{c.outcome.value}"
+    return f"cls_reason_{c.outcome.value}"

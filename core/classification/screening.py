@@ -52,6 +52,7 @@ class Screening:
     go_on: bool  # True: go on to Phiếu B
     met: tuple[Criterion, ...]  # every criterion the household meets
     stopped_by: tuple[StopGroup, ...]  # the groups that reached their count (empty when go_on)
+    groups: tuple[StopGroup, ...] = ()  # every group of the rule, to say none was reached
 
 
 def load_stop_rule(path: str | Path, survey: Survey) -> StopRule:
@@ -94,7 +95,7 @@ def screen(rule: StopRule, view: FormView) -> Screening:
     """Go on to Phiếu B unless a group of criteria reaches its count."""
     met = tuple(c for c in rule.criteria if c.when.truthy(view.scope))
     stopped = tuple(g for g in rule.stop_when if sum(c.group == g.group for c in met) >= g.at_least)
-    return Screening(not stopped, met, stopped)
+    return Screening(not stopped, met, stopped, rule.stop_when)
 
 
 def load_phieu_a(rule_name: str = "tt07_2021") -> tuple[Survey, StopRule]:
@@ -106,8 +107,9 @@ def explain(result: Screening) -> str:
     """The decision in words, naming the criteria that decided it."""
     from core.i18n import t
 
-    if result.go_on:
-        lines = [t("pa_go_on")]
+    if result.go_on:  # why it goes on: no stop condition reached, and what the household does have
+        groups = "; ".join(g.label for g in result.groups)
+        lines = [t("pa_go_on"), t("pa_go_on_reason" if result.met else "pa_go_on_reason_none", groups=groups)]
         lines += [t("pa_met_item", label=c.label) for c in result.met]
         return "\n".join(lines)
     lines = [t("pa_stop", groups="; ".join(g.label for g in result.stopped_by))]
