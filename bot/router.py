@@ -16,10 +16,10 @@ from collections.abc import Iterable
 
 from bot.context import Ctx
 from bot.conversations import session, survey
-from bot.handlers import accounts, guide, people, plans, reports, rules
+from bot.handlers import accounts, guide, people, plans, reports, rules, web
 from bot.handlers.procedure import applications, checks, decision, evidence, listing, meeting, status
-from bot.routes import FILE, LOCATION, PHOTO, PRESS, TEXT, Await, Route, Where
-from core.access import Role
+from bot.routes import FILE, HEADS, LOCATION, PHOTO, PRESS, TEXT, Await, Route, Where
+from core.access import STAFF, Role
 from core.conversation import payloads
 from core.conversation.commands import command_names, parse_command, slash
 from core.conversation.messages import Command, OutMessage
@@ -45,6 +45,7 @@ ROUTES: tuple[Route, ...] = (
     *checks.ROUTES,
     *status.ROUTES,
     *evidence.ROUTES,
+    Route("web", web.link, roles=STAFF | HEADS, menu=True),  # the read-only web view (bot/webview/)
 )
 
 # Every question the bot asks outside the survey, whose free answer goes to its own handler
