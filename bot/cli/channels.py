@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.app import ChatApp
+from bot.context import AppData
 from core.config import Settings
 from core.delivery import Sender
 
@@ -67,14 +68,21 @@ def mode(name: str, settings: Settings) -> str:
     return "webhook" if webhook else "long polling"
 
 
-async def web_server(settings: Settings, found: Channels) -> WebServer | None:
-    """Zalo's webhook and file links need an HTTP server; Telegram brings its own."""
+async def web_server(settings: Settings, found: Channels, data: AppData | None = None) -> WebServer | None:
+    """Zalo's webhook and file links need an HTTP server; Telegram brings its own. The officers'
+    web view (bot/webview/, /web) rides on it whenever RASOAT_PUBLIC_URL is set."""
     zalo = found.zalo
-    if zalo is None or (zalo.links is None and zalo.webhook is None):
+    needed = zalo is not None and (zalo.links is not None or zalo.webhook is not None)
+    if not needed and not (data is not None and settings.public_url):
         return None
-    from bot.web import WebServer  # aiohttp: only with Zalo, see channels()
+    from bot.web import WebServer  # aiohttp: only with Zalo or the web view, see channels()
 
-    web = WebServer(settings.http_listen, settings.http_port, zalo.links, zalo.routes())
+    web = WebServer(settings.http_listen, settings.http_port, zalo.links if needed and zalo else None,
+                    zalo.routes() if needed and zalo else [])
+    if data is not None and settings.public_url:
+        from bot.webview import PREFIX, WebView
+
+        web.app.add_subapp(PREFIX, WebView(data).app)
     await web.start()
     return web
 

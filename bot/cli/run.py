@@ -84,7 +84,7 @@ async def run_bots(service: ChatApp, settings: Settings) -> int:
             await channel.start()
             started.append(channel)
             print(f"{name} channel running ({mode(name, settings)})", flush=True)
-        web = await web_server(settings, found)
+        web = await web_server(settings, found, service.data)
         scheduler = Scheduler(service.db, service.plans, found.senders())
         scheduling = await scheduler.start()
         print(f"scheduler {'running' if scheduling else 'held by another process'} with plans: "
