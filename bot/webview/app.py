@@ -34,7 +34,7 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     env.globals["t"] = t
-    env.filters["num"] = lambda v: t("web_unknown") if v is None else f"{v:,}".replace(",", ".")
+    env.filters["num"] = lambda v: t("web_unknown") if v is None else f"{round(v):,}".replace(",", ".")
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.2f}".replace(".", ",")
     env.filters["day"] = lambda d: d.strftime("%d/%m/%Y") if d else ""
     env.filters["when"] = lambda d: d.strftime("%d/%m/%Y %H:%M") if d else ""
