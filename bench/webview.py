@@ -37,14 +37,16 @@ RUNS = 7
 
 
 async def _timed(http: aiohttp.ClientSession, url: str) -> list[float]:
+    """The first fetch (cold: the overview's figures computed) and RUNS more (within the web
+    view's one-minute figures cache for the overview; the household list is never cached)."""
     times = []
-    for _ in range(RUNS + 1):  # the first is a warm-up (caches, prepared statements)
+    for _ in range(RUNS + 1):
         t0 = time.perf_counter()
         async with http.get(url) as r:
             await r.read()
             assert r.status == 200, (url, r.status)
         times.append(time.perf_counter() - t0)
-    return times[1:]
+    return times
 
 
 async def run(households: int, config: str) -> None:
@@ -78,12 +80,13 @@ async def run(households: int, config: str) -> None:
             try:
                 async with aiohttp.ClientSession(cookies={COOKIE: token}) as http:
                     pages = {"overview": f"{base}/u/{province.id}", "village households": f"{base}/u/{village_id}/ho"}
-                    print(f"{'page':<22}{'median ms':>10}{'max ms':>9}{'goal ms':>9}  result")
+                    print(f"{'page':<22}{'first ms':>9}{'median ms':>10}{'max ms':>9}{'goal ms':>9}  result")
                     for name, page in pages.items():
-                        times = await _timed(http, page)
+                        first, *times = await _timed(http, page)
                         median = statistics.median(times)
-                        verdict = "ok" if median <= GOALS[name] else "OVER"
-                        print(f"{name:<22}{median * 1000:>10.0f}{max(times) * 1000:>9.0f}"
+                        verdict = ("ok" if median <= GOALS[name] else "OVER") + (
+                            "" if first <= GOALS[name] else " (first fetch over)")
+                        print(f"{name:<22}{first * 1000:>9.0f}{median * 1000:>10.0f}{max(times) * 1000:>9.0f}"
                               f"{GOALS[name] * 1000:>9.0f}  {verdict}")
             finally:
                 await server.stop()

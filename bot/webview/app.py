@@ -6,6 +6,7 @@ matrix uses; every page with personal data goes into the read audit (core/access
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from core.storage.models import Household, Unit, User
 HERE = Path(__file__).parent
 PREFIX = "/web"
 ID = r"{id:\d{1,9}}"
+FIGURES_SECONDS = 60.0
+FIGURES_KEPT = 2000
 
 
 def _env() -> jinja2.Environment:
@@ -47,6 +50,7 @@ class WebView:
         self.links = LoginLinks(Path(data.settings.data_dir), public_url or data.settings.public_url or "")
         self.env = _env()
         self.secure = (public_url or data.settings.public_url or "").startswith("https://")
+        self._figures: dict[tuple[int, int], tuple[float, figures.Overview]] = {}
         self.app = web.Application(middlewares=[guard(self.page)])
         self.app.add_routes([
             web.get("/login/{token}", self.login),
@@ -134,12 +138,26 @@ class WebView:
         async with self.data.db.read() as s:
             user = await self._user(s, request)
             unit = await self._unit(s, user, request)
-            view = await figures.overview(s, self.data, unit, self.now())
+            view = await self._overview(s, unit)
             parent = await s.get(Unit, unit.parent_id) if unit.parent_id else None
             up = parent if parent is not None and await can(s, user, Action.VIEW, parent) else None
             reports = await can(s, user, Action.REPORT, unit)
         return self.render("overview.html", user=user, view=view, chart=chart.chart(view.rows), up=up,
                            reports=reports)
+
+    async def _overview(self, s: Any, unit: Unit) -> figures.Overview:
+        """The figures of a unit, kept for FIGURES_SECONDS: counts only (no personal data), and at
+        province scale the shared builders take seconds (docs/web-view.md), so officers opening
+        the same overview within a minute share one computation."""
+        key = (unit.id, self.data.settings.review_year)
+        kept = self._figures.get(key)
+        if kept is not None and kept[0] > time.monotonic():
+            return kept[1]
+        view = await figures.overview(s, self.data, unit, self.now())
+        if len(self._figures) >= FIGURES_KEPT:
+            self._figures.clear()
+        self._figures[key] = (time.monotonic() + FIGURES_SECONDS, view)
+        return view
 
     async def households(self, request: web.Request) -> web.StreamResponse:
         q = request.query
