@@ -379,3 +379,12 @@ async def test_screenshots(site: Site) -> None:
         await site.browser.screenshot(SHOTS / f"web-overview-{tag}.png", width)
         await site.browser.get(f"{site.base}/h/{hid}")
         await site.browser.screenshot(SHOTS / f"web-household-{tag}.png", width)
+
+
+async def test_the_web_command_sends_a_link_that_logs_in(site: Site) -> None:
+    reply = await site.service.handle(ChatRef("telegram", "502", "502"), Incoming(text="/web"))
+    url = re.search(r"http://127\.0\.0\.1/web/login/\S+", reply.messages[0].text)
+    assert url is not None, reply.messages[0].text
+    await asyncio.to_thread(site.browser.driver.delete_all_cookies)
+    await site.browser.get(url.group(0).replace("http://127.0.0.1/web", site.base))
+    assert site.villages[0].name in await site.browser.text("#unit-name")  # a village head lands on the village
