@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.files import ROUTE, FileLinks
 
@@ -86,6 +88,41 @@ def secret_matches(header: str | None, secret: str) -> bool:
     if not header or not secret or not header.isascii():
         return False
     return hmac.compare_digest(header.encode(), secret.encode())
+
+
+class _OneLine(logging.Filter):
+    """aiohttp logs a request it cannot parse (a 200 kB download URL: LineTooLong) with a full
+    traceback and the first hundred bytes of the line; it already answered 400. Keep one line
+    naming the fault, never the URL (a link's name may be a household's)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg, record.args = "bad HTTP request refused with 400 (%s)", (type(exc).__name__,)
+            record.exc_info, record.exc_text, record.levelno, record.levelname = None, None, logging.WARNING, "WARNING"
+        return True
+
+
+logging.getLogger("aiohttp.server").addFilter(_OneLine())
+
+
+class BadBody(Exception):
+    """A webhook body that passed the secret check but is not an update: the caller answers 400."""
+
+
+async def json_body(request: web.Request) -> Any:
+    """The request's JSON. Malformed text, bad UTF-8 and nesting deep enough to exhaust the
+    parser's recursion (10,000 nested lists) are BadBody, not a 500 with a traceback."""
+    try:
+        return json.loads(await request.read())
+    except (ValueError, RecursionError) as exc:
+        raise BadBody(type(exc).__name__) from None
+
+
+def refuse_body(channel: str, why: str) -> web.Response:
+    """400 and one log line naming only the kind of fault: a body may hold ID numbers and phones."""
+    log.warning("%s webhook: body refused (%s)", channel, why[:80])
+    return web.Response(status=400)
 
 
 class WebServer:

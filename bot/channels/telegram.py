@@ -29,7 +29,7 @@ from bot.channels.telegram_http import AiohttpRequest
 from bot.plain import split_text
 from bot.runner import Backoff, Runner
 from bot.uploads import safe_file_name
-from bot.web import WebServer, secret_matches
+from bot.web import BadBody, WebServer, json_body, refuse_body, secret_matches
 from core.conversation.messages import Attachment, ChatRef, Incoming, OutMessage, Reply
 from core.delivery import SendError
 from core.i18n import t
@@ -140,10 +140,15 @@ class TelegramChannel:
         if not secret_matches(request.headers.get(SECRET_HEADER), self.webhook.secret):
             return web.Response(status=403)
         try:
-            raw = await request.json()
-            update = Update.de_json(raw, self.bot)
-        except ValueError:
-            return web.Response(status=400)
+            raw = await json_body(request)
+            if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
+                raise BadBody("not an update")
+            try:
+                update = Update.de_json(raw, self.bot)
+            except Exception as exc:  # the library's parser on untrusted input: any fault is the body's
+                raise BadBody(f"unparsable update ({type(exc).__name__})") from None
+        except BadBody as exc:
+            return refuse_body(CHANNEL, str(exc))
         if update is None:
             return web.Response(status=200)
         chat = update.effective_chat

@@ -28,7 +28,7 @@ from bot.channels.zalo_client import ZaloAPIError, ZaloClient, updates_of
 from bot.files import FileLinks
 from bot.plain import plain_text, split_text
 from bot.runner import Backoff, Runner
-from bot.web import secret_matches
+from bot.web import BadBody, json_body, refuse_body, secret_matches
 from core.conversation.messages import Attachment, ChatRef, Incoming, OutMessage
 from core.delivery import SendError
 from core.i18n import t
@@ -120,12 +120,17 @@ class ZaloChannel:
         if not secret_matches(request.headers.get(SECRET_HEADER), self.webhook.secret):
             return web.Response(status=401)
         try:
-            body = await request.json()
-        except ValueError:
-            return web.Response(status=400)
+            updates = updates_of(await json_body(request))
+            if not updates or not all(isinstance(u["message"], dict) and isinstance(u["message"].get("chat"), dict)
+                                      for u in updates):
+                raise BadBody("not an update")
+            translations = [self.translate(u) for u in updates]
+        except BadBody as exc:
+            return refuse_body(CHANNEL, str(exc))
+        except (AttributeError, TypeError, ValueError) as exc:  # a message of the wrong shape
+            return refuse_body(CHANNEL, f"unreadable update ({type(exc).__name__})")
         work = []
-        for update in updates_of(body):
-            translated = self.translate(update)
+        for update, translated in zip(updates, translations, strict=True):
             if translated is None:
                 continue
             ref, incoming, _photo = translated
