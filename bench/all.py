@@ -42,8 +42,8 @@ from bench.reports import run as run_reports
 from bot.app import ChatApp, build_app
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_http import AiohttpRequest
+from core.chat.messages import Incoming
 from core.config import Settings
-from core.conversation.messages import Incoming
 from core.reports.build import build_report
 from core.reports.offload import build_elsewhere
 from core.storage.db import Database

@@ -19,8 +19,8 @@ from sqlalchemy import event
 
 from bench.reports import pg_database
 from bot.app import build_app
+from core.chat.messages import Incoming
 from core.config import Settings
-from core.conversation.messages import Incoming
 from core.storage.db import Database
 from tests.households import POOR, answer_for, cursor, make_village_head
 

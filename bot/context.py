@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.access import Role
+from core.chat.messages import ChatRef, Command, Incoming
 from core.classification.pack import RulePack
 from core.config import Settings
-from core.conversation.messages import ChatRef, Command, Incoming
 from core.plans.model import Plan
 from core.procedure.standards import REVIEW_YEARS, ReviewYears, Standard, load_review_years, standard_for
 from core.reports.build import Catalogue

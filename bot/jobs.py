@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from core.conversation.messages import OutMessage
+from core.chat.messages import OutMessage
 from core.i18n import t
 from core.reports import jobs
 from core.reports.offload import build_elsewhere

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.conversation.commands import command_button
-from core.conversation.messages import Button
+from core.chat.commands import command_button
+from core.chat.messages import Button
 from core.storage.models import Unit
 
 VILLAGE_BUTTONS = 30

@@ -6,8 +6,8 @@ become a numbered list ("1. Có"), and navigation buttons become the commands to
 
 from __future__ import annotations
 
-from core.conversation import payloads
-from core.conversation.messages import Command, OutMessage
+from core.chat import payloads
+from core.chat.messages import Command, OutMessage
 from core.i18n import t
 
 

@@ -20,9 +20,9 @@ from bot.handlers import accounts, guide, people, plans, reports, rules, web
 from bot.handlers.procedure import applications, checks, decision, evidence, listing, meeting, status
 from bot.routes import FILE, HEADS, LOCATION, PHOTO, PRESS, TEXT, Await, Route, Where
 from core.access import STAFF, Role
-from core.conversation import payloads
-from core.conversation.commands import command_names, parse_command, slash
-from core.conversation.messages import Command, OutMessage
+from core.chat import payloads
+from core.chat.commands import command_names, parse_command, slash
+from core.chat.messages import Command, OutMessage
 from core.i18n import t
 
 FILE_COMMANDS = ("import_list",)  # commands whose file comes as the caption's attachment

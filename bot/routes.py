@@ -14,7 +14,7 @@ from enum import Flag, auto
 
 from bot.context import Ctx
 from core.access import ALL_ROLES, Role
-from core.conversation.messages import OutMessage
+from core.chat.messages import OutMessage
 
 
 class Where(Flag):

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from bot.app import ChatApp
 from bot.jobs import ReportWorker
 from core import inbox, journal
-from core.conversation.messages import ChatRef, Incoming, OutMessage, Reply
+from core.chat.messages import ChatRef, Incoming, OutMessage, Reply
 
 log = logging.getLogger(__name__)
 

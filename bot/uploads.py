@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from core.conversation.messages import ChatRef, OutMessage
+from core.chat.messages import ChatRef, OutMessage
 from core.i18n import t
 from core.storage.db import Database
 from core.storage.models import ReportSubmission, User, utcnow

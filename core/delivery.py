@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from core.conversation.messages import OutMessage
+from core.chat.messages import OutMessage
 
 
 class SendError(Exception):

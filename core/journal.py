@@ -19,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import JSON, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.conversation.messages import ChatRef, OutMessage
+from core.chat.messages import ChatRef, OutMessage
 from core.storage.db import Database
 from core.storage.models import ProcessedUpdate, utcnow
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.conversation.messages import OutMessage
+from core.chat.messages import OutMessage
 from core.storage.models import OutboxMessage, User, utcnow
 
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from core.conversation.messages import OutMessage
+from core.chat.messages import OutMessage
 from core.delivery import Sender, SendError
 from core.storage.db import Database
 from core.storage.models import OutboxMessage

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.app import ChatApp
-from core.conversation.messages import ChatRef, Incoming
+from core.chat.messages import ChatRef, Incoming
 from core.storage.models import Conversation, Household, Unit
 from core.storage.repo import ensure_user
 from core.units.loader import add_village

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.app import ChatApp
-from core.conversation.messages import ChatRef
+from core.chat.messages import ChatRef
 from core.plans.model import Plan
 from core.plans.timeline import DRAFTS, PHASE_START, REPORT_OVERDUE, Notice
 from core.storage.models import GroupBinding, Household, Unit

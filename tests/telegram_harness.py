@@ -15,8 +15,8 @@ import pytest
 
 from bot.app import ChatApp, build_app
 from bot.channels.telegram import TelegramChannel
+from core.chat.messages import ChatRef
 from core.config import Settings
-from core.conversation.messages import ChatRef
 from core.storage.db import Database
 from core.storage.models import ProcessedUpdate
 from core.surveys.model import QType

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from bot.app import ChatApp, build_app
 from bot.router import Router
 from core.access import Role
+from core.chat.messages import ChatRef, Incoming
 from core.config import Settings
-from core.conversation.messages import ChatRef, Incoming
 from core.storage.db import Database
 from core.storage.models import Household, Unit
 from core.storage.repo import ensure_user
@@ -169,8 +169,8 @@ async def test_a_new_command_is_one_router_row_its_handler_and_its_words(service
     from bot import router as router_module
     from bot.context import Ctx
     from bot.handlers.guide import show
-    from core.conversation import commands
-    from core.conversation.messages import OutMessage
+    from core.chat import commands
+    from core.chat.messages import OutMessage
     from core.i18n import catalog, t
 
     async def summary(ctx: Ctx, arg: str | None) -> list[OutMessage]:

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import event, select
 
 from bot.app import ChatApp, build_app
+from core.chat.messages import Incoming
 from core.config import Settings
-from core.conversation.messages import Incoming
 from core.storage.db import Database
 from core.storage.models import Answer, AuditLog, Conversation, Household, Unit, User, utcnow
 from core.storage.repo import load_answers

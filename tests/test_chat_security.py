@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.app import ChatApp
-from core.conversation.messages import ChatRef, Incoming
+from core.chat.messages import ChatRef, Incoming
 from core.storage.models import GroupBinding, ProcessedUpdate, Unit, utcnow
 from core.storage.repo import ensure_user
 from tests.households import make_village_head

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.app import ChatApp, build_app
-from core.conversation.messages import ChatRef, Incoming
+from core.chat.messages import ChatRef, Incoming
 from core.storage.models import AuditLog, Household, OutboxMessage, Unit
 from core.storage.repo import ensure_user, load_answers
 from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for, cursor, make_village_head, run_survey

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.app import ChatApp
 from bot.channels.console import Console
 from core.app import load_data_files
-from core.conversation.messages import ChatRef, Incoming
+from core.chat.messages import ChatRef, Incoming
 from core.storage.models import Household, Unit, User
 from core.storage.repo import load_answers
 from core.surveys.parsing import ParseError, parse_choice

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from core.app import DataFiles
+from core.chat.messages import Command, OutMessage
+from core.chat.payloads import unpack
 from core.conversation.engine import ASK, PAUSED, REVIEW, SUBMITTED, EngineState, Step, SurveyEngine
-from core.conversation.messages import Command, OutMessage
-from core.conversation.payloads import unpack
 from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for
 
 

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 
 from bot.app import ChatApp, build_app
 from core.app import DataFiles
+from core.chat.messages import ChatRef
 from core.config import Settings
-from core.conversation.messages import ChatRef
 from core.storage.db import Database
 from core.storage.models import Answer, AuditLog, Household, ProcessedUpdate, Unit
 from core.storage.repo import ensure_user
@@ -174,7 +174,7 @@ async def test_random_kills_during_50_surveys_lose_no_acknowledged_answer_and_co
 
 async def test_duplicate_and_out_of_order_delivery_counts_nothing_twice(service: ChatApp) -> None:
     """The same updates delivered twice, the second copies shuffled: state as after one pass."""
-    from core.conversation.messages import Incoming
+    from core.chat.messages import Incoming
     from tests.households import make_village_head
 
     chat = await make_village_head(service)

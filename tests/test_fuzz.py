@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.app import ChatApp, build_app
+from core.chat.messages import ChatRef, Incoming
 from core.config import Settings
-from core.conversation.messages import ChatRef, Incoming
 from core.i18n import t
 from core.storage.db import Database
 from core.storage.models import Answer, Conversation

@@ -4,9 +4,9 @@ import re
 from pathlib import Path
 
 from bot.router import Router
+from core.chat.commands import command_names, parse_command
 from core.classification.classify import Outcome
 from core.classification.pack import AREAS
-from core.conversation.commands import command_names, parse_command
 from core.i18n import catalog
 from core.surveys.model import ASKED_TYPES, QType
 

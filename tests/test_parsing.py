@@ -24,7 +24,7 @@ from core.surveys.parsing import (
     parse_yes_no,
 )
 from core.surveys.synonyms import load_synonyms, synonyms
-from core.surveys.text import fold
+from core.text import fold
 
 
 @pytest.mark.parametrize("text, value", [

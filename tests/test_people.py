@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.app import ChatApp, build_app
-from core.conversation.messages import ChatRef, Incoming
+from core.chat.messages import ChatRef, Incoming
 from core.storage.models import AccessLog, InviteCode, Unit, User
 from core.storage.repo import ensure_user
 from tests.households import NEAR_POOR, make_village_head, run_survey

@@ -20,7 +20,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
-from core.conversation.messages import ChatRef
+from core.chat.messages import ChatRef
 from core.datafile import DataFileError
 from core.procedure.loader import load_procedure
 from core.procedure.models import Review, ReviewStep

@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from bot.app import ChatApp
 from bot.handlers.procedure import decision
-from core.conversation.messages import Attachment, ChatRef, Incoming
-from core.conversation.payloads import command as command_payload
+from core.chat.messages import Attachment, ChatRef, Incoming
+from core.chat.payloads import command as command_payload
 from core.datafile import DataFileError
 from core.procedure.models import Review
 from core.reports.build import Catalogue, build_report, check_headings

@@ -15,7 +15,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 
 from bot.app import ChatApp
-from core.conversation.messages import ChatRef, Incoming
+from core.chat.messages import ChatRef, Incoming
 from core.procedure.models import Review
 from core.storage.models import Household, Unit
 from core.storage.repo import ensure_user
@@ -99,7 +99,7 @@ async def test_a_request_to_leave_stopped_by_phieu_a_is_an_escaping_household(se
     ws.append([1, "Hoàng Văn Minh", "Thôn Nà Pàn", "Hộ nghèo"])
     path = tmp_path / "ds.xlsx"
     wb.save(path)
-    from core.conversation.messages import Attachment
+    from core.chat.messages import Attachment
 
     done = await service.handle(officer, Incoming(text="/nhapds", document=Attachment("ds.xlsx", str(path))))
     assert "Đã nhập 1 hộ" in done.messages[0].text

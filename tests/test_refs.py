@@ -1,4 +1,4 @@
-"""One parser for the references typed after a command (core/conversation/refs.py), and the
+"""One parser for the references typed after a command (core/chat/refs.py), and the
 commands that read them: odd digits never crash a handler."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from bot.app import ChatApp
-from core.conversation import refs
-from core.conversation.messages import Incoming
+from core.chat import refs
+from core.chat.messages import Incoming
 from core.i18n import t
 from tests.households import NEAR_POOR, make_village_head, run_survey
 from tests.test_people import staff

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from bot.app import ChatApp, build_app
 from bot.channels.telegram import TelegramChannel
+from core.chat.messages import Attachment, Incoming
 from core.config import Settings
-from core.conversation.messages import Attachment, Incoming
 from core.plans.model import Phase
 from core.plans.timeline import notices
 from core.retention import Retention

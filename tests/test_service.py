@@ -5,9 +5,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import ChatApp, build_app
+from core.chat.messages import ChatRef, Incoming
 from core.config import Settings
 from core.conversation.engine import SurveyEngine
-from core.conversation.messages import ChatRef, Incoming
 from core.storage.db import Database
 from core.storage.models import Answer, AuditLog, Household, ProcessedUpdate
 from core.storage.repo import load_answers

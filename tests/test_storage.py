@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 
 from bot.app import ChatApp
-from core.conversation.messages import Incoming
+from core.chat.messages import Incoming
 from core.storage.db import Database
 from core.storage.models import AuditLog, Base
 from tests.households import cursor, make_village_head

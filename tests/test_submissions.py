@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from bot.app import ChatApp, build_app
 from bot.channels.telegram import TelegramChannel
+from core.chat.messages import Attachment, ChatRef, Incoming
 from core.config import Settings
-from core.conversation.messages import Attachment, ChatRef, Incoming
 from core.storage.db import Database
 from core.storage.models import ReportSubmission
 from core.storage.repo import ensure_user

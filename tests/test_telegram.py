@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from bot.app import build_app
 from bot.channels.telegram import TelegramChannel, WebhookConfig
+from core.chat.messages import ChatRef, OutMessage
 from core.config import Settings
-from core.conversation.messages import ChatRef, OutMessage
 from core.storage.db import Database
 from core.storage.models import Answer, AuditLog, GroupBinding, Household, ProcessedUpdate, User
 from tests.fake_telegram import FakeBotAPI, TgUser

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.conversation.messages import ChatRef
+from core.chat.messages import ChatRef
 from core.storage.models import Household
 from tests.fake_telegram import FakeBotAPI, TgUser
 from tests.households import NEAR_POOR, POOR, answer_for, cursor

@@ -29,8 +29,8 @@ from bot.web import WebServer
 from bot.webview import PREFIX, WebView
 from core.access import Role
 from core.accounts_admin import set_disabled
+from core.chat.messages import ChatRef, Incoming
 from core.config import Settings
-from core.conversation.messages import ChatRef, Incoming
 from core.reports.build import build_report
 from core.storage.db import Database
 from core.storage.models import Answer, Household, Unit, User

@@ -22,8 +22,8 @@ from sqlalchemy import func, select, update
 
 from bot.app import ChatApp, build_app
 from bot.channels.telegram import TelegramChannel, WebhookConfig
+from core.chat.messages import Incoming
 from core.config import Settings
-from core.conversation.messages import Incoming
 from core.storage.db import Database
 from core.storage.models import Conversation, InboxUpdate, User
 from core.storage.repo import load_answers

@@ -25,8 +25,8 @@ from bot.channels.zalo_client import ZaloClient
 from bot.files import FileLinks
 from bot.plain import plain_text, split_text
 from bot.web import WebServer
+from core.chat.messages import ChatRef, OutMessage
 from core.config import Settings
-from core.conversation.messages import ChatRef, OutMessage
 from core.storage.db import Database
 from core.storage.models import GroupBinding, Household, OutboxMessage, ProcessedUpdate, Unit
 from core.storage.repo import ensure_user

@@ -25,10 +25,10 @@ from bot.handlers.accounts import village_phrase
 from bot.plain import plain_text
 from core.access import ROLE_LEVEL, Role
 from core.accounts import issue_invite, redeem
-from core.conversation.messages import ChatRef, Incoming, OutMessage
+from core.chat.messages import ChatRef, Incoming, OutMessage
 from core.i18n import catalog, t
 from core.storage.models import Unit, User
-from core.surveys.parsing import fold
+from core.text import fold
 from core.units.loader import add_village
 from core.units.names import find_village
 

@@ -30,7 +30,7 @@ from bot.plain import split_text
 from bot.runner import Backoff, Runner
 from bot.uploads import safe_file_name
 from bot.web import BadBody, WebServer, json_body, refuse_body, secret_matches
-from core.conversation.messages import Attachment, ChatRef, Incoming, OutMessage, Reply
+from core.chat.messages import Attachment, ChatRef, Incoming, OutMessage, Reply
 from core.delivery import SendError
 from core.i18n import t
 

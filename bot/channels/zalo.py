@@ -29,7 +29,7 @@ from bot.files import FileLinks
 from bot.plain import plain_text, split_text
 from bot.runner import Backoff, Runner
 from bot.web import BadBody, json_body, refuse_body, secret_matches
-from core.conversation.messages import Attachment, ChatRef, Incoming, OutMessage
+from core.chat.messages import Attachment, ChatRef, Incoming, OutMessage
 from core.delivery import SendError
 from core.i18n import t
 

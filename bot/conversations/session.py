@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from bot.context import Ctx
 from core.access import covers
-from core.conversation import refs
-from core.conversation.commands import slash
+from core.chat import refs
+from core.chat.commands import slash
+from core.chat.messages import OutMessage
 from core.conversation.engine import SUBMITTED, EngineState, Step, SurveyEngine
-from core.conversation.messages import OutMessage
 from core.households import Status
 from core.i18n import t
 from core.procedure.screening import screening_form

@@ -29,13 +29,13 @@ from bot.conversations.session import (
 from bot.routes import PRESS, TEXT, Route
 from core import access_log
 from core.access import Action, Role, can
+from core.chat import payloads, refs
+from core.chat.commands import command_button, fit, slash
+from core.chat.messages import OutMessage
 from core.classification.classify import classify
 from core.classification.render import render
 from core.classification.screening import explain
-from core.conversation import payloads, refs
-from core.conversation.commands import command_button, fit, slash
 from core.conversation.engine import SUBMITTED, EngineState, Step, SurveyEngine
-from core.conversation.messages import OutMessage
 from core.households import Status, households_in, record_classification
 from core.i18n import t
 from core.messaging import tell_users

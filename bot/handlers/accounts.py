@@ -13,9 +13,9 @@ from bot.routes import ADMIN, ANYWHERE, COMMUNE, Route, Where
 from core import access_log
 from core.access import ROLE_LEVEL, STAFF, Action, Role, can
 from core.accounts import CODE_DAYS, AccountError, bind_group, issue_invite, officers_of, redeem, unbind
-from core.conversation import refs
-from core.conversation.commands import command_button, slash
-from core.conversation.messages import Button, OutMessage
+from core.chat import refs
+from core.chat.commands import command_button, slash
+from core.chat.messages import Button, OutMessage
 from core.i18n import catalog, t
 from core.messaging import tell_users
 from core.procedure.standards import standard_line

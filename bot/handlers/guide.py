@@ -6,8 +6,8 @@ from __future__ import annotations
 from bot.context import Ctx
 from bot.routes import Route, Where
 from core.access import Role
-from core.conversation.commands import parse_command, slash
-from core.conversation.messages import OutMessage
+from core.chat.commands import parse_command, slash
+from core.chat.messages import OutMessage
 from core.i18n import catalog, t
 
 

@@ -10,9 +10,9 @@ from core import access_log
 from core.access import STAFF, Action, Role, can
 from core.accounts import CODE_DAYS, AccountError, issue_invite
 from core.accounts_admin import manageable, revoke_code, set_disabled, village_heads
-from core.conversation import refs
-from core.conversation.commands import command_button, fit, slash
-from core.conversation.messages import OutMessage
+from core.chat import refs
+from core.chat.commands import command_button, fit, slash
+from core.chat.messages import OutMessage
 from core.i18n import catalog, local_time, t
 from core.storage.models import Unit, User
 from core.units.scope import villages_of

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.context import Ctx
 from bot.routes import ANYWHERE, FILE, Route
-from core.conversation.messages import OutMessage
+from core.chat.messages import OutMessage
 from core.plans.desk import ReportDesk
 
 

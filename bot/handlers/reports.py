@@ -8,9 +8,9 @@ from bot.context import Ctx
 from bot.routes import Route
 from core import access_log
 from core.access import STAFF, Action, can
-from core.conversation import refs
-from core.conversation.commands import command_button, slash
-from core.conversation.messages import OutMessage
+from core.chat import refs
+from core.chat.commands import command_button, slash
+from core.chat.messages import OutMessage
 from core.i18n import t
 from core.procedure.counts import households_with_photos, stage_counts
 from core.procedure.steps import Stage

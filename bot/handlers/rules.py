@@ -8,12 +8,12 @@ from bot.context import Ctx
 from bot.routes import Route
 from core import access_log
 from core.access import Role
-from core.conversation import refs
-from core.conversation.commands import slash
-from core.conversation.messages import OutMessage
+from core.chat import refs
+from core.chat.commands import slash
+from core.chat.messages import OutMessage
 from core.i18n import fmt_date, t
 from core.procedure.standards import record_override, standard_detail, standard_line
-from core.surveys.text import clean_text
+from core.text import clean_text
 
 PROVINCE = frozenset({Role.PROVINCE, Role.ADMIN})
 REASON_MIN, REASON_MAX = 3, 300

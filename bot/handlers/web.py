@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.context import Ctx
 from bot.webview.links import LoginLinks
-from core.conversation.messages import OutMessage
+from core.chat.messages import OutMessage
 from core.i18n import t
 
 

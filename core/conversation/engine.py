@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from core.conversation import refs
-from core.conversation.commands import slash
-from core.conversation.messages import Command, OutMessage
+from core.chat import refs
+from core.chat.commands import slash
+from core.chat.messages import Command, OutMessage
 from core.conversation.state import ASK, PAUSED, REVIEW, SUBMITTED, Change, EngineState, Step
 from core.conversation.wording import Wording
 from core.expr import Scope
@@ -36,7 +36,7 @@ from core.i18n import fmt_money, fmt_number, t
 from core.surveys.evaluate import FormView, Slot, evaluate
 from core.surveys.model import QType, Survey
 from core.surveys.parsing import ParseError, parse_answer, parse_yes_no
-from core.surveys.text import fold
+from core.text import fold
 
 __all__ = ["ASK", "PAUSED", "REVIEW", "SUBMITTED", "Change", "EngineState", "Step", "SurveyEngine"]
 

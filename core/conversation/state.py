@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.conversation.messages import OutMessage
+from core.chat.messages import OutMessage
 
 ASK, REVIEW, PAUSED, SUBMITTED = "ask", "review", "paused", "submitted"
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from math import ceil
 from typing import Any
 
-from core.conversation import payloads
-from core.conversation.commands import command_button, slash
-from core.conversation.messages import Button, OutMessage
+from core.chat import payloads
+from core.chat.commands import command_button, slash
+from core.chat.messages import Button, OutMessage
 from core.conversation.state import REVIEW, EngineState, Step
 from core.i18n import fmt_money, fmt_number, t
 from core.surveys.evaluate import FormView, Slot, member_key

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.conversation.commands import command_button, fit, slash
-from core.conversation.messages import OutMessage
+from core.chat.commands import command_button, fit, slash
+from core.chat.messages import OutMessage
 from core.i18n import fmt_date, t
 from core.plans.model import LEVEL_RANK, Plan, ReportRequest, request_visible
 from core.plans.tracking import UnitIndex, record, status, submissions

@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.conversation.commands import command_button, slash
-from core.conversation.messages import Button, OutMessage
+from core.chat.commands import command_button, slash
+from core.chat.messages import Button, OutMessage
 from core.i18n import fmt_date, t
 from core.plans.model import Plan, ReportRequest
 from core.plans.timeline import DRAFTS, PHASE_START, REPORT_OVERDUE, Notice

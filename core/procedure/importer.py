@@ -28,7 +28,7 @@ from core.storage.models import Household, Unit
 from core.storage.repo import audit, save_answer
 from core.surveys.model import Survey
 from core.surveys.parsing import ParseError, parse_answer, parse_id_number
-from core.surveys.text import fold
+from core.text import fold
 
 FIELDS = ("head_name", "village", "id_number", "ethnicity", "members", "prior_class")
 REQUIRED = ("head_name", "village")

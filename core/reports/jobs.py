@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.conversation.messages import OutMessage
+from core.chat.messages import OutMessage
 from core.storage.db import Database
 from core.storage.models import ReportJob, utcnow
 

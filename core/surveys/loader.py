@@ -11,13 +11,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from core.conversation.payloads import MAX_BYTES
+from core.chat.payloads import MAX_BYTES
 from core.datafile import DataFileError, check_keys, line_of, load_mapping, load_yaml, require
 from core.expr import Expr, ExprError, compile_expr
 from core.provenance import parse_provenance
 from core.surveys.model import Choice, Item, QType, Question, RepeatGroup, Survey
 from core.surveys.synonyms import synonyms
-from core.surveys.text import words
+from core.text import words
 
 FORMS_DIR = Path(__file__).parent / "forms"
 CONTEXT_NAMES = frozenset({"review_year", "is_urban"})
@@ -27,7 +27,7 @@ VALUE_RE = re.compile(r"^[a-z0-9_]{1,20}$")
 # Button data is "a:<group>.<index>.<question>:<value>". With ids of at most 24 characters, group ids
 # of at most 4, values of at most 20 and at most 99 members, it stays within Telegram's 64 bytes:
 # 2 + 4 + 1 + 2 + 1 + 24 + 1 + 20 = 55 (all ASCII, as the patterns force).
-CALLBACK_LIMIT = MAX_BYTES  # one limit for every button, see core/conversation/payloads.py
+CALLBACK_LIMIT = MAX_BYTES  # one limit for every button, see core/chat/payloads.py
 MAX_MEMBERS = 99
 # "screening" is Phiếu A: it classifies nobody, a stop rule decides whether Phiếu B follows.
 PURPOSES = {"poverty", "average_living", "screening"}

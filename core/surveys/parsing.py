@@ -13,7 +13,7 @@ from typing import Any
 
 from core.surveys.model import Choice, QType, Question
 from core.surveys.synonyms import Synonyms, synonyms
-from core.surveys.text import clean_text, fold, words
+from core.text import clean_text, fold, words
 
 MAX_TEXT = 300
 

@@ -16,7 +16,7 @@ import yaml
 
 import locales
 from core.datafile import DataFileError, read_text
-from core.surveys.text import fold
+from core.text import fold
 
 LOCALES_DIR = Path(locales.__file__).parent
 _TOP = {"yes_no", "numbers", "hundred", "money_units", "money_half", "currency", "choices"}

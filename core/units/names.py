@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import catalog
 from core.storage.models import AuditLog, GroupBinding, Household, InviteCode, Unit, User
-from core.surveys.parsing import fold
+from core.text import fold
 
 
 def village_key(name: str) -> str:

@@ -11,9 +11,9 @@ from bot.context import Ctx
 from bot.conversations.session import household_of, open_on
 from bot.routes import COMMUNE, HEADS, Route
 from core.access import Action, Role, can
+from core.chat.commands import command_button, slash
+from core.chat.messages import OutMessage
 from core.classification.pack import pack_for_year
-from core.conversation.commands import command_button, slash
-from core.conversation.messages import OutMessage
 from core.conversation.state import EngineState
 from core.households import Status
 from core.i18n import t
@@ -22,7 +22,7 @@ from core.procedure.screening import phieu_a
 from core.procedure.steps import Origin, Stage, record_step
 from core.storage.models import Household, Unit
 from core.storage.repo import audit, save_answer
-from core.surveys.text import clean_text
+from core.text import clean_text
 from core.units.tree import commune_of
 
 REASON_MAX = 300

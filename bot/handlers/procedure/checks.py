@@ -9,8 +9,8 @@ from bot.context import Ctx
 from bot.conversations.session import covered
 from bot.routes import COMMUNE, Route, group
 from core import access_log
-from core.conversation.commands import command_button, slash
-from core.conversation.messages import OutMessage
+from core.chat.commands import command_button, slash
+from core.chat.messages import OutMessage
 from core.i18n import t
 from core.procedure import checks
 from core.procedure.export import national_rows

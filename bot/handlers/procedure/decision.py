@@ -15,10 +15,10 @@ from bot.context import TZ, Ctx
 from bot.conversations.session import household_of
 from bot.routes import COMMUNE, Route, group
 from core.access import STAFF, Role, covers
-from core.conversation import refs
-from core.conversation.commands import command_button, slash
-from core.conversation.messages import Button, OutMessage
-from core.conversation.payloads import PayloadTooLong
+from core.chat import refs
+from core.chat.commands import command_button, slash
+from core.chat.messages import Button, OutMessage
+from core.chat.payloads import PayloadTooLong
 from core.i18n import fmt_date, t
 from core.messaging import tell_users
 from core.plans.desk import ReportDesk
@@ -32,7 +32,7 @@ from core.reports.build import build_report
 from core.reports.stage import Basis
 from core.reports.stage import Stage as Figures
 from core.storage.models import Household, OutboxMessage, Unit, User, utcnow
-from core.surveys.text import clean_text, fold
+from core.text import clean_text, fold
 from core.units.scope import village_ids, village_names
 
 

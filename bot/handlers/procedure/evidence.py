@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from bot.context import Ctx
 from bot.conversations.session import current_household
 from bot.routes import LOCATION, PHOTO, Route
-from core.conversation.commands import slash
-from core.conversation.messages import OutMessage
+from core.chat.commands import slash
+from core.chat.messages import OutMessage
 from core.i18n import t
 from core.private import keep_private_copy
 from core.procedure.models import HouseholdFile

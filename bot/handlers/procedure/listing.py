@@ -13,9 +13,9 @@ from sqlalchemy import select
 from bot.context import Ctx
 from bot.routes import COMMUNE, Route
 from core.access import Role
+from core.chat.commands import slash
+from core.chat.messages import OutMessage
 from core.classification.pack import pack_for_year
-from core.conversation.commands import slash
-from core.conversation.messages import OutMessage
 from core.i18n import t
 from core.messaging import tell_users
 from core.procedure.importer import DEFAULT, ImportFailed

@@ -12,9 +12,9 @@ from bot.context import Ctx
 from bot.conversations.session import conversation, covered
 from bot.routes import HEADS, Route
 from core.access import covers
-from core.conversation import refs
-from core.conversation.commands import slash
-from core.conversation.messages import OutMessage
+from core.chat import refs
+from core.chat.commands import slash
+from core.chat.messages import OutMessage
 from core.i18n import fmt_date, t
 from core.private import keep_private_copy
 from core.procedure.models import HouseholdFile, Review, ReviewEvent

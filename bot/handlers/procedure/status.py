@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.context import Ctx
 from bot.routes import Route
-from core.conversation.messages import OutMessage
+from core.chat.messages import OutMessage
 from core.i18n import t
 from core.procedure import checks
 from core.procedure.counts import TO_REVIEW, open_complaints, stage_counts

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.conversation.messages import Command
+from core.chat.messages import Command
 
 MAX_BYTES = 64  # Telegram Bot API callback_data limit
 ANSWER, COMMAND = "a", "c"

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from core.conversation import payloads
-from core.conversation.messages import Button, Command
+from core.chat import payloads
+from core.chat.messages import Button, Command
 from core.i18n import catalog
-from core.surveys.parsing import fold
+from core.text import fold
 
 PREFIX = "cmd_"
 
