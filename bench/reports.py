@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bench.dataset import seed
-from core.app import load_data_files
+from core.datafiles import load_data_files
 from core.reports.build import build_report
 from core.storage.db import Database
 from core.storage.models import Unit

@@ -26,10 +26,11 @@ from bot.uploads import Uploads
 from core import inbox, journal
 from core.access import Role
 from core.accounts_admin import sync_admins
-from core.app import load_data_files, prepare_store
+from core.app import prepare_store
 from core.chat.messages import ChatRef, Incoming, OutMessage, Reply
 from core.classification.pack import RulePack
 from core.config import Settings
+from core.datafiles import load_data_files
 from core.i18n import t
 from core.plans.model import Plan
 from core.reports.build import Catalogue

@@ -1,64 +1,24 @@
-"""Start-up: load and cross-check every data file, migrate the database, seed the units.
+"""Start-up: choose the active plans, seal, migrate the database and seed the units.
 
-Everything that can be wrong in a data file is found here, before any user is answered.
+The data files are loaded and cross-checked one floor below, in core/datafiles.py, so the
+report process can load them without climbing to start-up.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from core.classification.pack import RulePack, load_packs
 from core.config import Settings
-from core.datafile import DataFileError
-from core.i18n import catalog
-from core.plans.loader import load_plans
+from core.datafiles import DataFiles
+from core.plans.loader import plan_for_year
 from core.plans.model import Plan
-from core.reports.build import Catalogue
 from core.storage.db import Database
 from core.storage.sealed import Sealer, load_keys, sealed_fields
-from core.surveys.loader import load_forms
-from core.surveys.model import Survey
 from core.units.loader import load_units
-
-
-@dataclass
-class DataFiles:
-    forms: dict[str, Survey]
-    packs: list[RulePack]
-    reports: Catalogue
-    plans: list[Plan] = field(default_factory=list)
-
-
-def load_data_files() -> DataFiles:
-    forms = load_forms()
-    packs = load_packs()
-    for pack in packs:
-        for survey in forms.values():
-            if survey.purpose == "poverty":
-                pack.compiled(survey)  # raises DataFileError naming the pack file and line
-    catalog()
-    reports = Catalogue.load()
-    plans = load_plans()
-    known = dict(reports.names())
-    for plan in plans:
-        for request in plan.reports:
-            for form in request.forms:
-                if form not in known:
-                    raise DataFileError(plan.path, request.line, f"report '{form}' is not in core/reports "
-                                        f"(known: {', '.join(known)})")
-    from core.procedure.screening import phieu_a, procedure  # the review procedure (issue 13)
-
-    procedure()
-    phieu_a()
-    return DataFiles(forms, packs, reports, plans)
 
 
 def active_plans(plans: list[Plan], settings: Settings) -> list[Plan]:
     """RASOAT_PLANS names the plans to run; without it, the plans of the review year. A plan
     file for several years is read for the review year (so every year has a plan), unless a
     one-year file with the same id (`lang_son_2026`) replaces it for that year."""
-    from core.plans.loader import plan_for_year
-
     year = settings.review_year
     fixed = {p.id: p for p in plans if p.template is None}
     templates = [p for p in plans if p.template is not None]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import ChatApp, build_app
-from core.app import DataFiles, load_data_files
 from core.config import Settings
+from core.datafiles import DataFiles, load_data_files
 from core.storage.db import Database
 from tests.fake_telegram import FakeBotAPI
 from tests.telegram_harness import harness, people  # noqa: F401 - fixtures: a running Telegram channel, its users

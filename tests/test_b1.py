@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import ChatApp
-from core.app import DataFiles
 from core.classification.b1 import check_against, load_b1
 from core.datafile import DataFileError
+from core.datafiles import DataFiles
 from core.storage.models import AuditLog, Household
 from tests.households import ADULT, BASE, CHILD, HEAD, POOR, make_village_head, run_survey
 from tests.telegram_harness import Harness

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.app import ChatApp
-from core.app import DataFiles
+from core.datafiles import DataFiles
 from core.i18n import t
 from core.reports.build import build_report
 from core.reports.chart import chart_values, draw_chart

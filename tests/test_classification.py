@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.app import DataFiles
 from core.classification.classify import Outcome, classify, decide_average, decide_poverty
 from core.classification.pack import RulePack, load_pack, pack_for_year
 from core.datafile import DataFileError
+from core.datafiles import DataFiles
 from core.surveys.evaluate import evaluate
 
 PACKS_DIR = Path(__file__).parents[1] / "core" / "classification" / "packs"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.app import DataFiles
 from core.conversation.engine import REVIEW, SurveyEngine
+from core.datafiles import DataFiles
 from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for
 
 ROOT = Path(__file__).parents[1]

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from bot.app import ChatApp
 from bot.channels.console import Console
-from core.app import load_data_files
 from core.chat.messages import ChatRef, Incoming
+from core.datafiles import load_data_files
 from core.storage.models import Household, Unit, User
 from core.storage.repo import load_answers
 from core.surveys.parsing import ParseError, parse_choice

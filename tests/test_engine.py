@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from core.app import DataFiles
 from core.chat.messages import Command, OutMessage
 from core.chat.payloads import unpack
 from core.conversation.engine import ASK, PAUSED, REVIEW, SUBMITTED, EngineState, Step, SurveyEngine
+from core.datafiles import DataFiles
 from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for
 
 

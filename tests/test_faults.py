@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.app import ChatApp, build_app
-from core.app import DataFiles
 from core.chat.messages import ChatRef
 from core.config import Settings
+from core.datafiles import DataFiles
 from core.storage.db import Database
 from core.storage.models import Answer, AuditLog, Household, ProcessedUpdate, Unit
 from core.storage.repo import ensure_user

@@ -5,8 +5,8 @@ from textwrap import dedent
 
 import pytest
 
-from core.app import DataFiles
 from core.datafile import DataFileError
+from core.datafiles import DataFiles
 from core.surveys.evaluate import evaluate
 from core.surveys.loader import load_survey
 

@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from bench.dataset import seed
-from core.app import DataFiles
+from core.datafiles import DataFiles
 from core.reports.build import build_report
 from core.storage.db import Database
 from core.storage.models import Answer, Household, Unit

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.app import DataFiles
 from core.datafile import DataFileError
+from core.datafiles import DataFiles
 from core.i18n import fmt_money
 from core.surveys import loader
 from core.surveys.parsing import (

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bench.dataset import Generated, seed
-from core.app import DataFiles
+from core.datafiles import DataFiles
 from core.reports.build import Catalogue, build_report, progress
 from core.reports.query import aggregate
 from core.storage.db import Database

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import ChatApp, build_app
-from core.app import DataFiles
 from core.config import Settings
 from core.datafile import DataFileError
+from core.datafiles import DataFiles
 from core.procedure.models import ReviewEvent
 from core.procedure.standards import (
     by_rule,

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 from bot.cli.command import Command
-from core.app import load_data_files
 from core.classification.screening import load_phieu_a
 from core.config import Settings
 from core.datafile import DataFileError
+from core.datafiles import load_data_files
 from core.procedure.screening import procedure
 from core.provenance import describe, provenance_of
 

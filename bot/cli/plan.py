@@ -8,8 +8,9 @@ from dataclasses import replace
 
 from bot.app import ChatApp
 from bot.cli.command import Command
-from core.app import active_plans, load_data_files
+from core.app import active_plans
 from core.config import Settings
+from core.datafiles import load_data_files
 from core.plans.status import plan_status
 
 

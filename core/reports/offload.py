@@ -66,7 +66,7 @@ def _build(database_url: str, report_id: str, unit_id: int, year: int, out_dir: 
 
 async def _build_async(database_url: str, report_id: str, unit_id: int, year: int, out_dir: Path,
                        chart: bool, stage: str, data_dir: Path, data_key: str | None) -> list[str]:
-    from core.app import load_data_files
+    from core.datafiles import load_data_files
     from core.reports.build import build_report
     from core.reports.stage import Basis, Stage
     from core.storage.db import Database
