@@ -22,6 +22,8 @@ def _awaited_keys() -> set[str]:
     """Every value a handler stores under the chat state's "await" key, read from the source."""
     found: set[str] = set()
     for info in pkgutil.walk_packages(bot.__path__, "bot."):
+        if info.name.endswith(".__main__"):
+            continue  # `python -m` entry points run on import
         module = importlib.import_module(info.name)
         tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
         for node in ast.walk(tree):
