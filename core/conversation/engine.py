@@ -22,6 +22,7 @@ Review rules, for a village head typing on a cheap phone:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -36,7 +37,6 @@ from core.i18n import fmt_money, fmt_number, t
 from core.surveys.evaluate import FormView, Slot, evaluate
 from core.surveys.model import QType, Survey
 from core.surveys.parsing import ParseError, parse_answer, parse_yes_no
-from core.text import fold
 
 __all__ = ["ASK", "PAUSED", "REVIEW", "SUBMITTED", "Change", "EngineState", "Step", "SurveyEngine"]
 
@@ -111,7 +111,7 @@ class SurveyEngine(Wording):
             if not q.required and q.type not in (QType.YES_NO, QType.CHOICE) and _says_no(text):
                 return self._reask(view, answers, state, slot, t("err_optional_no", skip=slash("skip")))
             return self._reask(view, answers, state, slot, t(exc.key, **exc.params))
-        if pending is None and self._is_name(slot) and isinstance(value, str) and fold(value) == value.lower():
+        if pending is None and self._is_name(slot) and isinstance(value, str) and _bare_name(value):
             return self._ask_accents(view, answers, replace(state, pending=value), slot, value)
         echo = t("answer_echo", value=self.display(q, value)) if q.type is QType.CHOICE else None
         return self._accept(view, answers, state, slot, value, echo)
@@ -361,6 +361,12 @@ class SurveyEngine(Wording):
             key = self._first_unanswered(view, answers)
         return self._progress(view, key) if key is not None else t("draft_in_review")
 
+
+
+def _bare_name(value: str) -> bool:
+    """Letters without a single accent ('Hoang Van Minh'): a Vietnamese name typed on a keyboard
+    without accents. Anything else (digits, '=', brackets) is not a name to ask about."""
+    return re.fullmatch(r"[A-Za-z][A-Za-z' .\-]*", value) is not None
 
 
 def _says_no(text: str) -> bool:
