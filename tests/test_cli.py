@@ -102,7 +102,7 @@ def test_console_reads_a_piped_script(rasoat: Run) -> None:
     script = "Lò Văn Pín\n6202\nThôn Nà Pàn\n/toila\n/tiendo\n"
     done = rasoat("run", input=script)
     assert done.returncode == 0, done.stderr
-    assert t("console_registered", name="Lò Văn Pín", village="Thôn Nà Pàn", commune="Xã Ba Sơn") in done.stdout
+    assert t("console_registered_head", name="Lò Văn Pín", village="thôn Nà Pàn", commune="Xã Ba Sơn") in done.stdout
     assert t("whoami", name="Lò Văn Pín", role=t("role_village_head"), unit="Thôn Nà Pàn") in done.stdout
     assert t("progress_line", name="Thôn Nà Pàn", submitted=0, drafts=0,
              remaining=t("progress_unknown_total")) in done.stdout
