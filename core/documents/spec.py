@@ -54,13 +54,23 @@ class DocSpec:
     uses: frozenset[str] = field(default_factory=frozenset)  # dotted paths the .docx shows
 
 
+def _line(path: Path, name: str, raw: Any) -> int | None:
+    """The line of a placeholder: its mapping's, or the first line naming it (a description)."""
+    if line_of(raw):
+        return line_of(raw)
+    key = re.compile(rf"^\s*[\"']?{re.escape(str(name))}[\"']?\s*:")
+    return next((i for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if key.match(text)),
+                None)
+
+
 def _placeholder(name: str, raw: Any, path: Path) -> Placeholder:
     if not NAME.match(str(name)):
-        raise DataFileError(path, line_of(raw), f"placeholder name '{name}' must be lower_case_with_underscores")
+        raise DataFileError(path, _line(path, name, raw),
+                            f"placeholder name '{name}' must be lower_case_with_underscores")
     if isinstance(raw, str):
         return Placeholder(name, raw.strip())
     if not isinstance(raw, dict):
-        raise DataFileError(path, line_of(raw), f"placeholder '{name}': give its description, or a mapping")
+        raise DataFileError(path, _line(path, name, raw), f"placeholder '{name}': give its description, or a mapping")
     check_keys(raw, {"about", "required", "written", "blank", "fields"}, path)
     fields = raw.get("fields")
     if fields is not None and (not isinstance(fields, dict) or not fields):
@@ -205,8 +215,9 @@ def _together(errors: list[DataFileError]) -> DataFileError:
         e.detail if e.path == errors[0].path else str(e) for e in errors))
 
 
-def load_templates(folder: Path = TEMPLATES) -> dict[str, DocSpec]:
+def load_templates(folder: Path | None = None) -> dict[str, DocSpec]:
     """Every template of the folder, each checked against its YAML; all errors at once."""
+    folder = folder or TEMPLATES
     specs: dict[str, DocSpec] = {}
     errors: list[DataFileError] = []
     for path in sorted(folder.glob("*.yaml")):
