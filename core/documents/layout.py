@@ -255,6 +255,8 @@ def columns_block(doc: DocxDocument, page: Page, cols: Sequence[Sequence[dict[st
     shares = widths or [1] * len(cols)
     table = doc.add_table(rows=1, cols=len(cols))
     _fixed(table, [page.text_width * s / sum(shares) for s in shares])
+    keep = OxmlElement("w:cantSplit")  # a signature is never cut across two pages
+    table.rows[0]._tr.get_or_add_trPr().append(keep)
     for i, lines in enumerate(cols):
         cell = _clear(table.cell(0, i))
         for line in lines:

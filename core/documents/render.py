@@ -24,7 +24,8 @@ from core.documents.spec import DocSpec, Placeholder, templates
 from core.i18n import fmt_number, t
 from core.private import private_dir, private_file
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # keeps \n (a line break in the document)
+CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+PARAGRAPH = "\a"  # docxtpl starts a new paragraph, with the same style, where a value holds it
 
 
 class DocumentContextError(ValueError):
@@ -78,8 +79,8 @@ def _value(holder: Placeholder, value: Any) -> Any:
         return t("b1_yes") if value else t("b1_no")
     if isinstance(value, float):
         return fmt_number(round(value, 2))
-    if isinstance(value, str):
-        return CONTROL.sub(" ", value)
+    if isinstance(value, str):  # each line typed becomes a paragraph of the document
+        return PARAGRAPH.join(line.strip() for line in CONTROL.sub(" ", value).splitlines() if line.strip())
     return value
 
 

@@ -86,7 +86,7 @@ async def certificates(s: AsyncSession, commune: Unit, entries: Sequence[Entry],
         if e.final_class not in ("poor", "near_poor"):
             continue
         h, a = e.household, e.answers
-        label = _Labels(forms.get(f"{h.survey_id}@{h.survey_version}"))
+        label = _Labels(forms.get(h.survey_id))
         address = [a.get("dia_chi"), e.village, words.sentence, unit_words(province).sentence if province else None]
         pages.append({"number": h.id, "head": h.head_name or None,
                       "ethnicity": label("dan_toc", a.get("dan_toc") or h.ethnicity),
