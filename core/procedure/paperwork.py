@@ -5,6 +5,7 @@ module only says what goes into them."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -45,7 +46,7 @@ async def decision(s: AsyncSession, commune: Unit, entries: Sequence[Entry], num
                "number": number, "year": year, "opinion_by": higher.title if higher else None,
                "higher": t("doc_w_higher", province=unit_words(province).sentence) if province else None,
                "signer": None, **lists}
-    return write_document("quyet_dinh_cong_nhan", context, path)
+    return await asyncio.to_thread(write_document, "quyet_dinh_cong_nhan", context, path)
 
 
 class _Labels:
@@ -97,7 +98,8 @@ async def certificates(s: AsyncSession, commune: Unit, entries: Sequence[Entry],
                       "members": _members(h, a, label)})
     context = {"commune": words.sentence, "place": words.place, "dated": dated(day), "year": year,
                "decision_number": number, "decision_date": fmt_date(day), "signer": None, "households": pages}
-    return write_document("giay_chung_nhan", context, path)
+    # a few seconds for hundreds of pages (docxtpl): off the event loop, so other chats go on
+    return await asyncio.to_thread(write_document, "giay_chung_nhan", context, path)
 
 
 @dataclass(frozen=True)
