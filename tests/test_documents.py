@@ -85,6 +85,17 @@ def test_unknown_placeholders_and_broken_tags_are_refused_all_at_once(tmp_path: 
     assert f"{folder / 'bao_cao_kiem_tra_xa.docx'}: placeholder syntax error" in message
 
 
+def test_a_file_that_is_not_a_word_document_is_refused(tmp_path: Path) -> None:
+    folder = copy_templates(tmp_path)
+    (folder / "bien_ban_hop_dan.docx").write_text("not a document", encoding="utf-8")
+    (folder / "giay_chung_nhan.docx").unlink()
+    with pytest.raises(DataFileError) as err:
+        load_templates(folder)
+    assert f"{folder / 'bien_ban_hop_dan.docx'}: not a Word document (.docx)" in str(err.value)
+    assert f"{folder / 'giay_chung_nhan.yaml'}:" in str(err.value) and "giay_chung_nhan.docx does not exist" in str(
+        err.value)
+
+
 def test_a_wrong_placeholder_file_names_its_line(tmp_path: Path) -> None:
     folder = copy_templates(tmp_path)
     yaml_path = folder / "bien_ban_hop_dan.yaml"

@@ -11,6 +11,7 @@ the placeholder named, every error of every template at once.
 from __future__ import annotations
 
 import re
+import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -139,7 +140,7 @@ def template_source(path: Path) -> str:
     try:
         tpl = DocxTemplate(str(path))
         tpl.init_docx()
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise DataFileError(path, None, f"not a Word document (.docx): {exc}") from exc
     xml = tpl.patch_xml(tpl.get_xml())
     for uri in (tpl.HEADER_URI, tpl.FOOTER_URI):
