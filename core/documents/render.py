@@ -64,16 +64,15 @@ def written_parts(doc_id: str) -> list[WrittenPart]:
 
 def blank_parts(doc_id: str, context: Mapping[str, Any]) -> list[str]:
     """The top-level keys this context leaves as marked blanks."""
-    return [k for k, p in spec_of(doc_id).placeholders.items()
-            if not p.fields and _empty(context.get(k))]
+    return [k for k, p in spec_of(doc_id).placeholders.items() if not p.fields and _blank(p, context.get(k))]
 
 
-def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+def _blank(holder: Placeholder, value: Any) -> bool:
+    return value is None or bool(holder.written and isinstance(value, str) and not value.strip())
 
 
 def _value(holder: Placeholder, value: Any) -> Any:
-    if value is None or (holder.written and isinstance(value, str) and not value.strip()):
+    if _blank(holder, value):
         return holder.blank if holder.blank is not None else blank()
     if isinstance(value, bool):
         return t("b1_yes") if value else t("b1_no")
