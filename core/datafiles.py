@@ -1,7 +1,7 @@
 """Every data file of the project, loaded and checked against each other.
 
 core/datafile.py reads one file; this module loads them all (forms, rule packs, locale, report
-tables, plans, the review procedure) and checks what one file says about another, so an error
+tables, plans, the review procedure, the Word templates) and checks what one file says about another, so an error
 is found before any user is answered. It sits below start-up (core/app.py), which also migrates
 the store: the report process (core/reports/offload.py) needs the data files, not the store.
 """
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from core.classification.pack import RulePack, load_packs
 from core.datafile import DataFileError
+from core.documents.spec import DocSpec, templates
 from core.i18n import catalog
 from core.plans.loader import load_plans
 from core.plans.model import Plan
@@ -27,6 +28,7 @@ class DataFiles:
     packs: list[RulePack]
     reports: Catalogue
     plans: list[Plan] = field(default_factory=list)
+    documents: dict[str, DocSpec] = field(default_factory=dict)
 
 
 def load_data_files() -> DataFiles:
@@ -48,4 +50,5 @@ def load_data_files() -> DataFiles:
                                         f"(known: {', '.join(known)})")
     procedure()  # the review procedure (issue 13)
     phieu_a()
-    return DataFiles(forms, packs, reports, plans)
+    documents = templates()  # the Word templates against their placeholders (issue 22)
+    return DataFiles(forms, packs, reports, plans, documents)

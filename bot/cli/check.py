@@ -45,6 +45,9 @@ def offline(_args: argparse.Namespace, _settings: Settings) -> int:
     for plan in data.plans:
         entries.append((f"plan {plan.id} v{plan.version}: year {plan.year}, {len(plan.phases)} phases, "
                         f"{len(plan.reports)} report requests [{plan.reliability}]", plan.path))
+    for doc in data.documents.values():
+        entries.append((f"Word template {doc.id}: {doc.title} ({doc.template.name}, "
+                        f"{len(doc.placeholders)} placeholders)", doc.path))
     provisional, undeclared = [], 0
     for title, path in entries:
         print(f"{title} ({path})")

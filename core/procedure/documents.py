@@ -1,11 +1,12 @@
-"""Printable files of the procedure: the posted preliminary list, the decision's attached lists
-(Mẫu số 02), the certificates (Mẫu số 03) and the national-software export. Excel (openpyxl,
-already a dependency); a PDF library was not added for this."""
+"""Printable tables of the procedure: the posted preliminary list, the decision's attached lists
+(Mẫu số 02) and the national-software export, in Excel (openpyxl). The documents officials sign
+(the decision, the certificates Mẫu số 03, the meeting's minutes) are Word files made from
+templates: core/procedure/paperwork.py."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,12 +14,11 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
-from openpyxl.worksheet.pagebreak import Break
 
 from core.i18n import fmt_date, t
 from core.storage.models import Household, Unit
 
-BOLD, PLAIN = Font(name="Times New Roman", size=12, bold=True), Font(name="Times New Roman", size=12)
+BOLD = Font(name="Times New Roman", size=12, bold=True)
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
 
@@ -51,11 +51,21 @@ def _sheet(wb: Workbook, title: str, heading: str, headers: Sequence[str], rows:
         ws.column_dimensions[col].width = width
 
 
-def _class(value: str | None) -> str:
+# the decision's four lists (Mẫu số 02), in order: the name of its Word table
+# (core/procedure/paperwork.py), its Excel sheet, which households it holds
+DECISION_LISTS: tuple[tuple[str, str, Callable[[Entry], bool]], ...] = (
+    ("poor", "doc_sheet_poor", lambda e: e.final_class == "poor"),
+    ("near_poor", "doc_sheet_near_poor", lambda e: e.final_class == "near_poor"),
+    ("escaped_poor", "doc_sheet_escaped_poor", lambda e: e.start_class == "poor" and e.final_class != "poor"),
+    ("escaped_near_poor", "doc_sheet_escaped_near_poor",
+     lambda e: e.start_class == "near_poor" and e.final_class not in ("poor", "near_poor")))
+
+
+def class_words(value: str | None) -> str:
     return t(f"list_outcome_{value}") if value else t("list_prior_unknown")
 
 
-def _start(value: str | None) -> str:
+def start_words(value: str | None) -> str:
     """The start-of-review class in the words of the reports' lists («Không», «Chưa rõ»)."""
     return t(f"list_prior_{value or 'unknown'}")
 
@@ -73,8 +83,8 @@ def posting_list(path: Path, commune: Unit, entries: Sequence[Entry], start: dat
             chosen = [e for e in entries if e.household.outcome == cls]
         heading = t("doc_posting_title", commune=commune.name, kind=t(key), start=fmt_date(start), end=fmt_date(end))
         _sheet(wb, t(key), heading, headers,
-               ([e.household.head_name or "", e.village, _start(e.start_class), _class(e.household.outcome)]
-                for e in chosen), i == 0)
+               ([e.household.head_name or "", e.village, start_words(e.start_class),
+                 class_words(e.household.outcome)] for e in chosen), i == 0)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
@@ -87,51 +97,16 @@ def decision_lists(path: Path, commune: Unit, entries: Sequence[Entry], number: 
     it leaves out with the stage each stands at (`left_out`: head, village, stage in words)."""
     wb = Workbook()
     headers = [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_members"), t("doc_col_result")]
-    kinds = (("doc_sheet_poor", lambda e: e.final_class == "poor"),
-             ("doc_sheet_near_poor", lambda e: e.final_class == "near_poor"),
-             ("doc_sheet_escaped_poor", lambda e: e.start_class == "poor" and e.final_class != "poor"),
-             ("doc_sheet_escaped_near_poor",
-              lambda e: e.start_class == "near_poor" and e.final_class not in ("poor", "near_poor")))
-    for i, (key, keep) in enumerate(kinds):
+    for i, (_, key, keep) in enumerate(DECISION_LISTS):
         heading = t("doc_decision_title", kind=t(key), commune=commune.name, number=number, date=fmt_date(day))
         _sheet(wb, t(key), heading, headers,
-               ([e.household.head_name or "", e.village, e.household.member_count or "", _class(e.final_class)]
+               ([e.household.head_name or "", e.village, e.household.member_count or "", class_words(e.final_class)]
                 for e in entries if keep(e)), i == 0)
     if left_out:
         heading = t("doc_left_out_title", commune=commune.name, number=number, date=fmt_date(day))
         _sheet(wb, t("doc_sheet_left_out"), heading,
                [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_stage")],
                left_out, False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path
-
-
-def certificates(path: Path, commune: Unit, entries: Sequence[Entry], number: str, day: date, year: int) -> Path:
-    """One certificate (Mẫu số 03) per poor or near-poor household, one per printed page. The
-    official layout was not seen: the text is the project's, marked on every page."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Mau_03"
-    ws.column_dimensions["A"].width = 90
-    row = 1
-    for e in entries:
-        if e.final_class not in ("poor", "near_poor"):
-            continue
-        lines = [(t("doc_cert_nation"), BOLD), (t("doc_cert_motto"), BOLD), ("", PLAIN),
-                 (t("doc_cert_title", kind=t(f"doc_cert_{e.final_class}")), BOLD),
-                 (t("doc_cert_body", commune=commune.name, head=e.household.head_name or "", village=e.village,
-                    id=e.answers.get("chu_ho_cccd") or "-", members=e.household.member_count or "-",
-                    kind=t(f"doc_cert_{e.final_class}"), year=year), PLAIN),
-                 (t("doc_cert_basis", number=number, date=fmt_date(day)), PLAIN), ("", PLAIN),
-                 (t("doc_cert_sign", commune=commune.name, date=fmt_date(day)), BOLD),
-                 (t("doc_cert_unofficial"), Font(name="Times New Roman", size=9, italic=True))]
-        for text, font in lines:
-            cell = ws.cell(row, 1, text)
-            cell.font, cell.alignment = font, CENTER
-            row += 1
-        ws.row_breaks.append(Break(id=row - 1))
-        row += 1
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

@@ -1,6 +1,6 @@
 """After the meeting: public posting (/niemyet), complaints (/khieunai, /giaiquyet), the opinion
-of the level above (/ykien) and the chairman's decision (/congnhan, Mẫu 02 and the
-certificates Mẫu 03).
+of the level above (/ykien) and the chairman's decision (/congnhan: Mẫu 02 and the certificates
+Mẫu 03 as Word documents to sign, the attached lists also in Excel).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from core.i18n import fmt_date, t
 from core.messaging import tell_users
 from core.plans.desk import ReportDesk
 from core.plans.tracking import record
-from core.procedure import checks, coverage, documents, queries
+from core.procedure import checks, coverage, documents, paperwork, queries
 from core.procedure.models import Complaint, Review, ReviewEvent
 from core.procedure.queries import reviews
 from core.procedure.screening import procedure
@@ -212,8 +212,10 @@ async def recognise(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     folder = ctx.data_path("decisions", f"{commune.code or commune.id}_{event.id}")
     lists = documents.decision_lists(folder / "danh_sach_kem_quyet_dinh.xlsx", commune, entries, number, day,
                                      [(head, village, stage) for _, head, village, stage in left])
-    certs = documents.certificates(folder / "giay_chung_nhan_mau_03.xlsx", commune, entries, number, day,
-                                   ctx.settings.review_year)
+    year = ctx.settings.review_year
+    signed = await paperwork.decision(ctx.s, commune, entries, number, day, year, folder / "quyet_dinh_cong_nhan.docx")
+    certs = await paperwork.certificates(ctx.s, commune, entries, number, day, year, ctx.data.forms,
+                                         folder / "giay_chung_nhan_mau_03.docx")
     event.file_path = str(lists)
     counts = Counter(e.final_class for e in entries)
     await ctx.s.flush()
@@ -226,8 +228,9 @@ async def recognise(ctx: Ctx, arg: str | None) -> list[OutMessage]:
         after = await _mark_plan_report(ctx, commune, table)
     text = t("recognise_done", number=number, date=fmt_date(day), n=len(ready), poor=counts.get("poor", 0),
              near=counts.get("near_poor", 0), submitted=after)
-    return [OutMessage(text), OutMessage(t("recognise_lists"), document=str(lists)),
+    return [OutMessage(text), OutMessage(t("doc_w_decision"), document=str(signed)),
             OutMessage(t("recognise_certs"), document=str(certs)),
+            OutMessage(t("recognise_lists"), document=str(lists)),
             OutMessage(t("recognise_table"), document=str(table))]
 
 
