@@ -49,7 +49,7 @@ class Sheet:
     errors: list[CellError]
     max_row: int = 0
     max_col: int = 0
-    formulas: set[tuple[int, int]] = field(default_factory=set)
+    formulas: set[tuple[int, int]] = field(default_factory=set)  # read as empty, refused once
 
     def raw(self, row: int, col: int) -> Any:
         value = self.cells.get((row, col))
@@ -59,6 +59,8 @@ class Sheet:
         return value
 
     def bad(self, at_row: int | None, at_col: int | None, key: str, **params: Any) -> None:
+        if (at_row, at_col) in self.formulas:
+            return  # said once already: the cell holds a formula
         self.errors.append(CellError(self.name, at_row, at_col, t(key, **params)))
 
     def empty_row(self, row: int) -> bool:

@@ -115,6 +115,7 @@ def load_sheets(path: Path, errors: list[CellError]) -> dict[str, Sheet]:
                         continue
                     if getattr(cell, "data_type", None) == "f":
                         sheet.bad(r, c, "rw_err_formula", value=str(value)[:40])
+                        sheet.formulas.add((r, c))
                         continue
                     sheet.cells[(r, c)] = value
                     sheet.max_row, sheet.max_col = max(sheet.max_row, r), max(sheet.max_col, c)
@@ -136,7 +137,7 @@ def read_workbook(path: Path, current: dict[str, Current], forms: dict[str, Surv
         raise WorkbookRefused(errors)
     sha = file_sha256(path)
     sheets = load_sheets(path, errors)
-    if errors:
+    if any(e.row is None for e in errors):  # a missing or unknown sheet: the cells cannot be placed
         raise WorkbookRefused(errors)
     general = sheets["general"]
     pack, b1_meta, rows = S.general(general, set(current))
