@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from bot.app import ChatApp, build_app
@@ -19,7 +19,7 @@ from core.chat.messages import Attachment, ChatRef, Incoming, OutMessage
 from core.config import Settings
 from core.storage.models import AccessLog, Household
 from core.storage.models_rules import RuleVersion
-from tests.households import NEAR_POOR, make_village_head, run_survey
+from tests.households import NEAR_POOR, answer_for, cursor, make_village_head, run_survey
 from tests.test_people import say, staff
 
 SIGN_UNDER = "123/QĐ-UBND 01/12/2026"
@@ -213,3 +213,44 @@ def test_the_command_line_exports_shows_and_signs(settings: Settings, tmp_path: 
     wb.save(out)
     assert main(["rules", "import", str(out), "--yes", "--by", "A", "--document", "1/QĐ, 03/12/2026"]) == 1
     assert "trang «B1», dòng 7, cột F" in capsys.readouterr().err
+
+
+async def test_phieu_a_as_signed_with_the_standard_decides_the_screening(service: ChatApp, tmp_path: Path) -> None:
+    """Signed: a decisive criterion alone no longer stops the review (two are needed). A listed
+    household whose member draws a salary, that asked to leave, now goes on to Phiếu B."""
+    province = await staff(service, "p1", "province", None, "province")
+    path = await exported(service, province, "nd07_2021", tmp_path / "pa.xlsx")
+    wb = load_workbook(path)
+    pa = wb["Phiếu A"]
+    pa.cell(row_of(pa, 2, "quyet_dinh"), 5).value = 2
+    wb.save(path)
+    shown = await send(service, province, path)
+    assert "Phiếu A · Điều kiện dừng «quyet_dinh»: 1 → 2 (Số tiêu chí tối thiểu)" in shown.text
+    await say(service, province, f"/kyquydinh {shown.buttons[0][0].payload.rsplit(':', 1)[1]}")
+
+    head = await make_village_head(service)
+    clerk = await staff(service, "c1", "commune", "6202", "commune")
+    listed = Workbook()
+    ws = listed.active
+    assert ws is not None
+    ws.title = "ds_ngheo"
+    ws.append(["STT", "Họ và tên chủ hộ", "Thôn", "Kết quả rà soát"])
+    ws.append([1, "Hoàng Văn Minh", "Thôn Nà Pàn", "Hộ nghèo"])
+    listed.save(tmp_path / "ds.xlsx")
+    await service.handle(clerk, Incoming(text="/nhapds", document=Attachment("ds.xlsx", str(tmp_path / "ds.xlsx"))))
+    async with service.db.read() as s:
+        household = (await s.scalars(select(Household))).one()
+    await service.handle(head, Incoming(text=f"/xinthoat {household.id} | Con đi làm công ty, có lương"))
+    await service.handle(head, Incoming(text=f"/phieua {household.id}"))
+    profile = {**NEAR_POOR, "pa_luong": "có", **{f"pa_{k}": "không" for k in (
+        "o_to", "nha_kien_co", "kinh_doanh", "dieu_hoa", "may_giat", "xe_may", "may_tinh", "dat", "gia_suc")}}
+    for _ in range(40):
+        key = await cursor(service, head)
+        if key is None:
+            break
+        await service.handle(head, Incoming(text="/giunguyen" if key == "chu_ho_ten" else answer_for(profile, key)))
+    reply = await service.handle(head, Incoming(text="/xacnhan"))
+    assert "/phieub" in "\n".join(m.text for m in reply.messages)  # goes on: one decisive criterion is not enough
+    async with service.db.read() as s:
+        after = await s.get(Household, household.id)
+    assert after is not None and after.outcome != "not_poor"
