@@ -184,4 +184,7 @@ async def build_app(settings: Settings, db: Database | None = None) -> ChatApp:
     plans = await prepare_store(db, settings, data)
     async with db.transaction() as s:
         await sync_admins(s, settings.admin_ids)  # admin rights follow *_ADMIN_IDS at every start
-    return ChatApp(db, settings, data.forms, data.packs, data.reports, plans)
+    app = ChatApp(db, settings, data.forms, data.packs, data.reports, plans)
+    async with db.read() as s:  # the versions the province signed are in force from the start
+        await app.data.refresh_rules(s)
+    return app

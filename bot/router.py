@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from bot.context import Ctx
 from bot.conversations import session, survey
-from bot.handlers import accounts, guide, people, plans, reports, rules, web
+from bot.handlers import accounts, guide, people, plans, reports, rules, rules_workbook, web
 from bot.handlers.procedure import applications, checks, decision, evidence, listing, meeting, status
 from bot.routes import FILE, HEADS, LOCATION, PHOTO, PRESS, TEXT, Await, Route, Where
 from core.access import STAFF, Role
@@ -25,7 +25,7 @@ from core.chat.commands import command_names, parse_command, slash
 from core.chat.messages import Command, OutMessage
 from core.i18n import t
 
-FILE_COMMANDS = ("import_list",)  # commands whose file comes as the caption's attachment
+FILE_COMMANDS = ("import_list", "rules_import")  # commands whose file comes as the caption's attachment
 
 ROUTES: tuple[Route, ...] = (
     *accounts.REGISTRATION,  # all a stranger may send
@@ -37,6 +37,7 @@ ROUTES: tuple[Route, ...] = (
     *reports.ROUTES,  # reports, and the plan's report requests
     *plans.ROUTES,
     *rules.ROUTES,  # which standard the review applies (core/procedure/standards.py)
+    *rules_workbook.ROUTES,  # the rules workbook the province signs (core/rules/)
     # the review procedure, one module per step (bot/handlers/procedure/)
     *listing.ROUTES,
     *applications.ROUTES,

@@ -28,3 +28,19 @@ def test_check_lists_every_data_file_with_its_source_and_assumptions(capsys: pyt
             assert f"  - {path}" in out
     assert any(p.endswith("screening/phieu_a.yaml") for p in blocks)
     assert any(p.endswith("tables/bm_7_11.yaml") for p in blocks)
+
+
+@pytest.mark.parametrize(("year", "line", "why"), [
+    ("2026", "Chuẩn áp dụng: NĐ 351/2025, giai đoạn 2027–2030", "Rà soát năm 2026 (danh sách năm 2027)"),
+    ("2024", "Chuẩn áp dụng: NĐ 07/2021, giai đoạn 2022–2026", "Rà soát năm 2024 (danh sách năm 2025)"),
+])
+def test_check_names_the_standard_in_force_for_the_review_year(capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch, year: str,
+                                                               line: str, why: str) -> None:
+    monkeypatch.setenv("REVIEW_YEAR", year)
+    monkeypatch.delenv("RASOAT_REVIEW_YEARS")  # the rule as shipped (core/procedure/files/review_years.yaml)
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == line and out[1].startswith(why)
+    assert out[2].startswith("Căn cứ: ") and out[2].endswith("]")  # the source, with its tag
+    assert "/chuanapdung" in out[3] and "/phienbanquydinh" in out[3]

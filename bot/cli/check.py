@@ -9,21 +9,31 @@ import sys
 from pathlib import Path
 
 from bot.cli.command import Command
+from core.chat.commands import slash
 from core.classification.screening import load_phieu_a
 from core.config import Settings
 from core.datafile import DataFileError
 from core.datafiles import load_data_files
+from core.i18n import t
 from core.procedure.screening import procedure
+from core.procedure.standards import REVIEW_YEARS, by_rule, load_review_years, standard_detail
 from core.provenance import describe, provenance_of
 
 
-def offline(_args: argparse.Namespace, _settings: Settings) -> int:
+def offline(_args: argparse.Namespace, settings: Settings) -> int:
     try:
         data = load_data_files()
         phieu_a, stop_rule = load_phieu_a()
-    except DataFileError as exc:
+        rules = load_review_years(data.packs, settings.review_years_file or REVIEW_YEARS)
+        standard = by_rule(rules, data.packs, settings.review_year)
+    except (DataFileError, LookupError) as exc:
         print(f"LỖI: {exc}", file=sys.stderr)
         return 1
+    # the standard this deployment's review year applies, and why (issue 21 point 1); the
+    # province's recorded choice and signed versions are in the store, shown by /chuanapdung
+    for line in standard_detail(standard):
+        print(line)
+    print(t("rw_check_store_note", standard=slash("standard"), versions=slash("rules_versions")))
     entries: list[tuple[str, str | Path]] = []
     for f in data.forms.values():
         entries.append((f"form {f.key}: {f.title}", f.path))

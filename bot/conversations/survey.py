@@ -150,7 +150,8 @@ async def _submit(ctx: Ctx, household: Household, engine: SurveyEngine, answers:
 
 async def _screened(ctx: Ctx, household: Household, engine: SurveyEngine,
                     answers: dict[str, Any]) -> list[OutMessage]:
-    result = await transitions.screened(ctx.s, household, engine.view(answers), ctx.me.id)
+    standard = await ctx.data.standard(ctx.s, household.review_year)  # Phiếu A as signed with it, if it was
+    result = await transitions.screened(ctx.s, household, engine.view(answers), ctx.me.id, standard.pack.stop_rule)
     if result.go_on:
         button = command_button(t("btn_phieu_b"), "survey_b", str(household.id))
         return [OutMessage(explain(result)),

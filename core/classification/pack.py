@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.classification.b1 import B1_DIR, B1Table, check_against, load_b1
+from core.classification.screening import StopRule
 from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
 from core.expr import Expr, ExprError, compile_expr
 from core.provenance import Provenance, parse_provenance
@@ -59,6 +60,9 @@ class RulePack:
     b1: B1Table | None = None  # the B1 point table the score is computed with
     provenance: Provenance | None = None
     short: str = ""  # the decree as officials name it: "NĐ 351/2025"
+    stop_rule: StopRule | None = None  # Phiếu A's rule signed with this pack; None: the shipped one
+    version: int = 0  # 0: the shipped YAML; n: the n-th version the province signed (core/rules/)
+    digest: str = ""  # SHA-256 of the signed content ("" for the shipped YAML)
 
     @property
     def name(self) -> str:
@@ -81,7 +85,15 @@ class RulePack:
 
 def load_pack(path: str | Path) -> RulePack:
     path = Path(path)
-    doc = load_mapping(path, _KEYS, "a rule pack")
+    return pack_from_doc(load_mapping(path, _KEYS, "a rule pack"), path)
+
+
+def pack_from_doc(doc: dict, path: str | Path, b1: B1Table | None = None, stop_rule: StopRule | None = None,
+                  version: int = 0, digest: str = "") -> RulePack:
+    """The one check of a pack's content, whether it was read from its YAML file or from a
+    version the province signed (core/rules/): `b1` is the table itself when the content
+    carries it, else `b1_table` names a file of core/classification/b1/."""
+    check_keys(doc, _KEYS, path)
     years = require(doc, "years", path, dict)
     y_from, y_to = require(years, "from", path, int), require(years, "to", path, int)
     if y_from > y_to:
@@ -121,14 +133,13 @@ def load_pack(path: str | Path) -> RulePack:
         if any(i.number == ind.number or i.code == ind.code for i in indicators):
             raise DataFileError(path, ind.line, f"indicator {ind.number} ({ind.code}) is defined twice")
         indicators.append(ind)
-    b1 = None
-    if doc.get("b1_table") is not None:
+    if b1 is None and doc.get("b1_table") is not None:
         b1_path = B1_DIR / f"{require(doc, 'b1_table', path, str)}.yaml"
         if not b1_path.exists():
             raise DataFileError(path, line_of(doc), f"b1_table '{doc['b1_table']}': no file {b1_path}")
-        if b1_line is None:
-            raise DataFileError(path, line_of(doc), "a b1_table needs b1_line (the score is compared with it)")
         b1 = load_b1(b1_path)
+    if b1 is not None and b1_line is None:
+        raise DataFileError(path, line_of(doc), "a b1_table needs b1_line (the score is compared with it)")
     min_deprived = require(doc, "poor_min_deprived", path, int)
     if not 0 < min_deprived <= len(indicators):
         raise DataFileError(path, line_of(doc), "poor_min_deprived must be between 1 and the number of indicators")
@@ -150,6 +161,9 @@ def load_pack(path: str | Path) -> RulePack:
         b1=b1,
         provenance=parse_provenance(doc.get("provenance"), path),
         short=str(doc.get("short") or ""),
+        stop_rule=stop_rule,
+        version=version,
+        digest=digest,
     )
 
 

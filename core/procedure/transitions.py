@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.classification.screening import Screening, screen
+from core.classification.screening import Screening, StopRule, screen
 from core.conversation.state import SUBMITTED, EngineState
 from core.households import Status
 from core.procedure.screening import phieu_a, procedure
@@ -21,13 +21,16 @@ from core.surveys.evaluate import FormView
 LISTED_CLASSES = ("poor", "near_poor")
 
 
-async def screened(s: AsyncSession, household: Household, view: FormView, user_id: int) -> Screening:
-    """Phiếu A submitted: its stop rule decides. A listed household that asked to leave and was
-    stopped is an escaping household (the village meeting decides on it); an applicant stopped
-    by Phiếu A ends here, not poor."""
-    result = screen(phieu_a()[1], view)
+async def screened(s: AsyncSession, household: Household, view: FormView, user_id: int,
+                   rule: StopRule | None = None) -> Screening:
+    """Phiếu A submitted: its stop rule decides (`rule`: the one signed with the standard in
+    force, else the shipped one). A listed household that asked to leave and was stopped is an
+    escaping household (the village meeting decides on it); an applicant stopped by Phiếu A
+    ends here, not poor."""
+    rule = rule or phieu_a()[1]
+    result = screen(rule, view)
     review = await review_of(s, household, Origin.APPLICANT, Stage.APPLIED)
-    data = {"go_on": result.go_on, "met": [c.code for c in result.met], "rule": phieu_a()[1].id}
+    data = {"go_on": result.go_on, "met": [c.code for c in result.met], "rule": rule.id}
     household.state = EngineState(mode=SUBMITTED).to_json()
     if result.go_on:
         await record_step(s, household, "screened", user_id, data, Stage.SURVEYING)
