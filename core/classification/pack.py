@@ -8,11 +8,15 @@ pack and a form that drifted apart are refused at start-up, naming the pack file
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from core.classification.b1 import B1_DIR, B1Table, check_against, load_b1
+from core.classification.identity import digest_of
+from core.classification.provisional import Part, provisional_parts
+from core.classification.screening import RULES_DIR, StopRule, load_phieu_a
 from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
 from core.expr import Expr, ExprError, compile_expr
 from core.provenance import Provenance, parse_provenance
@@ -24,7 +28,7 @@ AREAS = ("rural", "urban")
 _KEYS = {
     "id", "title", "short", "basis", "years", "area_by_commune_type", "income_line", "b1_line",
     "points_per_indicator", "poor_min_deprived", "average_band", "params", "indicators", "b1_table",
-    "provenance",
+    "provenance", "phieu_a",
 }
 _IND_KEYS = {"number", "code", "service", "name", "confidence", "deprived_when"}
 
@@ -59,10 +63,22 @@ class RulePack:
     b1: B1Table | None = None  # the B1 point table the score is computed with
     provenance: Provenance | None = None
     short: str = ""  # the decree as officials name it: "NĐ 351/2025"
+    phieu_a: StopRule | None = None  # Phiếu A's stop rule of this standard
+    version: int = 0  # 0: the shipped file; a province's signed versions count up from 1
 
     @property
     def name(self) -> str:
         return self.short or self.basis or self.id
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of the rules' content (core/classification/identity.py): stored with every
+        result, so a result names exactly the rules that produced it."""
+        return digest_of(self)
+
+    def provisional_parts(self) -> tuple[Part, ...]:
+        """Every rule part no official text confirms (core/classification/provisional.py)."""
+        return provisional_parts(self)
 
     def covers(self, year: int) -> bool:
         return self.year_from <= year <= self.year_to
@@ -129,6 +145,12 @@ def load_pack(path: str | Path) -> RulePack:
         if b1_line is None:
             raise DataFileError(path, line_of(doc), "a b1_table needs b1_line (the score is compared with it)")
         b1 = load_b1(b1_path)
+    phieu_a = None
+    if doc.get("phieu_a") is not None:
+        name = require(doc, "phieu_a", path, str)
+        if not (RULES_DIR / f"{name}.yaml").exists():
+            raise DataFileError(path, line_of(doc), f"phieu_a '{name}': no file {RULES_DIR / name}.yaml")
+        phieu_a = load_phieu_a(name)[1]
     min_deprived = require(doc, "poor_min_deprived", path, int)
     if not 0 < min_deprived <= len(indicators):
         raise DataFileError(path, line_of(doc), "poor_min_deprived must be between 1 and the number of indicators")
@@ -150,6 +172,7 @@ def load_pack(path: str | Path) -> RulePack:
         b1=b1,
         provenance=parse_provenance(doc.get("provenance"), path),
         short=str(doc.get("short") or ""),
+        phieu_a=phieu_a,
     )
 
 
@@ -165,11 +188,11 @@ def _per_area(raw: Any, path: Path, key: str) -> dict[str, int]:
     return out
 
 
-_COMPILED: dict[tuple[str, str], dict[str, Expr]] = {}
+_COMPILED: dict[tuple[str, str, str], dict[str, Expr]] = {}
 
 
 def _compile_for(pack: RulePack, survey: Survey) -> dict[str, Expr]:
-    key = (pack.path, survey.key)
+    key = (pack.path, pack.digest, survey.key)  # a signed version has the file's path, not its rules
     if key not in _COMPILED:
         hh = {q.id for q in survey.household_questions()} | CONTEXT_NAMES | set(pack.params)
         mem = survey.member_question_ids() | MEMBER_CONTEXT_NAMES
