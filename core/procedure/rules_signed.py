@@ -206,13 +206,14 @@ async def apply(s: AsyncSession, data: RulesData, event: ReviewEvent, user: User
     for r in rescored:
         if r.decided:
             continue
+        moved = r.changed  # read before the household's columns are written
         before = {"outcome": r.before, "pack_version": r.household.pack_version, "digest": r.household.pack_digest}
         record_result(r.household, r.result, pack, r.survey.purpose)
         r.household.updated_at = utcnow()
         await audit(s, r.household.id, "rescore", user.id, {"reason": why, "pack": pack.id, "version": pack.version,
                                                             "digest": pack.digest, "before": before,
                                                             **r.result.to_json()})
-        if r.changed:
+        if moved:
             changed += 1
             await transitions.surveyed(s, r.household, user.id, "rescored", {"reason": why})
     event.data = {**content, "applied_at": utcnow().isoformat(), "applied_by": user.id}
