@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -103,8 +104,12 @@ async def test_the_decision_is_refused_on_provisional_rules_naming_what_is_missi
     assert await decisions(service) == []
 
 
-async def test_the_province_signs_with_provisional_tables_and_every_output_still_says_tam_tinh(
-        provisional_rules: None, service: ChatApp, tmp_path: Path) -> None:
+LINE = "Tỉnh cho ký với bảng tạm (nd07_2021 phiên bản 0): Cán bộ tinh, ngày 23/11/2026"
+
+
+async def signed_with_provisional_tables(service: ChatApp, tmp_path: Path) -> dict[str, Any]:
+    """The province records «ký với bảng tạm» (checked: who, when, why, shown to the commune),
+    then the commune's decision is issued; its messages are in run["done"]."""
     run = await up_to_the_opinion(service, tmp_path)
     officer = run["officer"]
     province = await officer_of(service, "province", "province", "tinh")
@@ -112,29 +117,46 @@ async def test_the_province_signs_with_provisional_tables_and_every_output_still
     assert "Phần TẠM TÍNH" in shown and "chưa ghi «ký với bảng tạm»" in shown
     recorded = await say(service, province, f"/kybangtam {REASON}")
     assert "Đã ghi «ký với bảng tạm» cho NĐ 07/2021 phiên bản 0" in recorded, recorded
-    # who, when, why: the event and the access log; visible to the commune in /kybangtam
     async with service.db.transaction() as s:
         event = await s.scalar(select(ReviewEvent).where(ReviewEvent.kind == "provisional"))
         who = await s.get(User, event.user_id)
         logged = await s.scalar(select(AccessLog).where(AccessLog.action == "rp_provisional_override"))
     assert event.data["reason"] == REASON and who.role == "province" and event.data["version"] == 0
     assert logged is not None and logged.detail["digest"] == event.data["digest"]
-    line = "Tỉnh cho ký với bảng tạm (nd07_2021 phiên bản 0): Cán bộ tinh, ngày 23/11/2026"
-    assert f"{line}, lý do: {REASON}" in await say(service, officer, "/kybangtam")
-
+    assert f"{LINE}, lý do: {REASON}" in await say(service, officer, "/kybangtam")
     done = await decide(service, officer)
     assert "Quyết định 45/QĐ-UBND ngày 23/11/2026: công nhận 2 hộ" in (done[0].text or ""), done[0].text
-    lists = next(m.document for m in done if m.document and "danh_sach" in m.document)
-    certs = next(m.document for m in done if m.document and "giay_chung_nhan" in m.document)
-    heading = load_workbook(lists)["Hộ nghèo"].cell(1, 1).value
-    assert f"— TẠM TÍNH — {line}" in str(heading), heading
-    cert = texts(certs)
-    assert cert.count(f"TẠM TÍNH — {line}, lý do: {REASON}") == 2, cert  # both certificates (two poor households)
-    exported = (await say_doc(service, officer, "/xuatdl"))
-    rows = export_rows(exported)
-    assert rows and {r["tam_tinh"] for r in rows} == {f"TẠM TÍNH — {line}, lý do: {REASON}"}
-    assert {(r["quy_dinh"], r["phien_ban_quy_dinh"], len(r["ma_bam_quy_dinh"])) for r in rows} == {
-        ("nd07_2021", "0", 64)}
+    return {**run, "done": done}
+
+
+def document(run: dict[str, Any], name: str) -> str:
+    return next(m.document for m in run["done"] if m.document and name in m.document)
+
+
+async def test_the_decision_lists_say_tam_tinh_with_the_override(
+        provisional_rules: None, service: ChatApp, tmp_path: Path) -> None:
+    run = await signed_with_provisional_tables(service, tmp_path)
+    wb = load_workbook(document(run, "danh_sach"))
+    for sheet in ("Hộ nghèo", "Hộ cận nghèo"):
+        heading = str(wb[sheet].cell(1, 1).value)
+        assert heading.endswith(f"— TẠM TÍNH — {LINE}, lý do: {REASON}"), heading
+
+
+async def test_the_certificates_say_tam_tinh_with_the_override(
+        provisional_rules: None, service: ChatApp, tmp_path: Path) -> None:
+    run = await signed_with_provisional_tables(service, tmp_path)
+    cert = texts(document(run, "giay_chung_nhan"))
+    assert cert.count(f"TẠM TÍNH — {LINE}, lý do: {REASON}") == 2, cert  # both certificates (two poor households)
+
+
+async def test_the_national_export_says_tam_tinh_and_names_the_rules(
+        provisional_rules: None, service: ChatApp, tmp_path: Path) -> None:
+    run = await signed_with_provisional_tables(service, tmp_path)
+    rows = export_rows(await say_doc(service, run["officer"], "/xuatdl"))
+    assert rows and {r["tam_tinh"] for r in rows} == {f"TẠM TÍNH — {LINE}, lý do: {REASON}"}
+    shipped = next(p for p in load_packs() if p.id == "nd07_2021")
+    assert {(r["quy_dinh"], r["phien_ban_quy_dinh"], r["ma_bam_quy_dinh"]) for r in rows} == {
+        ("nd07_2021", "0", shipped.digest)}
 
 
 async def say_doc(service: ChatApp, who: ChatRef, text: str) -> str | None:
