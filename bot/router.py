@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from bot.context import Ctx
 from bot.conversations import session, survey
-from bot.handlers import accounts, guide, people, plans, reports, rules, rules_workbook, web
+from bot.handlers import accounts, guide, people, plans, reports, rules, rules_workbook, signing, web
 from bot.handlers.procedure import applications, checks, decision, evidence, listing, meeting, status
 from bot.routes import FILE, HEADS, LOCATION, PHOTO, PRESS, TEXT, Await, Route, Where
 from core.access import STAFF, Role
@@ -38,6 +38,7 @@ ROUTES: tuple[Route, ...] = (
     *plans.ROUTES,
     *rules.ROUTES,  # which standard the review applies (core/procedure/standards.py)
     *rules_workbook.ROUTES,  # the rules workbook the province signs (core/rules/)
+    *signing.ROUTES,  # provisional rules and signed versions (core/procedure/provisional.py, rules_signed.py)
     # the review procedure, one module per step (bot/handlers/procedure/)
     *listing.ROUTES,
     *applications.ROUTES,

@@ -38,7 +38,9 @@ def offline(_args: argparse.Namespace, settings: Settings) -> int:
     for f in data.forms.values():
         entries.append((f"form {f.key}: {f.title}", f.path))
     for p in data.packs:
-        entries.append((f"rule pack {p.id}: years {p.year_from}-{p.year_to}, {len(p.indicators)} indicators", p.path))
+        entries.append((f"rule pack {p.id} version {p.version} (sha256 {p.digest[:12]}): years {p.year_from}-"
+                        f"{p.year_to}, {len(p.indicators)} indicators, {len(p.provisional_parts())} provisional "
+                        "parts («TẠM TÍNH»)", p.path))
         if p.b1 is not None:
             entries.append((f"B1 table {p.b1.id} (pack {p.id}, form {p.b1.form}): {len(p.b1.items)} scored items",
                             p.b1.path))

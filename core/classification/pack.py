@@ -8,12 +8,15 @@ pack and a form that drifted apart are refused at start-up, naming the pack file
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from core.classification.b1 import B1_DIR, B1Table, check_against, load_b1
-from core.classification.screening import StopRule
+from core.classification.identity import digest_of
+from core.classification.provisional import Part, provisional_parts
+from core.classification.screening import RULES_DIR, StopRule, load_phieu_a
 from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
 from core.expr import Expr, ExprError, compile_expr
 from core.provenance import Provenance, parse_provenance
@@ -25,7 +28,7 @@ AREAS = ("rural", "urban")
 _KEYS = {
     "id", "title", "short", "basis", "years", "area_by_commune_type", "income_line", "b1_line",
     "points_per_indicator", "poor_min_deprived", "average_band", "params", "indicators", "b1_table",
-    "provenance",
+    "provenance", "phieu_a",
 }
 _IND_KEYS = {"number", "code", "service", "name", "confidence", "deprived_when"}
 
@@ -60,13 +63,22 @@ class RulePack:
     b1: B1Table | None = None  # the B1 point table the score is computed with
     provenance: Provenance | None = None
     short: str = ""  # the decree as officials name it: "NĐ 351/2025"
-    stop_rule: StopRule | None = None  # Phiếu A's rule signed with this pack; None: the shipped one
+    stop_rule: StopRule | None = None  # Phiếu A's rule of this standard (its `phieu_a:` file, or as signed)
     version: int = 0  # 0: the shipped YAML; n: the n-th version the province signed (core/rules/)
-    digest: str = ""  # SHA-256 of the signed content ("" for the shipped YAML)
 
     @property
     def name(self) -> str:
         return self.short or self.basis or self.id
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of the rules' content (core/classification/identity.py): stored with every
+        result, so a result names exactly the rules that produced it."""
+        return digest_of(self)
+
+    def provisional_parts(self) -> tuple[Part, ...]:
+        """Every rule part no official text confirms (core/classification/provisional.py)."""
+        return provisional_parts(self)
 
     def covers(self, year: int) -> bool:
         return self.year_from <= year <= self.year_to
@@ -89,7 +101,7 @@ def load_pack(path: str | Path) -> RulePack:
 
 
 def pack_from_doc(doc: dict, path: str | Path, b1: B1Table | None = None, stop_rule: StopRule | None = None,
-                  version: int = 0, digest: str = "") -> RulePack:
+                  version: int = 0) -> RulePack:
     """The one check of a pack's content, whether it was read from its YAML file or from a
     version the province signed (core/rules/): `b1` is the table itself when the content
     carries it, else `b1_table` names a file of core/classification/b1/."""
@@ -140,6 +152,11 @@ def pack_from_doc(doc: dict, path: str | Path, b1: B1Table | None = None, stop_r
         b1 = load_b1(b1_path)
     if b1 is not None and b1_line is None:
         raise DataFileError(path, line_of(doc), "a b1_table needs b1_line (the score is compared with it)")
+    if stop_rule is None and doc.get("phieu_a") is not None:  # the file names its Phiếu A rule
+        name = require(doc, "phieu_a", path, str)
+        if not (RULES_DIR / f"{name}.yaml").exists():
+            raise DataFileError(path, line_of(doc), f"phieu_a '{name}': no file {RULES_DIR / name}.yaml")
+        stop_rule = load_phieu_a(name)[1]
     min_deprived = require(doc, "poor_min_deprived", path, int)
     if not 0 < min_deprived <= len(indicators):
         raise DataFileError(path, line_of(doc), "poor_min_deprived must be between 1 and the number of indicators")
@@ -163,7 +180,6 @@ def pack_from_doc(doc: dict, path: str | Path, b1: B1Table | None = None, stop_r
         short=str(doc.get("short") or ""),
         stop_rule=stop_rule,
         version=version,
-        digest=digest,
     )
 
 
@@ -179,11 +195,11 @@ def _per_area(raw: Any, path: Path, key: str) -> dict[str, int]:
     return out
 
 
-_COMPILED: dict[tuple[str, str], dict[str, Expr]] = {}
+_COMPILED: dict[tuple[str, str, str], dict[str, Expr]] = {}
 
 
 def _compile_for(pack: RulePack, survey: Survey) -> dict[str, Expr]:
-    key = (pack.path, survey.key)
+    key = (pack.path, pack.digest, survey.key)  # a signed version has the file's path, not its rules
     if key not in _COMPILED:
         hh = {q.id for q in survey.household_questions()} | CONTEXT_NAMES | set(pack.params)
         mem = survey.member_question_ids() | MEMBER_CONTEXT_NAMES

@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from core.i18n import fmt_date, t
+from core.procedure.provisional import Override, mark_for
 from core.storage.models import Household, Unit
 
 BOLD = Font(name="Times New Roman", size=12, bold=True)
@@ -65,14 +66,22 @@ def class_words(value: str | None) -> str:
     return t(f"list_outcome_{value}") if value else t("list_prior_unknown")
 
 
+def _marked(heading: str, mark: str) -> str:
+    """A list's heading with «TẠM TÍNH» when any household on it was classified with a
+    provisional rule (core/procedure/provisional.py)."""
+    return t("rp_doc_title", title=heading, mark=mark) if mark else heading
+
+
 def start_words(value: str | None) -> str:
     """The start-of-review class in the words of the reports' lists («Không», «Chưa rõ»)."""
     return t(f"list_prior_{value or 'unknown'}")
 
 
-def posting_list(path: Path, commune: Unit, entries: Sequence[Entry], start: date, end: date) -> Path:
+def posting_list(path: Path, commune: Unit, entries: Sequence[Entry], start: date, end: date,
+                 signed: Sequence[Override] = ()) -> Path:
     """The preliminary list posted at the village and the commune office, one sheet per kind."""
     wb = Workbook()
+    mark = mark_for([e.household for e in entries], signed)
     headers = [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_before"), t("doc_col_result")]
     groups = (("poor", "doc_sheet_poor"), ("near_poor", "doc_sheet_near_poor"), (None, "doc_sheet_left"))
     for i, (cls, key) in enumerate(groups):
@@ -81,7 +90,8 @@ def posting_list(path: Path, commune: Unit, entries: Sequence[Entry], start: dat
                       and e.household.outcome not in ("poor", "near_poor")]
         else:
             chosen = [e for e in entries if e.household.outcome == cls]
-        heading = t("doc_posting_title", commune=commune.name, kind=t(key), start=fmt_date(start), end=fmt_date(end))
+        heading = _marked(t("doc_posting_title", commune=commune.name, kind=t(key), start=fmt_date(start),
+                            end=fmt_date(end)), mark)
         _sheet(wb, t(key), heading, headers,
                ([e.household.head_name or "", e.village, start_words(e.start_class),
                  class_words(e.household.outcome)] for e in chosen), i == 0)
@@ -91,14 +101,16 @@ def posting_list(path: Path, commune: Unit, entries: Sequence[Entry], start: dat
 
 
 def decision_lists(path: Path, commune: Unit, entries: Sequence[Entry], number: str, day: date,
-                   left_out: Sequence[tuple[str, str, str]] = ()) -> Path:
+                   left_out: Sequence[tuple[str, str, str]] = (), signed: Sequence[Override] = ()) -> Path:
     """The four lists attached to the decision (Mẫu số 02): poor, near-poor, escaped poor,
     escaped near-poor; then, when the decision does not cover the whole review, the households
     it leaves out with the stage each stands at (`left_out`: head, village, stage in words)."""
     wb = Workbook()
+    mark = mark_for([e.household for e in entries], signed)
     headers = [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_members"), t("doc_col_result")]
     for i, (_, key, keep) in enumerate(DECISION_LISTS):
-        heading = t("doc_decision_title", kind=t(key), commune=commune.name, number=number, date=fmt_date(day))
+        heading = _marked(t("doc_decision_title", kind=t(key), commune=commune.name, number=number,
+                            date=fmt_date(day)), mark)
         _sheet(wb, t(key), heading, headers,
                ([e.household.head_name or "", e.village, e.household.member_count or "", class_words(e.final_class)]
                 for e in entries if keep(e)), i == 0)
@@ -114,7 +126,9 @@ def decision_lists(path: Path, commune: Unit, entries: Sequence[Entry], number: 
 
 NATIONAL_HOUSEHOLD = ("ma_tinh", "ma_xa", "thon", "ma_ho", "nam_ra_soat", "ho_ten_chu_ho", "cccd_chu_ho",
                       "dien_dau_ky", "ket_qua_ra_soat", "dien_cong_nhan", "so_qd_cong_nhan", "ngay_qd_cong_nhan",
-                      "diem_b1", "diem_b2", "thu_nhap_bq", "chi_so_thieu_hut", "khu_vuc")
+                      "diem_b1", "diem_b2", "thu_nhap_bq", "chi_so_thieu_hut", "khu_vuc",
+                      # the rules that produced the class, and «TẠM TÍNH» when any was provisional
+                      "quy_dinh", "phien_ban_quy_dinh", "ma_bam_quy_dinh", "tam_tinh")
 NATIONAL_MEMBER = ("stt_thanh_vien", "ho_ten_thanh_vien", "cccd_thanh_vien", "quan_he_chu_ho")
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.documents import dated, unit_words, write_document
 from core.i18n import fmt_date, fmt_number, t
 from core.procedure.documents import DECISION_LISTS, Entry, class_words, start_words
+from core.procedure.provisional import Override, mark_for
 from core.procedure.screening import procedure
 from core.storage.models import Household, Unit
 from core.surveys.model import Question, Survey
@@ -36,8 +37,10 @@ def _row(n: int, e: Entry) -> dict[str, Any]:
 
 
 async def decision(s: AsyncSession, commune: Unit, entries: Sequence[Entry], number: str, day: date, year: int,
-                   path: Path) -> Path:
-    """The decision and its four lists, each list numbered from 1."""
+                   path: Path, signed: Sequence[Override] = ()) -> Path:
+    """The decision and its four lists, each list numbered from 1; «TẠM TÍNH» under the
+    title and each list's when a household was classified with provisional rules (`signed`:
+    the province's overrides that let it be issued)."""
     words, province = unit_words(commune), await _province(s, commune)
     higher = procedure().higher_on(day)
     lists = {name: [_row(n, e) for n, e in enumerate((e for e in entries if keep(e)), 1)]
@@ -45,7 +48,7 @@ async def decision(s: AsyncSession, commune: Unit, entries: Sequence[Entry], num
     context = {"commune": words.sentence, "place": words.place, "dated": dated(day), "date": fmt_date(day),
                "number": number, "year": year, "opinion_by": higher.title if higher else None,
                "higher": t("doc_w_higher", province=unit_words(province).sentence) if province else None,
-               "signer": None, **lists}
+               "signer": None, "mark": mark_for([e.household for e in entries], signed) or None, **lists}
     return await asyncio.to_thread(write_document, "quyet_dinh_cong_nhan", context, path)
 
 
@@ -79,8 +82,9 @@ def _members(h: Household, answers: dict[str, Any], label: _Labels) -> list[dict
 
 
 async def certificates(s: AsyncSession, commune: Unit, entries: Sequence[Entry], number: str, day: date,
-                       year: int, forms: dict[str, Survey], path: Path) -> Path:
-    """One certificate per poor or near-poor household of the decision."""
+                       year: int, forms: dict[str, Survey], path: Path, signed: Sequence[Override] = ()) -> Path:
+    """One certificate per poor or near-poor household of the decision, «TẠM TÍNH» on the
+    page of a household classified with provisional rules."""
     words, province = unit_words(commune), await _province(s, commune)
     pages = []
     for e in entries:
@@ -95,7 +99,7 @@ async def certificates(s: AsyncSession, commune: Unit, entries: Sequence[Entry],
                       "address": ", ".join(str(x) for x in address if x), "kind": t(f"list_outcome_{e.final_class}"),
                       "poor_mark": t("doc_w_mark") if e.final_class == "poor" else "",
                       "near_poor_mark": t("doc_w_mark") if e.final_class == "near_poor" else "",
-                      "members": _members(h, a, label)})
+                      "members": _members(h, a, label), "mark": mark_for([h], signed) or None})
     context = {"commune": words.sentence, "place": words.place, "dated": dated(day), "year": year,
                "decision_number": number, "decision_date": fmt_date(day), "signer": None, "households": pages}
     # a few seconds for hundreds of pages (docxtpl): off the event loop, so other chats go on

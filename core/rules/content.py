@@ -143,8 +143,7 @@ def build_pack(content: dict[str, Any], where: str, forms: dict[str, Survey], ph
         rule_doc = {**content["phieu_a"], "provenance": provenance_dict(sources["phieu_a"], signed)}
         stop_rule = stop_rule_from_doc(rule_doc, where, phieu_a_form)
     pack_doc = {**content["pack"], "provenance": provenance_dict(sources["chung"], signed)}
-    pack = pack_from_doc(pack_doc, where, b1=b1, stop_rule=stop_rule, version=version,
-                         digest=digest(content) if version else "")
+    pack = pack_from_doc(pack_doc, where, b1=b1, stop_rule=stop_rule, version=version)
     for survey in forms.values():
         if survey.purpose == "poverty":
             pack.compiled(survey)
