@@ -32,11 +32,12 @@ os.environ.setdefault("RASOAT_REVIEW_YEARS", REVIEW_YEARS_ND07)
 @pytest.fixture(scope="session", autouse=True)
 def signed_rules() -> Iterator[None]:
     """The suite runs on the shipped rule packs as a province would after signing them: same
-    rules, every part official (tests/rules.py), so the procedure's decision is not refused
+    rules, every part official (tests/rules.py), still version 0 so that versions signed in a
+    test through the rules workbook count from 1 as they do in production, so the procedure's decision is not refused
     for provisional rules. The shipped files stay provisional; tests of «TẠM TÍNH» and of the
     refusal take `provisional_rules`."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(datafiles, "load_packs", lambda: [signed(p) for p in load_packs()])
+        patch.setattr(datafiles, "load_packs", lambda: [signed(p, version=0) for p in load_packs()])
         yield
 
 

@@ -13,6 +13,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from docx import Document
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -30,7 +31,9 @@ REASON = "Đã đối chiếu bảng điểm B1 và Phiếu A với thông tư b
 
 
 def texts(path: str | Path) -> list[str]:
-    """Every text cell of every sheet."""
+    """Every text cell of every sheet, or every paragraph of a Word document."""
+    if str(path).endswith(".docx"):
+        return [p.text for p in Document(str(path)).paragraphs]
     wb = load_workbook(path)
     return [c for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str)]
 
@@ -59,14 +62,14 @@ async def test_the_chat_result_says_tam_tinh_and_the_household_stores_its_rules(
 
 
 async def test_signed_rules_give_a_result_without_tam_tinh(service: ChatApp) -> None:
-    """The suite's default: the same rules signed as version 1; same digest (same rules)."""
+    """The suite's default: the shipped rules signed official (tests/rules.py); same digest."""
     head = await make_village_head(service)
     result = (await run_survey(service, head, POOR))[0]
     assert "TẠM TÍNH" not in result and "HỘ NGHÈO" in result
     async with service.db.transaction() as s:
         h = (await s.scalars(select(Household))).one()
     shipped = next(p for p in load_packs() if p.id == "nd07_2021")
-    assert (h.pack_version, h.pack_digest, h.provisional) == (1, shipped.digest, False)
+    assert (h.pack_version, h.pack_digest, h.provisional) == (0, shipped.digest, False)
 
 
 async def test_the_biểu_header_says_tam_tinh(provisional_rules: None, service: ChatApp, tmp_path: Path) -> None:
@@ -142,6 +145,13 @@ async def test_the_decision_lists_say_tam_tinh_with_the_override(
         assert heading.endswith(f"— TẠM TÍNH — {LINE}, lý do: {REASON}"), heading
 
 
+async def test_the_word_decision_says_tam_tinh_under_its_title_and_each_list(
+        provisional_rules: None, service: ChatApp, tmp_path: Path) -> None:
+    run = await signed_with_provisional_tables(service, tmp_path)
+    decision = texts(document(run, "quyet_dinh"))
+    assert decision.count(f"TẠM TÍNH — {LINE}, lý do: {REASON}") == 5, decision  # the decision and its 4 lists
+
+
 async def test_the_certificates_say_tam_tinh_with_the_override(
         provisional_rules: None, service: ChatApp, tmp_path: Path) -> None:
     run = await signed_with_provisional_tables(service, tmp_path)
@@ -170,4 +180,4 @@ async def test_signed_results_export_without_tam_tinh(service: ChatApp, tmp_path
     certs = next(m.document for m in done if m.document and "giay_chung_nhan" in m.document)
     assert not any("TẠM TÍNH" in c for c in texts(certs))
     rows = export_rows(await say_doc(service, run["officer"], "/xuatdl"))
-    assert rows and {(r["tam_tinh"], r["phien_ban_quy_dinh"]) for r in rows} == {("", "1")}
+    assert rows and {(r["tam_tinh"], r["phien_ban_quy_dinh"]) for r in rows} == {("", "0")}

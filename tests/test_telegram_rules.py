@@ -8,12 +8,16 @@ from __future__ import annotations
 from io import BytesIO
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from core.storage.models_rules import RuleVersion
 from tests.fake_telegram import FakeBotAPI, TgUser
 from tests.telegram_harness import Harness, code_in
+
+# the province signs over the shipped, provisional packs (not the suite's signed copies)
+pytestmark = pytest.mark.usefixtures("provisional_rules")
 
 CAPTION = "/nhapquydinh 123/QĐ-UBND 01/12/2026"
 

@@ -16,6 +16,7 @@ from bot.cli.command import Command
 from core.chat import refs
 from core.config import Settings
 from core.i18n import fmt_date, t
+from core.procedure.rules_signed import on_rules_signed
 from core.rules.cells import WorkbookRefused
 from core.rules.versions import SignRefused, describe, history, preview, propose, provisional_parts, sign
 
@@ -98,8 +99,11 @@ async def _import(service: ChatApp, args: argparse.Namespace) -> int:
         except SignRefused as exc:
             print(t(exc.key, **exc.params, cmd="rasoat rules import"), file=sys.stderr)
             return 1
+        await service.data.refresh_rules(s)
+        proposals = await on_rules_signed(s, service.data, row.pack_id, row.version)
         print(t("rw_signed", pack=row.pack_id, version=row.version, document=row.document,
                 date=fmt_date(row.document_date), sha=row.file_sha256))
+        print(t("rw_rescore_sent", communes=len(proposals), changed=sum(p.changed for p in proposals)))
         still = provisional_parts(row.content)
         if still:
             print(t("rw_still_provisional", parts=", ".join(still)))

@@ -16,6 +16,7 @@ from core.chat import refs
 from core.chat.commands import command_button, slash, typed
 from core.chat.messages import OutMessage
 from core.i18n import fmt_date, t
+from core.procedure.rules_signed import on_rules_signed
 from core.rules.cells import WorkbookRefused
 from core.rules.versions import SignRefused, describe, history, propose, provisional_parts, sign
 
@@ -94,8 +95,11 @@ async def confirm(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     except SignRefused as exc:
         return [OutMessage(t(exc.key, **exc.params, cmd=slash("rules_import")))]
     await ctx.data.refresh_rules(ctx.s)
+    # the review's households under the new version: each commune is shown its changes first
+    proposals = await on_rules_signed(ctx.s, ctx.data, row.pack_id, row.version)
     lines = [t("rw_signed", pack=row.pack_id, version=row.version, document=row.document,
-               date=fmt_date(row.document_date), sha=row.file_sha256)]
+               date=fmt_date(row.document_date), sha=row.file_sha256),
+             t("rw_rescore_sent", communes=len(proposals), changed=sum(p.changed for p in proposals))]
     still = provisional_parts(row.content)
     if still:
         lines.append(t("rw_still_provisional", parts=", ".join(still)))

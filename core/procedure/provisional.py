@@ -26,7 +26,7 @@ from core.storage.models import Household, User
 KIND = "provisional"  # the ReviewEvent kind of a province's «ký với bảng tạm»
 # The route of the command that signs a rules version (branch rules21a): set it here once
 # merged; until then the refusal names the console command of the same feature.
-SIGN_ROUTE = ""
+SIGN_ROUTE = "rules_import"
 SIGN_FALLBACK = "rasoat rules import"
 
 

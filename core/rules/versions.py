@@ -196,9 +196,9 @@ async def sign(s: AsyncSession, rules: Rules, row_id: int, user: User | None, na
 async def after_signing(s: AsyncSession, row: RuleVersion, user: User | None, unit_id: int | None) -> None:
     """The one place where a newly signed version is announced, in the signing transaction: it
     is recorded in the access log (who, which pack and version, under which document, the
-    file's SHA-256). The re-scoring of the review's households under the new version (issue 21
-    point 4, not in this module yet) belongs here, after the record:
-    `await on_rules_signed(s, row.pack_id, row.version)`."""
+    file's SHA-256). The re-scoring of the review's households under the new version follows in
+    the same transaction, once the caller has the version in force (core/procedure/rules_signed.py
+    `on_rules_signed`, called by the chat's confirmation and by `rasoat rules import --yes`)."""
     access_log.record(s, "rules_signed", user, unit_id, detail={
         "pack": row.pack_id, "version": row.version, "document": row.document,
         "document_date": row.document_date.isoformat(), "file_sha256": row.file_sha256})

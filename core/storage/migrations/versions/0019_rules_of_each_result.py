@@ -1,7 +1,7 @@
 """every result knows its rules: pack version, content digest and provisional mark per household
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-07 10:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0019'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
