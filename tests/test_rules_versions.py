@@ -18,7 +18,8 @@ from bot.app import ChatApp, build_app
 from bot.cli.main import main
 from core.chat.messages import Attachment, ChatRef, Incoming, OutMessage
 from core.config import Settings
-from core.storage.models import AccessLog, Household
+from core.procedure.models import ReviewEvent
+from core.storage.models import AccessLog, Household, OutboxMessage
 from core.storage.models_rules import RuleVersion
 from tests.households import NEAR_POOR, answer_for, cursor, make_village_head, run_survey
 from tests.test_people import say, staff
@@ -258,3 +259,29 @@ async def test_phieu_a_as_signed_with_the_standard_decides_the_screening(service
     async with service.db.read() as s:
         after = await s.get(Household, household.id)
     assert after is not None and after.outcome != "not_poor"
+
+
+async def test_signing_in_chat_sends_the_commune_its_changed_households_before_anything_moves(
+        service: ChatApp, tmp_path: Path) -> None:
+    """Issue 21 point 4 through the workbook: the near-poor household (B1 140, at the line) would
+    score 145 under the signed table; its commune is told, and nothing changes until it confirms."""
+    head = await make_village_head(service)
+    await run_survey(service, head, NEAR_POOR)
+    commune = await staff(service, "x1", "commune", "6202", "commune")
+    await say(service, commune, "/toila")  # the officer's private chat is known once they write
+    province = await staff(service, "p1", "province", None, "province")
+    path = corrected(await exported(service, province, "nd07_2021", tmp_path / "sua.xlsx"), "b1_tu_lanh", 20)
+    row_id = (await send(service, province, path)).buttons[0][0].payload.rsplit(":", 1)[1]
+    signed = await say(service, province, f"/kyquydinh {row_id}")
+    assert "1 xã nhận danh sách hộ đổi diện (1 hộ)" in signed, signed
+    async with service.db.read() as s:
+        household = (await s.scalars(select(Household))).one()
+        proposal = (await s.scalars(select(ReviewEvent).where(ReviewEvent.kind == "rescore"))).one()
+        told = [str(m) for m in (await s.scalars(select(OutboxMessage.message))).all()]
+    assert (household.outcome, household.pack_version) == ("near_poor", 0)  # nothing moved yet
+    assert proposal.data["version"] == 1 and len(proposal.data["changes"]) == 1
+    assert any("Hoàng Văn Minh" in (text or "") for text in told), told
+    applied = await say(service, commune, f"/apdungquydinh {proposal.id}")
+    async with service.db.read() as s:
+        household = (await s.scalars(select(Household))).one()
+    assert (household.outcome, household.pack_version, household.b1_score) == ("not_poor", 1, 145), applied
