@@ -162,7 +162,7 @@ async def test_progress_counts_submitted_drafts_and_remaining(db: Database, prov
 
 def test_bad_report_file_names_file_and_line(tmp_path: Path) -> None:
     from core.datafile import DataFileError
-    from core.reports.spec import load_table
+    from core.reports.table_spec import load_table
 
     path = tmp_path / "t.yaml"
     path.write_text('id: "9"\nform: F\ntitle: T\ncolumns:\n  - {label: A, value: households_total}\n'

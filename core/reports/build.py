@@ -14,18 +14,11 @@ from core.datafile import DataFileError
 from core.private import private_dir, private_file
 from core.reports.chart import NEAR, POOR, render_chart
 from core.reports.excel import render_list, render_table
+from core.reports.filters import Measure, check_filters_against
+from core.reports.list_spec import ListsFile, check_list_against, load_lists
 from core.reports.query import aggregate, list_rows
-from core.reports.spec import (
-    Column,
-    ListsFile,
-    Measure,
-    TableSpec,
-    check_filters_against,
-    check_list_against,
-    load_lists,
-    load_tables,
-)
 from core.reports.stage import Basis, default_basis
+from core.reports.table_spec import Column, TableSpec, load_tables
 from core.storage.models import Household, Unit
 from core.surveys.loader import load_forms
 from core.surveys.model import Survey
