@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from core.datafile import DataFileError, check_keys, line_of, require
+from core.datafile import DataFileError, Errors, check_keys, line_of, require
 from core.surveys.model import QType, Survey
 
 NAMED = {"households_total", "surveyed", "persons_total", "not_collected"}  # not_collected: a blank cell
@@ -141,7 +141,9 @@ def _members(raw: Any, path: Path, parent: Any) -> MemberCount:
 
 
 def check_filters_against(spec_path: str, measures: list[Measure], survey: Survey, line: int | None) -> None:
-    """Every answer a filter reads is a question of the named form, with values it can take."""
+    """Every answer a filter reads is a question of the named form, with values it can take;
+    one DataFileError lists every one that is not."""
+    errors = Errors()
     household = {q.id: q for q in survey.household_questions()}
     member = {q.id: q for g in survey.groups() for q in g.questions}
     for m in measures:
@@ -156,12 +158,14 @@ def check_filters_against(spec_path: str, measures: list[Measure], survey: Surve
             q = known.get(qid)
             if q is None:
                 kind = "member" if m.members else "household"
-                raise DataFileError(spec_path, line, f"'{qid}' is not a {kind} question of form {survey.key}")
+                errors.add(DataFileError(spec_path, line, f"'{qid}' is not a {kind} question of form {survey.key}"))
+                continue
             allowed = ({json.dumps(c.value) for c in q.choices} if q.type is QType.CHOICE
                        else {"true", "false"} if q.type is QType.YES_NO else None)
             bad = [v for v in values if allowed is not None and v not in allowed]
             if bad:
-                raise DataFileError(spec_path, line, f"'{qid}' cannot be {', '.join(bad)}")
+                errors.add(DataFileError(spec_path, line, f"'{qid}' cannot be {', '.join(bad)}"))
+    errors.raise_any()
 
 
 def parse_measure(raw: Any, path: Path, parent: Any) -> Measure:

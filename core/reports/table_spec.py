@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
+from core.datafile import DataFileError, Errors, check_keys, line_of, load_mapping, require
 from core.provenance import Provenance, parse_provenance
 from core.reports.filters import OUTCOMES, Measure, Split, parse_measure, word_list
 from core.reports.titles import check_short_title
@@ -64,8 +64,9 @@ class TableSpec:
         return seen
 
 
-def _column(raw: Any, path: Path) -> Column:
-    check_keys(raw, {"label", "value", "ratio", "difference", "columns", "number"}, path)
+def _column(raw: Any, path: Path, errors: Errors) -> Column:
+    """One column; the mistakes of its sub-columns are recorded and the others still read."""
+    check_keys(raw, {"label", "value", "ratio", "difference", "columns", "number"}, path, errors)
     label = str(require(raw, "label", path, str))
     kinds = [k for k in ("value", "ratio", "difference", "columns") if k in raw]
     if len(kinds) != 1:
@@ -73,7 +74,7 @@ def _column(raw: Any, path: Path) -> Column:
                             "columns")
     line = line_of(raw) or 0
     if "columns" in raw:
-        children = tuple(_column(c, path) for c in require(raw, "columns", path, list))
+        children = tuple(errors.each(require(raw, "columns", path, list), lambda c: _column(c, path, errors)))
         return Column(label, children=children, line=line)
     number = None if raw.get("number") is None else str(raw["number"])
     if "difference" in raw:
@@ -112,22 +113,36 @@ def _splits(raw: Any, path: Path, parent: Any) -> tuple[Split, ...]:
 
 
 def load_table(path: str | Path) -> TableSpec:
+    """One table file; one DataFileError lists every mistake in it (each column on its own)."""
     path = Path(path)
-    doc = load_mapping(path, _TABLE_KEYS, "a report table")
-    columns = tuple(_column(c, path) for c in require(doc, "columns", path, list))
-    title = str(require(doc, "title", path, str))
-    rid = str(require(doc, "id", path, (str, int, float)))
-    short = str(require(doc, "short_title", path, str))
-    check_short_title(short, path, line_of(doc), title, rid)
+    errors = Errors()
+    doc = load_mapping(path, _TABLE_KEYS, "a report table", errors)
+    columns: tuple[Column, ...] = ()
+    with errors.catch():
+        columns = tuple(errors.each(require(doc, "columns", path, list), lambda c: _column(c, path, errors)))
+    head: dict[str, str] = {}
+    for key, kind in (("title", str), ("id", (str, int, float)), ("short_title", str), ("form", str)):
+        with errors.catch():
+            head[key] = str(require(doc, key, path, kind))
+    if {"title", "id", "short_title"} <= set(head):
+        with errors.catch():
+            check_short_title(head["short_title"], path, line_of(doc), head["title"], head["id"])
     rows = str(doc.get("rows", "units"))
     if rows not in ROWS:
-        raise DataFileError(path, line_of(doc), f"rows must be one of {sorted(ROWS)}")
-    return TableSpec(rid, str(require(doc, "form", path, str)),
-                     title, columns, str(path), short_title=short, survey=str(doc.get("survey", "phieu_b")),
+        errors.add(DataFileError(path, line_of(doc), f"rows must be one of {sorted(ROWS)}"))
+    splits: tuple[Split, ...] = ()
+    with errors.catch():
+        splits = _splits(doc.get("split"), path, doc)
+    provenance = None
+    with errors.catch():
+        provenance = parse_provenance(doc.get("provenance"), path)
+    errors.raise_any()
+    return TableSpec(head["id"], head["form"],
+                     head["title"], columns, str(path), short_title=head["short_title"],
+                     survey=str(doc.get("survey", "phieu_b")),
                      unit_header=str(doc.get("unit_header", "Khu vực/Đơn vị")), area_groups=rows == "areas",
-                     splits=_splits(doc.get("split"), path, doc),
-                     split_header=str(doc.get("split_header", "Phân tổ")), subtitle=str(doc.get("subtitle", "")),
-                     provenance=parse_provenance(doc.get("provenance"), path))
+                     splits=splits, split_header=str(doc.get("split_header", "Phân tổ")),
+                     subtitle=str(doc.get("subtitle", "")), provenance=provenance)
 
 
 def _number_key(path: Path) -> tuple[int, ...]:
@@ -136,10 +151,12 @@ def _number_key(path: Path) -> tuple[int, ...]:
 
 
 def load_tables(directory: Path = TABLES_DIR) -> dict[str, TableSpec]:
+    """Every table file; one DataFileError lists the mistakes of all of them."""
+    errors = Errors()
     tables: dict[str, TableSpec] = {}
-    for path in sorted(directory.glob("*.yaml"), key=_number_key):
-        spec = load_table(path)
+    for spec in errors.each(sorted(directory.glob("*.yaml"), key=_number_key), load_table):
         if spec.id in tables:
-            raise DataFileError(path, None, f"table id {spec.id} is also used by {tables[spec.id].path}")
-        tables[spec.id] = spec
+            errors.add(DataFileError(spec.path, None, f"table id {spec.id} is also used by {tables[spec.id].path}"))
+        tables.setdefault(spec.id, spec)
+    errors.raise_any()
     return tables
