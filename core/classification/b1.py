@@ -95,74 +95,54 @@ def _per_scheme(raw: Any, schemes: dict[str, Any], path: Path, parent: Any, what
 
 
 def load_b1(path: str | Path) -> B1Table:
-    """One B1 table; one DataFileError lists every mistake in it (each scored item on its own;
-    items are read only once the schemes they are scored in are right)."""
     path = Path(path)
-    errors = Errors()
-    doc = load_mapping(path, _KEYS, "a B1 table", errors)
+    doc = load_mapping(path, _KEYS, "a B1 table")
     raw_schemes = require(doc, "schemes", path, dict)
     schemes: dict[str, tuple[str, str]] = {}
     for name, spec in raw_schemes.items():
-        with errors.catch():
-            check_keys(spec, {"label", "area"}, path)
-            area = require(spec, "area", path, str)
-            if area not in AREAS:
-                raise DataFileError(path, line_of(spec), f"scheme {name}: area must be rural or urban")
-            schemes[str(name)] = (str(require(spec, "label", path, str)), area)
+        check_keys(spec, {"label", "area"}, path)
+        area = require(spec, "area", path, str)
+        if area not in AREAS:
+            raise DataFileError(path, line_of(spec), f"scheme {name}: area must be rural or urban")
+        schemes[str(name)] = (str(require(spec, "label", path, str)), area)
     for area in AREAS:
-        if not errors and [a for _, a in schemes.values()].count(area) != 1:
-            errors.add(DataFileError(path, line_of(raw_schemes), f"exactly one scheme must have area {area}"))
-    errors.raise_any()
-    head: dict[str, str] = {}
-    for key in ("id", "title", "form"):
-        with errors.catch():
-            head[key] = str(require(doc, key, path, str))
-    base: dict[str, int] = {}
-    with errors.catch():
-        base = _per_scheme(require(doc, "base", path, (dict, int)), schemes, path, doc, "base")
+        if [a for _, a in schemes.values()].count(area) != 1:
+            raise DataFileError(path, line_of(raw_schemes), f"exactly one scheme must have area {area}")
+    base = _per_scheme(require(doc, "base", path, (dict, int)), schemes, path, doc, "base")
     items: list[B1Item] = []
-    raw_items: list | None = None
-    with errors.catch():
-        raw_items = require(doc, "items", path, list)
-    for item in errors.each(raw_items or [], lambda raw: _item(raw, path, schemes)):
-        if any(i.question == item.question for i in items):
-            errors.add(DataFileError(path, item.line, f"question '{item.question}' is scored twice"))
-        items.append(item)
-    if raw_items is not None and not raw_items:
-        errors.add(DataFileError(path, line_of(doc), "a B1 table needs items"))
-    provenance = None
-    with errors.catch():
-        provenance = parse_provenance(doc.get("provenance"), path)
-    errors.raise_any()
-    return B1Table(head["id"], head["title"], head["form"], schemes, base, tuple(items), provenance, str(path))
-
-
-def _item(raw: Any, path: Path, schemes: dict[str, tuple[str, str]]) -> B1Item:
-    check_keys(raw, _ITEM_KEYS, path)
-    qid = str(require(raw, "question", path, str))
-    label = str(require(raw, "label", path, str))
-    if ("points" in raw) == ("bands" in raw):
-        raise DataFileError(path, line_of(raw), f"item '{qid}' needs exactly one of points, bands")
-    points: dict[str, dict[str, int]] = {}
-    bands: list[Band] = []
-    if "points" in raw:
-        raw_points = require(raw, "points", path, dict)
-        for value, pts in raw_points.items():
-            points[str(value)] = _per_scheme(pts, schemes, path, raw_points, f"item '{qid}' answer {value}")
-    else:
-        raw_bands = require(raw, "bands", path, list)
-        for i, band in enumerate(raw_bands):
-            check_keys(band, {"max", "points"}, path)
-            top = band.get("max")
-            last = i == len(raw_bands) - 1
-            if (top is None) != last or (top is not None and not isinstance(top, int)):
-                raise DataFileError(path, line_of(band), f"item '{qid}': every band but the last needs "
-                                    "a whole-number max, the last none")
-            if top is not None and bands and bands[-1].max is not None and top <= bands[-1].max:
-                raise DataFileError(path, line_of(band), f"item '{qid}': band maxima must increase")
-            bands.append(Band(top, _per_scheme(require(band, "points", path, (int, dict)), schemes, path, band,
-                                               f"item '{qid}' band")))
-    return B1Item(qid, label, line_of(raw) or 0, points, tuple(bands))
+    for raw in require(doc, "items", path, list):
+        check_keys(raw, _ITEM_KEYS, path)
+        qid = str(require(raw, "question", path, str))
+        label = str(require(raw, "label", path, str))
+        if ("points" in raw) == ("bands" in raw):
+            raise DataFileError(path, line_of(raw), f"item '{qid}' needs exactly one of points, bands")
+        if any(i.question == qid for i in items):
+            raise DataFileError(path, line_of(raw), f"question '{qid}' is scored twice")
+        points: dict[str, dict[str, int]] = {}
+        bands: list[Band] = []
+        if "points" in raw:
+            raw_points = require(raw, "points", path, dict)
+            for value, pts in raw_points.items():
+                points[str(value)] = _per_scheme(pts, schemes, path, raw_points, f"item '{qid}' answer {value}")
+        else:
+            raw_bands = require(raw, "bands", path, list)
+            for i, band in enumerate(raw_bands):
+                check_keys(band, {"max", "points"}, path)
+                top = band.get("max")
+                last = i == len(raw_bands) - 1
+                if (top is None) != last or (top is not None and not isinstance(top, int)):
+                    raise DataFileError(path, line_of(band), f"item '{qid}': every band but the last needs "
+                                        "a whole-number max, the last none")
+                if top is not None and bands and bands[-1].max is not None and top <= bands[-1].max:
+                    raise DataFileError(path, line_of(band), f"item '{qid}': band maxima must increase")
+                bands.append(Band(top, _per_scheme(require(band, "points", path, (int, dict)), schemes, path, band,
+                                                   f"item '{qid}' band")))
+        items.append(B1Item(qid, label, line_of(raw) or 0, points, tuple(bands)))
+    if not items:
+        raise DataFileError(path, line_of(doc), "a B1 table needs items")
+    return B1Table(str(require(doc, "id", path, str)), str(require(doc, "title", path, str)),
+                   str(require(doc, "form", path, str)), schemes, base, tuple(items),
+                   parse_provenance(doc.get("provenance"), path), str(path))
 
 
 def check_against(table: B1Table, survey: Survey) -> None:

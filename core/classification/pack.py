@@ -80,115 +80,77 @@ class RulePack:
 
 
 def load_pack(path: str | Path) -> RulePack:
-    """One pack; one DataFileError lists every mistake in it (each indicator on its own)."""
     path = Path(path)
-    errors = Errors()
-    doc = load_mapping(path, _KEYS, "a rule pack", errors)
-    head: dict[str, Any] = {}
-    for key, kind in (("id", str), ("title", str), ("points_per_indicator", int), ("poor_min_deprived", int)):
-        with errors.catch():
-            head[key] = require(doc, key, path, kind)
-    y_from = y_to = 0
-    with errors.catch():
-        years = require(doc, "years", path, dict)
-        y_from, y_to = require(years, "from", path, int), require(years, "to", path, int)
-        if y_from > y_to:
-            raise DataFileError(path, line_of(years), "years: 'from' is after 'to'")
-    areas: dict = {}
-    with errors.catch():
-        areas = require(doc, "area_by_commune_type", path, dict)
-        for kind, area in areas.items():
-            if area not in AREAS:
-                errors.add(DataFileError(path, line_of(areas),
-                                         f"area of '{kind}' must be rural or urban, got {area!r}"))
-    income_line: dict[str, int] = {}
-    b1_line: dict[str, int] | None = None
-    band: dict[str, tuple[int, int]] | None = None
-    provenance: Provenance | None = None
-    b1: B1Table | None = None
-    with errors.catch():
-        income_line = _per_area(require(doc, "income_line", path, dict), path, "income_line")
-    with errors.catch():
-        b1_line = None if doc.get("b1_line") is None else _per_area(doc["b1_line"], path, "b1_line")
-    with errors.catch():
-        band = _average_band(doc, path)
+    doc = load_mapping(path, _KEYS, "a rule pack")
+    years = require(doc, "years", path, dict)
+    y_from, y_to = require(years, "from", path, int), require(years, "to", path, int)
+    if y_from > y_to:
+        raise DataFileError(path, line_of(years), "years: 'from' is after 'to'")
+    areas = require(doc, "area_by_commune_type", path, dict)
+    for kind, area in areas.items():
+        if area not in AREAS:
+            raise DataFileError(path, line_of(areas), f"area of '{kind}' must be rural or urban, got {area!r}")
+    income_line = _per_area(require(doc, "income_line", path, dict), path, "income_line")
+    b1_line = None if doc.get("b1_line") is None else _per_area(doc["b1_line"], path, "b1_line")
+    band = None
+    if doc.get("average_band") is not None:
+        raw_band = require(doc, "average_band", path, dict)
+        band = {}
+        for area in AREAS:
+            entry = require(raw_band, area, path, dict)
+            low, high = require(entry, "above", path, int), require(entry, "up_to", path, int)
+            if low >= high:
+                raise DataFileError(path, line_of(entry), f"average_band {area}: 'above' must be below 'up_to'")
+            band[area] = (low, high)
     params = doc.get("params") or {}
     for name in params:
         if not str(name).startswith("p_"):
-            errors.add(DataFileError(path, line_of(params), f"parameter '{name}' must start with p_"))
-    indicators: list[Indicator] = []
-    raw_indicators: list | None = None
-    with errors.catch():
-        raw_indicators = require(doc, "indicators", path, list)
-    for ind in errors.each(raw_indicators or [], lambda raw: _indicator(raw, path)):
+            raise DataFileError(path, line_of(params), f"parameter '{name}' must start with p_")
+    indicators = []
+    for raw in require(doc, "indicators", path, list):
+        check_keys(raw, _IND_KEYS, path)
+        ind = Indicator(
+            number=require(raw, "number", path, int),
+            code=require(raw, "code", path, str),
+            service=require(raw, "service", path, str),
+            name=require(raw, "name", path, str),
+            confidence=str(raw.get("confidence", "R")),
+            source=require(raw, "deprived_when", path, str),
+            line=line_of(raw) or 0,
+        )
         if any(i.number == ind.number or i.code == ind.code for i in indicators):
-            errors.add(DataFileError(path, ind.line, f"indicator {ind.number} ({ind.code}) is defined twice"))
+            raise DataFileError(path, ind.line, f"indicator {ind.number} ({ind.code}) is defined twice")
         indicators.append(ind)
+    b1 = None
     if doc.get("b1_table") is not None:
-        with errors.catch():
-            b1 = _b1(doc, path, b1_line is None and "b1_line" not in doc)
-    min_deprived = head.get("poor_min_deprived")
-    if min_deprived is not None and raw_indicators is not None and not 0 < min_deprived <= len(raw_indicators):
-        errors.add(DataFileError(path, line_of(doc),
-                                 "poor_min_deprived must be between 1 and the number of indicators"))
-    with errors.catch():
-        provenance = parse_provenance(doc.get("provenance"), path)
-    errors.raise_any()
+        b1_path = B1_DIR / f"{require(doc, 'b1_table', path, str)}.yaml"
+        if not b1_path.exists():
+            raise DataFileError(path, line_of(doc), f"b1_table '{doc['b1_table']}': no file {b1_path}")
+        if b1_line is None:
+            raise DataFileError(path, line_of(doc), "a b1_table needs b1_line (the score is compared with it)")
+        b1 = load_b1(b1_path)
+    min_deprived = require(doc, "poor_min_deprived", path, int)
+    if not 0 < min_deprived <= len(indicators):
+        raise DataFileError(path, line_of(doc), "poor_min_deprived must be between 1 and the number of indicators")
     return RulePack(
-        id=head["id"],
-        title=head["title"],
+        id=require(doc, "id", path, str),
+        title=require(doc, "title", path, str),
         basis=str(doc.get("basis", "")),
         year_from=y_from,
         year_to=y_to,
         area_by_commune_type=dict(areas),
         income_line=income_line,
         b1_line=b1_line,
-        points_per_indicator=head["points_per_indicator"],
-        poor_min_deprived=head["poor_min_deprived"],
+        points_per_indicator=require(doc, "points_per_indicator", path, int),
+        poor_min_deprived=min_deprived,
         average_band=band,
         params=dict(params),
         indicators=tuple(indicators),
         path=str(path),
         b1=b1,
-        provenance=provenance,
+        provenance=parse_provenance(doc.get("provenance"), path),
         short=str(doc.get("short") or ""),
     )
-
-
-def _average_band(doc: dict, path: Path) -> dict[str, tuple[int, int]] | None:
-    if doc.get("average_band") is None:
-        return None
-    raw_band = require(doc, "average_band", path, dict)
-    band = {}
-    for area in AREAS:
-        entry = require(raw_band, area, path, dict)
-        low, high = require(entry, "above", path, int), require(entry, "up_to", path, int)
-        if low >= high:
-            raise DataFileError(path, line_of(entry), f"average_band {area}: 'above' must be below 'up_to'")
-        band[area] = (low, high)
-    return band
-
-
-def _indicator(raw: Any, path: Path) -> Indicator:
-    check_keys(raw, _IND_KEYS, path)
-    return Indicator(
-        number=require(raw, "number", path, int),
-        code=require(raw, "code", path, str),
-        service=require(raw, "service", path, str),
-        name=require(raw, "name", path, str),
-        confidence=str(raw.get("confidence", "R")),
-        source=require(raw, "deprived_when", path, str),
-        line=line_of(raw) or 0,
-    )
-
-
-def _b1(doc: dict, path: Path, no_line: bool) -> B1Table:
-    b1_path = B1_DIR / f"{require(doc, 'b1_table', path, str)}.yaml"
-    if not b1_path.exists():
-        raise DataFileError(path, line_of(doc), f"b1_table '{doc['b1_table']}': no file {b1_path}")
-    if no_line:
-        raise DataFileError(path, line_of(doc), "a b1_table needs b1_line (the score is compared with it)")
-    return load_b1(b1_path)
 
 
 def _per_area(raw: Any, path: Path, key: str) -> dict[str, int]:
