@@ -36,62 +36,36 @@ ROOT = Path(__file__).parents[1]
 ROOTS = ("locales", "core", "scheduler", "bot")
 MAX_LINES = 450
 
-LAYERS: tuple[tuple[str, ...], ...] = (
-    # foundations: import nothing of the project
-    ("locales", "core.config", "core.text", "core.expr", "core.datafile", "core.private"),
-    # words (the locale) and the sources of the data files
-    ("core.i18n", "core.provenance"),
-    # the chat's vocabulary: messages, payloads, commands, references
-    ("core.chat",),
-    # the store, and what is kept directly on it
-    ("core.storage", "core.access", "core.accounts", "core.delivery", "core.inbox", "core.journal",
-     "core.messaging", "core.retention", "core.inspection.scope"),
-    # administrative units, the access log and account administration
-    ("core.units", "core.access_log", "core.accounts_admin"),
-    # survey forms
-    ("core.surveys",),
-    # the survey engine
-    ("core.conversation",),
-    # classification: rule packs, B1, Phiếu A
-    ("core.classification",),
-    # domain services: households, plans, and every core package no entry names (DEFAULTS)
-    ("core.households", "core.plans"),
-    # the review procedure of QĐ 24/2021
-    ("core.procedure",),
-    # inspections and re-checks
-    ("core.inspection",),
-    # report tables and lists
-    ("core.reports",),
-    # every data file, loaded and checked together
-    ("core.datafiles",),
-    # the report process, which loads the data files itself
-    ("core.reports.offload",),
-    # start-up
-    ("core.app",),
-    # deadlines and the outbox
-    ("scheduler",),
-    # chat-free helpers of bot/, and every bot module no entry names (DEFAULTS)
-    ("bot.files", "bot.web", "bot.plain", "bot.uploads", "bot.pickers"),
-    # the context a handler is given
-    ("bot.context",),
-    # the rows of the command table
-    ("bot.routes",),
-    # the chat's conversations (survey, session)
-    ("bot.conversations",),
-    # the officers' web view
-    ("bot.webview",),
-    # handlers: chat <-> core, one concern each
-    ("bot.handlers",),
-    # THE command table
-    ("bot.router",),
-    # the chat application
-    ("bot.app",),
-    # background jobs and the update runner
-    ("bot.jobs", "bot.runner"),
-    # Telegram, Zalo, the console
-    ("bot.channels",),
-    # the `rasoat` command line
-    ("bot.cli",),
+Layers = tuple[tuple[str, tuple[str, ...]], ...]  # (name, entries), low to high
+LAYERS: Layers = (
+    ("foundations", ("locales", "core.config", "core.text", "core.expr", "core.datafile", "core.private")),
+    ("words and sources", ("core.i18n", "core.provenance")),  # the locale; where a data file's rules come from
+    ("chat vocabulary", ("core.chat",)),  # messages, payloads, commands, references
+    ("store", ("core.storage", "core.access", "core.accounts", "core.delivery", "core.inbox", "core.journal",
+               "core.messaging", "core.retention", "core.inspection.scope")),  # and what lives directly on it
+    ("units", ("core.units", "core.access_log", "core.accounts_admin")),
+    ("forms", ("core.surveys",)),
+    ("survey engine", ("core.conversation",)),
+    ("classification", ("core.classification",)),  # rule packs, B1, Phiếu A
+    ("domain services", ("core.households", "core.plans")),  # and every core package no entry names
+    ("procedure", ("core.procedure",)),  # QĐ 24/2021
+    ("inspection", ("core.inspection",)),  # inspections and re-checks
+    ("reports", ("core.reports",)),
+    ("data files", ("core.datafiles",)),  # every data file, loaded and checked together
+    ("report process", ("core.reports.offload",)),  # loads the data files itself
+    ("start-up", ("core.app",)),
+    ("scheduler", ("scheduler",)),
+    ("bot helpers", ("bot.files", "bot.web", "bot.plain", "bot.uploads", "bot.pickers")),  # and new bot modules
+    ("handler context", ("bot.context",)),
+    ("command rows", ("bot.routes",)),
+    ("conversations", ("bot.conversations",)),
+    ("web view", ("bot.webview",)),
+    ("handlers", ("bot.handlers",)),  # chat <-> core, one concern each
+    ("command table", ("bot.router",)),
+    ("chat application", ("bot.app",)),
+    ("jobs and runner", ("bot.jobs", "bot.runner")),
+    ("channels", ("bot.channels",)),  # Telegram, Zalo, the console
+    ("command line", ("bot.cli",)),
 )
 # root -> the entry whose layer takes the modules no entry covers (and the root package itself)
 DEFAULTS = {"core": "core.households", "bot": "bot.files"}
@@ -153,11 +127,10 @@ def arrows(known: Mapping[str, Path], root: Path = ROOT) -> list[Arrow]:
     return out
 
 
-def layer_of(module: str, layers: tuple[tuple[str, ...], ...] = LAYERS,
-             defaults: Mapping[str, str] = DEFAULTS) -> int:
+def layer_of(module: str, layers: Layers = LAYERS, defaults: Mapping[str, str] = DEFAULTS) -> int:
     """The index of the module's layer: its longest entry, else its root's default."""
     best, index = "", -1
-    for i, entries in enumerate(layers):
+    for i, (_, entries) in enumerate(layers):
         for entry in entries:
             if (module == entry or module.startswith(entry + ".")) and len(entry) > len(best):
                 best, index = entry, i
@@ -169,14 +142,13 @@ def layer_of(module: str, layers: tuple[tuple[str, ...], ...] = LAYERS,
     return layer_of(default, layers, {})
 
 
-def upward(found: Iterable[Arrow], layers: tuple[tuple[str, ...], ...] = LAYERS,
-           defaults: Mapping[str, str] = DEFAULTS) -> list[str]:
-    """Each arrow from a lower layer to a higher one, with both layers named by their first entry."""
+def upward(found: Iterable[Arrow], layers: Layers = LAYERS, defaults: Mapping[str, str] = DEFAULTS) -> list[str]:
+    """Each arrow from a lower layer to a higher one, with both layers named."""
     out = []
     for a in found:
         low, high = layer_of(a.source, layers, defaults), layer_of(a.target, layers, defaults)
         if high > low:
-            out.append(f"{a}: layer {low} ({layers[low][0]}) imports layer {high} ({layers[high][0]})")
+            out.append(f"{a}: layer '{layers[low][0]}' imports layer '{layers[high][0]}'")
     return out
 
 
@@ -227,6 +199,25 @@ def cycles(found: Iterable[Arrow]) -> list[list[Arrow]]:
     return [sorted((a for a in found if a.source in g and a.target in g), key=str) for g in groups]
 
 
+def shortest_loop(group: list[Arrow]) -> list[Arrow]:
+    """One shortest cycle among a group's arrows, to show first: «a -> b -> a» says more than
+    the twenty arrows a large group may hold."""
+    best: list[Arrow] = []
+    for first in group:
+        paths: dict[str, list[Arrow]] = {first.target: [first]}
+        queue = [first.target]
+        while queue and first.source not in paths:
+            node = queue.pop(0)
+            for a in group:
+                if a.source == node and a.target not in paths:
+                    paths[a.target] = [*paths[node], a]
+                    queue.append(a.target)
+        loop = paths.get(first.source, [])
+        if loop and (not best or len(loop) < len(best)):
+            best = loop
+    return best
+
+
 def handler_to_handler(found: Iterable[Arrow]) -> list[Arrow]:
     """Arrows between two modules of bot/handlers/ (a package's __init__ gathering its own
     step modules is not one handler importing another)."""
@@ -257,10 +248,15 @@ KNOWN = modules()
 ARROWS = arrows(KNOWN)
 
 
+def _loops(groups: list[list[Arrow]]) -> list[str]:
+    return [" -> ".join([loop[0].source, *(f"{a.target} ({a.path}:{a.line})" for a in loop)])
+            + (f"; {len(group)} arrows in this knot: " + "; ".join(map(str, group)) if len(group) > len(loop) else "")
+            for group in groups for loop in [shortest_loop(group)]]
+
+
 def test_no_import_cycle() -> None:
     found = cycles(ARROWS)
-    assert not found, _report("import cycles (each group: the arrows that close it):",
-                              ("; ".join(map(str, group)) for group in found))
+    assert not found, _report("import cycles (a shortest loop, then every arrow of the knot):", _loops(found))
 
 
 def test_no_import_from_a_lower_layer_to_a_higher_one() -> None:
@@ -279,7 +275,7 @@ def test_no_python_file_under_bot_or_core_is_over_450_lines() -> None:
 
 
 def test_every_layer_entry_is_written_once_and_the_graph_is_read() -> None:
-    entries = [e for layer in LAYERS for e in layer]
+    entries = [e for _, layer in LAYERS for e in layer]
     assert len(entries) == len(set(entries)), [e for e in entries if entries.count(e) > 1]
     assert {"core.app", "bot.router", "scheduler.runner"} <= set(KNOWN)
     assert any(a.source == "bot.router" and a.target == "bot.routes" for a in ARROWS)
@@ -316,8 +312,8 @@ def test_the_checks_name_a_cycle_an_upward_arrow_and_a_handler_import(tmp_path: 
     ]
     assert [[str(a) for a in group] for group in cycles(found)] == [[
         "core.high -> core.low (core/high.py:1)", "core.low -> core.high (core/low.py:5)"]]
-    layers = (("core.low",), ("core.high",), ("bot.handlers",))
-    rise = "layer 0 (core.low) imports layer 1 (core.high)"
+    layers = (("low", ("core.low",)), ("high", ("core.high",)), ("handlers", ("bot.handlers",)))
+    rise = "layer 'low' imports layer 'high'"
     assert upward(found, layers, {"core": "core.low"}) == [
         f"core.fresh -> core.high (core/fresh/__init__.py:1): {rise}", f"core.low -> core.high (core/low.py:5): {rise}"]
     assert upward(found, layers, {"core": "core.high"}) == [f"core.low -> core.high (core/low.py:5): {rise}"]
@@ -333,9 +329,10 @@ def test_a_cycle_inside_one_layer_and_a_long_file_are_found(tmp_path: Path) -> N
         "core/d.py": "from core.a import z\n",
     })
     found = arrows(known, tmp_path)
-    assert upward(found, (("core",),), {}) == []  # one layer: no arrow rises, the cycle is still found
+    assert upward(found, (("all", ("core",)),), {}) == []  # one layer: no arrow rises, the cycle is still found
     groups = cycles(found)
     assert [[a.source for a in group] for group in groups] == [["core.a", "core.b", "core.c"]]
+    assert _loops(groups) == ["core.a -> core.b (core/a.py:1) -> core.c (core/b.py:1) -> core.a (core/c.py:1)"]
     assert long_files(tmp_path, ("core",)) == [f"core/c.py: {MAX_LINES + 1} lines (at most {MAX_LINES})"]
 
 
