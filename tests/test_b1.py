@@ -150,3 +150,18 @@ def test_a_table_that_forgets_an_answer_is_refused_with_file_and_line(data: Data
 def test_broken_tables_name_the_problem(data: DataFiles, tmp_path: Path, items: str, words: str) -> None:
     with pytest.raises(DataFileError, match=words):
         check_against(load_b1(table_file(tmp_path, items)), data.forms["phieu_b"])
+
+
+
+def test_every_item_that_does_not_fit_the_form_is_reported_at_once(data: DataFiles, tmp_path: Path) -> None:
+    """Three items that do not fit the form come back in one error, with the line of each."""
+    path = table_file(tmp_path, """\
+        - {question: khong_co, label: "x", points: {co: 1, khong: 0}}
+        - {question: b1_tivi, label: "x", points: {co: 1}}
+        - {question: so_thanh_vien, label: "x", points: {co: 1}}
+        """)
+    with pytest.raises(DataFileError) as exc:
+        check_against(load_b1(path), data.forms["phieu_b"])
+    assert [(e.path, e.line) for e in exc.value.errors] == [(str(path), 9), (str(path), 10), (str(path), 11)]
+    for words in ("not a household question", "answers without points ['khong']", "score it with bands"):
+        assert words in str(exc.value)

@@ -87,7 +87,7 @@ async def test_a_signed_version_lists_the_changes_first_and_applies_them_on_conf
     ids, officer = run["ids"], run["officer"]
     before = await households(service)
     v1 = in_force(service)
-    assert {(h.pack_id, h.pack_version, h.pack_digest) for h in before.values()} == {("nd07_2021", 1, v1.digest)}
+    assert {(h.pack_id, h.pack_version, h.pack_digest) for h in before.values()} == {("nd07_2021", 0, v1.digest)}
 
     v2 = with_tivi(v1, TIVI, 2)
     assert v2.digest != v1.digest
@@ -117,7 +117,7 @@ async def test_a_signed_version_lists_the_changes_first_and_applies_them_on_conf
     assert after["Hà Văn Tư"].outcome == "not_poor"
     # the decided household is untouched: class, score, rules, and the decision's class
     decided = after["Lò Văn Nam"]
-    assert (decided.outcome, decided.b1_score, decided.pack_version) == ("poor", 115, 1)
+    assert (decided.outcome, decided.b1_score, decided.pack_version) == ("poor", 115, 0)
     async with service.db.transaction() as s:
         assert (await s.get(Review, nam)).final_class == "poor"
         audits = (await s.scalars(select(AuditLog).where(AuditLog.action == "rescore"))).all()
@@ -146,7 +146,7 @@ async def test_a_list_that_no_longer_holds_is_shown_again_and_nothing_moves(serv
     rules_signed.install(service.data.packs, with_tivi(v1, 11, 3))  # signed, not yet triggered
     reply = await say(service, run["officer"], f"/apdungquydinh {first.event_id}")
     assert "chưa áp dụng gì" in reply and "phiên bản 3" in reply and "Không hộ chưa công nhận nào đổi diện" in reply
-    assert {h.pack_version for h in (await households(service)).values()} == {1}
+    assert {h.pack_version for h in (await households(service)).values()} == {0}
 
 
 async def test_only_the_communes_officer_applies_and_versions_only_go_forward(service: ChatApp) -> None:
@@ -158,7 +158,7 @@ async def test_only_the_communes_officer_applies_and_versions_only_go_forward(se
     assert "Không có danh sách tính lại số 999" in await say(service, other, "/apdungquydinh 999")
     with pytest.raises(ValueError, match="not newer"):
         rules_signed.install(service.data.packs, with_tivi(v1, TIVI, 2))
-    assert {h.pack_version for h in (await households(service)).values()} == {1}
+    assert {h.pack_version for h in (await households(service)).values()} == {0}
 
 
 async def test_the_decision_waits_until_the_signed_rules_are_applied_then_goes_on(

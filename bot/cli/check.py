@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.cli.command import Command
 from core.chat.commands import slash
+from core.classification.provisional import provisional_parts
 from core.classification.screening import load_phieu_a
 from core.config import Settings
 from core.datafile import DataFileError
@@ -39,7 +40,7 @@ def offline(_args: argparse.Namespace, settings: Settings) -> int:
         entries.append((f"form {f.key}: {f.title}", f.path))
     for p in data.packs:
         entries.append((f"rule pack {p.id} version {p.version} (sha256 {p.digest[:12]}): years {p.year_from}-"
-                        f"{p.year_to}, {len(p.indicators)} indicators, {len(p.provisional_parts())} provisional "
+                        f"{p.year_to}, {len(p.indicators)} indicators, {len(provisional_parts(p))} provisional "
                         "parts («TẠM TÍNH»)", p.path))
         if p.b1 is not None:
             entries.append((f"B1 table {p.b1.id} (pack {p.id}, form {p.b1.form}): {len(p.b1.items)} scored items",

@@ -12,7 +12,7 @@ from core.access import STAFF, Role
 from core.chat import refs
 from core.chat.commands import slash
 from core.chat.messages import OutMessage
-from core.classification.provisional import summary
+from core.classification.provisional import provisional_parts, summary
 from core.i18n import t
 from core.procedure import provisional, rules_signed
 from core.procedure.models import ReviewEvent
@@ -27,7 +27,7 @@ async def sign_provisional(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     rules of this year's standard as they are, bound to their digest."""
     year = ctx.settings.review_year
     pack = (await ctx.data.standard(ctx.s, year)).pack
-    parts = pack.provisional_parts()
+    parts = provisional_parts(pack)
     reason = clean_text(arg or "")
     if not reason:
         lines = [t("rp_show_pack", pack=pack.name, version=pack.version, digest=pack.digest[:12])]

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
+from core.datafile import DataFileError, Errors, check_keys, line_of, load_mapping, require
 from core.expr import Scope
 from core.provenance import Provenance, parse_provenance
-from core.surveys.model import QType, Survey
+from core.surveys.model import QType, Question, Survey
 
 B1_DIR = Path(__file__).parent / "b1"
 AREAS = ("rural", "urban")
@@ -163,31 +163,38 @@ def b1_from_doc(doc: dict, path: str | Path) -> B1Table:
 
 def check_against(table: B1Table, survey: Survey) -> None:
     """Every item names a household question of the form, and every answer it can take has
-    points (no more, no fewer), so no answer scores zero by a forgotten line."""
+    points (no more, no fewer), so no answer scores zero by a forgotten line. One DataFileError
+    lists every item that does not."""
+    errors = Errors()
     questions = {q.id: q for q in survey.household_questions()}
     for item in table.items:
-        q = questions.get(item.question)
-        if q is None:
-            raise DataFileError(table.path, item.line, f"question '{item.question}' is not a household question "
-                                f"of form {survey.key}")
-        if q.type not in _SCORED_TYPES:
-            raise DataFileError(table.path, item.line, f"question '{item.question}' is {q.type.value}; "
-                                "B1 scores choice, yes/no and whole-number questions")
-        if item.bands:
-            if q.type in (QType.CHOICE, QType.YES_NO):
-                raise DataFileError(table.path, item.line, f"question '{item.question}' is a {q.type.value}: "
-                                    "score it with points per answer, not bands")
-            continue
-        if q.type is QType.YES_NO:
-            expected = set(YES_NO.values())
-        elif q.type is QType.CHOICE:
-            expected = {c.value for c in q.choices}
-        else:
-            raise DataFileError(table.path, item.line, f"question '{item.question}' is a number: score it with bands")
-        if set(item.points) != expected:
-            lacking, extra = sorted(expected - set(item.points)), sorted(set(item.points) - expected)
-            raise DataFileError(table.path, item.line, f"item '{item.question}': answers without points {lacking}, "
-                                f"points for unknown answers {extra}")
+        with errors.catch():
+            _check_item(table, item, questions.get(item.question), survey)
+    errors.raise_any()
+
+
+def _check_item(table: B1Table, item: B1Item, q: Question | None, survey: Survey) -> None:
+    if q is None:
+        raise DataFileError(table.path, item.line, f"question '{item.question}' is not a household question "
+                            f"of form {survey.key}")
+    if q.type not in _SCORED_TYPES:
+        raise DataFileError(table.path, item.line, f"question '{item.question}' is {q.type.value}; "
+                            "B1 scores choice, yes/no and whole-number questions")
+    if item.bands:
+        if q.type in (QType.CHOICE, QType.YES_NO):
+            raise DataFileError(table.path, item.line, f"question '{item.question}' is a {q.type.value}: "
+                                "score it with points per answer, not bands")
+        return
+    if q.type is QType.YES_NO:
+        expected = set(YES_NO.values())
+    elif q.type is QType.CHOICE:
+        expected = {c.value for c in q.choices}
+    else:
+        raise DataFileError(table.path, item.line, f"question '{item.question}' is a number: score it with bands")
+    if set(item.points) != expected:
+        lacking, extra = sorted(expected - set(item.points)), sorted(set(item.points) - expected)
+        raise DataFileError(table.path, item.line, f"item '{item.question}': answers without points {lacking}, "
+                            f"points for unknown answers {extra}")
 
 
 def _band(item: B1Item, value: Any, scheme: str) -> int:

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # only the types: pack.py imports this module
-    from core.classification.b1 import B1Table
-    from core.classification.pack import RulePack
-    from core.classification.screening import StopRule
+from core.classification.b1 import B1Table
+from core.classification.screening import StopRule
 
 
 def _b1(table: B1Table | None) -> dict[str, Any] | None:
@@ -43,25 +41,16 @@ def _phieu_a(rule: StopRule | None) -> dict[str, Any] | None:
     }
 
 
-def canonical(pack: RulePack) -> dict[str, Any]:
-    """The effective rule content of a pack, as plain JSON values."""
-    return {
-        "id": pack.id, "title": pack.title, "short": pack.short, "basis": pack.basis,
-        "years": [pack.year_from, pack.year_to], "area_by_commune_type": pack.area_by_commune_type,
-        "income_line": pack.income_line, "b1_line": pack.b1_line,
-        "points_per_indicator": pack.points_per_indicator, "poor_min_deprived": pack.poor_min_deprived,
-        "average_band": {k: list(v) for k, v in pack.average_band.items()} if pack.average_band else None,
-        "params": pack.params,
-        "indicators": [{"number": i.number, "code": i.code, "service": i.service, "name": i.name,
-                        "deprived_when": i.source} for i in pack.indicators],
-        "b1_table": _b1(pack.b1), "phieu_a": _phieu_a(pack.stop_rule),
-    }
+def canonical(body: dict[str, Any], b1: B1Table | None, stop_rule: StopRule | None) -> dict[str, Any]:
+    """The effective rule content of a pack, as plain JSON values: `body` is the pack's own
+    rules (RulePack.rules_body), with its B1 table and Phiếu A criteria."""
+    return {**body, "b1_table": _b1(b1), "phieu_a": _phieu_a(stop_rule)}
 
 
-def canonical_json(pack: RulePack) -> str:
+def canonical_json(content: dict[str, Any]) -> str:
     """Sorted keys, no spaces, UTF-8 text kept as is: the same rules always give the same bytes."""
-    return json.dumps(canonical(pack), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def digest_of(pack: RulePack) -> str:
-    return hashlib.sha256(canonical_json(pack).encode("utf-8")).hexdigest()
+def digest_of(body: dict[str, Any], b1: B1Table | None, stop_rule: StopRule | None) -> str:
+    return hashlib.sha256(canonical_json(canonical(body, b1, stop_rule)).encode("utf-8")).hexdigest()

@@ -15,9 +15,8 @@ from typing import Any
 
 from core.classification.b1 import B1_DIR, B1Table, check_against, load_b1
 from core.classification.identity import digest_of
-from core.classification.provisional import Part, provisional_parts
 from core.classification.screening import RULES_DIR, StopRule, load_phieu_a
-from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
+from core.datafile import DataFileError, Errors, check_keys, line_of, load_mapping, require
 from core.expr import Expr, ExprError, compile_expr
 from core.provenance import Provenance, parse_provenance
 from core.surveys.loader import CONTEXT_NAMES, MEMBER_CONTEXT_NAMES
@@ -74,11 +73,20 @@ class RulePack:
     def digest(self) -> str:
         """SHA-256 of the rules' content (core/classification/identity.py): stored with every
         result, so a result names exactly the rules that produced it."""
-        return digest_of(self)
+        return digest_of(self.rules_body(), self.b1, self.stop_rule)
 
-    def provisional_parts(self) -> tuple[Part, ...]:
-        """Every rule part no official text confirms (core/classification/provisional.py)."""
-        return provisional_parts(self)
+    def rules_body(self) -> dict[str, Any]:
+        """What of the pack itself decides or is printed (not its path nor its tags)."""
+        return {
+            "id": self.id, "title": self.title, "short": self.short, "basis": self.basis,
+            "years": [self.year_from, self.year_to], "area_by_commune_type": self.area_by_commune_type,
+            "income_line": self.income_line, "b1_line": self.b1_line,
+            "points_per_indicator": self.points_per_indicator, "poor_min_deprived": self.poor_min_deprived,
+            "average_band": {k: list(v) for k, v in self.average_band.items()} if self.average_band else None,
+            "params": self.params,
+            "indicators": [{"number": i.number, "code": i.code, "service": i.service, "name": i.name,
+                            "deprived_when": i.source} for i in self.indicators],
+        }
 
     def covers(self, year: int) -> bool:
         return self.year_from <= year <= self.year_to
@@ -204,26 +212,31 @@ def _compile_for(pack: RulePack, survey: Survey) -> dict[str, Expr]:
         hh = {q.id for q in survey.household_questions()} | CONTEXT_NAMES | set(pack.params)
         mem = survey.member_question_ids() | MEMBER_CONTEXT_NAMES
         out = {}
+        errors = Errors()
         for ind in pack.indicators:
             try:
                 out[ind.code] = compile_expr(ind.source, hh, mem)
             except ExprError as exc:
-                raise DataFileError(
-                    pack.path, ind.line, f"indicator {ind.number} ({ind.code}) against form {survey.key}: {exc}"
-                ) from exc
+                errors.add(DataFileError(
+                    pack.path, ind.line, f"indicator {ind.number} ({ind.code}) against form {survey.key}: {exc}"))
         b1 = pack.b1_for(survey)
         if b1 is not None:
-            check_against(b1, survey)
+            with errors.catch():
+                check_against(b1, survey)
+        errors.raise_any()
         _COMPILED[key] = out
     return _COMPILED[key]
 
 
 def load_packs(directory: str | Path = PACKS_DIR) -> list[RulePack]:
-    packs = [load_pack(p) for p in sorted(Path(directory).glob("*.yaml"))]
+    """Every pack; one DataFileError lists the mistakes of all of them."""
+    errors = Errors()
+    packs = errors.each(sorted(Path(directory).glob("*.yaml")), load_pack)
     packs.sort(key=lambda p: p.year_from)
     for a, b in pairwise(packs):
         if b.year_from <= a.year_to:
-            raise DataFileError(b.path, None, f"years {b.year_from}-{b.year_to} overlap pack {a.id} ({a.path})")
+            errors.add(DataFileError(b.path, None, f"years {b.year_from}-{b.year_to} overlap pack {a.id} ({a.path})"))
+    errors.raise_any()
     return packs
 
 

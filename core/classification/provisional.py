@@ -9,13 +9,11 @@ is official, and every indicator whose confidence tag is not [C] (an official te
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from core.classification.pack import RulePack
 from core.i18n import t
-
-if TYPE_CHECKING:  # only the types: pack.py imports this module
-    from core.classification.pack import RulePack
-    from core.provenance import Provenance
+from core.provenance import Provenance
 
 OFFICIAL_TAG = "C"  # core/SOURCES.md: [C] an official text, or a portal quoting it, was seen
 
@@ -69,10 +67,10 @@ def result_parts(pack: RulePack, result: Any, purpose: str) -> tuple[Part, ...]:
     path, not its class: a Phiếu A stop is marked by core/procedure/transitions.py."""
     counted = purpose != "average_living"
     scored = result.measure == "b1" and result.b1 is not None
-    return tuple(p for p in pack.provisional_parts()
+    return tuple(p for p in provisional_parts(pack)
                  if (p.kind == "indicator" and counted) or (p.kind == "b1" and scored))
 
 
 def screening_parts(pack: RulePack) -> tuple[Part, ...]:
     """The provisional part a Phiếu A stop used: its criteria."""
-    return tuple(p for p in pack.provisional_parts() if p.kind == "phieu_a")
+    return tuple(p for p in provisional_parts(pack) if p.kind == "phieu_a")

@@ -1,5 +1,5 @@
 """The export for the national poverty-management software. Its import layout was not
-available, so this is the project's documented layout (README, "National-software export"):
+available, so this is the project's documented layout (docs/officers.md, "National-software export"):
 one CSV line per member of each recognised household, the household's fields, the member's
 fields and every answer the form collects."""
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.chat.commands import slash
 from core.classification.pack import RulePack
-from core.classification.provisional import Part, summary
+from core.classification.provisional import Part, provisional_parts, summary
 from core.i18n import fmt_date, t
 from core.procedure.models import ReviewEvent
 from core.storage.models import Household, User
@@ -60,7 +60,7 @@ def record_override(s: AsyncSession, province_id: int, year: int, pack: RulePack
     different provisional version is not covered by a check of this one on paper."""
     event = ReviewEvent(unit_id=province_id, kind=KIND, year=year, held_on=today, user_id=user_id,
                         data={"pack": pack.id, "version": pack.version, "digest": pack.digest, "reason": reason,
-                              "parts": [p.describe() for p in pack.provisional_parts()]})
+                              "parts": [p.describe() for p in provisional_parts(pack)]})
     s.add(event)
     return event
 
@@ -96,7 +96,7 @@ async def refusal(s: AsyncSession, packs: Sequence[RulePack], households: Sequen
         return None
     lines = [t("rp_refused", n=len(blocked), ids=", ".join(f"#{h.id}" for h in blocked[:30]))]
     for pack in _packs(packs, {h.pack_id for h in blocked if h.pack_id}):
-        parts: tuple[Part, ...] = pack.provisional_parts()
+        parts: tuple[Part, ...] = provisional_parts(pack)
         if not parts:
             lines.append(t("rp_refused_rescore", pack=pack.name, version=pack.version,
                            cmd=slash("rp_apply_rules")))

@@ -19,9 +19,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from core.i18n import t
+from core.reports.list_spec import ListColumn, ListSpec
 from core.reports.query import ListRow, Row, TableData
 from core.reports.sheet import FONT, Recorder, Sheet
-from core.reports.spec import Column, ListColumn, ListSpec, TableSpec
+from core.reports.table_spec import Column, TableSpec
 from core.storage.models import Unit
 from core.surveys.model import Survey
 

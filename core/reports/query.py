@@ -15,8 +15,10 @@ from core.households import indicator_bit
 from core.i18n import t
 from core.procedure.models import Review
 from core.procedure.start_class import on_last_years_list, start_class_column
-from core.reports.spec import Filter, ListSpec, Measure, MemberCount, TableSpec
+from core.reports.filters import Filter, Measure, MemberCount
+from core.reports.list_spec import ListSpec
 from core.reports.stage import Basis
+from core.reports.table_spec import TableSpec
 from core.storage.models import Answer, Household, Unit
 from core.storage.sealed import sealer_of
 from core.surveys.model import Survey

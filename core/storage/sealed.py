@@ -12,7 +12,7 @@ Keys: RASOAT_DATA_KEY (one or more Fernet keys, comma-separated, the first one s
 file RASOAT_DATA_DIR/.data_key (one key a line, created 0600 atomically on first start). Older
 keys still open values, so rotation is: put a new key first, run `rasoat rekey` (re-seals every
 value and recomputes every lookup with the first key), then drop the old keys. Losing the key
-loses the ID numbers: back it up apart from the database (README).
+loses the ID numbers: back it up apart from the database (docs/personal-data.md).
 """
 
 from __future__ import annotations
