@@ -118,18 +118,28 @@ class ChatApp:
     async def _handle(self, chat: ChatRef, incoming: Incoming, cached: bool) -> Reply:
         claim = inbox.CURRENT.get()
         async with self.db.transaction() as s:
-            if claim is not None and not await inbox.take(s, claim):
+            taken = await inbox.take(s, claim) if claim is not None else inbox.Taken.APPLY
+            if taken is inbox.Taken.GONE:
+                assert claim is not None
                 claim.skipped = True
                 raise _Skipped
             record = journal.claim(chat, incoming.update_id)
-            user, unchecked = await self._sender(s, chat, cached)
-            ctx = Ctx(self.data, self.router, s, chat, incoming, user, user_unchecked=unchecked)
-            messages = await self.router.dispatch(ctx)
-            if ctx.user_unchecked:  # no handler statement re-read the cached user's row: read it now
-                await self._check_user(s, ctx)
-            await journal.store(s, record, messages)
+            if taken is inbox.Taken.LATE:  # applied to the current question, it would answer the wrong one
+                late = [OutMessage(t("wk_late_update"))]
+                await journal.store(s, record, late)  # a redelivery of it gets the same answer
+            else:
+                user, unchecked = await self._sender(s, chat, cached)
+                ctx = Ctx(self.data, self.router, s, chat, incoming, user, user_unchecked=unchecked)
+                messages = await self.router.dispatch(ctx)
+                if ctx.user_unchecked:  # no handler statement re-read the cached user's row: read it now
+                    await self._check_user(s, ctx)
+                await journal.store(s, record, messages)
         if claim is not None:
             claim.committed = True
+        if taken is inbox.Taken.LATE:
+            log.warning("%s chat %s: update %s came after a newer one had been applied; refused",
+                        chat.channel, chat.chat_id, incoming.update_id)
+            return Reply(late, refused=True)  # a pressed button shows no answer that was not applied
         if ctx.user is not None and not chat.is_group and not inspect(ctx.user).unloaded:
             self._users.put((chat.channel, chat.user_external_id), ctx.user)
         for done in ctx.after_commit:
