@@ -41,8 +41,9 @@ LAYERS: Layers = (
     ("foundations", ("locales", "core.config", "core.text", "core.expr", "core.datafile", "core.private")),
     ("words and sources", ("core.i18n", "core.provenance")),  # the locale; where a data file's rules come from
     ("chat vocabulary", ("core.chat",)),  # messages, payloads, commands, references
+    # the store, and what lives directly on it
     ("store", ("core.storage", "core.access", "core.accounts", "core.delivery", "core.inbox", "core.inbox_counter",
-               "core.journal", "core.messaging", "core.retention", "core.inspection.scope")),  # and what lives directly on it
+               "core.journal", "core.messaging", "core.retention", "core.inspection.scope")),
     ("units", ("core.units", "core.access_log", "core.accounts_admin")),
     ("forms", ("core.surveys",)),
     ("survey engine", ("core.conversation",)),
