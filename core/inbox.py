@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.storage.db import Database
 from core.storage.models import InboxUpdate, utcnow
+from core.storage.sealed import open_blob, seal_blob
 
 
 @dataclass
@@ -57,8 +58,8 @@ class Waiting:
 
 async def add(db: Database, channel: str, chat_id: str, update_id: str, seq: int, payload: dict[str, Any]) -> None:
     """Commit an update (a re-sent one is already there: nothing happens)."""
-    values = {"channel": channel, "chat_id": chat_id, "update_id": update_id, "seq": seq, "payload": payload,
-              "received_at": utcnow()}
+    values = {"channel": channel, "chat_id": chat_id, "update_id": update_id, "seq": seq,
+              "payload": seal_blob(db.session_info, payload), "received_at": utcnow()}  # it may carry an ID number
     async with db.transaction() as s:
         ins = (sqlite_insert if db.is_sqlite else pg_insert)(InboxUpdate).values(values)
         await s.execute(ins.on_conflict_do_nothing())
@@ -71,7 +72,7 @@ async def oldest(db: Database, channel: str, chat_id: str) -> Waiting | None:
     if row is None:
         return None
     received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=utcnow().tzinfo)
-    return Waiting(row.id, row.seq, row.payload, (utcnow() - received).total_seconds())
+    return Waiting(row.id, row.seq, open_blob(db.session_info, row.payload), (utcnow() - received).total_seconds())
 
 
 async def lock_chat(session: AsyncSession, channel: str, chat_id: str) -> None:

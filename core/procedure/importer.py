@@ -21,6 +21,7 @@ from core.conversation.engine import SurveyEngine
 from core.datafile import DataFileError, check_keys, line_of, load_mapping
 from core.households import Status
 from core.i18n import t
+from core.procedure.baseline import sealed_baseline
 from core.procedure.checks import id_key, id_numbers_in_year
 from core.procedure.models import Review
 from core.procedure.steps import Origin, Stage, record_step
@@ -49,8 +50,10 @@ MEMBER_COLUMNS: dict[str, tuple[str, ...]] = {
     "relation": ("Quan hệ với chủ hộ", "Quan hệ"),
     "gender": ("Giới tính",),
     "born": ("Năm sinh",),
+    "member_id": ("Số CCCD thành viên", "CCCD thành viên", "Số định danh thành viên"),
 }
-MEMBER_QUESTIONS = {"name": "ho_ten", "relation": "quan_he", "gender": "gioi_tinh", "born": "nam_sinh"}
+MEMBER_QUESTIONS = {"name": "ho_ten", "relation": "quan_he", "gender": "gioi_tinh", "born": "nam_sinh",
+                    "member_id": "cccd"}
 HEAD_WORDS = ("chu ho",)  # the relation that marks the head's own row
 NUMBER_HEADERS = ("tt", "stt", "so tt")
 HEADER_SCAN = 30
@@ -306,7 +309,7 @@ async def import_list(s: AsyncSession, path: Path, commune: Unit, survey: Survey
         first = engine.view(item.answers).slots[0].key
         household.state = {"cursor": first, "mode": "ask"}
         s.add(Review(household_id=household.id, origin=Origin.LIST, stage=Stage.LISTED,
-                     listed_class=item.listed_class, baseline=dict(item.answers)))
+                     listed_class=item.listed_class, baseline=sealed_baseline(s, item.answers)))
         await s.flush()
         await record_step(s, household, "listed", user_id, {"file": path.name, "sheet": item.sheet, "row": item.row,
                                                            "class": item.listed_class})
@@ -346,7 +349,7 @@ def attach_members(rows: list[ImportRow], members: list[MemberRow], survey: Surv
         for field_name, qid in MEMBER_QUESTIONS.items():
             text = m.values.get(field_name, "")
             q = questions.get(qid)
-            if not text or q is None or (head and qid == "quan_he"):
+            if not text or q is None or (head and qid in ("quan_he", "cccd")):
                 continue
             try:
                 item.answers[f"{group.id}.{index}.{qid}"] = parse_answer(q, text)
