@@ -117,7 +117,7 @@ async def test_the_whole_procedure_over_telegram(harness: Harness, people: dict[
     # 1. last year's list: a file with 3 bad rows names each one and imports nothing
     sent = await harness.act(officer, officer.document_update("ds_ngheo_2025.xlsx", workbook(GOOD + BAD), "/nhapds"))
     reply = text_of(sent)
-    assert "có 3 lỗi, chưa nhập hộ nào" in reply
+    assert "có 3 lỗi ở 3 dòng, chưa nhập hộ nào" in reply
     assert "dòng 7, cột B (Họ và tên chủ hộ): thiếu họ tên chủ hộ" in reply
     assert "dòng 8, cột C (Thôn): không có thôn «Thôn Không Có»" in reply
     assert "dòng 9, cột G (Kết quả rà soát): không rõ diện hộ «Giàu»" in reply
