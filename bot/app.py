@@ -98,7 +98,7 @@ class ChatApp:
     async def handle(self, chat: ChatRef, incoming: Incoming) -> Reply:
         try:
             prepare = self.router.preparation(incoming)
-            prepared = await asyncio.to_thread(prepare, incoming) if prepare is not None else None
+            prepared = await prepare(incoming) if prepare is not None else None
             try:
                 return await self._handle(chat, incoming, cached=True, prepared=prepared)
             except _Skipped:  # another worker applied this inbox row, or an older one came in first

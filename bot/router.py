@@ -12,7 +12,7 @@ command (an answer), a pressed answer button, and a file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from bot.context import Ctx
@@ -99,7 +99,7 @@ class Router:
 
     # ----- dispatch ---------------------------------------------------------------------------
 
-    def preparation(self, incoming: Incoming) -> Callable[[Incoming], Any] | None:
+    def preparation(self, incoming: Incoming) -> Callable[[Incoming], Awaitable[Any]] | None:
         """The blocking work a file command does before its transaction (Route.prepare)."""
         if incoming.document is None:
             return None

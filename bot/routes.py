@@ -43,10 +43,10 @@ class Route:
     denied: str = "not_allowed"  # locale key said to a role outside `roles`
     elsewhere: str | None = None  # locale key said when sent where it does not work
     menu: bool = False  # offered in the platform's command menu
-    # blocking work on the update's file (reading an import file), run in a thread before the
-    # update's transaction starts, so neither the event loop nor SQLite's write lock waits on
-    # it; the handler finds its result in `ctx.prepared`
-    prepare: Callable[[Incoming], Any] | None = None
+    # long work on the update's file (reading an import file), awaited before the update's
+    # transaction starts, so SQLite's one writer does not wait on it (the work itself runs
+    # elsewhere, off the event loop); the handler finds its result in `ctx.prepared`
+    prepare: Callable[[Incoming], Awaitable[Any]] | None = None
 
     @property
     def is_command(self) -> bool:

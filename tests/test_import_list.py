@@ -3,14 +3,14 @@ importer cannot read is named by the user's file name, never as a sheet «dòng 
 error is said once and the summary counts rows as rows; a CSV file (UTF-8, with or without
 BOM, comma or semicolon) is read like a workbook and anything else is refused naming the two
 accepted formats; a file over a limit (size, rows, a zip bomb) is refused with what to do; the
-file is read in a thread before the transaction; and a corrected file sent again does not
+file is read in the report process before the transaction; and a corrected file sent again does not
 double the households that have no ID number."""
 
 from __future__ import annotations
 
 import argparse
 import io
-import threading
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -187,24 +187,28 @@ def test_each_limit_refuses_the_file_with_what_to_do(tmp_path: Path) -> None:
     assert "hơn 5 dòng" in refusal(csv_rows, "ds.csv", ImportLimits(max_rows=5))
 
 
-async def test_the_file_is_read_in_a_thread_before_the_transaction(
+async def test_the_file_is_read_in_the_report_process_before_the_transaction(
         service: ChatApp, officer: ChatRef, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The chat's event loop and SQLite's one writer are free while the file is read."""
     from bot.handlers.procedure import listing
+    from core.reports.offload import run_elsewhere
 
-    seen: list[tuple[bool, bool]] = []
-    real = listing.parse_file
+    seen: list[tuple[str, bool, int]] = []
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
+    async def spy(fn: Any, *args: Any) -> Any:
         lock = service.db._write_lock  # SQLite's writers queue on it; None on PostgreSQL
-        seen.append((threading.current_thread() is threading.main_thread(), bool(lock and lock.locked())))
-        return real(*args, **kwargs)
+        seen.append((fn.__name__, bool(lock and lock.locked()), await run_elsewhere(os.getpid)))
+        return await run_elsewhere(fn, *args)
 
-    monkeypatch.setattr(listing, "parse_file", spy)
+    monkeypatch.setattr(listing, "run_elsewhere", spy)
     reply = await send(service, officer, tmp_path, "ds.xlsx", workbook([["Hoàng Văn Minh", "Thôn Nà Pàn", 3,
                                                                           "Hộ nghèo"]]))
     assert "Đã nhập 1 hộ" in reply
-    assert seen == [(False, False)]  # once, in a worker thread, with no transaction writing
+    [(name, locked, pid)] = seen  # once, with no transaction writing, in another process
+    assert (name, locked) == ("parse_file", False) and pid != os.getpid()
+    # a refusal comes back from that process as it was made there
+    reply = await send(service, officer, tmp_path, "ds.pdf", b"%PDF-1.4")
+    assert reply.startswith("❌ Không nhập được tệp «ds.pdf»: chỉ nhận tệp Excel (.xlsx)")
 
 
 # ----- item 9: a corrected file sent again -------------------------------------------------

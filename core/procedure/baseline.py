@@ -1,22 +1,15 @@
 """Last year's answers kept with a review (`reviews.baseline`), sealed at rest like the answers
 themselves: a list imported from last year carries the heads' (and members') ID numbers, and a
-dump of the database must not give them away (issue 26 item 2)."""
+dump of the database must not give them away (issue 26 item 2). The import writes each value as
+the answer stores it (core/procedure/import_write.py); this re-seals them when the key rotates."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.procedure.models import Review
-from core.storage.sealed import Sealer, seal_answers
-
-
-def sealed_baseline(s: AsyncSession, answers: dict[str, Any]) -> dict[str, Any]:
-    """The copy of last year's answers to store: ID numbers and phones sealed, the rest as is
-    (the checks read only counts from it)."""
-    return seal_answers(s, answers)
+from core.storage.sealed import Sealer
 
 
 async def reseal_baselines(s: AsyncSession, sealer: Sealer) -> int:

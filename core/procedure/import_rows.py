@@ -123,6 +123,9 @@ class ImportFailed(Exception):
         self.errors = errors
         self.refused = refused
 
+    def __reduce__(self) -> tuple[Any, ...]:  # it comes back from the report process
+        return ImportFailed, (self.errors, self.refused)
+
     @property
     def rows(self) -> int:
         """How many rows have an error (a row may have several)."""

@@ -19,10 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.conversation.engine import SurveyEngine
-from core.households import Status
 from core.i18n import t
-from core.procedure.baseline import sealed_baseline
 from core.procedure.checks import ID_KEY, MEMBERS_KEY, id_key, id_numbers_in_year
 from core.procedure.import_file import LIMITS, ImportLimits
 from core.procedure.import_rows import (
@@ -38,15 +35,13 @@ from core.procedure.import_rows import (
     load_import_mapping,
     parse_file,
 )
-from core.procedure.models import Review
-from core.procedure.steps import Origin, Stage, record_step
+from core.procedure.import_write import Imported, write_rows
 from core.storage.models import Answer, Household, Unit
-from core.storage.repo import audit, save_answer
 from core.surveys.model import Survey
 from core.surveys.parsing import ParseError, parse_answer, parse_id_number
 from core.text import fold
 
-__all__ = ["DEFAULT", "ImportFailed", "Mapping", "Parsed", "RowError", "import_list", "load_import_mapping",
+__all__ = ["DEFAULT", "ImportFailed", "Imported", "Mapping", "Parsed", "RowError", "import_list", "load_import_mapping",
            "parse_file"]
 
 
@@ -59,6 +54,7 @@ async def check_rows(s: AsyncSession, rows: list[ImportRow], mapping: Mapping, c
     prior_answer = {cls: ans for ans, cls in survey.prior_classes.items()}
     known_ids = await id_numbers_in_year(s, year)
     seen: dict[str, int] = {}
+    ethnicities: dict[str, Any] = {}
     errors: list[RowError] = []
     for item in rows:
         v, labels = item.values, item.labels
@@ -88,10 +84,15 @@ async def check_rows(s: AsyncSession, rows: list[ImportRow], mapping: Mapping, c
                 seen.setdefault(number, item.row)
                 item.answers[ID_KEY] = number
         if v.get("ethnicity") and "dan_toc" in questions:
-            try:
-                item.answers["dan_toc"] = parse_answer(questions["dan_toc"], v["ethnicity"])
-            except ParseError:
+            if v["ethnicity"] not in ethnicities:  # a few words repeated on every row
+                try:
+                    ethnicities[v["ethnicity"]] = parse_answer(questions["dan_toc"], v["ethnicity"])
+                except ParseError:
+                    ethnicities[v["ethnicity"]] = None
+            if ethnicities[v["ethnicity"]] is None:
                 bad("ethnicity", "imp_err_ethnicity", value=v["ethnicity"])
+            else:
+                item.answers["dan_toc"] = ethnicities[v["ethnicity"]]
         if v.get("members"):
             text = v["members"]
             if not text.isdigit() or not 1 <= int(text) <= 30:
@@ -166,7 +167,7 @@ async def probable_duplicates(s: AsyncSession, rows: list[ImportRow], commune: U
 
 async def import_list(s: AsyncSession, path: Path, commune: Unit, survey: Survey, year: int, area: str,
                       user_id: int | None, mapping: Mapping = DEFAULT, name: str | None = None,
-                      limits: ImportLimits = LIMITS, parsed: Parsed | None = None) -> list[Household]:
+                      limits: ImportLimits = LIMITS, parsed: Parsed | None = None) -> list[Imported]:
     """Write every row as a household to review, or raise ImportFailed with every bad row.
     `name` is the file's name as the user knows it (not the name it is stored under);
     `parsed` is the file already read (bot/handlers/procedure/listing.py reads it before its
@@ -180,28 +181,7 @@ async def import_list(s: AsyncSession, path: Path, commune: Unit, survey: Survey
     errors += await probable_duplicates(s, rows, commune, year)
     if errors:
         raise ImportFailed(sorted(errors, key=lambda e: (e.sheet or "", e.row)))
-    engine = SurveyEngine(survey, {"review_year": year, "is_urban": area == "urban"})
-    created = []
-    for item in rows:
-        assert item.village is not None
-        household = Household(village_id=item.village.id, survey_id=survey.id, survey_version=survey.version,
-                              review_year=year, status=Status.DRAFT, head_name=item.answers.get("chu_ho_ten"),
-                              created_by=user_id, area=area)
-        s.add(household)
-        await s.flush()
-        await audit(s, household.id, "create", user_id, {"survey": survey.key, "village": item.village.name,
-                                                         "import": name, "row": item.row})
-        for key, value in item.answers.items():
-            await save_answer(s, household.id, key, None, value, user_id)
-        first = engine.view(item.answers).slots[0].key
-        household.state = {"cursor": first, "mode": "ask"}
-        s.add(Review(household_id=household.id, origin=Origin.LIST, stage=Stage.LISTED,
-                     listed_class=item.listed_class, baseline=sealed_baseline(s, item.answers)))
-        await s.flush()
-        await record_step(s, household, "listed", user_id, {"file": name, "sheet": item.sheet, "row": item.row,
-                                                           "class": item.listed_class})
-        created.append(household)
-    return created
+    return await write_rows(s, rows, survey, year, area, user_id, name)
 
 
 def attach_members(rows: list[ImportRow], members: list[MemberRow], survey: Survey) -> list[RowError]:

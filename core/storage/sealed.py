@@ -7,7 +7,7 @@ questions of type `id_number` and `phone` are stored as Fernet tokens (AES-128-C
 only ever see plain values because `save_answer`/`load_answers` and the report query seal and
 open them here. A duplicate-ID check cannot search ciphertext, so each sealed answer also gets
 a keyed hash (HMAC-SHA256 of its digits, key derived from the data key) in `answers.lookup`.
-Copies kept elsewhere are sealed too: last year's answers of a review (`seal_answers`), and whole
+Copies kept elsewhere are sealed too: last year's answers of a review (as their answers are), and whole
 stored messages that quote what users typed or were shown (`seal_blob`: journal replies, inbox).
 
 Keys: RASOAT_DATA_KEY (one or more Fernet keys, comma-separated, the first one seals), else the
@@ -140,12 +140,6 @@ def seal_answer(session: AsyncSession, key: str, value: Any) -> tuple[Any, str |
 def open_answer(session: AsyncSession, value: Any) -> Any:
     sealer = sealer_of(session)
     return sealer.open(value) if sealer is not None else value
-
-
-def seal_answers(session: AsyncSession, answers: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a set of answers kept beside the answers table (last year's answers in
-    `reviews.baseline`) with its ID numbers and phones sealed like the answers themselves."""
-    return {key: seal_answer(session, key, value)[0] for key, value in answers.items()}
 
 
 def seal_blob(info: dict[str, Any], value: Any) -> Any:

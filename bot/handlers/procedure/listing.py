@@ -1,14 +1,14 @@
 """Last year's list in chat: '/nhapds' with the commune's Excel or CSV file (core/procedure/importer.py).
 
-The file is read in a thread before the update's transaction starts (`read_file`, the route's
-`prepare`), so the chat goes on meanwhile; then it is checked whole: any error names its sheet,
-row and column and nothing is imported.
+The file is read in the report process before the update's transaction starts (`read_file`, the
+route's `prepare`), so the chat goes on meanwhile; then it is checked whole: any error names its
+sheet, row and column and nothing is imported.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from sqlalchemy import select
@@ -21,23 +21,28 @@ from core.chat.messages import Incoming, OutMessage
 from core.classification.pack import pack_for_year
 from core.i18n import t
 from core.messaging import tell_users
+from core.procedure.import_file import LIMITS
 from core.procedure.importer import DEFAULT, ImportFailed, Parsed, parse_file
 from core.procedure.importer import import_list as run_import
+from core.reports.offload import run_elsewhere
 from core.storage.models import User
 from core.units.scope import village_names
 
 ERRORS_SHOWN = 40
 
 
-def read_file(incoming: Incoming) -> Parsed | ImportFailed:
-    """The attached file read (blocking: the app runs it in a thread); a refusal is returned,
-    not raised, for the handler to word."""
+async def read_file(incoming: Incoming) -> Parsed | ImportFailed:
+    """The attached file read in the report process (its own interpreter lock and memory: a
+    large file neither slows the chat nor stays in the bot's peak); a refusal is returned, not
+    raised, for the handler to word."""
     doc = incoming.document
     assert doc is not None
     try:
-        return parse_file(Path(doc.path), doc.name, DEFAULT)
+        return await run_elsewhere(parse_file, Path(doc.path), doc.name, DEFAULT, LIMITS)
     except ImportFailed as refused:
         return refused
+    except BrokenProcessPool:  # the reading process died (out of memory): the file is not readable here
+        return ImportFailed([], t("im_err_reader"))
 
 
 def failure(file: str, exc: ImportFailed) -> str:
@@ -60,7 +65,7 @@ async def import_list(ctx: Ctx, arg: str | None) -> list[OutMessage]:
         return [OutMessage(t("imp_send_file", cmd=slash("import_list")))]
     survey = ctx.data.forms["phieu_b"]
     area = pack_for_year(ctx.data.packs, ctx.settings.review_year).area_of(commune.kind)
-    parsed = ctx.prepared if ctx.prepared is not None else await asyncio.to_thread(read_file, ctx.incoming)
+    parsed = ctx.prepared if ctx.prepared is not None else await read_file(ctx.incoming)
     try:
         if isinstance(parsed, ImportFailed):
             raise parsed
