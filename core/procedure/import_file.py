@@ -19,7 +19,6 @@ the work it bounds (issue 26 item 4; figures in bench/imports.py, docs/procedure
 from __future__ import annotations
 
 import csv
-import io
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +114,7 @@ class _Counter:
             return False
         self.rows += 1
         if self.rows > self.limits.max_rows:
-            raise FileRefused(t("im_err_rows", max=self.limits.max_rows))
+            raise FileRefused(t("im_err_rows", max=f"{self.limits.max_rows:,}".replace(",", ".")))
         return True
 
 
@@ -144,17 +143,22 @@ def _workbook(path: Path, limits: ImportLimits) -> list[Table]:
 
 
 def _csv(path: Path, limits: ImportLimits) -> Table:
+    """Read as a stream (a file at the size limit is never held whole, nor decoded whole)."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            try:
+                dialect: Any = csv.Sniffer().sniff(fh.read(65536), delimiters=CSV_DELIMITERS)
+            except csv.Error:
+                dialect = csv.excel
+            fh.seek(0)
+            return _csv_rows(csv.reader(fh, dialect), limits)
     except UnicodeDecodeError as exc:
         raise FileRefused(t("im_err_csv_encoding")) from exc
-    try:
-        dialect: Any = csv.Sniffer().sniff(text[:65536], delimiters=CSV_DELIMITERS)
-    except csv.Error:
-        dialect = csv.excel
+
+
+def _csv_rows(reader: Any, limits: ImportLimits) -> Table:
     counter = _Counter(limits)
     table = Table(None)
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
     r = 0
     try:
         for r, values in enumerate(reader, 1):  # a record is one row in Excel, whatever its line breaks

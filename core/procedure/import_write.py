@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.conversation.engine import SurveyEngine
 from core.households import Status
@@ -47,16 +47,17 @@ async def write_rows(s: AsyncSession, rows: Sequence[ImportRow], survey: Survey,
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
         now = utcnow()
-        ids = (await conn.execute(insert(Household).returning(Household.id, sort_by_parameter_order=True), [{
+        households = [{
             "village_id": item.village.id, "survey_id": survey.id, "survey_version": survey.version,
             "review_year": year, "status": Status.DRAFT, "head_name": item.answers.get("chu_ho_ten"),
             "created_by": user_id, "area": area, "created_at": now, "updated_at": now, "revision": 1,
-            "state": {"cursor": first(item.answers), "mode": "ask"}} for item in chunk])).scalars()
+            "state": {"cursor": first(item.answers), "mode": "ask"}} for item in chunk]
+        ids = await _insert_households(conn, households)
         answers: list[dict[str, Any]] = []
         audits: list[dict[str, Any]] = []
         reviews: list[dict[str, Any]] = []
         steps: list[dict[str, Any]] = []
-        for hid, item in zip(ids.all(), chunk, strict=True):
+        for hid, item in zip(ids, chunk, strict=True):
             created.append(Imported(hid, item.village.id, item.answers.get("chu_ho_ten")))
             audits.append(_audit(hid, "create", user_id, now, {"survey": survey.key, "village": item.village.name,
                                                                "import": file, "row": item.row}))
@@ -77,6 +78,20 @@ async def write_rows(s: AsyncSession, rows: Sequence[ImportRow], survey: Survey,
             if params:
                 await conn.execute(insert(table), params)
     return created
+
+
+async def _insert_households(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the households and return their ids in the rows' order. PostgreSQL returns them in
+    order from one statement; SQLite cannot promise an order for a many-row RETURNING (SQLAlchemy
+    would fall back to a statement per row), but this transaction is its only writer (BEGIN
+    IMMEDIATE), so the ids after the largest one are ours to give."""
+    if conn.dialect.name == "postgresql":
+        result = await conn.execute(insert(Household).returning(Household.id, sort_by_parameter_order=True), rows)
+        return list(result.scalars().all())
+    last = await conn.scalar(select(func.max(Household.id))) or 0
+    ids = list(range(last + 1, last + 1 + len(rows)))
+    await conn.execute(insert(Household), [{**r, "id": i} for r, i in zip(rows, ids, strict=True)])
+    return ids
 
 
 class _FirstQuestion:
