@@ -27,6 +27,7 @@ from core.config import Settings
 from core.storage.db import Database
 from core.storage.models import Conversation, InboxUpdate, User
 from core.storage.repo import load_answers
+from core.storage.sealed import load_keys
 from tests.fake_telegram import FakeBotAPI, TgUser
 from tests.households import POOR, answer_for, cursor, make_village_head
 
@@ -135,7 +136,9 @@ async def test_a_killed_worker_leaves_nothing_behind_the_other_carries_on(
            "TELEGRAM_API_BASE": api.base, "TELEGRAM_WEBHOOK_URL": "https://bot.example/telegram",
            "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
            "TELEGRAM_WEBHOOK_PORT": str(port_a), "TELEGRAM_MAX_RATE": "0",
-           "RASOAT_INBOX_SETTLE": "30"}  # worker A commits updates but holds them back until killed
+           "RASOAT_INBOX_SETTLE": "30",  # worker A commits updates but holds them back until killed
+           # every worker seals with the same data key (the inbox holds sealed updates)
+           "RASOAT_DATA_KEY": ",".join(k.decode() for k in load_keys(settings.data_dir, settings.data_key))}
     worker_a = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", cwd=Path(__file__).parents[1], env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
