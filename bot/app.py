@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
@@ -96,13 +97,15 @@ class ChatApp:
 
     async def handle(self, chat: ChatRef, incoming: Incoming) -> Reply:
         try:
+            prepare = self.router.preparation(incoming)
+            prepared = await prepare(incoming) if prepare is not None else None
             try:
-                return await self._handle(chat, incoming, cached=True)
+                return await self._handle(chat, incoming, cached=True, prepared=prepared)
             except _Skipped:  # another worker applied this inbox row, or an older one came in first
                 return Reply([], duplicate=True)
             except StaleUser:  # the cached user was disabled, moved or given another role
                 self._users.pop((chat.channel, chat.user_external_id))
-                return await self._handle(chat, incoming, cached=False)
+                return await self._handle(chat, incoming, cached=False, prepared=prepared)
         except Exception as exc:
             # An update seen before fails its journal INSERT (or whatever its second run tripped
             # on): its transaction is rolled back and it gets the stored reply.
@@ -115,7 +118,7 @@ class ChatApp:
                 exc, IntegrityError) else "error", incoming.update_id, chat.channel, chat.chat_id)
             return Reply([OutMessage(t("internal_error"))])
 
-    async def _handle(self, chat: ChatRef, incoming: Incoming, cached: bool) -> Reply:
+    async def _handle(self, chat: ChatRef, incoming: Incoming, cached: bool, prepared: Any = None) -> Reply:
         claim = inbox.CURRENT.get()
         async with self.db.transaction() as s:
             taken = await inbox.take(s, claim) if claim is not None else inbox.Taken.APPLY
@@ -129,7 +132,8 @@ class ChatApp:
                 await journal.store(s, record, late)  # a redelivery of it gets the same answer
             else:
                 user, unchecked = await self._sender(s, chat, cached)
-                ctx = Ctx(self.data, self.router, s, chat, incoming, user, user_unchecked=unchecked)
+                ctx = Ctx(self.data, self.router, s, chat, incoming, user, user_unchecked=unchecked,
+                          prepared=prepared)
                 messages = await self.router.dispatch(ctx)
                 if ctx.user_unchecked:  # no handler statement re-read the cached user's row: read it now
                     await self._check_user(s, ctx)

@@ -103,6 +103,7 @@ class Ctx:
     wakes: set[str] = field(default_factory=set)  # workers to wake after the commit ("reports")
     after_commit: list[Callable[[], None]] = field(default_factory=list)  # e.g. cache writes
     memo: dict[str, Any] = field(default_factory=dict)  # rows a handler already read in this transaction
+    prepared: Any = None  # what the route's `prepare` made of the update's file, before the transaction
     # the user came from the worker's cache: some statement of this transaction must re-read
     # its row (check_user) before the commit, or the app does
     user_unchecked: bool = False

@@ -39,6 +39,7 @@ from core import inbox_counter
 from core.storage.db import Database
 from core.storage.models import InboxUpdate, utcnow
 from core.storage.models_inbox import InboxApplied
+from core.storage.sealed import open_blob, seal_blob
 
 COUNTER_RESET = timedelta(days=1)  # Telegram retries an update for a day; past that a smaller id is a new count
 
@@ -77,8 +78,8 @@ async def add(db: Database, channel: str, chat_id: str, update_id: str, seq: int
               counted: bool = False) -> None:
     """Commit an update (a re-sent one is already there: nothing happens); with `counted`, its
     id is recorded in the bot-wide counter in the same transaction."""
-    values = {"channel": channel, "chat_id": chat_id, "update_id": update_id, "seq": seq, "payload": payload,
-              "received_at": utcnow()}
+    values = {"channel": channel, "chat_id": chat_id, "update_id": update_id, "seq": seq,
+              "payload": seal_blob(db.session_info, payload), "received_at": utcnow()}  # it may carry an ID number
     async with db.transaction() as s:
         ins = (sqlite_insert if db.is_sqlite else pg_insert)(InboxUpdate).values(values)
         await s.execute(ins.on_conflict_do_nothing())
@@ -99,7 +100,7 @@ async def oldest(db: Database, channel: str, chat_id: str) -> Waiting | None:
     if row is None:
         return None
     received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=utcnow().tzinfo)
-    return Waiting(row.id, row.seq, row.payload, (utcnow() - received).total_seconds())
+    return Waiting(row.id, row.seq, open_blob(db.session_info, row.payload), (utcnow() - received).total_seconds())
 
 
 async def lock_chat(session: AsyncSession, channel: str, chat_id: str) -> None:

@@ -119,7 +119,7 @@ async def test_the_whole_procedure_over_telegram(harness: Harness, people: dict[
     # 1. last year's list: a file with 3 bad rows names each one and imports nothing
     sent = await harness.act(officer, officer.document_update("ds_ngheo_2025.xlsx", workbook(GOOD + BAD), "/nhapds"))
     reply = text_of(sent)
-    assert "có 3 lỗi, chưa nhập hộ nào" in reply
+    assert "có 3 lỗi ở 3 dòng, chưa nhập hộ nào" in reply
     assert "dòng 7, cột B (Họ và tên chủ hộ): thiếu họ tên chủ hộ" in reply
     assert "dòng 8, cột C (Thôn): không có thôn «Thôn Không Có»" in reply
     assert "dòng 9, cột G (Kết quả rà soát): không rõ diện hộ «Giàu»" in reply
@@ -146,6 +146,8 @@ async def test_the_whole_procedure_over_telegram(harness: Harness, people: dict[
     await harness.press(head, f"c:screen:{applicant_id}")
     await answer_all(harness, head, APPLICANT, {"chu_ho_ten"})
     sent = await harness.press(head, "c:confirm")
+    assert "Chưa nộp được vì số CCCD trùng" in text_of(sent) and "#1" in text_of(sent)  # issue 26 item 8
+    sent = await harness.say(head, "/xacnhan con trai tách hộ, dùng nhầm CCCD của bố, sẽ kiểm tra lại")
     assert "Phiếu A: tiếp tục rà soát" in text_of(sent) and f"c:survey_b:{applicant_id}" in buttons(sent)
     await harness.press(head, f"c:survey_b:{applicant_id}")
     await answer_all(harness, head, APPLICANT, {"chu_ho_ten", "chu_ho_cccd", "dan_toc", "so_dien_thoai"})

@@ -32,6 +32,7 @@ from core.i18n import t
 from core.storage.db import Database
 from core.storage.models import Conversation, InboxUpdate, ProcessedUpdate, User
 from core.storage.repo import load_answers
+from core.storage.sealed import load_keys
 from tests.fake_telegram import FakeBotAPI, TgUser
 from tests.households import POOR, answer_for, cursor, make_village_head
 
@@ -167,7 +168,9 @@ async def test_a_killed_worker_leaves_nothing_behind_the_other_carries_on(
     texts, expected = await _reference(app, 8)
     users = await _heads(app, api, 3)
     port_a, port_b = _port(), _port()
-    env = _env(api, settings, tmp_path / "a", port_a, RASOAT_INBOX_GAP_WAIT="30")
+    env = _env(api, settings, tmp_path / "a", port_a, RASOAT_INBOX_GAP_WAIT="30",
+               # every worker seals with the same data key (the inbox holds sealed updates)
+               RASOAT_DATA_KEY=",".join(k.decode() for k in load_keys(settings.data_dir, settings.data_key)))
     worker_a = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", cwd=Path(__file__).parents[1], env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)

@@ -27,6 +27,7 @@ from bot.plain import plain_text, split_text
 from bot.web import WebServer
 from core.chat.messages import ChatRef, OutMessage
 from core.config import Settings
+from core.journal import reply_of
 from core.storage.db import Database
 from core.storage.models import GroupBinding, Household, OutboxMessage, ProcessedUpdate, Unit
 from core.storage.repo import ensure_user
@@ -76,7 +77,7 @@ class ZaloHarness:
             async with self.service.db.read() as s:
                 row = await s.get(ProcessedUpdate, ("zalo", chat_id, update_id))
                 if row is not None and row.reply is not None:
-                    return [OutMessage.from_json(m) for m in row.reply]
+                    return [OutMessage.from_json(m) for m in reply_of(s, row) or []]
             await asyncio.sleep(0.005)
         raise AssertionError(f"update {update_id} was never committed")
 

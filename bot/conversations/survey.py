@@ -37,7 +37,7 @@ from core.classification.provisional import result_parts
 from core.classification.render import render
 from core.classification.screening import explain
 from core.conversation.engine import REVIEW, SUBMITTED, EngineState, Step, SurveyEngine
-from core.duplicate_ids import duplicates
+from core.duplicate_ids import duplicates, explained
 from core.households import Status, households_in, record_classification
 from core.i18n import t
 from core.messaging import tell_users
@@ -115,12 +115,13 @@ async def _check_ids(ctx: Ctx, household: Household, engine: SurveyEngine, step:
     if not step.submit:
         return
     found = await duplicates(ctx.s, household, engine, step.answers)
-    if not found:
+    if not found or await explained(ctx.s, household.id, found):
         return
     reason = clean_text(ctx.memo.get(DUP_REASON) or "")
     if len(reason) >= REASON_MIN:
         await audit(ctx.s, household.id, "dup_id_reason", ctx.me.id,
-                    {"reason": reason[:REASON_MAX], "households": sorted({h for d in found for h in d.households})})
+                    {"reason": reason[:REASON_MAX], "households": sorted({h for d in found for h in d.households}),
+                     "same": any(d.same for d in found)})
         return
     step.submit = False
     step.state = EngineState(mode=REVIEW)

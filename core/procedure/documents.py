@@ -1,7 +1,8 @@
 """Printable tables of the procedure: the posted preliminary list, the decision's attached lists
 (Mẫu số 02) and the national-software export, in Excel (openpyxl). The documents officials sign
 (the decision, the certificates Mẫu số 03, the meeting's minutes) are Word files made from
-templates: core/procedure/paperwork.py."""
+templates: core/procedure/paperwork.py. They name households (the export their ID numbers too),
+so each is private to the server's user."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from core.i18n import fmt_date, t
+from core.private import private_dir, private_file
 from core.procedure.provisional import Override, mark_for
 from core.storage.models import Household, Unit
 
@@ -95,9 +97,9 @@ def posting_list(path: Path, commune: Unit, entries: Sequence[Entry], start: dat
         _sheet(wb, t(key), heading, headers,
                ([e.household.head_name or "", e.village, start_words(e.start_class),
                  class_words(e.household.outcome)] for e in chosen), i == 0)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     wb.save(path)
-    return path
+    return private_file(path)
 
 
 def decision_lists(path: Path, commune: Unit, entries: Sequence[Entry], number: str, day: date,
@@ -119,9 +121,9 @@ def decision_lists(path: Path, commune: Unit, entries: Sequence[Entry], number: 
         _sheet(wb, t("doc_sheet_left_out"), heading,
                [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_stage")],
                left_out, False)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     wb.save(path)
-    return path
+    return private_file(path)
 
 
 NATIONAL_HOUSEHOLD = ("ma_tinh", "ma_xa", "thon", "ma_ho", "nam_ra_soat", "ho_ten_chu_ho", "cccd_chu_ho",
@@ -137,7 +139,7 @@ def national_export(path: Path, rows: Iterable[tuple[dict[str, Any], list[dict[s
     """One line per member: the household's fields, the member's fields, then every answer of
     the form (household answers `h_<id>`, member answers `m_<id>`). UTF-8 with BOM, so Excel
     opens it with the accents."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         out = csv.writer(fh)
         out.writerow([*NATIONAL_HOUSEHOLD, *NATIONAL_MEMBER, *(f"h_{k}" for k in answer_keys),
@@ -147,4 +149,4 @@ def national_export(path: Path, rows: Iterable[tuple[dict[str, Any], list[dict[s
                 out.writerow([*(household.get(k, "") for k in NATIONAL_HOUSEHOLD),
                               *(member.get(k, "") for k in NATIONAL_MEMBER), *answers,
                               *(member.get(f"m_{k}", "") for k in member_keys)])
-    return path
+    return private_file(path)

@@ -26,14 +26,16 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPORT_NICENESS = 10
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 WATCH_EVERY = 0.5  # seconds between the watchdog's looks at the parent
+T = TypeVar("T")
 _pool: ProcessPoolExecutor | None = None
 _data: Any = None  # the data files, loaded once in the building process
 
@@ -123,3 +125,16 @@ async def _build_async(database_url: str, report_id: str, unit_id: int, year: in
     finally:
         await db.dispose()
     return [str(f) for f in files]
+
+
+async def run_elsewhere(fn: Callable[..., T], *args: Any) -> T:
+    """Other blocking work that must not hold up the chat (reading an import file) in the same
+    process, for the same reasons; `fn`, its arguments and its result cross to it and back, so
+    they must pickle."""
+    global _pool
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_executor(), fn, *args)
+    except BrokenProcessPool:
+        _pool = None  # as for a report: the next call gets a new process
+        raise
