@@ -14,13 +14,16 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
+from core.plans.inspection import DOCUMENTS, OWED_BY, parse_inspection
 from core.plans.model import LEVEL_RANK, Phase, Plan, ReportRequest
+from core.provenance import parse_provenance
 
 PLANS_DIR = Path(__file__).parent / "files"
 TOP_KEYS = {"id", "version", "title", "year", "years", "units_configuration", "timezone", "notice_time",
-            "catch_up_hours", "defaults", "phases", "reports", "source", "reliability"}
-PHASE_KEYS = {"id", "title", "start", "end", "actors", "note", "draft_reminders_every_days"}
-REPORT_KEYS = {"id", "title", "from", "to", "opens", "due", "forms", "remind_days_before", "overdue_days_after"}
+            "catch_up_hours", "defaults", "phases", "reports", "source", "reliability", "provenance", "inspection"}
+PHASE_KEYS = {"id", "title", "start", "end", "actors", "note", "draft_reminders_every_days", "inspected_only"}
+REPORT_KEYS = {"id", "title", "from", "to", "opens", "due", "forms", "remind_days_before", "overdue_days_after",
+               "owed_by", "document"}
 DEFAULT_KEYS = {"remind_days_before", "overdue_days_after"}
 RELIABILITY = {"confirmed", "secondary", "recollection", "sample"}
 # the 65-commune configuration (from 1 July 2025) has no district level
@@ -92,6 +95,12 @@ def load_plan(path: Path, year: int | None = None) -> Plan:
         for item in items:
             if ids.count(item.id) > 1:
                 raise DataFileError(path, item.line, f"{kind} id '{item.id}' is used twice")
+    parse_provenance(doc.get("provenance"), path)
+    inspection = parse_inspection(doc.get("inspection"), path, {p.id for p in phases})
+    for item in (*reports, *phases):
+        if (getattr(item, "owed_by", None) == "inspected" or getattr(item, "inspected_only", False)) \
+                and inspection is None:
+            raise DataFileError(path, item.line, "only inspected communes: the plan needs an 'inspection' block")
     return Plan(
         id=f"{plan_id}_{year}" if years else plan_id,
         version=str(require(doc, "version", path, (str, int, float))),
@@ -108,6 +117,7 @@ def load_plan(path: Path, year: int | None = None) -> Plan:
         path=path,
         template=plan_id if years else None,
         years=years,
+        inspection=inspection,
     )
 
 
@@ -187,9 +197,13 @@ def _phase(node: Any, path: Path, levels: set[str], when: _When) -> Phase:
     every = node.get("draft_reminders_every_days")
     if every is not None and (not isinstance(every, int) or every < 1):
         raise DataFileError(path, line, "draft_reminders_every_days must be a whole number of days, 1 or more")
+    only = node.get("inspected_only", False)
+    if not isinstance(only, bool):
+        raise DataFileError(path, line, "inspected_only must be true or false")
     return Phase(id=str(require(node, "id", path, str)), title=when.text(require(node, "title", path, str)),
                  start=start,
-                 end=end, actors=tuple(actors), note=node.get("note"), draft_reminders_every=every, line=line or 0)
+                 end=end, actors=tuple(actors), note=node.get("note"), draft_reminders_every=every, line=line or 0,
+                 inspected_only=only)
 
 
 def _report(node: Any, path: Path, levels: set[str], defaults: dict, when: _When) -> ReportRequest:
@@ -205,13 +219,19 @@ def _report(node: Any, path: Path, levels: set[str], defaults: dict, when: _When
     forms = node.get("forms") or []
     if not isinstance(forms, list):
         raise DataFileError(path, line, "'forms' must be a list of report ids, e.g. ['7.1', '7.2']")
+    owed_by = node.get("owed_by", "all")
+    if owed_by not in OWED_BY:
+        raise DataFileError(path, line, f"'owed_by' must be one of {', '.join(sorted(OWED_BY))}, got {owed_by!r}")
+    document = node.get("document")
+    if document is not None and document not in DOCUMENTS:
+        raise DataFileError(path, line, f"'document' must be one of {', '.join(sorted(DOCUMENTS))}, got {document!r}")
     return ReportRequest(
         id=str(require(node, "id", path, str)), title=when.text(require(node, "title", path, str)),
         submitter=submitter,
         receiver=receiver, due=due, opens=opens,
         remind_days_before=_days(node, defaults, "remind_days_before", path, line),
         overdue_days_after=_days(node, defaults, "overdue_days_after", path, line),
-        forms=tuple(str(f) for f in forms), line=line or 0,
+        forms=tuple(str(f) for f in forms), line=line or 0, owed_by=str(owed_by), document=document,
     )
 
 

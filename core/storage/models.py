@@ -357,3 +357,7 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# tables of other topics on the same metadata, registered wherever the models are
+from core.storage import models_inspection  # noqa: E402,F401
