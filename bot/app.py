@@ -24,7 +24,7 @@ from bot.context import AppData, Ctx, StaleUser
 from bot.router import Router
 from bot.uploads import Uploads
 from core import inbox, journal
-from core.access import Role
+from core.access import NOW, Role
 from core.accounts_admin import sync_admins
 from core.app import prepare_store
 from core.chat.messages import ChatRef, Incoming, OutMessage, Reply
@@ -121,6 +121,7 @@ class ChatApp:
             if claim is not None and not await inbox.take(s, claim):
                 claim.skipped = True
                 raise _Skipped
+            s.info[NOW] = self.data.clock()  # the day access rules are judged on (core/access.py)
             record = journal.claim(chat, incoming.update_id)
             user, unchecked = await self._sender(s, chat, cached)
             ctx = Ctx(self.data, self.router, s, chat, incoming, user, user_unchecked=unchecked)

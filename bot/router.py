@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from bot.context import Ctx
 from bot.conversations import session, survey
-from bot.handlers import accounts, guide, people, plans, reports, rules, web
+from bot.handlers import accounts, guide, inspection, inspection_docs, people, plans, rechecks, reports, rules, web
 from bot.handlers.procedure import applications, checks, decision, evidence, listing, meeting, status
 from bot.routes import FILE, HEADS, LOCATION, PHOTO, PRESS, TEXT, Await, Route, Where
 from core.access import STAFF, Role
@@ -45,6 +45,10 @@ ROUTES: tuple[Route, ...] = (
     *checks.ROUTES,
     *status.ROUTES,
     *evidence.ROUTES,
+    # inspection, supervision and re-checks (core/inspection/)
+    *inspection.ROUTES,
+    *rechecks.ROUTES,
+    *inspection_docs.ROUTES,
     Route("web", web.link, roles=STAFF | HEADS, menu=True),  # the read-only web view (bot/webview/)
 )
 
@@ -54,6 +58,8 @@ AWAITS: tuple[Await, ...] = (
     Await(survey.REOPEN_REASON, TEXT, survey.reopen_reason),
     Await(survey.CHOOSE, TEXT, survey.chosen),
     Await(meeting.MINUTES, PHOTO, meeting.minutes),
+    *rechecks.AWAITS,
+    *inspection_docs.AWAITS,
 )
 
 

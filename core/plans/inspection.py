@@ -8,7 +8,7 @@ code. Every error of the block names the file and line, all of them at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,10 @@ BELOW = frozenset({"behind_schedule"})
 STRATA = ("poor", "near_poor", "not_poor", "changed")
 DOCUMENTS = frozenset({"bao_cao_kiem_tra_xa", "bao_cao_kiem_tra_tinh", "bien_ban_kiem_tra"})
 OWED_BY = frozenset({"all", "inspected"})
-_TOP = {"visit_phase", "select_phase", "propose", "max_per_parent", "evidence", "sample", "differences"}
+_TOP = {"visit_phase", "select_phase", "propose", "max_per_parent", "evidence", "sample", "differences", "documents"}
+# what the inspection's Word documents say of who issues them and to whom (core/inspection/figures.py)
+DOCUMENT_KEYS = ("issuer", "issuer_parent", "issuer_code", "place", "recipient_commune", "recipient_province",
+                 "signer_title")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class InspectionRules:
     ignore: frozenset[str]  # answers not compared (free notes, address, phone)
     max_class_share: float  # a commune is flagged when more of its re-checks change class
     min_answer_agreement: float  # ... or fewer of the answers agree
+    documents: dict[str, str] = field(default_factory=dict)  # DOCUMENT_KEYS -> text
     line: int = 0
 
     @property
@@ -115,13 +119,19 @@ def parse_inspection(raw: Any, path: Path, phases: set[str]) -> InspectionRules 
             fail(diffs, f"differences.{key} must be a share between 0 and 1, got {value!r}")
         else:
             limits[key] = float(value)
+    docs = raw.get("documents") or {}
+    if not isinstance(docs, dict) or set(docs) != set(DOCUMENT_KEYS) \
+            or not all(isinstance(v, str) and v.strip() for v in docs.values()):
+        fail(docs if isinstance(docs, dict) else raw,
+             f"'documents' must give a text for each of {', '.join(DOCUMENT_KEYS)}")
+        docs = {}
     if errors:
         if len(errors) == 1:
             raise errors[0]
         raise DataFileError(path, errors[0].line, "; ".join(str(e) for e in errors))
     return InspectionRules(str(visit), select, int(propose), int(per_parent), evidence, sizes, int(minimum),
                            frozenset(ignore), limits["max_class_share"], limits["min_answer_agreement"],
-                           line_of(raw) or 0)
+                           {k: str(v).strip() for k, v in docs.items()}, line_of(raw) or 0)
 
 
 def _check(node: dict, allowed: set[str], path: Path, errors: list[DataFileError]) -> None:
