@@ -115,6 +115,8 @@ async def _village_head(service: ChatApp, api: FakeBotAPI, data: DataFiles, user
             assert label in seen[-1].get("text", ""), (key, seen[-1].get("text"))
             seen = await say(answer_for(profile, key))
         result = await say("/xacnhan")
+        if "Chưa nộp được vì số CCCD trùng" in result[0]["text"]:  # the profiles share ID numbers
+            result = await say("/xacnhan hồ sơ mẫu dùng lại trong thử nghiệm")
         log.append(result[0]["text"])
 
 
