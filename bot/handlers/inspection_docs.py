@@ -18,7 +18,6 @@ from bot.conversations.session import conversation
 from bot.routes import TEXT, Await, Route
 from core import access_log
 from core.access import Action, Role, can, today
-from core.chat import refs
 from core.chat.commands import command_button, slash
 from core.chat.messages import OutMessage
 from core.i18n import fmt_number, t
@@ -32,6 +31,7 @@ from core.private import FILE_MODE, private_dir
 from core.storage.models import InviteCode, Unit, User
 from core.storage.models_inspection import Inspection, InspectionInvite
 from core.text import clean_text
+from core.units.names import find_commune
 
 SECTION = "inspect_section"  # the chat waits for a written part of an inspection document
 TEXT_MAX = 4000
@@ -43,9 +43,8 @@ SHOWN_FIGURES = ("surveyed", "poor_before", "poor_after", "near_poor_before", "n
 async def _target(ctx: Ctx, arg: str | None) -> tuple[str, Plan, Inspection, Unit] | OutMessage:
     """(document, plan, inspection, unit it is about) for this user, or why there is none."""
     if ctx.me.role == Role.INSPECTOR:
-        ref = refs.unit_ref((arg or "").split()[0]) if arg else None
-        commune = await ctx.s.get(Unit, ref.id) if ref is not None and ref.id is not None else None
-        if commune is None or commune.level != "commune":
+        commune = await find_commune(ctx.s, ctx.settings.units_configuration, (arg or "").split()[0] if arg else None)
+        if commune is None:
             return OutMessage(t("insp_minutes_usage", cmd=slash("inspect_report"), team=slash("inspect_team")))
         if not await can(ctx.s, ctx.me, Action.VIEW, commune):
             return OutMessage(await scope_refusal(ctx.s, ctx.me.id, today(ctx.s)))

@@ -27,6 +27,7 @@ from core.inspection.selection import InspectionError, inspection_plan, rules_of
 from core.storage.models import Household, Unit
 from core.storage.models_inspection import InspectedUnit, Recheck
 from core.text import clean_text
+from core.units.names import find_commune
 
 SAMPLERS = frozenset({Role.INSPECTOR, Role.PROVINCE, Role.ADMIN})
 INSPECTORS = frozenset({Role.INSPECTOR})
@@ -41,25 +42,13 @@ async def _refusal(ctx: Ctx) -> OutMessage:
     return OutMessage(t("report_unit_not_yours"))
 
 
-async def _commune(ctx: Ctx, word: str) -> Unit | None:
-    ref = refs.unit_ref(word)
-    if ref is None:
-        return None
-    if ref.id is not None:
-        unit = await ctx.s.get(Unit, ref.id)
-    else:
-        unit = await ctx.s.scalar(select(Unit).where(Unit.configuration == ctx.settings.units_configuration,
-                                                     Unit.level == "commune", Unit.code == ref.code))
-    return unit if unit is not None and unit.level == "commune" else None
-
-
 # ----- the sample --------------------------------------------------------------------------------
 
 async def draw(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     """'/laymau #xã' draws (once) or shows the sample; '/laymau #xã +#N lý do' adds household N,
     named in a complaint."""
     words = (arg or "").split(maxsplit=2)
-    commune = await _commune(ctx, words[0]) if words else None
+    commune = await find_commune(ctx.s, ctx.settings.units_configuration, words[0] if words else None)
     if commune is None:
         return [OutMessage(t("insp_sample_usage", cmd=slash("sample"), team=slash("inspect_team")))]
     if not await can(ctx.s, ctx.me, Action.VIEW, commune):
