@@ -201,26 +201,26 @@ async def test_a_recheck_is_kept_apart_compared_and_answered_by_the_commune(serv
     assert "chưa nộp phiếu phúc tra" in await say(service, officer, f"/traloiphuctra #{hid}")
     # submitted with one answer different: the commune's answers untouched until it accepts
     before = await _answers(service, hid)
-    tv = "không" if person["b1_tivi"] != "không" else "có"
-    done = await recheck(service, inspector, hid, {**person, "b1_tivi": tv})
-    assert "Khớp" in done and "Hộ có tivi không?" in done, done
+    machine = "không" if person["b1_may_giat"] != "không" else "có"
+    done = await recheck(service, inspector, hid, {**person, "b1_may_giat": machine})
+    assert "Khớp" in done and "Hộ có máy giặt không?" in done, done
     assert await _answers(service, hid) == before
     async with service.db.read() as s:
         diffs = (await s.scalars(select(RecheckDifference))).all()
         found = (await s.scalars(select(RecheckAnswer.key))).all()
-    assert [d.key for d in diffs] == ["b1_tivi"] and "b1_tivi" in found
+    assert [d.key for d in diffs] == ["b1_may_giat"] and "b1_may_giat" in found
     listing = await say(service, officer, "/traloiphuctra")
-    assert f"[{diffs[0].id}] Hộ #{hid} — Hộ có tivi không?" in listing
+    assert f"[{diffs[0].id}] Hộ #{hid} — Hộ có máy giặt không?" in listing
     accepted = await say(service, officer, f"/traloiphuctra nhan {diffs[0].id}")
     assert "lý do: phúc tra" in accepted
     after = await _answers(service, hid)
-    assert after["b1_tivi"] == (tv == "có") and {k: v for k, v in after.items() if k != "b1_tivi"} == {
-        k: v for k, v in before.items() if k != "b1_tivi"}
+    assert after["b1_may_giat"] == (machine == "có") and {
+        k: v for k, v in after.items() if k != "b1_may_giat"} == {k: v for k, v in before.items() if k != "b1_may_giat"}
     async with service.db.read() as s:
         trail = (await s.execute(select(AuditLog.action, AuditLog.key, AuditLog.new_value).where(
             AuditLog.household_id == hid).order_by(AuditLog.id))).all()
     assert [a for a, _, _ in trail[-3:]] == ["reopen", "answer", "resubmit"]
-    assert trail[-3][2]["reason"] == "phúc tra" and trail[-2][1] == "b1_tivi"
+    assert trail[-3][2]["reason"] == "phúc tra" and trail[-2][1] == "b1_may_giat"
     # a second household, identical, then a third explained
     second = sampled[1]
     assert "Khớp" in await recheck(service, inspector, second, world.households[second])
