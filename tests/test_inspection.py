@@ -19,7 +19,7 @@ from core.storage.models_inspection import InspectedUnit, Inspection, Recheck, R
 from core.storage.repo import load_answers
 from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for
 from tests.inspection_world import World, complain, run_engine, seed
-from tests.test_people import say, staff
+from tests.test_people import say, staff, user_id
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 BEFORE = datetime(2026, 10, 30, 9, 0, tzinfo=TZ)  # before the visit phase (01/11 - 31/12)
@@ -114,11 +114,17 @@ async def test_the_team_reads_its_communes_on_its_days_and_loses_them_at_close(s
     before = await _answers(service, hid)
     assert "chỉ xem, không sửa" in await say(service, inspector, "Lò Văn Khác")
     assert await _answers(service, hid) == before
+    assert "Chỉ cán bộ của đơn vị" in await say(service, inspector, "/nopbaocao")  # they act for no unit
     # the province closes the inspection: the team's access ends at once
     assert "Đã kết thúc" in await say(service, province, "/doankiemtra dong")
     assert "không tìm thấy" in (await say(service, inspector, f"/mo {hid}")).lower()
     assert "đã kết thúc" in await say(service, inspector, "/laymau 6202")
     assert "đã kết thúc" in await say(service, inspector, "/doankiemtra")
+    # a member is taken off the team by the province, never by the commune they inspected
+    member = await user_id(service, "insp")
+    assert "không thuộc đơn vị cấp dưới" in await say(service, officer, f"/khoa #{member}")
+    assert "Đã khóa tài khoản Thanh tra insp" in await say(service, province, f"/khoa #{member}")
+    assert "chưa đăng ký" in await say(service, inspector, "/doankiemtra")
 
 
 async def _answers(service: ChatApp, hid: int) -> dict[str, Any]:
