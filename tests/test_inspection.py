@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 
 from bot.app import ChatApp
 from core.chat.messages import ChatRef, Incoming
+from core.inspection.resolve import Agreement
 from core.inspection.sample import draw, strata, surveyed
+from core.plans.loader import load_plans
 from core.storage.models import AuditLog, Household, Unit
 from core.storage.models_inspection import InspectedUnit, Inspection, Recheck, RecheckAnswer, RecheckDifference
 from core.storage.repo import load_answers
@@ -247,3 +249,31 @@ async def test_a_recheck_is_kept_apart_compared_and_answered_by_the_commune(serv
     assert f"{100 * agreed / compared:.1f}".replace(".", ",") + "% câu trả lời" in rate
     assert "3 hộ đã phúc tra" in rate and "0 điểm khác biệt chưa trả lời" in rate
     assert await _answers(service, third) == run_engine(service, p3)  # explained: the commune's answer stays
+
+
+async def test_closing_mid_recheck_stops_it_and_keeps_what_was_typed(service: ChatApp) -> None:
+    world = await ba_son(service)
+    province = await staff(service, "p1", "province", None, "province")
+    await confirmed(service, province)
+    inspector = await team_member(service, province)
+    at(service, DURING)
+    await say(service, inspector, "/laymau 6202")
+    async with service.db.read() as s:
+        hid = (await s.scalars(select(Recheck.household_id).order_by(Recheck.id))).first()
+    await say(service, inspector, f"/phuctra #{hid}")
+    await say(service, inspector, world.households[hid]["chu_ho_ten"])
+    await say(service, province, "/doankiemtra dong")
+    assert "đã đóng" in await say(service, inspector, world.households[hid]["chu_ho_cccd"])
+    async with service.db.read() as s:
+        kept = dict((await s.execute(select(RecheckAnswer.key, RecheckAnswer.value))).all())
+    assert list(kept) == ["chu_ho_ten"]  # nothing typed is lost, nothing more is taken
+
+
+def test_a_commune_is_flagged_past_the_plans_thresholds() -> None:
+    rules = next(p.inspection for p in load_plans() if p.id == "kiem_tra_2022")
+    assert rules is not None and (rules.max_class_share, rules.min_answer_agreement) == (0.2, 0.9)
+    ok = Agreement(rechecked=10, waiting=0, compared=1000, agreed=950, same_class=8, open_differences=0)
+    assert not ok.flagged(rules)  # 2 of 10 changed class: at the threshold, not past it
+    assert Agreement(10, 0, 1000, 950, 7, 0).flagged(rules)  # 3 of 10 changed class
+    assert Agreement(10, 0, 1000, 899, 10, 0).flagged(rules)  # under 90 % of answers agree
+    assert not Agreement(0, 10, 0, 0, 0, 0).flagged(rules)  # nothing re-checked yet
