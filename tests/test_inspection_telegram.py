@@ -192,16 +192,21 @@ async def _answers(service: Any, hid: int) -> dict[str, Any]:
 
 
 async def _check_docx(api: FakeBotAPI, built: list[dict[str, Any]], service: Any, world: Any) -> None:
-    """The .docx read back with python-docx: the figures are the database's."""
+    """The .docx read back with python-docx: its figures are the database's, its written parts
+    the ones typed."""
     from docx import Document
 
     document = next(m for m in built if "document" in m)
     assert document["document"]["file_name"].endswith(".docx")
-    text = "\n".join(p.text for p in Document(BytesIO(api.files[document["document"]["file_id"]])).paragraphs)
+    doc = Document(BytesIO(api.files[document["document"]["file_id"]]))
+    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    text = "\n".join([p.text for p in doc.paragraphs] + cells)
     async with service.db.read() as s:
-        villages = [world.village.id]
-        surveyed_n = await s.scalar(select(func.count()).select_from(Household).where(
-            Household.village_id.in_(villages), Household.status == "submitted"))
-        poor = await s.scalar(select(func.count()).select_from(Household).where(
-            Household.village_id.in_(villages), Household.outcome == "poor"))
-    assert str(surveyed_n) in text and str(poor) in text and "Địa bàn rộng, thiếu cán bộ" in text
+        base = select(func.count()).select_from(Household).where(Household.village_id == world.village.id,
+                                                                  Household.status == "submitted")
+        figures = {"surveyed": await s.scalar(base), "poor_before": await s.scalar(base.where(
+            Household.prior_class == "poor")), "poor_after": await s.scalar(base.where(Household.outcome == "poor"))}
+    assert figures == {"surveyed": 24, "poor_before": 6, "poor_after": 12}
+    for value in figures.values():
+        assert str(value) in text
+    assert "Địa bàn rộng, thiếu cán bộ" in text and "Bổ sung kinh phí rà soát" in text
