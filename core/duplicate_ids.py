@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.conversation.engine import SurveyEngine
 from core.i18n import t
-from core.storage.models import Household
+from core.storage.models import AuditLog, Household
 from core.storage.sealed import SealError, households_with_id_number
 from core.surveys.model import QType
 
@@ -64,3 +64,16 @@ async def duplicates(s: AsyncSession, household: Household, engine: SurveyEngine
         if same or others:
             found.append(Duplicate(pos, same, others))
     return found
+
+
+async def explained(s: AsyncSession, household_id: int, found: list[Duplicate]) -> bool:
+    """A reason already given for this household (`/xacnhan LÝ DO`, audited as `dup_id_reason`)
+    covers the same repeats: the Phiếu B that follows a Phiếu A, or a corrected household sent
+    again, is not stopped twice for what the village head has explained."""
+    rows = (await s.scalars(select(AuditLog.new_value).where(
+        AuditLog.household_id == household_id, AuditLog.action == "dup_id_reason"))).all()
+    if not rows:
+        return False
+    households = {h for row in rows for h in (row or {}).get("households", [])}
+    same = any((row or {}).get("same") for row in rows)
+    return all(set(d.households) <= households and (not d.same or same) for d in found)

@@ -67,7 +67,7 @@ def test_the_yearly_inspection_plan_is_province_to_commune(year: int) -> None:
      ["sample.sizes must give a size for each of poor, near_poor, not_poor, changed"]),
     (("max_class_share: 0.2", "max_class_share: 20"), ["differences.max_class_share must be a share"]),
     (("    owed_by: inspected\n    opens", "    owed_by: some\n    opens"), ["'owed_by' must be one of"]),
-    (("document: bao_cao_kiem_tra_xa", "document: bao_cao"), ["'document' must be one of"]),
+    (("document: bao_cao_kiem_tra_xa", "document: [bao_cao]"), ["'document' must be the id of a Word template"]),
 ])
 def test_a_wrong_inspection_entry_names_the_file_and_line(tmp_path: Path, change: tuple[str, str],
                                                            messages: list[str]) -> None:
@@ -130,3 +130,14 @@ async def test_notices_and_requests_reach_only_the_chosen_communes(service: Chat
     await say(service, ba_son, "/nopbaocao kiem_tra_2026/bc_ra_soat_xa")
     tracked = await say(service, province, "/theodoi kiem_tra_2026/bc_ra_soat_xa")
     assert "Tỉnh Lạng Sơn: đã nộp 1/1, chưa nộp 0." in tracked and "✅ Xã Ba Sơn" in tracked, tracked
+
+
+def test_a_request_names_a_word_template_that_exists(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Checked with the other data files: a request's document must be a template of core/documents."""
+    import core.datafiles as datafiles
+
+    path = tmp_path / "kiem_tra.yaml"
+    path.write_text(KIEM_TRA.replace("document: bao_cao_kiem_tra_xa", "document: bao_cao_xa"), encoding="utf-8")
+    monkeypatch.setattr(datafiles, "load_plans", lambda: load_plans(tmp_path))
+    with pytest.raises(DataFileError, match="document 'bao_cao_xa' is not a template of core/documents"):
+        datafiles.load_data_files()

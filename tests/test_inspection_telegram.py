@@ -7,9 +7,7 @@ Households are written straight into the database: the survey itself is tested e
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import datetime
-from io import BytesIO
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot.channels.telegram import TelegramChannel
 from core.inspection.sample import draw, strata, surveyed
-from core.storage.models import Household, ReportSubmission
+from core.storage.models import ReportSubmission
 from core.storage.models_inspection import InspectedUnit, Inspection, Recheck, RecheckDifference
 from core.storage.repo import load_answers
 from core.surveys.model import QType
@@ -28,9 +26,9 @@ from tests.fake_telegram import FakeBotAPI, TgUser
 from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for, questions_of
 from tests.inspection_world import complain, seed
 from tests.telegram_harness import Harness, code_in
+from tests.test_inspection_docs import docx_text, expected_figures, expected_rows, report_rows
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-HAS_DOCUMENTS = importlib.util.find_spec("core.documents") is not None
 
 
 def texts(messages: list[dict[str, Any]]) -> str:
@@ -152,18 +150,18 @@ async def test_an_inspection_over_telegram(harness: Harness, people: dict[str, T
 
         # the commune's report: figures from the database, the written parts typed or left blank
         report = texts(await harness.say(officer, "/baocaokiemtra"))
-        assert "Số hộ được rà soát: 24" in report and "Phần 1/4" in report
+        assert "Số hộ được rà soát: 24" in report and "Phần 1/4: «Thuận lợi»" in report
+        await harness.press(officer, "c:inspect_report:trong")  # left as a marked blank
         await harness.say(officer, "Địa bàn rộng, thiếu cán bộ")
-        await harness.press(officer, "c:inspect_report:trong")
         await harness.say(officer, "Bổ sung kinh phí rà soát")
         built = await harness.say(officer, "Hoàng Văn Chủ")
-        if HAS_DOCUMENTS:
-            await _check_docx(api, built, service, world)
-            submitted = texts(await harness.press(officer, "c:inspect_report:nop"))
-            assert "Đã" in submitted
-        else:  # core/documents not merged yet: the parts are kept, the report is submitted by button
-            assert "chưa có mẫu văn bản Word" in texts(built)
-            await harness.say(officer, "/nopbaocao kiem_tra_2026/bc_ra_soat_xa")
+        document = next(m for m in built if "document" in m)["document"]
+        assert document["file_name"] == "bao_cao_kiem_tra_xa_6202_2026.docx"
+        data = api.files[document["file_id"]]
+        assert report_rows(data) == expected_rows(await expected_figures(service, world.commune))
+        assert "Địa bàn rộng, thiếu cán bộ" in docx_text(data) and "[…cần bổ sung…]" in docx_text(data)
+        submitted = texts(await harness.press(officer, "c:inspect_report:nop"))
+        assert "Đã nhận tệp «bao_cao_kiem_tra_xa_6202_2026.docx»" in submitted
         async with service.db.read() as s:
             assert await s.scalar(select(func.count()).select_from(ReportSubmission).where(
                 ReportSubmission.request_key == "kiem_tra_2026/bc_ra_soat_xa")) == 1
@@ -189,24 +187,3 @@ async def test_an_inspection_over_telegram(harness: Harness, people: dict[str, T
 async def _answers(service: Any, hid: int) -> dict[str, Any]:
     async with service.db.read() as s:
         return await load_answers(s, hid)
-
-
-async def _check_docx(api: FakeBotAPI, built: list[dict[str, Any]], service: Any, world: Any) -> None:
-    """The .docx read back with python-docx: its figures are the database's, its written parts
-    the ones typed."""
-    from docx import Document
-
-    document = next(m for m in built if "document" in m)
-    assert document["document"]["file_name"].endswith(".docx")
-    doc = Document(BytesIO(api.files[document["document"]["file_id"]]))
-    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
-    text = "\n".join([p.text for p in doc.paragraphs] + cells)
-    async with service.db.read() as s:
-        base = select(func.count()).select_from(Household).where(Household.village_id == world.village.id,
-                                                                  Household.status == "submitted")
-        figures = {"surveyed": await s.scalar(base), "poor_before": await s.scalar(base.where(
-            Household.prior_class == "poor")), "poor_after": await s.scalar(base.where(Household.outcome == "poor"))}
-    assert figures == {"surveyed": 24, "poor_before": 6, "poor_after": 12}
-    for value in figures.values():
-        assert str(value) in text
-    assert "Địa bàn rộng, thiếu cán bộ" in text and "Bổ sung kinh phí rà soát" in text

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from core.datafile import DataFileError
 from core.datafiles import DataFiles
 from core.i18n import fmt_money
-from core.surveys import loader
+from core.surveys import choices, loader
 from core.surveys.parsing import (
     ParseError,
     parse_answer,
@@ -239,6 +239,7 @@ def test_synonyms_checked_against_the_forms_at_start_up(tmp_path: Path, monkeypa
     path.write_text(text, encoding="utf-8")
     table = load_synonyms(path)
     monkeypatch.setattr(loader, "synonyms", lambda: table)
+    monkeypatch.setattr(choices, "synonyms", lambda: table)
     with pytest.raises(DataFileError) as info:
         loader.load_forms()
     assert info.value.path == str(path) and message in info.value.detail, info.value

@@ -34,10 +34,11 @@ from core.chat import payloads, refs
 from core.chat.commands import command_button, fit, slash
 from core.chat.messages import OutMessage
 from core.classification.classify import classify
+from core.classification.provisional import result_parts
 from core.classification.render import render
 from core.classification.screening import explain
 from core.conversation.engine import REVIEW, SUBMITTED, EngineState, Step, SurveyEngine
-from core.duplicate_ids import duplicates
+from core.duplicate_ids import duplicates, explained
 from core.households import Status, households_in, record_classification
 from core.i18n import t
 from core.inspection.recheck import open_recheck_of
@@ -120,12 +121,13 @@ async def _check_ids(ctx: Ctx, household: Household, engine: SurveyEngine, step:
     if not step.submit:
         return
     found = await duplicates(ctx.s, household, engine, step.answers)
-    if not found:
+    if not found or await explained(ctx.s, household.id, found):
         return
     reason = clean_text(ctx.memo.get(DUP_REASON) or "")
     if len(reason) >= REASON_MIN:
         await audit(ctx.s, household.id, "dup_id_reason", ctx.me.id,
-                    {"reason": reason[:REASON_MAX], "households": sorted({h for d in found for h in d.households})})
+                    {"reason": reason[:REASON_MAX], "households": sorted({h for d in found for h in d.households}),
+                     "same": any(d.same for d in found)})
         return
     step.submit = False
     step.state = EngineState(mode=REVIEW)
@@ -145,18 +147,21 @@ async def _submit(ctx: Ctx, household: Household, engine: SurveyEngine, answers:
     view = engine.view(answers)
     result = classify(engine.survey, pack, view, household.area or "rural")
     again = household.reopened_at is not None
-    record_classification(household, result, pack, outputs(engine.survey, view), engine.survey.prior_classes)
+    record_classification(household, result, pack, outputs(engine.survey, view), engine.survey.prior_classes,
+                          engine.survey.purpose)
     household.state = EngineState(mode=SUBMITTED).to_json()
     await audit(ctx.s, household.id, "resubmit" if again else "submit", ctx.me.id, result.to_json())
     await transitions.surveyed(ctx.s, household, ctx.me.id)
     done = OutMessage(t("submitted", id=household.id, new=slash("new"), list=slash("list")),
                       ((command_button(t("btn_new"), "new"),),))
-    return [OutMessage(f"{render(result, pack)}\n{standard_line(standard, pack)}"), done]
+    parts = result_parts(pack, result, engine.survey.purpose)
+    return [OutMessage(f"{render(result, pack, parts)}\n{standard_line(standard, pack)}"), done]
 
 
 async def _screened(ctx: Ctx, household: Household, engine: SurveyEngine,
                     answers: dict[str, Any]) -> list[OutMessage]:
-    result = await transitions.screened(ctx.s, household, engine.view(answers), ctx.me.id)
+    pack = (await ctx.data.standard(ctx.s, household.review_year)).pack
+    result = await transitions.screened(ctx.s, household, engine.view(answers), ctx.me.id, pack)
     if result.go_on:
         button = command_button(t("btn_phieu_b"), "survey_b", str(household.id))
         return [OutMessage(explain(result)),

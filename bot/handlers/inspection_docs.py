@@ -20,6 +20,7 @@ from core import access_log
 from core.access import Action, Role, can, today
 from core.chat.commands import command_button, slash
 from core.chat.messages import OutMessage
+from core.documents import write_document
 from core.i18n import fmt_number, t
 from core.inspection import figures
 from core.inspection.members import scope_refusal
@@ -27,7 +28,6 @@ from core.inspection.sample import row_for
 from core.inspection.selection import current, inspection_plan, rules_of
 from core.plans.desk import ReportDesk
 from core.plans.model import Plan
-from core.private import FILE_MODE, private_dir
 from core.storage.models import InviteCode, Unit, User
 from core.storage.models_inspection import Inspection, InspectionInvite
 from core.text import clean_text
@@ -107,17 +107,17 @@ def _value(v: Any) -> str:
 
 
 async def _next(ctx: Ctx, doc: str, plan: Plan, inspection: Inspection, unit: Unit, i: int) -> list[OutMessage]:
-    sections = figures.WRITTEN[doc]
+    sections = figures.sections(doc)
     conv = await conversation(ctx)
     if i >= len(sections):
         conv.state = None
         return await _build(ctx, doc, plan, inspection, unit)
     conv.state = {"await": SECTION, "doc": doc, "unit": unit.id, "inspection": inspection.id, "i": i}
-    written = (await figures.texts(ctx.s, inspection, unit, doc)).get(sections[i])
+    written = (await figures.texts(ctx.s, inspection, unit, doc)).get(sections[i].key)
     arg = f"#{unit.id} " if ctx.me.role == Role.INSPECTOR else ""
     rows = ((command_button(t("btn_insp_blank"), "inspect_report", f"{arg}trong"),
              command_button(t("btn_insp_build"), "inspect_report", f"{arg}lap")),)
-    text = t("insp_section_ask", n=i + 1, of=len(sections), title=t(f"insp_section_{sections[i]}"))
+    text = t("insp_section_ask", n=i + 1, of=len(sections), title=sections[i].title)
     if written:
         text += "\n" + t("insp_section_has", text=written[:300])
     return [OutMessage(text, rows)]
@@ -131,14 +131,15 @@ async def section_typed(ctx: Ctx, text: str | None) -> list[OutMessage]:
     inspection = await ctx.s.get(Inspection, state.get("inspection") or 0)
     doc, i = state.get("doc"), int(state.get("i", 0))
     plan = inspection_plan(ctx.data.plans, unit.configuration, ctx.settings.review_year) if unit else None
-    if unit is None or inspection is None or plan is None or doc not in figures.WRITTEN \
+    parts = figures.sections(doc) if doc in (figures.COMMUNE_REPORT, figures.PROVINCE_REPORT, figures.MINUTES) else []
+    if unit is None or inspection is None or plan is None or not 0 <= i < len(parts) \
             or not await can(ctx.s, ctx.me, Action.VIEW, unit) or inspection.closed_at is not None:
         conv.state = None
         return [OutMessage(t("insp_section_lost", cmd=slash("inspect_report")))]
     written = clean_text(text or "")[:TEXT_MAX]
     if not written:
         return [OutMessage(t("insp_section_empty"))]
-    await figures.save_text(ctx.s, inspection, unit, doc, figures.WRITTEN[doc][i], written, ctx.me)
+    await figures.save_text(ctx.s, inspection, unit, doc, parts[i].key, written, ctx.me)
     return [OutMessage(t("insp_section_saved")), *await _next(ctx, doc, plan, inspection, unit, i + 1)]
 
 
@@ -147,15 +148,7 @@ def _path(ctx: Ctx, doc: str, plan: Plan, unit: Unit) -> Path:
 
 
 async def _build(ctx: Ctx, doc: str, plan: Plan, inspection: Inspection, unit: Unit) -> list[OutMessage]:
-    context = await _context(ctx, doc, plan, inspection, unit)
-    try:
-        data = figures.render(doc, context)
-    except figures.DocumentsMissing:  # the written parts are kept; the document follows when installed
-        return [OutMessage(t("insp_doc_unavailable", cmd=slash("inspect_report")))]
-    path = _path(ctx, doc, plan, unit)
-    private_dir(path.parent)  # names of households: readable by this server's user only
-    path.write_bytes(data)
-    path.chmod(FILE_MODE)
+    path = write_document(doc, await _context(ctx, doc, plan, inspection, unit), _path(ctx, doc, plan, unit))
     access_log.record(ctx.s, "export", ctx.me, unit.id, detail={"report": doc})
     request = next((r for r in plan.reports if r.document == doc), None)
     rows = ((command_button(t("btn_insp_submit"), "inspect_report", "nop"),),) if request is not None else ()

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
+from core.datafile import DataFileError, Errors, check_keys, line_of, load_mapping, require
 from core.expr import Scope
 from core.provenance import Provenance, parse_provenance
-from core.surveys.model import QType, Survey
+from core.surveys.model import QType, Question, Survey
 
 B1_DIR = Path(__file__).parent / "b1"
 AREAS = ("rural", "urban")
@@ -50,8 +50,11 @@ class B1Table:
     items: tuple[B1Item, ...]
     provenance: Provenance | None
     path: str
+    applying: dict[str, str] | None = None  # area -> the scheme this province scores with
 
     def scheme_for(self, area: str) -> str:
+        if self.applying is not None:
+            return self.applying[area]
         return next(s for s, (_, a) in self.schemes.items() if a == area)
 
 
@@ -96,18 +99,30 @@ def _per_scheme(raw: Any, schemes: dict[str, Any], path: Path, parent: Any, what
 
 def load_b1(path: str | Path) -> B1Table:
     path = Path(path)
-    doc = load_mapping(path, _KEYS, "a B1 table")
+    return b1_from_doc(load_mapping(path, _KEYS, "a B1 table"), path)
+
+
+def b1_from_doc(doc: dict, path: str | Path) -> B1Table:
+    """The one check of a B1 table, read from its file or from a signed version (core/rules/).
+    A scheme is a column of the official table (a region, rural or urban); `applies: false`
+    keeps another region's column without scoring this province's households with it."""
+    check_keys(doc, _KEYS, path)
     raw_schemes = require(doc, "schemes", path, dict)
     schemes: dict[str, tuple[str, str]] = {}
+    applying: dict[str, list[str]] = {area: [] for area in AREAS}
     for name, spec in raw_schemes.items():
-        check_keys(spec, {"label", "area"}, path)
+        check_keys(spec, {"label", "area", "applies"}, path)
         area = require(spec, "area", path, str)
         if area not in AREAS:
             raise DataFileError(path, line_of(spec), f"scheme {name}: area must be rural or urban")
         schemes[str(name)] = (str(require(spec, "label", path, str)), area)
+        if spec.get("applies", True) is True:
+            applying[area].append(str(name))
+        elif spec.get("applies") is not False:
+            raise DataFileError(path, line_of(spec), f"scheme {name}: applies must be true or false")
     for area in AREAS:
-        if [a for _, a in schemes.values()].count(area) != 1:
-            raise DataFileError(path, line_of(raw_schemes), f"exactly one scheme must have area {area}")
+        if len(applying[area]) != 1:
+            raise DataFileError(path, line_of(raw_schemes), f"exactly one applying scheme must have area {area}")
     base = _per_scheme(require(doc, "base", path, (dict, int)), schemes, path, doc, "base")
     items: list[B1Item] = []
     for raw in require(doc, "items", path, list):
@@ -142,36 +157,44 @@ def load_b1(path: str | Path) -> B1Table:
         raise DataFileError(path, line_of(doc), "a B1 table needs items")
     return B1Table(str(require(doc, "id", path, str)), str(require(doc, "title", path, str)),
                    str(require(doc, "form", path, str)), schemes, base, tuple(items),
-                   parse_provenance(doc.get("provenance"), path), str(path))
+                   parse_provenance(doc.get("provenance"), path), str(path),
+                   {area: names[0] for area, names in applying.items()})
 
 
 def check_against(table: B1Table, survey: Survey) -> None:
     """Every item names a household question of the form, and every answer it can take has
-    points (no more, no fewer), so no answer scores zero by a forgotten line."""
+    points (no more, no fewer), so no answer scores zero by a forgotten line. One DataFileError
+    lists every item that does not."""
+    errors = Errors()
     questions = {q.id: q for q in survey.household_questions()}
     for item in table.items:
-        q = questions.get(item.question)
-        if q is None:
-            raise DataFileError(table.path, item.line, f"question '{item.question}' is not a household question "
-                                f"of form {survey.key}")
-        if q.type not in _SCORED_TYPES:
-            raise DataFileError(table.path, item.line, f"question '{item.question}' is {q.type.value}; "
-                                "B1 scores choice, yes/no and whole-number questions")
-        if item.bands:
-            if q.type in (QType.CHOICE, QType.YES_NO):
-                raise DataFileError(table.path, item.line, f"question '{item.question}' is a {q.type.value}: "
-                                    "score it with points per answer, not bands")
-            continue
-        if q.type is QType.YES_NO:
-            expected = set(YES_NO.values())
-        elif q.type is QType.CHOICE:
-            expected = {c.value for c in q.choices}
-        else:
-            raise DataFileError(table.path, item.line, f"question '{item.question}' is a number: score it with bands")
-        if set(item.points) != expected:
-            lacking, extra = sorted(expected - set(item.points)), sorted(set(item.points) - expected)
-            raise DataFileError(table.path, item.line, f"item '{item.question}': answers without points {lacking}, "
-                                f"points for unknown answers {extra}")
+        with errors.catch():
+            _check_item(table, item, questions.get(item.question), survey)
+    errors.raise_any()
+
+
+def _check_item(table: B1Table, item: B1Item, q: Question | None, survey: Survey) -> None:
+    if q is None:
+        raise DataFileError(table.path, item.line, f"question '{item.question}' is not a household question "
+                            f"of form {survey.key}")
+    if q.type not in _SCORED_TYPES:
+        raise DataFileError(table.path, item.line, f"question '{item.question}' is {q.type.value}; "
+                            "B1 scores choice, yes/no and whole-number questions")
+    if item.bands:
+        if q.type in (QType.CHOICE, QType.YES_NO):
+            raise DataFileError(table.path, item.line, f"question '{item.question}' is a {q.type.value}: "
+                                "score it with points per answer, not bands")
+        return
+    if q.type is QType.YES_NO:
+        expected = set(YES_NO.values())
+    elif q.type is QType.CHOICE:
+        expected = {c.value for c in q.choices}
+    else:
+        raise DataFileError(table.path, item.line, f"question '{item.question}' is a number: score it with bands")
+    if set(item.points) != expected:
+        lacking, extra = sorted(expected - set(item.points)), sorted(set(item.points) - expected)
+        raise DataFileError(table.path, item.line, f"item '{item.question}': answers without points {lacking}, "
+                            f"points for unknown answers {extra}")
 
 
 def _band(item: B1Item, value: Any, scheme: str) -> int:

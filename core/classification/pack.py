@@ -8,12 +8,15 @@ pack and a form that drifted apart are refused at start-up, naming the pack file
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from core.classification.b1 import B1_DIR, B1Table, check_against, load_b1
-from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
+from core.classification.identity import digest_of
+from core.classification.screening import RULES_DIR, StopRule, load_phieu_a
+from core.datafile import DataFileError, Errors, check_keys, line_of, load_mapping, require
 from core.expr import Expr, ExprError, compile_expr
 from core.provenance import Provenance, parse_provenance
 from core.surveys.loader import CONTEXT_NAMES, MEMBER_CONTEXT_NAMES
@@ -24,7 +27,7 @@ AREAS = ("rural", "urban")
 _KEYS = {
     "id", "title", "short", "basis", "years", "area_by_commune_type", "income_line", "b1_line",
     "points_per_indicator", "poor_min_deprived", "average_band", "params", "indicators", "b1_table",
-    "provenance",
+    "provenance", "phieu_a",
 }
 _IND_KEYS = {"number", "code", "service", "name", "confidence", "deprived_when"}
 
@@ -59,10 +62,31 @@ class RulePack:
     b1: B1Table | None = None  # the B1 point table the score is computed with
     provenance: Provenance | None = None
     short: str = ""  # the decree as officials name it: "NĐ 351/2025"
+    stop_rule: StopRule | None = None  # Phiếu A's rule of this standard (its `phieu_a:` file, or as signed)
+    version: int = 0  # 0: the shipped YAML; n: the n-th version the province signed (core/rules/)
 
     @property
     def name(self) -> str:
         return self.short or self.basis or self.id
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of the rules' content (core/classification/identity.py): stored with every
+        result, so a result names exactly the rules that produced it."""
+        return digest_of(self.rules_body(), self.b1, self.stop_rule)
+
+    def rules_body(self) -> dict[str, Any]:
+        """What of the pack itself decides or is printed (not its path nor its tags)."""
+        return {
+            "id": self.id, "title": self.title, "short": self.short, "basis": self.basis,
+            "years": [self.year_from, self.year_to], "area_by_commune_type": self.area_by_commune_type,
+            "income_line": self.income_line, "b1_line": self.b1_line,
+            "points_per_indicator": self.points_per_indicator, "poor_min_deprived": self.poor_min_deprived,
+            "average_band": {k: list(v) for k, v in self.average_band.items()} if self.average_band else None,
+            "params": self.params,
+            "indicators": [{"number": i.number, "code": i.code, "service": i.service, "name": i.name,
+                            "deprived_when": i.source} for i in self.indicators],
+        }
 
     def covers(self, year: int) -> bool:
         return self.year_from <= year <= self.year_to
@@ -81,7 +105,15 @@ class RulePack:
 
 def load_pack(path: str | Path) -> RulePack:
     path = Path(path)
-    doc = load_mapping(path, _KEYS, "a rule pack")
+    return pack_from_doc(load_mapping(path, _KEYS, "a rule pack"), path)
+
+
+def pack_from_doc(doc: dict, path: str | Path, b1: B1Table | None = None, stop_rule: StopRule | None = None,
+                  version: int = 0) -> RulePack:
+    """The one check of a pack's content, whether it was read from its YAML file or from a
+    version the province signed (core/rules/): `b1` is the table itself when the content
+    carries it, else `b1_table` names a file of core/classification/b1/."""
+    check_keys(doc, _KEYS, path)
     years = require(doc, "years", path, dict)
     y_from, y_to = require(years, "from", path, int), require(years, "to", path, int)
     if y_from > y_to:
@@ -121,14 +153,18 @@ def load_pack(path: str | Path) -> RulePack:
         if any(i.number == ind.number or i.code == ind.code for i in indicators):
             raise DataFileError(path, ind.line, f"indicator {ind.number} ({ind.code}) is defined twice")
         indicators.append(ind)
-    b1 = None
-    if doc.get("b1_table") is not None:
+    if b1 is None and doc.get("b1_table") is not None:
         b1_path = B1_DIR / f"{require(doc, 'b1_table', path, str)}.yaml"
         if not b1_path.exists():
             raise DataFileError(path, line_of(doc), f"b1_table '{doc['b1_table']}': no file {b1_path}")
-        if b1_line is None:
-            raise DataFileError(path, line_of(doc), "a b1_table needs b1_line (the score is compared with it)")
         b1 = load_b1(b1_path)
+    if b1 is not None and b1_line is None:
+        raise DataFileError(path, line_of(doc), "a b1_table needs b1_line (the score is compared with it)")
+    if stop_rule is None and doc.get("phieu_a") is not None:  # the file names its Phiếu A rule
+        name = require(doc, "phieu_a", path, str)
+        if not (RULES_DIR / f"{name}.yaml").exists():
+            raise DataFileError(path, line_of(doc), f"phieu_a '{name}': no file {RULES_DIR / name}.yaml")
+        stop_rule = load_phieu_a(name)[1]
     min_deprived = require(doc, "poor_min_deprived", path, int)
     if not 0 < min_deprived <= len(indicators):
         raise DataFileError(path, line_of(doc), "poor_min_deprived must be between 1 and the number of indicators")
@@ -150,6 +186,8 @@ def load_pack(path: str | Path) -> RulePack:
         b1=b1,
         provenance=parse_provenance(doc.get("provenance"), path),
         short=str(doc.get("short") or ""),
+        stop_rule=stop_rule,
+        version=version,
     )
 
 
@@ -165,35 +203,40 @@ def _per_area(raw: Any, path: Path, key: str) -> dict[str, int]:
     return out
 
 
-_COMPILED: dict[tuple[str, str], dict[str, Expr]] = {}
+_COMPILED: dict[tuple[str, str, str], dict[str, Expr]] = {}
 
 
 def _compile_for(pack: RulePack, survey: Survey) -> dict[str, Expr]:
-    key = (pack.path, survey.key)
+    key = (pack.path, pack.digest, survey.key)  # a signed version has the file's path, not its rules
     if key not in _COMPILED:
         hh = {q.id for q in survey.household_questions()} | CONTEXT_NAMES | set(pack.params)
         mem = survey.member_question_ids() | MEMBER_CONTEXT_NAMES
         out = {}
+        errors = Errors()
         for ind in pack.indicators:
             try:
                 out[ind.code] = compile_expr(ind.source, hh, mem)
             except ExprError as exc:
-                raise DataFileError(
-                    pack.path, ind.line, f"indicator {ind.number} ({ind.code}) against form {survey.key}: {exc}"
-                ) from exc
+                errors.add(DataFileError(
+                    pack.path, ind.line, f"indicator {ind.number} ({ind.code}) against form {survey.key}: {exc}"))
         b1 = pack.b1_for(survey)
         if b1 is not None:
-            check_against(b1, survey)
+            with errors.catch():
+                check_against(b1, survey)
+        errors.raise_any()
         _COMPILED[key] = out
     return _COMPILED[key]
 
 
 def load_packs(directory: str | Path = PACKS_DIR) -> list[RulePack]:
-    packs = [load_pack(p) for p in sorted(Path(directory).glob("*.yaml"))]
+    """Every pack; one DataFileError lists the mistakes of all of them."""
+    errors = Errors()
+    packs = errors.each(sorted(Path(directory).glob("*.yaml")), load_pack)
     packs.sort(key=lambda p: p.year_from)
     for a, b in pairwise(packs):
         if b.year_from <= a.year_to:
-            raise DataFileError(b.path, None, f"years {b.year_from}-{b.year_to} overlap pack {a.id} ({a.path})")
+            errors.add(DataFileError(b.path, None, f"years {b.year_from}-{b.year_to} overlap pack {a.id} ({a.path})"))
+    errors.raise_any()
     return packs
 
 

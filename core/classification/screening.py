@@ -19,6 +19,7 @@ from core.surveys.model import Survey
 
 RULES_DIR = Path(__file__).parent / "phieu_a"
 PHIEU_A = Path(__file__).parent.parent / "surveys" / "screening" / "phieu_a.yaml"
+_KEYS = {"id", "form", "provenance", "stop_when", "criteria"}
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,12 @@ class Screening:
 def load_stop_rule(path: str | Path, survey: Survey) -> StopRule:
     """Read the rule and compile every criterion against the Phiếu A form's question ids."""
     path = Path(path)
-    doc = load_mapping(path, {"id", "form", "provenance", "stop_when", "criteria"}, "a Phiếu A stop rule")
+    return stop_rule_from_doc(load_mapping(path, _KEYS, "a Phiếu A stop rule"), path, survey)
+
+
+def stop_rule_from_doc(doc: dict, path: str | Path, survey: Survey) -> StopRule:
+    """The one check of a stop rule, read from its file or from a signed version (core/rules/)."""
+    check_keys(doc, _KEYS, path)
     form = str(require(doc, "form", path, str))
     if form != survey.id:
         raise DataFileError(path, line_of(doc), f"form '{form}' is not the screening form '{survey.id}'")

@@ -1,8 +1,8 @@
 """What the inspection's Word documents are filled with: the commune's report "có số liệu", the
 province's report and the team's visit minutes. Figures come from the database (core/inspection/
 counts.py, the re-checks); the parts a person writes come from `inspection_texts`, None where
-nobody wrote them (the renderer prints a marked blank). Keys follow the documents' templates
-(core/documents/templates/<id>.yaml); `render` hands the dict to core.documents.
+nobody wrote them (the renderer prints a marked blank). Keys are the templates' own
+(core/documents/templates/<id>.yaml), which also say which parts a person writes.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.documents import WrittenPart, dated, unit_words, written_parts
 from core.i18n import t
 from core.inspection.counts import CommuneCounts, commune_counts
 from core.inspection.recheck import SUBMITTED
@@ -25,37 +26,11 @@ from core.storage.models import Household, Unit, User
 from core.storage.models_inspection import InspectedUnit, Inspection, InspectionText, Recheck, RecheckDifference
 
 COMMUNE_REPORT, PROVINCE_REPORT, MINUTES = "bao_cao_kiem_tra_xa", "bao_cao_kiem_tra_tinh", "bien_ban_kiem_tra"
-# the parts typed in chat, in the order they are asked
-WRITTEN: dict[str, tuple[str, ...]] = {
-    COMMUNE_REPORT: ("difficulties", "advantages", "proposals", "signer"),
-    PROVINCE_REPORT: ("assessment", "difficulties", "advantages", "proposals", "signer"),
-    MINUTES: ("held_at", "commune_reps", "findings", "recommendations", "commune_opinion", "ended_at",
-              "commune_signer"),
-}
 
 
-class DocumentsMissing(Exception):
-    """The Word documents (core.documents) are not installed in this build."""
-
-
-def render(doc_id: str, context: dict[str, Any]) -> bytes:
-    """The .docx of a document in the NĐ 30/2020 layout (core/documents/, its templates)."""
-    try:
-        from core.documents import render_document
-    except ImportError as exc:
-        raise DocumentsMissing(doc_id) from exc
-    return render_document(doc_id, context)
-
-
-def dated(day: date) -> str:
-    return t("insp_dated", d=f"{day.day:02d}", m=f"{day.month:02d}", y=day.year)
-
-
-def in_sentence(commune: Unit) -> str:
-    """«xã Ba Sơn», «phường Đông Kinh»: the commune as it reads inside a sentence."""
-    kind = commune.kind or ""
-    return f"{kind.lower()} {commune.name[len(kind):].strip()}" if kind and commune.name.startswith(kind) \
-        else commune.name
+def sections(doc_id: str) -> list[WrittenPart]:
+    """The parts a person writes, in the template's order: asked one by one in chat."""
+    return written_parts(doc_id)
 
 
 def _pct(part: int, whole: int) -> float | None:
@@ -67,7 +42,7 @@ async def texts(s: AsyncSession, inspection: Inspection, unit: Unit, doc_id: str
         InspectionText.inspection_id == inspection.id, InspectionText.unit_id == unit.id,
         InspectionText.document == doc_id))
     written = dict(rows.all())
-    return {k: (written.get(k) or None) for k in WRITTEN[doc_id]}
+    return {part.key: (written.get(part.key) or None) for part in sections(doc_id)}
 
 
 async def save_text(s: AsyncSession, inspection: Inspection, unit: Unit, doc_id: str, section: str,
@@ -99,8 +74,7 @@ async def _rechecks(s: AsyncSession, row: InspectedUnit | None) -> dict[str, Any
         return {"rechecked": 0, "recheck_agreed": 0, "agreement_rate": None}
     total = await agreement(s, row)
     return {"rechecked": total.rechecked, "recheck_agreed": total.same_class,
-            "agreement_rate": _pct(total.same_class, total.rechecked),
-            "answer_agreement_rate": _pct(total.agreed, total.compared)}
+            "agreement_rate": _pct(total.same_class, total.rechecked)}
 
 
 async def commune_report(s: AsyncSession, plan: Plan, rules: InspectionRules, inspection: Inspection,
@@ -108,7 +82,8 @@ async def commune_report(s: AsyncSession, plan: Plan, rules: InspectionRules, in
     counts = (await commune_counts(s, [commune], plan.year))[commune.id]
     row = await s.scalar(select(InspectedUnit).where(InspectedUnit.inspection_id == inspection.id,
                                                      InspectedUnit.unit_id == commune.id))
-    return {"commune": in_sentence(commune), "place": rules.documents["place"], "dated": dated(on),
+    words = unit_words(commune)
+    return {"commune": words.sentence, "place": words.place, "dated": dated(on), "number": None,
             "year": plan.year, "recipient": rules.documents["recipient_commune"], "plan": plan.title,
             **_counts(counts), **await _rechecks(s, row),
             **await texts(s, inspection, commune, COMMUNE_REPORT)}
@@ -134,7 +109,8 @@ async def province_report(s: AsyncSession, plan: Plan, rules: InspectionRules, i
         sums["recheck_agreed"] += re["recheck_agreed"]
     d = rules.documents
     return {"issuer_parent": d["issuer_parent"], "issuer": d["issuer"], "issuer_code": d["issuer_code"],
-            "place": d["place"], "dated": dated(on), "year": plan.year, "recipient": d["recipient_province"],
+            "number": None, "place": d["place"], "dated": dated(on), "year": plan.year,
+            "recipient": d["recipient_province"],
             "plan": plan.title, "communes": rows, **dict(sums),
             "agreement_rate": _pct(sums["recheck_agreed"], sums["rechecked"]), "flagged": flagged,
             "signer_title": d["signer_title"], **await texts(s, inspection, province, PROVINCE_REPORT)}
@@ -167,7 +143,8 @@ async def visit_minutes(s: AsyncSession, plan: Plan, rules: InspectionRules, ins
                            "commune_class": t(f"insp_class_{recheck.original_class}"),
                            "inspector_class": t(f"insp_class_{recheck.found_class}"),
                            "differences": sum(mine.values()), "outcome": outcome})
-    return {"issuer": rules.documents["issuer"], "commune": in_sentence(commune), "place": rules.documents["place"],
+    words = unit_words(commune)
+    return {"issuer": rules.documents["issuer"], "commune": words.sentence, "place": words.place,
             "dated": dated(on), "year": plan.year, "plan": plan.title,
             "team": [{"no": i, "name": name, "position": ""} for i, name in enumerate(team, 1)],
             **{k: figures[k] for k in ("surveyed", "poor_before", "poor_after", "near_poor_before",

@@ -19,7 +19,6 @@ EVIDENCE = ("behind_schedule", "rate_change", "complaints", "check_flags", "clas
 # their value is *over* the threshold
 BELOW = frozenset({"behind_schedule"})
 STRATA = ("poor", "near_poor", "not_poor", "changed")
-DOCUMENTS = frozenset({"bao_cao_kiem_tra_xa", "bao_cao_kiem_tra_tinh", "bien_ban_kiem_tra"})
 OWED_BY = frozenset({"all", "inspected"})
 _TOP = {"visit_phase", "select_phase", "propose", "max_per_parent", "evidence", "sample", "differences", "documents"}
 # what the inspection's Word documents say of who issues them and to whom (core/inspection/figures.py)
@@ -126,9 +125,7 @@ def parse_inspection(raw: Any, path: Path, phases: set[str]) -> InspectionRules 
              f"'documents' must give a text for each of {', '.join(DOCUMENT_KEYS)}")
         docs = {}
     if errors:
-        if len(errors) == 1:
-            raise errors[0]
-        raise DataFileError(path, errors[0].line, "; ".join(str(e) for e in errors))
+        raise DataFileError.of(errors)
     return InspectionRules(str(visit), select, int(propose), int(per_parent), evidence, sizes, int(minimum),
                            frozenset(ignore), limits["max_class_share"], limits["min_answer_agreement"],
                            {k: str(v).strip() for k, v in docs.items()}, line_of(raw) or 0)

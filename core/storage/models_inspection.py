@@ -1,5 +1,6 @@
 """Tables of inspections and re-checks (kiểm tra, giám sát, phúc tra). Same metadata as the
-survey's tables; imported at the end of core/storage/models.py so every store has them.
+survey's tables; core/access.py reads them (through core/inspection/scope.py), so every process
+that answers a user has them registered.
 
 A re-check's answers are rows of their own (`recheck_answers`), never the commune's `answers`:
 what the inspector found and what the commune recorded stay side by side until the commune

@@ -1,7 +1,7 @@
 """inspections, re-checks and their written sections
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0022
 Create Date: 2026-12-06 23:40:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0020'
-down_revision = '0017'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
