@@ -27,6 +27,7 @@ from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for, questions_of
 from tests.inspection_world import complain, seed
 from tests.telegram_harness import Harness, code_in
 from tests.test_inspection_docs import docx_text, expected_figures, expected_rows, report_rows
+from tests.test_sealed_scan import clear_id_numbers
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -180,6 +181,8 @@ async def test_an_inspection_over_telegram(harness: Harness, people: dict[str, T
         assert "đã kết thúc" in texts(await harness.say(inspector, "/laymau 6202"))
         async with service.db.read() as s:
             assert (await s.scalar(select(Inspection.status))) == "closed"
+        # the inspector typed ID numbers: none is kept in clear anywhere (re-check answers are sealed)
+        assert await clear_id_numbers(service.db) == []
     finally:
         await channel.app.shutdown()
 
