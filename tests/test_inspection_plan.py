@@ -4,6 +4,7 @@ requests that reach only the communes the inspection chose."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,13 +12,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.app import ChatApp
+from bot.app import ChatApp, build_app
+from core import datafiles
+from core.chat.messages import ChatRef
+from core.config import Settings
 from core.datafile import DataFileError
 from core.plans.loader import PLANS_DIR, load_plan, load_plans, plan_for_year
 from core.plans.notices import deliveries
 from core.plans.timeline import PHASE_START, REPORT_OPEN, notices
 from core.provenance import provenance_of
+from core.storage.db import Database
 from core.storage.models import GroupBinding, Unit
+from core.storage.repo import ensure_user
 from tests.households import POOR
 from tests.inspection_world import seed
 from tests.test_people import say, staff
@@ -134,10 +140,25 @@ async def test_notices_and_requests_reach_only_the_chosen_communes(service: Chat
 
 def test_a_request_names_a_word_template_that_exists(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Checked with the other data files: a request's document must be a template of core/documents."""
-    import core.datafiles as datafiles
-
     path = tmp_path / "kiem_tra.yaml"
     path.write_text(KIEM_TRA.replace("document: bao_cao_kiem_tra_xa", "document: bao_cao_xa"), encoding="utf-8")
     monkeypatch.setattr(datafiles, "load_plans", lambda: load_plans(tmp_path))
     with pytest.raises(DataFileError, match="document 'bao_cao_xa' is not a template of core/documents"):
         datafiles.load_data_files()
+
+
+async def test_the_2022_plan_proposes_at_most_three_communes_of_a_district(settings: Settings, db: Database) -> None:
+    """The 2022 structure: the team chose 1-3 communes in each district it visited."""
+    service = await build_app(dataclasses.replace(settings, units_configuration="200", review_year=2022,
+                                                  plans=("kiem_tra_2022",)), db)
+    for n, code in enumerate(("5995", "5998", "6001", "6004")):  # four communes of Huyện Tràng Định
+        await seed(service, code, f"Thôn Một {n}", [(POOR, "none")] * 4, start=10 * n)
+    async with service.db.transaction() as s:
+        province = await s.scalar(select(Unit).where(Unit.configuration == "200", Unit.level == "province"))
+        await ensure_user(s, "test", "p22", "Cán bộ tỉnh", "province", province.id)
+    service.clock = lambda: datetime(2022, 11, 2, 9, 0, tzinfo=TZ)
+    text = await say(service, ChatRef("test", "p22", "p22"), "/dexuatkiemtra")
+    chosen, others = text.split("Các xã tiếp theo")
+    named = ("Thị trấn Thất Khê", "Xã Khánh Long", "Xã Đoàn Kết", "Xã Quốc Khánh")
+    assert sum(f"{name} (Huyện Tràng Định), điểm 5" in chosen for name in named) == 3
+    assert sum(f"{name} (Huyện Tràng Định), điểm 5" in others for name in named) == 1
