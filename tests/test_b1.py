@@ -165,3 +165,23 @@ def test_every_item_that_does_not_fit_the_form_is_reported_at_once(data: DataFil
     assert [(e.path, e.line) for e in exc.value.errors] == [(str(path), 9), (str(path), 10), (str(path), 11)]
     for words in ("not a household question", "answers without points ['khong']", "score it with bands"):
         assert words in str(exc.value)
+
+
+def test_every_mistake_of_a_b1_file_is_reported_at_once(tmp_path: Path) -> None:
+    """Three independent mistakes of the table itself (a scheme's area, an item without label,
+    a band out of order) come back in one error, each with its line; the points of the other
+    items are not blamed for the broken scheme."""
+    path = table_file(tmp_path, """\
+        - {question: b1_tivi, points: {co: 10, khong: 0}}
+        - question: so_thanh_vien
+          label: "x"
+          bands: [{max: 3, points: 1}, {max: 2, points: 2}, {points: 3}]
+        - {question: b1_tu_lanh, label: "x", points: {co: 10, khong: 0}}
+        """)
+    path.write_text(path.read_text(encoding="utf-8").replace("area: urban", "area: town"), encoding="utf-8")
+    with pytest.raises(DataFileError) as exc:
+        load_b1(path)
+    assert [(e.path, e.line) for e in exc.value.errors] == [(str(path), 6), (str(path), 9), (str(path), 12)]
+    for words in ("scheme tt: area must be rural or urban", "missing required key 'label'",
+                  "band maxima must increase"):
+        assert words in str(exc.value)

@@ -294,3 +294,26 @@ def test_procedure_values() -> None:
     assert proc.posting_end(date(2026, 11, 20)) == date(2026, 11, 24)  # Fri, Mon, Tue
     assert proc.higher_on(date(2025, 6, 30)).level == "district"  # type: ignore[union-attr]
     assert proc.higher_on(date(2025, 7, 1)).level == "province"  # type: ignore[union-attr]
+
+
+def test_every_mistake_of_the_procedure_file_is_reported_at_once(tmp_path: Path) -> None:
+    """Three independent mistakes (the meeting's threshold, a level, a step) come back in one
+    error, each with its line."""
+    good = Path(load_procedure().path).read_text(encoding="utf-8")
+    changes = {"min_agreement_percent: 50": "min_agreement_percent: 150", "level: province": "level: huyen",
+               "  - {id: opinion,": "  - {id: y_kien,"}
+    text = good
+    for old, new in changes.items():
+        assert old in text
+        text = text.replace(old, new)
+    bad = tmp_path / "p.yaml"
+    bad.write_text(text, encoding="utf-8")
+    lines = text.splitlines()
+    with pytest.raises(DataFileError) as err:
+        load_procedure(bad)
+    expected = [next(i for i, line in enumerate(lines, 1) if needle in line)
+                for needle in ("min_agreement_percent: 150", "level: huyen", "{id: y_kien,")]
+    assert [(e.path, e.line) for e in err.value.errors] == [(str(bad), line) for line in expected]
+    for words in ("min_agreement_percent must be above 0", "level must be one of", "unknown step 'y_kien'"):
+        assert words in str(err.value)
+    assert "steps missing" not in str(err.value)  # the step that did not read is not also missing

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Callable
+from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,11 @@ import pytest
 from openpyxl import load_workbook
 
 from core.classification.pack import load_packs
+from core.datafile import DataFileError
 from core.datafiles import DataFiles
 from core.procedure.screening import phieu_a
 from core.rules import layout as L
+from core.rules import workbook_read
 from core.rules.cells import WorkbookRefused
 from core.rules.content import build_pack, content_of
 from core.rules.versions import Rules, preview
@@ -264,3 +267,36 @@ def test_signed_content_builds_the_same_pack_as_the_yaml(data: DataFiles, rules:
             assert [(i.question, i.label, i.points, i.bands) for i in built.b1.items] == \
                 [(i.question, i.label, i.points, i.bands) for i in pack.b1.items]
             assert built.b1.base == pack.b1.base and built.b1.scheme_for("rural") == pack.b1.scheme_for("rural")
+
+
+def spoiled(content: dict[str, Any]) -> dict[str, Any]:
+    """Three mistakes only the loaders see, one in each part: a scheme's area, a stop group's
+    count, a negative income line."""
+    out = deepcopy(content)
+    out["b1"]["schemes"]["thanh_thi"]["area"] = "town"
+    out["phieu_a"]["stop_when"][0]["at_least"] = 0
+    out["pack"]["income_line"]["rural"] = -1
+    return out
+
+
+def test_content_with_mistakes_in_three_parts_lists_them_all(data: DataFiles, rules: Rules) -> None:
+    """A signed version is checked like a file: every part's mistakes at once, naming where it is."""
+    form, stop_rule = phieu_a()
+    pack = next(p for p in data.packs if p.id == "nd07_2021")
+    with pytest.raises(DataFileError) as caught:
+        build_pack(spoiled(content_of(pack, stop_rule)), "test/v9", data.forms, form)
+    assert [e.path for e in caught.value.errors] == ["test/v9"] * 3
+    assert [e.detail for e in caught.value.errors] == ["scheme thanh_thi: area must be rural or urban",
+                                                       "at_least must be 1 or more",
+                                                       "income_line.rural must be positive"]
+
+
+def test_each_mistake_the_loaders_find_in_a_workbook_is_shown_to_the_officer(
+        rules: Rules, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What passes the cell checks but not the loaders comes back as one line per mistake."""
+    real = workbook_read.build_pack
+    monkeypatch.setattr(workbook_read, "build_pack", lambda content, *args: real(spoiled(content), *args))
+    errors = refused(rules, exported(rules, tmp_path))
+    assert len(errors) == 3 and all("quy định không hợp lệ: " in e for e in errors), errors
+    for words in ("area must be rural or urban", "at_least must be 1 or more", "income_line.rural must be positive"):
+        assert any(e.endswith(words) for e in errors), errors

@@ -18,6 +18,7 @@ from typing import Any
 from core.classification.b1 import B1Table, b1_from_doc
 from core.classification.pack import RulePack, pack_from_doc
 from core.classification.screening import StopRule, stop_rule_from_doc
+from core.datafile import Errors
 from core.i18n import t
 from core.provenance import Provenance, parse_provenance
 from core.surveys.model import Survey
@@ -130,21 +131,28 @@ def build_pack(content: dict[str, Any], where: str, forms: dict[str, Survey], ph
                version: int = 0, signed: str = "") -> RulePack:
     """A RulePack from content, through the same loaders and checks as the YAML files, and
     compiled against every poverty form (so a table naming a question the form lacks is
-    refused here, not mid-survey). Raises DataFileError naming `where`."""
+    refused here, not mid-survey). Raises one DataFileError naming `where` that lists the
+    mistakes of every part (a part that failed is left out of the checks that need it)."""
+    errors = Errors()
     sources = content.get("sources") or {}
     for part in PARTS:  # each part's source is checked like a file's provenance block
-        parse_provenance(provenance_dict(sources.get(part) or {"status": "secondary", "source": ""}, signed), where)
-    b1 = None
+        with errors.catch():
+            parse_provenance(provenance_dict(sources.get(part) or {"status": "secondary", "source": ""}, signed),
+                             where)
+    b1 = stop_rule = None
     if content.get("b1") is not None:
-        b1_doc = {**content["b1"], "provenance": provenance_dict(sources["b1"], signed)}
-        b1 = b1_from_doc(b1_doc, where)
-    stop_rule = None
+        with errors.catch():
+            b1 = b1_from_doc({**content["b1"], "provenance": provenance_dict(sources["b1"], signed)}, where)
     if content.get("phieu_a") is not None:
-        rule_doc = {**content["phieu_a"], "provenance": provenance_dict(sources["phieu_a"], signed)}
-        stop_rule = stop_rule_from_doc(rule_doc, where, phieu_a_form)
+        with errors.catch():
+            rule_doc = {**content["phieu_a"], "provenance": provenance_dict(sources["phieu_a"], signed)}
+            stop_rule = stop_rule_from_doc(rule_doc, where, phieu_a_form)
     pack_doc = {**content["pack"], "provenance": provenance_dict(sources["chung"], signed)}
-    pack = pack_from_doc(pack_doc, where, b1=b1, stop_rule=stop_rule, version=version)
-    for survey in forms.values():
-        if survey.purpose == "poverty":
-            pack.compiled(survey)
+    with errors.catch():
+        pack = pack_from_doc(pack_doc, where, b1=b1, stop_rule=stop_rule, version=version)
+        if not errors:  # a rule is compiled against the forms once every part of it read
+            for survey in forms.values():
+                if survey.purpose == "poverty":
+                    pack.compiled(survey)
+    errors.raise_any()
     return pack

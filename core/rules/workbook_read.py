@@ -159,7 +159,8 @@ def read_workbook(path: Path, current: dict[str, Current], forms: dict[str, Surv
     try:
         built = build_pack(content, f"workbook:{sha[:16]}", forms, phieu_a_form)
     except DataFileError as exc:  # what the cell checks above let through, said as the loaders say it
-        raise WorkbookRefused([CellError(general.name, None, None, t("rw_err_loader", detail=exc.detail))]) from exc
+        raise WorkbookRefused([CellError(general.name, None, None, t("rw_err_loader", detail=one.detail))
+                               for one in exc.errors]) from exc
     return Reading(pack["id"], content, sha, built)
 
 
