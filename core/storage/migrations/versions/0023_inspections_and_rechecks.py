@@ -1,6 +1,6 @@
 """inspections, re-checks and their written sections
 
-Revision ID: 0020
+Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-06 23:40:00
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0020'
+revision = '0023'
 down_revision = '0022'
 branch_labels = None
 depends_on = None
