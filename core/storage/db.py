@@ -89,7 +89,13 @@ class Database:
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             self.sqlite_path = Path(parsed.database)
             self.sqlite_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                # errors must not carry bound values into logs: they are names, ID numbers, incomes
+        if not self.is_sqlite:
+            # PostgreSQL's JIT compiles a query whose estimated cost is high; the report tables'
+            # dozens of SUM(CASE ...) with EXISTS compile for seconds to save milliseconds
+            # (Biểu 7.10: 5 s with JIT, 17 ms without, bench/curve.py). Nothing here gains from it.
+            settings = engine_kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})
+            settings.setdefault("jit", "off")
+        # errors must not carry bound values into logs: they are names, ID numbers, incomes
         engine_kwargs.setdefault("hide_parameters", True)
         if parsed.drivername == "sqlite+aiosqlite":  # one thread trip per statement (sqlite_driver.py)
             parsed = parsed.set(drivername=f"sqlite+{sqlite_driver.DRIVER}")
