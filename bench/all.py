@@ -10,10 +10,17 @@
    report process as the bot does it, and, for comparison, on the bot's own event loop;
 4. broadcast pacing: 500 group notices through the scheduler's outbox against a fake that
    enforces Telegram's limits (30 messages/s, 20 per minute per group);
-5. report generation for a province of 200,000 households (bench/reports.py), every list.
+5. report generation for a province of 200,000 households (bench/reports.py), every list;
+6. the cost curve on PostgreSQL for --sizes households (bench/curve.py): every table and list,
+   /tiendo, the web overview, answer latency while the largest list is built;
+7. the in-process profile of one answer (bench/answer.py): CPU, statements and commits per answer;
+8. the web view on PostgreSQL (bench/webview.py): the province overview uncached, beside the goal;
+9. the settle window (bench/settle.py): updates out of order by 0-500 ms, how many are applied
+   out of order (or refused as late) at each window.
 
-    .venv/bin/python -m bench.all                     # everything (about 8 minutes on 2 cores)
-    .venv/bin/python -m bench.all --households 20000  # a smaller province for the reports
+    .venv/bin/python -m bench.all                     # everything (about an hour on 2 cores, 2M included)
+    .venv/bin/python -m bench.all --households 20000 --sizes 20000,200000  # quicker
+    .venv/bin/python -m bench.all --sections 178      # the issue-25 chat figures and the web view
 """
 
 from __future__ import annotations
@@ -37,9 +44,16 @@ from sqlalchemy import select, update
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+from bench.answer import profiles as answer_profiles
+from bench.curve import SIZES
+from bench.curve import run as run_curve
 from bench.dataset import seed
 from bench.reports import pg_database
 from bench.reports import run as run_reports
+from bench.settle import DEFAULT as DEFAULT_SETTLE
+from bench.settle import report as settle_report
+from bench.settle import run as run_settle
+from bench.webview import run as run_webview
 from bot.app import ChatApp, build_app
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_http import AiohttpRequest
@@ -329,12 +343,13 @@ async def chat_throughput(tmp: Path, runs: int = RUNS) -> None:
                   f"{med[key] / med['echo_aio']:4.0%} of the aiohttp echo (goal 25% at 20 users)")
 
 
-async def main_async(households: int, skip_reports: bool, sections: str = "12345") -> None:
+async def main_async(households: int, skip_reports: bool, sections: str = "123456789",
+                     sizes: tuple[int, ...] = SIZES, runs: int = RUNS) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="rasoat-bench-"))
     print(f"rasoat benchmark, {datetime.now():%Y-%m-%d %H:%M}, {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
     if "1" in sections:
-        await chat_throughput(tmp)
+        await chat_throughput(tmp, runs)
     if "2" in sections:
         await several_workers(tmp)
     if "3" in sections:
@@ -354,6 +369,21 @@ async def main_async(households: int, skip_reports: bool, sections: str = "12345
                                                      "ds_mstb", "ds_bhyt"])
         # in a small process of its own: a child's peak memory counts its parent's pages at the fork
         subprocess.run([sys.executable, "-m", "bench.sheet_writer"], check=True)
+    if "6" in sections:
+        print()
+        await run_curve(list(sizes))
+    if "7" in sections:
+        print("\n7. in-process profile of one answer (ChatApp.handle, no network; CPU of this process)")
+        for profile in await answer_profiles():
+            print(*profile.lines(), sep="\n")
+    if "8" in sections:
+        print(f"\n8. web view, {households:,} households on PostgreSQL (issue 24)")
+        await run_webview(households, "200")
+    if "9" in sections:
+        print("\n9. settle window: pairs of one chat's updates, the earlier one 0-500 ms after the later "
+              "(Telegram webhook, inbox, PostgreSQL)")
+        for result in await run_settle([0.0, DEFAULT_SETTLE, 0.25, 0.5], 200):
+            print(*settle_report(result), sep="\n")
 
 
 async def several_workers(tmp: Path) -> None:
@@ -369,9 +399,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--households", type=int, default=200_000)
     parser.add_argument("--skip-reports", action="store_true")
-    parser.add_argument("--sections", default="12345", help="which sections to run, e.g. 1 or 15")
+    parser.add_argument("--sections", default="123456789", help="which sections to run, e.g. 1 or 15")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
+                        help="section 6: households per province size, comma-separated")
+    parser.add_argument("--runs", type=int, default=RUNS, help="section 1: runs of each configuration")
     args = parser.parse_args()
-    asyncio.run(main_async(args.households, args.skip_reports, args.sections))
+    sizes = tuple(int(n) for n in args.sizes.split(","))
+    asyncio.run(main_async(args.households, args.skip_reports, args.sections, sizes, args.runs))
 
 
 if __name__ == "__main__":

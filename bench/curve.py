@@ -7,7 +7,7 @@ bench/dataset.py with review rows (COPY batches), then at province level
 - village heads' answer latency (p50/p95) while the largest list (ds_bhyt) is built in the
   report process, as the bot builds it.
 
-    .venv/bin/python -m bench.curve                          # 20k, 200k, 2M (2M: about 15 minutes)
+    .venv/bin/python -m bench.curve                          # 20k, 200k, 2M (2M alone: about 30 minutes)
     .venv/bin/python -m bench.curve --sizes 20000 200000
     .venv/bin/python -m bench.all --sections 6 --sizes 20000,200000,2000000
 """
