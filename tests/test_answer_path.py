@@ -117,7 +117,9 @@ async def test_an_answer_costs_at_most_five_statements(service: ChatApp) -> None
         per_answer.append(len(counted))
         counted.clear()
         assert await cursor(service, head) != key
-    assert max(per_answer[1:]) <= 5, per_answer  # the first answer also reads the answers once
+    # issue 25: at most 4 on PostgreSQL (the answer and its audit row are one statement there);
+    # the first answer may also read the village's parent units once per worker
+    assert max(per_answer[1:]) <= (5 if service.db.is_sqlite else 4), per_answer
     async with service.db.read() as s:
         household = (await s.scalars(select(Household))).one()
         assert household.revision == 7
