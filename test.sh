@@ -2,7 +2,7 @@
 # Set up (first time) and run the whole test suite: lint, a dependency audit when the
 # vulnerability database can be reached, then pytest on SQLite and, when the server answers
 # (required when CI=true), on PostgreSQL at 127.0.0.1:5432 (database `test`).
-# Dependencies come pinned, with hashes, from requirements-dev.lock (README "Dependencies").
+# Dependencies come pinned, with hashes, from requirements-dev.lock (docs/deployment.md "Dependencies").
 set -euo pipefail
 cd "$(dirname "$0")"
 PY="${PYTHON:-python3}"

@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
@@ -96,13 +97,15 @@ class ChatApp:
 
     async def handle(self, chat: ChatRef, incoming: Incoming) -> Reply:
         try:
+            prepare = self.router.preparation(incoming)
+            prepared = await prepare(incoming) if prepare is not None else None
             try:
-                return await self._handle(chat, incoming, cached=True)
+                return await self._handle(chat, incoming, cached=True, prepared=prepared)
             except _Skipped:  # another worker applied this inbox row, or an older one came in first
                 return Reply([], duplicate=True)
             except StaleUser:  # the cached user was disabled, moved or given another role
                 self._users.pop((chat.channel, chat.user_external_id))
-                return await self._handle(chat, incoming, cached=False)
+                return await self._handle(chat, incoming, cached=False, prepared=prepared)
         except Exception as exc:
             # An update seen before fails its journal INSERT (or whatever its second run tripped
             # on): its transaction is rolled back and it gets the stored reply.
@@ -115,21 +118,32 @@ class ChatApp:
                 exc, IntegrityError) else "error", incoming.update_id, chat.channel, chat.chat_id)
             return Reply([OutMessage(t("internal_error"))])
 
-    async def _handle(self, chat: ChatRef, incoming: Incoming, cached: bool) -> Reply:
+    async def _handle(self, chat: ChatRef, incoming: Incoming, cached: bool, prepared: Any = None) -> Reply:
         claim = inbox.CURRENT.get()
         async with self.db.transaction() as s:
-            if claim is not None and not await inbox.take(s, claim):
+            taken = await inbox.take(s, claim) if claim is not None else inbox.Taken.APPLY
+            if taken is inbox.Taken.GONE:
+                assert claim is not None
                 claim.skipped = True
                 raise _Skipped
             record = journal.claim(chat, incoming.update_id)
-            user, unchecked = await self._sender(s, chat, cached)
-            ctx = Ctx(self.data, self.router, s, chat, incoming, user, user_unchecked=unchecked)
-            messages = await self.router.dispatch(ctx)
-            if ctx.user_unchecked:  # no handler statement re-read the cached user's row: read it now
-                await self._check_user(s, ctx)
-            await journal.store(s, record, messages)
+            if taken is inbox.Taken.LATE:  # applied to the current question, it would answer the wrong one
+                late = [OutMessage(t("wk_late_update"))]
+                await journal.store(s, record, late)  # a redelivery of it gets the same answer
+            else:
+                user, unchecked = await self._sender(s, chat, cached)
+                ctx = Ctx(self.data, self.router, s, chat, incoming, user, user_unchecked=unchecked,
+                          prepared=prepared)
+                messages = await self.router.dispatch(ctx)
+                if ctx.user_unchecked:  # no handler statement re-read the cached user's row: read it now
+                    await self._check_user(s, ctx)
+                await journal.store(s, record, messages)
         if claim is not None:
             claim.committed = True
+        if taken is inbox.Taken.LATE:
+            log.warning("%s chat %s: update %s came after a newer one had been applied; refused",
+                        chat.channel, chat.chat_id, incoming.update_id)
+            return Reply(late, refused=True)  # a pressed button shows no answer that was not applied
         if ctx.user is not None and not chat.is_group and not inspect(ctx.user).unloaded:
             self._users.put((chat.channel, chat.user_external_id), ctx.user)
         for done in ctx.after_commit:
@@ -184,4 +198,7 @@ async def build_app(settings: Settings, db: Database | None = None) -> ChatApp:
     plans = await prepare_store(db, settings, data)
     async with db.transaction() as s:
         await sync_admins(s, settings.admin_ids)  # admin rights follow *_ADMIN_IDS at every start
-    return ChatApp(db, settings, data.forms, data.packs, data.reports, plans)
+    app = ChatApp(db, settings, data.forms, data.packs, data.reports, plans)
+    async with db.read() as s:  # the versions the province signed are in force from the start
+        await app.data.refresh_rules(s)
+    return app

@@ -22,8 +22,10 @@ from core.chat.messages import ChatRef, Command, Incoming
 from core.classification.pack import RulePack
 from core.config import Settings
 from core.plans.model import Plan
+from core.procedure.screening import phieu_a
 from core.procedure.standards import REVIEW_YEARS, ReviewYears, Standard, load_review_years, standard_for
 from core.reports.build import Catalogue
+from core.rules.versions import Rules
 from core.storage.cache import AnswerCache
 from core.storage.db import Database
 from core.storage.models import Unit, User
@@ -61,15 +63,26 @@ class AppData:
     clock: Callable[[], datetime]
     answers: AnswerCache = field(default_factory=AnswerCache)
     review_years: ReviewYears | None = None  # which standard each review year applies
+    rules: Rules = field(init=False)  # the packs in force: the newest signed version, else the YAML
 
     def __post_init__(self) -> None:
         if self.review_years is None:  # checked at start-up with file and line, like every data file
             path = self.settings.review_years_file or REVIEW_YEARS
             self.review_years = load_review_years(self.packs, path)
+        form, stop_rule = phieu_a()
+        self.rules = Rules(self.packs, self.forms, form, stop_rule)
+        self.packs = self.rules.in_force()
+
+    async def refresh_rules(self, s: AsyncSession) -> None:
+        """Take the versions the province signed since (on this worker or another)."""
+        if await self.rules.refresh(s):
+            self.packs = self.rules.in_force()
 
     async def standard(self, s: AsyncSession, review_year: int) -> Standard:
-        """The standard a review year applies (the province's recorded override first)."""
+        """The standard a review year applies (the province's recorded override first), with
+        the pack's newest signed version: asked on each classification."""
         assert self.review_years is not None
+        await self.refresh_rules(s)
         return await standard_for(s, self.review_years, self.packs, review_year)
 
 
@@ -90,6 +103,7 @@ class Ctx:
     wakes: set[str] = field(default_factory=set)  # workers to wake after the commit ("reports")
     after_commit: list[Callable[[], None]] = field(default_factory=list)  # e.g. cache writes
     memo: dict[str, Any] = field(default_factory=dict)  # rows a handler already read in this transaction
+    prepared: Any = None  # what the route's `prepare` made of the update's file, before the transaction
     # the user came from the worker's cache: some statement of this transaction must re-read
     # its row (check_user) before the commit, or the app does
     user_unchecked: bool = False

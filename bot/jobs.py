@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -56,39 +57,49 @@ class ReportWorker:
                 messages = await self._build(job)
             except Exception as exc:
                 log.exception("report job %s (%s) failed", job.id, job.report_id)
-                await jobs.finish(self.app.db, job.id, jobs.FAILED, type(exc).__name__)
-                await self.send(job.chat_id, [OutMessage(t("report_failed"))])
+                if await jobs.fail(self.app.db, job, type(exc).__name__):  # else a later attempt holds it
+                    await self.send(job.chat_id, [OutMessage(t("report_failed"))])
                 return True
-            await jobs.built(self.app.db, job.id, messages, self.lease)
+            if messages is None:  # the lease ran out and another worker holds the job: it sends
+                log.warning("report job %s: lease lost while building; its files were dropped", job.id)
+                return True
         await self.send(job.chat_id, messages)
         await jobs.finish(self.app.db, job.id)
         return True
 
-    async def _build(self, job: jobs.Claimed) -> list[OutMessage]:
+    async def _build(self, job: jobs.Claimed) -> list[OutMessage] | None:
+        """The job's messages, its files published (core/reports/jobs.py); None if another
+        worker took the job meanwhile (this build's files are dropped)."""
         data = self.app.data
-        renew = asyncio.create_task(self._keep_lease(job.id))
+        reports = data.settings.data_dir / "reports"
+        staged = jobs.staging(reports, job)
+        renew = asyncio.create_task(self._keep_lease(job.id, job.attempt))
         try:
             async with data.db.read() as s:
                 unit = await s.get(Unit, job.unit_id)
                 assert unit is not None
                 basis = await default_basis(s, unit, job.year)
             # in the report process (core/reports/offload.py): the chat goes on meanwhile
-            files, _pid = await build_elsewhere(data.db.url, job.report_id, job.unit_id, job.year,
-                                                data.settings.data_dir / "reports", stage=basis.stage,
-                                                data_dir=data.settings.data_dir, data_key=data.settings.data_key)
+            files, _pid = await build_elsewhere(data.db.url, job.report_id, job.unit_id, job.year, staged,
+                                                stage=basis.stage, data_dir=data.settings.data_dir,
+                                                data_key=data.settings.data_key)
+            caption = t("report_ready", report=data.reports.title(job.report_id, job.year, basis), unit=unit.name,
+                        year=job.year)
+            if job.report_id in data.reports.tables:
+                caption += "\n" + basis.line()
+            folder = jobs.published(reports, job.id)
+            messages = [OutMessage(caption, document=str(folder / files[0].name))]
+            # the chart's rule in its caption too: the same rates as the table, units without a count left out
+            messages += [OutMessage(t("report_chart", unit=unit.name) + "\n" + t("chart_caption"),
+                                    photo=str(folder / f.name)) for f in files[1:]]
+            if await jobs.publish(data.db, job, staged, folder, messages, self.lease):
+                return messages
+            return None
         finally:
             renew.cancel()
-        caption = t("report_ready", report=data.reports.title(job.report_id, job.year, basis), unit=unit.name,
-                    year=job.year)
-        if job.report_id in data.reports.tables:
-            caption += "\n" + basis.line()
-        messages = [OutMessage(caption, document=str(files[0]))]
-        # the chart's rule in its caption too: the same rates as the table, units without a count left out
-        messages += [OutMessage(t("report_chart", unit=unit.name) + "\n" + t("chart_caption"), photo=str(f))
-                     for f in files[1:]]
-        return messages
+            shutil.rmtree(staged, ignore_errors=True)  # gone already once published
 
-    async def _keep_lease(self, job_id: int) -> None:
+    async def _keep_lease(self, job_id: int, attempt: int) -> None:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
-            await jobs.renew(self.app.db, job_id, self.lease)
+            await jobs.renew(self.app.db, job_id, self.lease, attempt)

@@ -12,20 +12,21 @@ command (an answer), a pressed answer button, and a file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from bot.context import Ctx
 from bot.conversations import session, survey
-from bot.handlers import accounts, guide, people, plans, reports, rules, web
+from bot.handlers import accounts, guide, people, plans, reports, rules, rules_workbook, signing, web
 from bot.handlers.procedure import applications, checks, decision, evidence, listing, meeting, status
 from bot.routes import FILE, HEADS, LOCATION, PHOTO, PRESS, TEXT, Await, Route, Where
 from core.access import STAFF, Role
 from core.chat import payloads
 from core.chat.commands import command_names, parse_command, slash
-from core.chat.messages import Command, OutMessage
+from core.chat.messages import Command, Incoming, OutMessage
 from core.i18n import t
 
-FILE_COMMANDS = ("import_list",)  # commands whose file comes as the caption's attachment
+FILE_COMMANDS = ("import_list", "rules_import")  # commands whose file comes as the caption's attachment
 
 ROUTES: tuple[Route, ...] = (
     *accounts.REGISTRATION,  # all a stranger may send
@@ -37,6 +38,8 @@ ROUTES: tuple[Route, ...] = (
     *reports.ROUTES,  # reports, and the plan's report requests
     *plans.ROUTES,
     *rules.ROUTES,  # which standard the review applies (core/procedure/standards.py)
+    *rules_workbook.ROUTES,  # the rules workbook the province signs (core/rules/)
+    *signing.ROUTES,  # provisional rules and signed versions (core/procedure/provisional.py, rules_signed.py)
     # the review procedure, one module per step (bot/handlers/procedure/)
     *listing.ROUTES,
     *applications.ROUTES,
@@ -97,6 +100,15 @@ class Router:
         return sorted((names - words) | (words - names - {"unknown"}))
 
     # ----- dispatch ---------------------------------------------------------------------------
+
+    def preparation(self, incoming: Incoming) -> Callable[[Incoming], Awaitable[Any]] | None:
+        """The blocking work a file command does before its transaction (Route.prepare)."""
+        if incoming.document is None:
+            return None
+        caption = parse_command(incoming.text or "")
+        if caption is None or caption.name not in FILE_COMMANDS:
+            return None
+        return self.routes[caption.name].prepare
 
     def resolve(self, ctx: Ctx) -> tuple[Route | None, Command | None]:
         """Which row an update reaches: (route, command); (None, command) for an unknown

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from enum import Flag, auto
+from typing import Any
 
 from bot.context import Ctx
 from core.access import ALL_ROLES, Role
-from core.chat.messages import OutMessage
+from core.chat.messages import Incoming, OutMessage
 
 
 class Where(Flag):
@@ -42,6 +43,10 @@ class Route:
     denied: str = "not_allowed"  # locale key said to a role outside `roles`
     elsewhere: str | None = None  # locale key said when sent where it does not work
     menu: bool = False  # offered in the platform's command menu
+    # long work on the update's file (reading an import file), awaited before the update's
+    # transaction starts, so SQLite's one writer does not wait on it (the work itself runs
+    # elsewhere, off the event loop); the handler finds its result in `ctx.prepared`
+    prepare: Callable[[Incoming], Awaitable[Any]] | None = None
 
     @property
     def is_command(self) -> bool:

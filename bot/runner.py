@@ -26,6 +26,7 @@ from bot.app import ChatApp
 from bot.jobs import ReportWorker
 from core import inbox, journal
 from core.chat.messages import ChatRef, Incoming, OutMessage, Reply
+from core.inbox_counter import Gate
 
 log = logging.getLogger(__name__)
 
@@ -89,23 +90,36 @@ class Runner:
         self._background: list[asyncio.Task[Any]] = []
         self._draining: dict[str, asyncio.Lock] = {}
         self._apply: Apply | None = None
+        self.gate: Gate | None = None  # the bot-wide update counter, on channels that have one
 
     async def start(self) -> None:
         self._background = [asyncio.create_task(self._redeliver()), asyncio.create_task(self.reports.run())]
 
     # ----- the inbox (webhook mode, any number of workers: core/inbox.py) ----------------------
 
-    def use_inbox(self, apply: Apply) -> None:
+    def use_inbox(self, apply: Apply, counted: bool = False) -> None:
         """Apply committed webhook updates through `apply` (the channel's translation of a raw
-        update), and look every INBOX_SWEEP seconds for rows a dead worker left."""
+        update), and look every INBOX_SWEEP seconds for rows a dead worker left. `counted`: the
+        platform numbers every update of the bot one after the other (Telegram's update_id), so
+        a chat's order waits for the counter (core/inbox_counter.py), not for a settle window."""
         self._apply = apply
+        if counted:
+            self.gate = Gate(self.app.db, self.channel.name, self.app.settings.inbox_gap_wait)
         self._background.append(asyncio.create_task(self._sweep()))
 
     async def receive(self, chat_id: str, update_id: str, seq: int, payload: dict[str, Any]) -> None:
         """Commit a webhook update, then apply this chat's waiting updates in order; returns once
         the update has been applied (here or by another worker)."""
-        await inbox.add(self.app.db, self.channel.name, chat_id, update_id, seq, payload)
+        await inbox.add(self.app.db, self.channel.name, chat_id, update_id, seq, payload, counted=self.gate is not None)
+        if self.gate is not None:
+            self.gate.committed(seq)
         await self.drain(chat_id)
+
+    async def count(self, seq: int) -> None:
+        """A counted update with no chat (nothing to order): its id still fills the counter."""
+        if self.gate is not None:
+            await inbox.count(self.app.db, self.channel.name, seq)
+            self.gate.committed(seq)
 
     async def drain(self, chat_id: str) -> None:
         lock = self._draining.setdefault(chat_id, asyncio.Lock())
@@ -119,14 +133,18 @@ class Runner:
 
     async def _apply_oldest(self, chat_id: str) -> bool:
         """Apply the chat's oldest row; False when none is left."""
-        db, settle = self.app.db, self.app.settings.inbox_settle
+        db, settle, gate = self.app.db, self.app.settings.inbox_settle, self.gate
         row = await inbox.oldest(db, self.channel.name, chat_id)
         if row is None:
             return False
-        if row.age < settle:  # an earlier update of this chat may still be on the wire
+        if gate is not None:
+            if not gate.passed(row.seq):  # a smaller update id is not committed yet: it may be this chat's
+                await gate.wait(row.seq, row.age)
+                return True  # look again: an earlier update of this chat may have come in meanwhile
+        elif row.age < settle:  # no counter: an earlier update of this chat may still be on the wire
             await asyncio.sleep(settle - row.age)
             return True
-        claim = inbox.Claim(row.id, self.channel.name, chat_id, row.seq)
+        claim = inbox.Claim(row.id, self.channel.name, chat_id, row.seq, counted=gate is not None)
         token = inbox.CURRENT.set(claim)
         try:
             assert self._apply is not None, "use_inbox first"
@@ -141,6 +159,8 @@ class Runner:
         while True:
             await asyncio.sleep(INBOX_SWEEP)
             try:
+                if self.gate is not None:
+                    await self.gate.store()
                 for chat_id in await inbox.waiting_chats(self.app.db, self.channel.name,
                                                          timedelta(seconds=INBOX_ORPHAN_AFTER)):
                     if chat_id not in self._draining:

@@ -11,7 +11,7 @@ connections once stopped the webhook. Three limits hold it:
 * connection cap: beyond `max_connections` open connections, the oldest connection that is not
   being served is closed to make room, so idle sockets cannot lock out a real request.
 
-In production run it behind a reverse proxy (nginx, README) that buffers requests and terminates
+In production run it behind a reverse proxy (nginx, docs/deployment.md) that buffers requests and terminates
 TLS; these limits are the last line when it is exposed directly.
 """
 

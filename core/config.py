@@ -40,7 +40,8 @@ class Settings:
     reply_hours: float = 48.0  # stored replies are blanked after this (redelivery looks back 24 h)
     retention_days: float = 14.0  # processed-update records and finished outbox rows are deleted after this
     data_key: str | None = None  # key(s) sealing ID numbers and phones; else RASOAT_DATA_DIR/.data_key
-    inbox_settle: float = 0.1  # seconds a webhook update waits for a chat's earlier ones still on the wire
+    inbox_settle: float = 0.1  # seconds a Zalo webhook update waits for a chat's earlier ones still on the wire
+    inbox_gap_wait: float = 5.0  # seconds a Telegram update waits for a smaller update id that has not come
     review_years_file: Path | None = None  # the review-year rule; default core/procedure/files/review_years.yaml
 
     @classmethod
@@ -89,6 +90,7 @@ class Settings:
             retention_days=_at_least(env, "RASOAT_RETENTION_DAYS", "14", 2),
             data_key=env.get("RASOAT_DATA_KEY") or None,
             inbox_settle=float(env.get("RASOAT_INBOX_SETTLE", "0.1")),
+            inbox_gap_wait=float(env.get("RASOAT_INBOX_GAP_WAIT", "5")),
             review_years_file=Path(env["RASOAT_REVIEW_YEARS"]) if env.get("RASOAT_REVIEW_YEARS") else None,
         )
 

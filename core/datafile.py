@@ -1,26 +1,95 @@
 """Loading of the project's versioned data files (forms, rule packs, locales).
 
 Officials edit these files by hand, so every error must say which file and which line
-is wrong; that is why mappings keep the line they were read from.
+is wrong; that is why mappings keep the line they were read from. A loader reports every
+mistake of a file at once (`Errors`), as XLSForm checkers do, so an official fixes a form in
+one round instead of one restart per typo.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 
 class DataFileError(ValueError):
-    """A data file is malformed; the message names the file and the line."""
+    """A data file is malformed; the message names the file and the line. `errors` is every
+    single mistake it stands for (itself, or all of a file's when several were found)."""
 
     def __init__(self, path: str | Path, line: int | None, message: str) -> None:
         self.path = str(path)
         self.line = line
         self.detail = message
+        self.errors: tuple[DataFileError, ...] = (self,)
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {message}")
+
+    @staticmethod
+    def of(errors: Iterable[DataFileError]) -> DataFileError:
+        """One error for several: the single one itself, else one listing each by file and line.
+        `path` and `line` are the first's (by file, then line), so a caller that points at one
+        place points at the first to fix."""
+        found: dict[str, DataFileError] = {}
+        for error in errors:
+            for one in error.errors:
+                found.setdefault(str(one), one)
+        ordered = sorted(found.values(), key=lambda e: (e.path, e.line or 0))
+        if len(ordered) == 1:
+            return ordered[0]
+        return DataFileErrors(tuple(ordered))
+
+
+class DataFileErrors(DataFileError):
+    """Several mistakes, one per line of the message, each with its file and line."""
+
+    def __init__(self, errors: tuple[DataFileError, ...]) -> None:
+        super().__init__(errors[0].path, errors[0].line, "\n".join(str(e) for e in errors))
+        self.errors = errors
+        self.args = (f"{len(errors)} errors:\n" + "\n".join(f"  {e}" for e in errors),)
+
+
+class Errors:
+    """The mistakes found so far while loading; `raise_any` reports them all in one error.
+
+    A loader wraps each independent check (a question, a column, a plan phase) in `catch()` or
+    parses a list with `each()`, so one bad row does not hide the next; a check that cannot go on
+    without what failed before it (no mapping at all, say) still raises at once."""
+
+    def __init__(self) -> None:
+        self.found: list[DataFileError] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.found)
+
+    def add(self, error: DataFileError) -> None:
+        self.found.extend(error.errors)
+
+    @contextmanager
+    def catch(self) -> Iterator[None]:
+        """Record a DataFileError raised in the block instead of letting it stop the load."""
+        try:
+            yield
+        except DataFileError as exc:
+            self.add(exc)
+
+    def each(self, items: Iterable[T], parse: Callable[[T], R]) -> list[R]:
+        """`parse` of every item that parses; the errors of the others are recorded."""
+        out: list[R] = []
+        for item in items:
+            with self.catch():
+                out.append(parse(item))
+        return out
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise DataFileError.of(self.found)
 
 
 class LineDict(dict):
@@ -70,12 +139,13 @@ def load_yaml(path: str | Path) -> Any:
         raise DataFileError(path, line, f"YAML error: {exc.problem or exc}") from exc
 
 
-def load_mapping(path: str | Path, allowed: set[str], what: str) -> LineDict:
-    """A data file whose top level is a mapping with known keys (forms, packs, reports)."""
+def load_mapping(path: str | Path, allowed: set[str], what: str, errors: Errors | None = None) -> LineDict:
+    """A data file whose top level is a mapping with known keys (forms, packs, reports); with
+    `errors`, unknown keys are recorded there and the load goes on."""
     doc = load_yaml(path)
     if not isinstance(doc, dict):
         raise DataFileError(path, None, f"{what} must be a mapping")
-    check_keys(doc, allowed, path)
+    check_keys(doc, allowed, path, errors)
     return doc
 
 
@@ -96,13 +166,17 @@ def require(node: Any, key: str, path: str | Path, kind: type | tuple[type, ...]
     return value
 
 
-def check_keys(node: dict, allowed: set[str], path: str | Path) -> None:
-    """Reject unknown keys so that a typo in a data file is not silently ignored."""
+def check_keys(node: dict, allowed: set[str], path: str | Path, errors: Errors | None = None) -> None:
+    """Reject unknown keys so that a typo in a data file is not silently ignored; with `errors`,
+    record it there (the known keys can still be read) instead of raising."""
     unknown = sorted(set(node) - allowed)
     if unknown:
-        raise DataFileError(
+        error = DataFileError(
             path, line_of(node), f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
         )
+        if errors is None:
+            raise error
+        errors.add(error)
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.classification.classify import Classification
 from core.classification.pack import RulePack
+from core.classification.provisional import result_parts
 from core.storage.models import Household, Unit, utcnow
 from core.units.tree import UnitTree
 
@@ -42,7 +43,8 @@ def deprivation_mask(numbers: Iterable[int]) -> int:
 
 
 def record_classification(household: Household, result: Classification, pack: RulePack,
-                          outputs: Mapping[str, Any], prior_classes: Mapping[str, str]) -> None:
+                          outputs: Mapping[str, Any], prior_classes: Mapping[str, str],
+                          purpose: str = "poverty") -> None:
     """Write a submitted household's classification and report columns.
 
     `prior_classes` maps the form's answer for the start-of-period status to a PriorClass
@@ -51,19 +53,29 @@ def record_classification(household: Household, result: Classification, pack: Ru
     household.status = Status.SUBMITTED
     household.submitted_at = household.updated_at = utcnow()
     household.reopened_at = household.reopened_by = household.reopen_reason = None
+    record_result(household, result, pack, purpose)
+    prior = outputs.get("prior_class")
+    household.prior_class = prior_classes.get(prior) if isinstance(prior, str) else None
+    household.ethnicity = outputs.get("ethnicity")
+    count = outputs.get("member_count")
+    household.member_count = count if isinstance(count, int) else None
+
+
+def record_result(household: Household, result: Classification, pack: RulePack, purpose: str = "poverty") -> None:
+    """The result's columns and the rules that produced it (pack id, version, digest, and
+    whether any rule it used is provisional); re-scoring under a signed version writes these
+    alone (core/procedure/rescoring.py)."""
     household.outcome = result.outcome.value
     household.pack_id = pack.id
+    household.pack_version = pack.version
+    household.pack_digest = pack.digest
+    household.provisional = bool(result_parts(pack, result, purpose))
     household.income_per_capita = result.income_per_capita
     household.b1_score = result.b1_score
     numbers = sorted(i.number for i in result.deprived)
     household.deprived_count = len(numbers)
     household.deprived = numbers
     household.deprived_mask = deprivation_mask(numbers)
-    prior = outputs.get("prior_class")
-    household.prior_class = prior_classes.get(prior) if isinstance(prior, str) else None
-    household.ethnicity = outputs.get("ethnicity")
-    count = outputs.get("member_count")
-    household.member_count = count if isinstance(count, int) else None
 
 
 async def households_in(session: AsyncSession, unit: Unit, limit: int = 20, drafts_only: bool = False,

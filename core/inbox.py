@@ -1,7 +1,7 @@
 """The inbox: how several workers serve one bot without reordering a chat's updates.
 
 A webhook update is committed here before the platform hears 200 (so it is durable), then
-applied by whichever worker holds the chat's lock, oldest first (the platform's update id).
+applied by whichever worker holds the chat's lock, oldest first (the platform's order: `seq`).
 The lock is taken inside the transaction that applies the update, and the row is deleted in
 that same transaction: an update is applied once, and never before an earlier one of its chat
 that has already been committed. `FOR UPDATE` on the conversation serialises transactions but
@@ -9,16 +9,23 @@ not their order; this gives the order.
 
 - PostgreSQL: `pg_advisory_xact_lock(hashtext('channel:chat'))`, released at commit.
 - SQLite: `BEGIN IMMEDIATE` already makes every writing transaction, in any process, one at a
-  time; the oldest-first check does the rest.
+  time; the oldest-first check does the rest (and `rasoat run` refuses several workers on it).
 
-An update committed a moment after a later one of the same chat (two webhook calls racing)
-would still be overtaken, so a row is applied only once it is `settle` seconds old
-(RASOAT_INBOX_SETTLE, 0.1 s): by then an earlier update on the wire has been committed too.
+What decides that an earlier update is not still on its way:
+- Telegram: the bot-wide counter (core/inbox_counter.py): an update is applied only once every
+  smaller update id has been committed. Timing plays no part unless an id never comes.
+- Zalo, which numbers nothing: a row is applied once it is `settle` seconds old
+  (RASOAT_INBOX_SETTLE, 0.1 s), ordered by the message's date; equal dates in arrival order.
+
+Either way, the applying transaction also checks the chat's last applied `seq`
+(`inbox_applied`): an update older than it came after a newer one had been applied, and is
+refused with a message asking to send the answer again ("late"), journaled like any reply.
 """
 
 from __future__ import annotations
 
 import contextvars
+import enum
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,8 +35,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import inbox_counter
 from core.storage.db import Database
 from core.storage.models import InboxUpdate, utcnow
+from core.storage.models_inbox import InboxApplied
+from core.storage.sealed import open_blob, seal_blob
+
+COUNTER_RESET = timedelta(days=1)  # Telegram retries an update for a day; past that a smaller id is a new count
 
 
 @dataclass
@@ -40,8 +52,15 @@ class Claim:
     channel: str
     chat_id: str
     seq: int
+    counted: bool = False  # `seq` is a bot-wide counter that may start again (Telegram), not a date
     skipped: bool = False  # not the chat's oldest any more, or gone: apply nothing
     committed: bool = False  # the transaction that deleted it committed
+
+
+class Taken(enum.Enum):
+    APPLY = "apply"  # the chat's oldest, and not older than what the chat has applied
+    GONE = "gone"  # another worker took it, or an older one came in: apply nothing
+    LATE = "late"  # a newer update of the chat was applied first: refuse it, ask to send again
 
 
 CURRENT: contextvars.ContextVar[Claim | None] = contextvars.ContextVar("inbox_claim", default=None)
@@ -55,13 +74,23 @@ class Waiting:
     age: float  # seconds since it was committed
 
 
-async def add(db: Database, channel: str, chat_id: str, update_id: str, seq: int, payload: dict[str, Any]) -> None:
-    """Commit an update (a re-sent one is already there: nothing happens)."""
-    values = {"channel": channel, "chat_id": chat_id, "update_id": update_id, "seq": seq, "payload": payload,
-              "received_at": utcnow()}
+async def add(db: Database, channel: str, chat_id: str, update_id: str, seq: int, payload: dict[str, Any],
+              counted: bool = False) -> None:
+    """Commit an update (a re-sent one is already there: nothing happens); with `counted`, its
+    id is recorded in the bot-wide counter in the same transaction."""
+    values = {"channel": channel, "chat_id": chat_id, "update_id": update_id, "seq": seq,
+              "payload": seal_blob(db.session_info, payload), "received_at": utcnow()}  # it may carry an ID number
     async with db.transaction() as s:
         ins = (sqlite_insert if db.is_sqlite else pg_insert)(InboxUpdate).values(values)
         await s.execute(ins.on_conflict_do_nothing())
+        if counted:
+            await inbox_counter.seen(s, channel, seq)
+
+
+async def count(db: Database, channel: str, seq: int) -> None:
+    """Record the id of a counted update that has no chat to queue in (nothing to order)."""
+    async with db.transaction() as s:
+        await inbox_counter.seen(s, channel, seq)
 
 
 async def oldest(db: Database, channel: str, chat_id: str) -> Waiting | None:
@@ -71,7 +100,7 @@ async def oldest(db: Database, channel: str, chat_id: str) -> Waiting | None:
     if row is None:
         return None
     received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=utcnow().tzinfo)
-    return Waiting(row.id, row.seq, row.payload, (utcnow() - received).total_seconds())
+    return Waiting(row.id, row.seq, open_blob(db.session_info, row.payload), (utcnow() - received).total_seconds())
 
 
 async def lock_chat(session: AsyncSession, channel: str, chat_id: str) -> None:
@@ -79,14 +108,25 @@ async def lock_chat(session: AsyncSession, channel: str, chat_id: str) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"inbox:{channel}:{chat_id}"})
 
 
-async def take(session: AsyncSession, claim: Claim) -> bool:
-    """In the applying transaction: lock the chat, and delete the row if it is still the chat's
-    oldest. False: apply nothing (another worker took it, or an older one arrived)."""
+async def take(session: AsyncSession, claim: Claim) -> Taken:
+    """In the applying transaction: lock the chat, delete the row if it is still the chat's
+    oldest, and record its `seq` as the chat's last applied unless a newer one is there."""
     await lock_chat(session, claim.channel, claim.chat_id)
     first = select(InboxUpdate.id).where(InboxUpdate.channel == claim.channel, InboxUpdate.chat_id == claim.chat_id) \
         .order_by(InboxUpdate.seq, InboxUpdate.id).limit(1).scalar_subquery()
     gone = await session.execute(delete(InboxUpdate).where(InboxUpdate.id == claim.id, InboxUpdate.id == first))
-    return gone.rowcount == 1  # type: ignore[attr-defined]
+    if gone.rowcount != 1:  # type: ignore[attr-defined]
+        return Taken.GONE
+    now, table = utcnow(), InboxApplied.__table__
+    not_older = table.c.seq <= claim.seq  # equal: a Zalo date two messages share, or a re-sent update
+    if claim.counted:  # a last update of the chat from before the counter started again does not count
+        not_older = not_older | (table.c.at < now - COUNTER_RESET)
+    ins = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert)(InboxApplied)
+    upsert = ins.values(channel=claim.channel, chat_id=claim.chat_id, seq=claim.seq, at=now).on_conflict_do_update(
+        index_elements=[table.c.channel, table.c.chat_id], set_={"seq": claim.seq, "at": now},
+        where=not_older).returning(table.c.seq)
+    recorded = (await session.execute(upsert)).first()
+    return Taken.APPLY if recorded is not None else Taken.LATE
 
 
 async def discard(db: Database, claim: Claim) -> None:

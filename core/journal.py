@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import JSON, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.chat.messages import ChatRef, OutMessage
 from core.storage.db import Database
 from core.storage.models import ProcessedUpdate, utcnow
+from core.storage.sealed import open_blob, seal_blob
 
 DELIVERY_FLUSH = 1.0  # seconds between writes of delivery marks
 
@@ -56,13 +58,18 @@ async def store(session: AsyncSession, record: ProcessedUpdate, messages: Sequen
     record.reply = [m.to_json() for m in messages]
     conn = await session.connection()
     await conn.execute(_INSERT, {"channel": record.channel, "chat": record.chat_id, "uid": record.update_id,
-                                 "reply": record.reply, "at": utcnow()})
+                                 "reply": seal_blob(session.info, record.reply), "at": utcnow()})
+
+
+def reply_of(session: AsyncSession, row: ProcessedUpdate) -> list[dict[str, Any]] | None:
+    """The stored reply as sent (it is sealed at rest: it can show an ID number back)."""
+    return open_blob(session.info, row.reply)
 
 
 async def stored_reply(db: Database, chat: ChatRef, update_id: str) -> list[OutMessage] | None:
     async with db.read() as s:
         seen = await s.get(ProcessedUpdate, (chat.channel, chat.chat_id, update_id))
-        return None if seen is None else [OutMessage.from_json(m) for m in seen.reply or []]
+        return None if seen is None else [OutMessage.from_json(m) for m in reply_of(s, seen) or []]
 
 
 async def undelivered(db: Database, channel: str, older_than: timedelta,
@@ -74,7 +81,8 @@ async def undelivered(db: Database, channel: str, older_than: timedelta,
             ProcessedUpdate.channel == channel, ProcessedUpdate.delivered_at.is_(None),
             ProcessedUpdate.reply.is_not(None), ProcessedUpdate.at < now - older_than,
             ProcessedUpdate.at > now - newer_than).order_by(ProcessedUpdate.at))).all()
-    return [Undelivered(r.chat_id, r.update_id, [OutMessage.from_json(m) for m in r.reply or []]) for r in rows]
+        return [Undelivered(r.chat_id, r.update_id, [OutMessage.from_json(m) for m in reply_of(s, r) or []])
+                for r in rows]
 
 
 class DeliveryMarks:

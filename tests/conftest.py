@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.app import ChatApp, build_app
+from core import datafiles
+from core.classification.pack import load_packs
 from core.config import Settings
 from core.datafiles import DataFiles, load_data_files
 from core.storage.db import Database
 from tests.fake_telegram import FakeBotAPI
+from tests.rules import signed
 from tests.telegram_harness import harness, people  # noqa: F401 - fixtures: a running Telegram channel, its users
 
 PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -24,6 +27,24 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # checks the shipped rule, under which 2026 applies NĐ 351/2025).
 REVIEW_YEARS_ND07 = str(Path(__file__).parent / "data" / "review_years_nd07_2026.yaml")
 os.environ.setdefault("RASOAT_REVIEW_YEARS", REVIEW_YEARS_ND07)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signed_rules() -> Iterator[None]:
+    """The suite runs on the shipped rule packs as a province would after signing them: same
+    rules, every part official (tests/rules.py), still version 0 so that versions signed in a
+    test through the rules workbook count from 1 as they do in production, so the procedure's decision is not refused
+    for provisional rules. The shipped files stay provisional; tests of «TẠM TÍNH» and of the
+    refusal take `provisional_rules`."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(datafiles, "load_packs", lambda: [signed(p, version=0) for p in load_packs()])
+        yield
+
+
+@pytest.fixture
+def provisional_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped rule packs as they are (provisional); ask for it before `service`."""
+    monkeypatch.setattr(datafiles, "load_packs", load_packs)
 
 
 @pytest.fixture(scope="session")

@@ -41,16 +41,17 @@ CHILD = {"ho_ten": "Hoàng Văn An", "quan_he": "con", "gioi_tinh": "nam", "nam_
 POOR = {**BASE, "so_thanh_vien": "3", "nguon_nuoc": "song suoi", "nha_tieu": "6",
         "members": [{**HEAD, "co_bhyt": "không"}, ADULT, {**CHILD, "dang_di_hoc": "không"}]}
 # 115 + fridge 15 + washing machine 10 = 140, exactly at the rural line, 1 deprivation: near-poor.
-NEAR_POOR = {**BASE, "so_thanh_vien": "3", "nha_tieu": "khong co", "b1_tu_lanh": "có", "b1_may_giat": "có",
-             "members": [HEAD, ADULT, CHILD]}
+# Each profile has its own ID numbers: one number in two households is caught at submit (issue 26).
+NEAR_POOR = {**BASE, "chu_ho_cccd": "020180002345", "so_thanh_vien": "3", "nha_tieu": "khong co",
+             "b1_tu_lanh": "có", "b1_may_giat": "có", "members": [HEAD, {**ADULT, "cccd": "020182006789"}, CHILD]}
 # 2 members aged 46, 44: rural 40 + size 25 + no dependant 10 + house 10 + fridge 15 + washing
 # machine 10 + water heater 5 + motorbike 10 + land 5 + cattle 10 + grid 5 = 145 > 140 with 5
 # deprivations: neither poor nor near-poor. Urban scheme thanh_thi: 50 + 30 + 10 + 10 + 10 + 10
 # + 5 + 5 + 5 + 10 = 145 <= 175: poor in a ward.
 NOT_POOR = {**BASE, "so_thanh_vien": "2", "nguon_nuoc": "song suoi", "nha_tieu": "6",
             "dung_internet": "không", "co_phuong_tien_tt": "không", "nghe_loa": "không", "b1_tivi": "không",
-            "b1_tu_lanh": "có", "b1_may_giat": "có", "b1_binh_nong": "có",
-            "members": [{**HEAD, "co_bhyt": "không"}, ADULT]}
+            "b1_tu_lanh": "có", "b1_may_giat": "có", "b1_binh_nong": "có", "chu_ho_cccd": "020180003456",
+            "members": [{**HEAD, "co_bhyt": "không"}, {**ADULT, "cccd": "020182007890"}]}
 
 
 def answer_for(profile: dict[str, Any], key: str) -> str:
@@ -95,6 +96,8 @@ async def run_survey(service: ChatApp, chat: ChatRef, profile: dict[str, Any], f
     if not confirm:
         return []
     reply = await service.handle(chat, Incoming(text="/xacnhan"))
+    if "Chưa nộp được vì số CCCD trùng" in reply.messages[0].text:  # a profile reused in one review
+        reply = await service.handle(chat, Incoming(text="/xacnhan hồ sơ mẫu dùng lại trong thử nghiệm"))
     return [m.text for m in reply.messages]
 
 

@@ -17,6 +17,7 @@ from bot.app import ChatApp, build_app
 from bot.channels.telegram import TelegramChannel
 from core.chat.messages import ChatRef
 from core.config import Settings
+from core.journal import reply_of
 from core.storage.db import Database
 from core.storage.models import ProcessedUpdate
 from core.surveys.model import QType
@@ -54,7 +55,7 @@ class Harness:
             async with self.service.db.transaction() as s:
                 row = await s.get(ProcessedUpdate, ("telegram", str(chat), str(update_id)))
                 if row is not None and row.reply is not None:
-                    return row.reply
+                    return reply_of(s, row) or []
             await asyncio.sleep(0.005)
         raise AssertionError(f"update {update_id} was never committed")
 

@@ -148,7 +148,7 @@ async def test_every_role_against_every_unit_only_allowed_actions_succeed(settin
 
 
 def test_the_access_matrix_is_the_router_table() -> None:
-    """The matrix the README prints: every command of the table, for every role and for someone
+    """The matrix docs/architecture.md prints: every command of the table, for every role and for someone
     not registered; a stranger reaches only registration, in a private chat."""
     router = Router()
     names = {r.name for r in router.commands()}
@@ -165,7 +165,7 @@ def test_the_access_matrix_is_the_router_table() -> None:
 
 
 async def test_a_new_command_is_one_router_row_its_handler_and_its_words(service: ChatApp, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The README's worked example: /tonghop for commune and district officers."""
+    """The worked example of docs/architecture.md: /tonghop for commune and district officers."""
     from bot import router as router_module
     from bot.context import Ctx
     from bot.handlers.guide import show

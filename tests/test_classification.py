@@ -174,3 +174,34 @@ def test_pack_errors_name_file_and_line(tmp_path: Path, data: DataFiles) -> None
     assert info.value.path == str(path)
     line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "code: vien_thong" in t) - 1
     assert info.value.line == line
+
+
+
+def test_every_indicator_that_does_not_fit_the_form_is_reported_at_once(tmp_path: Path, data: DataFiles) -> None:
+    """Two indicators that name no question of the form: one error, each with its line."""
+    path = tmp_path / "p.yaml"
+    path.write_text(pack_text(**{'"dung_internet == False"': '"dung_intenet == False"',
+                                 '"nha_tieu in (': '"nha_tieux in ('}), encoding="utf-8")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    with pytest.raises(DataFileError) as info:
+        load_pack(path).compiled(data.forms["phieu_b"])
+    assert [(e.line, e.detail.split(": ", 1)[1]) for e in info.value.errors] == [
+        (next(i for i, text in enumerate(lines, 1) if "code: nha_tieu" in text) - 1, "unknown name 'nha_tieux'"),
+        (next(i for i, text in enumerate(lines, 1) if "code: vien_thong" in text) - 1, "unknown name 'dung_intenet'")]
+
+
+def test_every_mistake_of_a_pack_is_reported_at_once(tmp_path: Path) -> None:
+    """Three independent mistakes (years upside down, a negative line, an indicator numbered in
+    words) come back in one error, each with its file and line, as an XLSForm checker lists them."""
+    path = tmp_path / "p.yaml"
+    path.write_text(pack_text(**{"years: {from: 2022, to: 2026}": "years: {from: 2027, to: 2026}",
+                                 "income_line: {rural: 1500000": "income_line: {rural: -1",
+                                 "  - number: 5\n": "  - number: five\n"}), encoding="utf-8")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    with pytest.raises(DataFileError) as info:
+        load_pack(path)
+    assert [(e.path, e.line) for e in info.value.errors] == [(str(path), lines.index(text) + 1) for text in (
+        "years: {from: 2027, to: 2026}", "income_line: {rural: -1, urban: 2000000}", "  - number: five")]
+    assert str(info.value).startswith("3 errors:")
+    for words in ("'from' is after 'to'", "income_line.rural must be positive", "'number' must be int"):
+        assert words in str(info.value)

@@ -181,7 +181,7 @@ async def _outbox(url: str) -> set[tuple[str, str]]:
 
 
 async def test_scheduler_dry_run_writes_nothing_and_tells_what_would_go(db_url: str, tmp_path: Path) -> None:
-    """The README drill on a real database: --dry-run lists the chats; the real run then queues
+    """The drill of docs/scheduler.md on a real database: --dry-run lists the chats; the real run then queues
     exactly those, and the dry run left no row behind."""
     import asyncio
 

@@ -20,6 +20,7 @@ from bot.app import ChatApp, build_app
 from core.chat.messages import ChatRef
 from core.config import Settings
 from core.datafiles import DataFiles
+from core.journal import reply_of
 from core.storage.db import Database
 from core.storage.models import Answer, AuditLog, Household, ProcessedUpdate, Unit
 from core.storage.repo import ensure_user
@@ -75,7 +76,8 @@ async def _reply_to(service: ChatApp, api: FakeBotAPI, chat: int, update_id: int
         if stored is None:
             async with service.db.read() as s:
                 row = await s.get(ProcessedUpdate, ("telegram", str(chat), str(update_id)))
-                stored = [m["text"] for m in row.reply] if row is not None and row.reply is not None else None
+                stored = [m["text"] for m in reply_of(s, row) or []] \
+                    if row is not None and row.reply is not None else None
         if stored:
             # Replies are sent at least once: a restart may repeat an earlier one, so look for
             # this reply's messages, in order, among what arrived since the user sent it.
@@ -115,6 +117,8 @@ async def _village_head(service: ChatApp, api: FakeBotAPI, data: DataFiles, user
             assert label in seen[-1].get("text", ""), (key, seen[-1].get("text"))
             seen = await say(answer_for(profile, key))
         result = await say("/xacnhan")
+        if "Chưa nộp được vì số CCCD trùng" in result[0]["text"]:  # the profiles share ID numbers
+            result = await say("/xacnhan hồ sơ mẫu dùng lại trong thử nghiệm")
         log.append(result[0]["text"])
 
 

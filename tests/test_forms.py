@@ -154,3 +154,57 @@ def test_a_roster_names_its_members_by_the_keys_it_declares(tmp_path: Path) -> N
     with pytest.raises(DataFileError, match="member_name 'b' must be a text question") as info:
         load_survey(write(tmp_path, text.replace("member_name: ten", "member_name: b")))
     assert info.value.line == 8
+
+
+THREE_MISTAKES = HEAD + """\
+  - {id: a, type: integer, label: A}
+  - {id: b, type: colour, label: B}
+  - {id: c, type: integer, label: C, relevant: 'zz > 1'}
+  - group: tv
+    label: M
+    repeat_count: a
+    questions:
+      - {id: d, type: choice, label: D, choices: nope}
+"""
+
+
+def test_every_mistake_of_a_form_is_reported_at_once(tmp_path: Path) -> None:
+    """Three independent mistakes (a type, an expression, a roster question's choice list) come
+    back in one error, each with its file and line, as an XLSForm checker lists them."""
+    path = write(tmp_path, THREE_MISTAKES)
+    with pytest.raises(DataFileError) as info:
+        load_survey(path)
+    found = [(e.path, e.line) for e in info.value.errors]
+    assert found == [(str(path), 8), (str(path), 9), (str(path), 14)]
+    text = str(info.value)
+    assert text.startswith("3 errors:")
+    for line, words in ((8, "type must be one of"), (9, "unknown name 'zz'"), (14, "unknown choice list 'nope'")):
+        assert f"{path}:{line}: " in text and words in text
+    assert info.value.line == 8  # the first to fix
+    fixed = (THREE_MISTAKES.replace("colour", "integer").replace("'zz > 1'", "'a > 1'")
+             .replace("choices: nope", "choices: [{value: x, label: X}]"))
+    assert load_survey(write(tmp_path, fixed)).groups()[0].questions[0].choices[0].value == "x"
+
+
+def test_several_mistakes_in_one_question_and_in_the_header_are_all_listed(tmp_path: Path) -> None:
+    text = THREE_MISTAKES.replace("purpose: average_living", "purpose: fun").replace(
+        "{id: a, type: integer, label: A}", "{id: a, type: integer, min: 'q +', colour: red}")
+    with pytest.raises(DataFileError) as info:
+        load_survey(write(tmp_path, text))
+    messages = [(e.line, e.detail) for e in info.value.errors]
+    assert [line for line, _ in messages] == [1, 7, 7, 7, 8, 9, 14], messages
+    details = " | ".join(d for _, d in messages)
+    for words in ("purpose must be one of", "unknown key(s) colour", "needs a label", "min of 'a'"):
+        assert words in details
+
+
+def test_load_forms_lists_the_mistakes_of_every_form(tmp_path: Path) -> None:
+    from core.surveys.loader import load_forms
+
+    (tmp_path / "one.yaml").write_text(dedent(THREE_MISTAKES), encoding="utf-8")
+    (tmp_path / "two.yaml").write_text(HEAD.replace("id: f", "id: g") + "  - {id: a, type: integer}\n",
+                                       encoding="utf-8")
+    with pytest.raises(DataFileError) as info:
+        load_forms(tmp_path)
+    assert [(Path(e.path).name, e.line) for e in info.value.errors] == [
+        ("one.yaml", 8), ("one.yaml", 9), ("one.yaml", 14), ("two.yaml", 7)]

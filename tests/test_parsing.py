@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from core.datafile import DataFileError
 from core.datafiles import DataFiles
 from core.i18n import fmt_money
-from core.surveys import loader
+from core.surveys import choices, loader
 from core.surveys.parsing import (
     ParseError,
     parse_answer,
@@ -239,7 +239,27 @@ def test_synonyms_checked_against_the_forms_at_start_up(tmp_path: Path, monkeypa
     path.write_text(text, encoding="utf-8")
     table = load_synonyms(path)
     monkeypatch.setattr(loader, "synonyms", lambda: table)
+    monkeypatch.setattr(choices, "synonyms", lambda: table)
     with pytest.raises(DataFileError) as info:
         loader.load_forms()
     assert info.value.path == str(path) and message in info.value.detail, info.value
     assert info.value.line == _line_of(text, needle)
+
+
+def test_every_mistake_of_the_synonyms_file_is_reported_at_once(tmp_path: Path) -> None:
+    """Three independent mistakes (a word both yes and no, a number word meaning two numbers,
+    an unknown group) come back in one error, each with its line."""
+    text = _GOOD
+    for old, new in (("    - dạ không\n", "    - dạ không\n    - vâng  # again\n"),
+                     ("  12: [mười hai]", "  12: [mười hai, mười một]"),
+                     ("hundred: [trăm]", "hundred: [trăm]\nhundreds: [trăm]")):
+        assert old in text
+        text = text.replace(old, new, 1)
+    path = tmp_path / "synonyms.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError) as info:
+        load_synonyms(path)
+    assert [(e.path, e.line) for e in info.value.errors] == [
+        (str(path), _line_of(text, needle)) for needle in ("# again", "  12: [", "hundreds:")]
+    for words in ("both yes and no", "means 11", "unknown group 'hundreds'"):
+        assert words in str(info.value)

@@ -53,3 +53,26 @@ def test_a_criterion_on_an_unknown_question_names_file_and_line(phieu_a, tmp_pat
     with pytest.raises(DataFileError) as exc:
         load_stop_rule(path, survey)
     assert exc.value.line == 7 and "pa_tau_thuyen" in str(exc.value)
+
+
+def test_every_mistake_of_a_stop_rule_is_reported_at_once(phieu_a, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Three independent mistakes (a count of zero, an unknown question, a criterion given twice)
+    come back in one error, each with its line."""
+    survey, _ = phieu_a
+    path = tmp_path / "rule.yaml"
+    path.write_text(dedent("""\
+        id: x
+        form: phieu_a
+        stop_when:
+          - {group: g, at_least: 1, label: "x"}
+          - {group: h, at_least: 0, label: "y"}
+        criteria:
+          - {code: a, group: g, label: "a", when: "pa_o_to == True"}
+          - {code: b, group: g, label: "b", when: "pa_tau_thuyen == True"}
+          - {code: a, group: g, label: "c", when: "pa_luong == True"}
+        """), encoding="utf-8")
+    with pytest.raises(DataFileError) as exc:
+        load_stop_rule(path, survey)
+    assert [(e.path, e.line) for e in exc.value.errors] == [(str(path), 5), (str(path), 8), (str(path), 9)]
+    for words in ("at_least must be 1 or more", "pa_tau_thuyen", "criterion 'a' is defined twice"):
+        assert words in str(exc.value)

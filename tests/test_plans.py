@@ -48,6 +48,30 @@ def test_a_wrong_entry_names_the_file_and_line(tmp_path: Path, change: tuple[str
     assert err.value.path == str(path) and err.value.line and err.value.line > 1
 
 
+
+def test_every_wrong_entry_of_a_plan_is_reported_at_once(tmp_path: Path) -> None:
+    """Three independent mistakes (a phase, a request, the top level) come back in one error, each
+    with its line, so the province fixes the file in one round."""
+    changes = [("end: 2023-09-30", "end: 2023-08-30"), ("due: 2023-11-06", "due: 2023-10-06"),
+               ("reliability:", "colour: red\nreliability:")]
+    text = GOOD
+    for old, new in changes:
+        assert old in text
+        text = text.replace(old, new, 1)
+    path = tmp_path / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError) as err:
+        load_plan(path)
+    found = {e.detail.split(";")[0].split(" (")[0]: e.line for e in err.value.errors}
+    assert len(err.value.errors) == 3 and str(err.value).startswith("3 errors:"), err.value
+    lines = text.splitlines()
+    top = 1 + lines.index("id: lang_son_2023")  # the file's top mapping starts after its comments
+    phase = max(i for i, line in enumerate(lines[:lines.index("    end: 2023-08-30")], 1) if "- id:" in line)
+    request = max(i for i, line in enumerate(lines[:lines.index("    due: 2023-10-06")], 1) if "- id:" in line)
+    assert found == {"unknown key(s) colour": top, "phase ends": phase, "the request opens": request}
+    for line in (top, phase, request):
+        assert f"{path}:{line}: " in str(err.value)
+
 # ---- plans for every year: a several-year file read for the review year ---------------------------
 
 EVERY = (PLANS_DIR / "lang_son.yaml").read_text(encoding="utf-8")

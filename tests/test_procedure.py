@@ -3,7 +3,8 @@ SQLite and PostgreSQL: last year's list imported (bad rows named, nothing half-i
 pre-filled households confirmed with «Giữ nguyên», an applicant through Phiếu A then Phiếu B,
 the village meeting with a photo of the minutes, posting, a complaint recorded and resolved,
 the quality checks catching a duplicate ID, the level above's opinion, the decision with its
-lists and certificates, ds_bhyt and the national export; every step in the audit log."""
+lists and certificates (Word documents), ds_bhyt and the national export; every step in the
+audit log."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from docx import Document
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
@@ -117,7 +119,7 @@ async def test_the_whole_procedure_over_telegram(harness: Harness, people: dict[
     # 1. last year's list: a file with 3 bad rows names each one and imports nothing
     sent = await harness.act(officer, officer.document_update("ds_ngheo_2025.xlsx", workbook(GOOD + BAD), "/nhapds"))
     reply = text_of(sent)
-    assert "có 3 lỗi, chưa nhập hộ nào" in reply
+    assert "có 3 lỗi ở 3 dòng, chưa nhập hộ nào" in reply
     assert "dòng 7, cột B (Họ và tên chủ hộ): thiếu họ tên chủ hộ" in reply
     assert "dòng 8, cột C (Thôn): không có thôn «Thôn Không Có»" in reply
     assert "dòng 9, cột G (Kết quả rà soát): không rõ diện hộ «Giàu»" in reply
@@ -144,6 +146,8 @@ async def test_the_whole_procedure_over_telegram(harness: Harness, people: dict[
     await harness.press(head, f"c:screen:{applicant_id}")
     await answer_all(harness, head, APPLICANT, {"chu_ho_ten"})
     sent = await harness.press(head, "c:confirm")
+    assert "Chưa nộp được vì số CCCD trùng" in text_of(sent) and "#1" in text_of(sent)  # issue 26 item 8
+    sent = await harness.say(head, "/xacnhan con trai tách hộ, dùng nhầm CCCD của bố, sẽ kiểm tra lại")
     assert "Phiếu A: tiếp tục rà soát" in text_of(sent) and f"c:survey_b:{applicant_id}" in buttons(sent)
     await harness.press(head, f"c:survey_b:{applicant_id}")
     await answer_all(harness, head, APPLICANT, {"chu_ho_ten", "chu_ho_cccd", "dan_toc", "so_dien_thoai"})
@@ -207,16 +211,18 @@ async def test_the_whole_procedure_over_telegram(harness: Harness, people: dict[
     assert "công nhận 2 hộ (2 hộ nghèo, 0 hộ cận nghèo)" in text_of(sent)
     documents = [m for m in sent if m.get("document")]
     names = [d["document"]["file_name"] for d in documents]
-    assert names[:2] == ["danh_sach_kem_quyet_dinh.xlsx", "giay_chung_nhan_mau_03.xlsx"]
-    assert names[2].startswith("7_1_") and names[2].endswith(".xlsx")  # the official Biểu 7.1
-    official = load_workbook(io.BytesIO(api.files[documents[2]["document"]["file_id"]])).active
+    assert names[:3] == ["quyet_dinh_cong_nhan.docx", "giay_chung_nhan_mau_03.docx", "danh_sach_kem_quyet_dinh.xlsx"]
+    assert names[3].startswith("7_1_") and names[3].endswith(".xlsx")  # the official Biểu 7.1
+    official = load_workbook(io.BytesIO(api.files[documents[3]["document"]["file_id"]])).active
     cells = [c for row in official.iter_rows(values_only=True) for c in row if c is not None]
     assert "Số liệu chính thức theo quyết định công nhận" in " ".join(str(c) for c in cells)
     total = next(r for r in official.iter_rows(values_only=True) if r[1] == "Tổng cộng (I + II)")
     assert total[4] == 2  # the two households the decision recognised as poor
-    certs = load_workbook(io.BytesIO(api.files[documents[1]["document"]["file_id"]])).active
-    titles = [c.value for c in certs["A"] if c.value and "GIẤY CHỨNG NHẬN" in str(c.value)]
-    assert titles == ["GIẤY CHỨNG NHẬN HỘ NGHÈO"] * 2
+    certs = Document(io.BytesIO(api.files[documents[1]["document"]["file_id"]]))  # Mẫu 03, as Word
+    text = [p.text for p in certs.paragraphs]
+    assert text.count("GIẤY CHỨNG NHẬN HỘ NGHÈO, HỘ CẬN NGHÈO") == 2
+    assert [t.split(": ")[1].split(".")[0] for t in text if t.startswith("Hộ gia đình ông/bà")] == [
+        "Hoàng Văn Minh", "Nông Văn Tư"]
     async with service.db.transaction() as s:
         reviews = {r.household_id: r for r in (await s.scalars(select(Review))).all()}
         submitted = (await s.scalars(select(ReportSubmission))).all()
@@ -288,3 +294,26 @@ def test_procedure_values() -> None:
     assert proc.posting_end(date(2026, 11, 20)) == date(2026, 11, 24)  # Fri, Mon, Tue
     assert proc.higher_on(date(2025, 6, 30)).level == "district"  # type: ignore[union-attr]
     assert proc.higher_on(date(2025, 7, 1)).level == "province"  # type: ignore[union-attr]
+
+
+def test_every_mistake_of_the_procedure_file_is_reported_at_once(tmp_path: Path) -> None:
+    """Three independent mistakes (the meeting's threshold, a level, a step) come back in one
+    error, each with its line."""
+    good = Path(load_procedure().path).read_text(encoding="utf-8")
+    changes = {"min_agreement_percent: 50": "min_agreement_percent: 150", "level: province": "level: huyen",
+               "  - {id: opinion,": "  - {id: y_kien,"}
+    text = good
+    for old, new in changes.items():
+        assert old in text
+        text = text.replace(old, new)
+    bad = tmp_path / "p.yaml"
+    bad.write_text(text, encoding="utf-8")
+    lines = text.splitlines()
+    with pytest.raises(DataFileError) as err:
+        load_procedure(bad)
+    expected = [next(i for i, line in enumerate(lines, 1) if needle in line)
+                for needle in ("min_agreement_percent: 150", "level: huyen", "{id: y_kien,")]
+    assert [(e.path, e.line) for e in err.value.errors] == [(str(bad), line) for line in expected]
+    for words in ("min_agreement_percent must be above 0", "level must be one of", "unknown step 'y_kien'"):
+        assert words in str(err.value)
+    assert "steps missing" not in str(err.value)  # the step that did not read is not also missing

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from bot.app import ChatApp
 from core.reports.build import build_report
 from core.reports.excel import column_numbers, label_columns
+from core.reports.filters import Filter, MemberCount
 from core.reports.query import aggregate
-from core.reports.spec import Column, Filter, MemberCount, TableSpec
 from core.reports.stage import Basis
+from core.reports.table_spec import Column, TableSpec
 from core.storage.models import Unit
 from tests.households import CHILD, NEAR_POOR, POOR, make_village_head, run_survey
 

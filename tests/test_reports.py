@@ -162,14 +162,21 @@ async def test_progress_counts_submitted_drafts_and_remaining(db: Database, prov
 
 def test_bad_report_file_names_file_and_line(tmp_path: Path) -> None:
     from core.datafile import DataFileError
-    from core.reports.spec import load_table
+    from core.reports.table_spec import load_table
 
     path = tmp_path / "t.yaml"
     path.write_text('id: "9"\nform: F\ntitle: T\ncolumns:\n  - {label: A, value: households_total}\n'
                     '  - {label: B, value: {outcome: rich}}\n', encoding="utf-8")
     with pytest.raises(DataFileError, match="rich") as info:
         load_table(path)
-    assert info.value.line == 6
+    found = {e.line: e.detail for e in info.value.errors}  # both mistakes at once, each with its line
+    assert sorted(found) == [1, 6]
+    assert "missing required key 'short_title'" in found[1] and "outcome ['rich']" in found[6]
+    path.write_text(path.read_text(encoding="utf-8").replace("title: T\n", "title: T\nshort_title: T\n"),
+                    encoding="utf-8")
+    with pytest.raises(DataFileError, match="rich") as info:
+        load_table(path)
+    assert info.value.line == 7 and info.value.errors == (info.value,)
 
 
 def test_rasoat_report_command_line(tmp_path: Path) -> None:

@@ -163,7 +163,7 @@ async def test_names_with_nul_or_over_the_column_are_stored_alike_on_both_stores
 
 async def test_a_backup_taken_mid_survey_restores_and_the_survey_goes_on(settings, db: Database) -> None:  # type: ignore[no-untyped-def]
     if not db.is_sqlite:
-        pytest.skip("SQLite only: PostgreSQL is backed up with pg_dump/pg_restore (README)")
+        pytest.skip("SQLite only: PostgreSQL is backed up with pg_dump/pg_restore (docs/personal-data.md)")
     from bot.app import build_app
     from core.storage.backup import BackupError, backup, restore, sqlite_path
     from core.storage.models import Household

@@ -203,7 +203,7 @@ async def test_webhook_mode_checks_the_secret_token(
 
 
 async def test_rasoat_run_with_a_token_serves_telegram(api: FakeBotAPI, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The README's main command picks the Telegram channel when TELEGRAM_BOT_TOKEN is set."""
+    """The main command (`./run.sh`, README.md) picks the Telegram channel when TELEGRAM_BOT_TOKEN is set."""
     import os
     import sys
     from pathlib import Path

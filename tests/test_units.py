@@ -91,3 +91,33 @@ async def test_villages_from_excel_csv_utf8_with_bom_and_every_error_names_file_
             async with db.transaction() as s:
                 await import_villages(s, "65", path)
         assert info.value.line == line and str(path) in str(info.value) and words in str(info.value), name
+
+
+def test_every_bad_row_of_a_units_file_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text("configuration,province_code,district_code,district_name,commune_code,commune_name,commune_type\n"
+                    "x (65 units,20,,,62A2,Xã Ba Sơn,Xã\nx (65 units,20,,,6203,Xã Lạ,Làng\n"
+                    "x (65 units,20,,,6204,Xã Khác,Xã\nx (66 units,20,,,6205,Xã Mới,Xã\n", encoding="utf-8")
+    with pytest.raises(DataFileError) as info:
+        read_units(path)
+    assert [(e.path, e.line) for e in info.value.errors] == [(str(path), 2), (str(path), 3), (str(path), 5)]
+    for words in ("commune_code '62A2' is not a number", "commune_type must be one of", "unknown configuration"):
+        assert words in str(info.value)
+
+
+async def test_every_bad_row_of_a_villages_file_is_reported_at_once(db: Database, tmp_path: Path) -> None:
+    """Three bad rows in one error with their lines; the good rows are not kept either."""
+    await db.migrate()
+    async with db.transaction() as s:
+        await load_units(s, "65")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("commune_code,village_name,households\n999999,Thôn B,\n6202,Thôn Tốt,10\n6202,,\n"
+                   "6202,Thôn C,mười\n", encoding="utf-8")
+    with pytest.raises(DataFileError) as info:
+        async with db.transaction() as s:
+            await import_villages(s, "65", bad)
+    assert [(e.path, e.line) for e in info.value.errors] == [(str(bad), 2), (str(bad), 4), (str(bad), 5)]
+    for words in ("no commune with code 999999", "village_name is empty", "households must be a whole number"):
+        assert words in str(info.value)
+    async with db.transaction() as s:
+        assert await s.scalar(select(Unit).where(Unit.name == "Thôn Tốt")) is None

@@ -27,6 +27,7 @@ from bot.plain import plain_text, split_text
 from bot.web import WebServer
 from core.chat.messages import ChatRef, OutMessage
 from core.config import Settings
+from core.journal import reply_of
 from core.storage.db import Database
 from core.storage.models import GroupBinding, Household, OutboxMessage, ProcessedUpdate, Unit
 from core.storage.repo import ensure_user
@@ -76,7 +77,7 @@ class ZaloHarness:
             async with self.service.db.read() as s:
                 row = await s.get(ProcessedUpdate, ("zalo", chat_id, update_id))
                 if row is not None and row.reply is not None:
-                    return [OutMessage.from_json(m) for m in row.reply]
+                    return [OutMessage.from_json(m) for m in reply_of(s, row) or []]
             await asyncio.sleep(0.005)
         raise AssertionError(f"update {update_id} was never committed")
 
@@ -332,3 +333,61 @@ async def test_a_village_head_attaches_a_photo_on_zalo(zalo: ZaloHarness, zalo_p
         await asyncio.sleep(0.01)
     assert "chưa đăng ký" in zalo.api.sent_to(stranger.chat_id)[-1]["text"]
     assert zalo.api.fetched == ["nha.jpg"]  # the stranger's picture was never downloaded
+
+
+async def test_a_replayed_zalo_update_that_changes_state_is_applied_once(
+    zalo_api: FakeZaloAPI, settings: Settings, db: Database
+) -> None:
+    """Zalo may deliver one webhook call twice (issue 26 item 6): an invite redeemed twice
+    registers once, an answer delivered twice is stored once; even when the copy comes after
+    the next answer was applied, nothing changes and the first reply is sent again."""
+    from core.storage.models import AuditLog, InviteCode, User
+    from tests.households import cursor
+
+    service = await build_app(dataclasses.replace(settings, admin_ids=frozenset({("zalo", ADMIN)})), db)
+    channel = ZaloChannel(service, ZaloClient(zalo_api.token, zalo_api.base), None,
+                          webhook=ZaloWebhook("https://rasoat.example.vn/zalo", "s3cret"))
+    web = WebServer("127.0.0.1", 0, None, channel.routes())
+    port = await web.start()
+    await channel.start()
+    admin, officer = ZaloUser(zalo_api, ADMIN, "Quản trị"), ZaloUser(zalo_api, "z-officer", "Cán bộ xã")
+    head = ZaloUser(zalo_api, "z-head", "Trưởng thôn")
+
+    async def deliver(client: httpx.AsyncClient, update: dict[str, Any]) -> list[str]:
+        before = len(zalo_api.sent_to(update["message"]["chat"]["id"]))
+        response = await client.post(f"http://127.0.0.1:{port}/zalo", json={"ok": True, "result": update},
+                                      headers={"X-Bot-Api-Secret-Token": "s3cret"})
+        assert response.status_code == 200  # acknowledged after handling: the reply is out
+        return [m["text"] for m in zalo_api.sent_to(update["message"]["chat"]["id"])[before:]]
+
+    async def code(client: httpx.AsyncClient, user: ZaloUser, command: str) -> str:
+        return (await deliver(client, user.text_update(command)))[-1].split("Mã mời: ")[1].split()[0]
+
+    try:
+        async with httpx.AsyncClient() as client:
+            redeem = officer.text_update(f"/dangky {await code(client, admin, '/moicanbo xa 6202')}")
+            first = await deliver(client, redeem)
+            assert await deliver(client, redeem) == first and "Đăng ký thành công" in first[0]
+            async with service.db.read() as s:
+                assert len((await s.scalars(select(User).where(User.external_id == "z-officer"))).all()) == 1
+                invite = (await s.scalars(select(InviteCode).where(InviteCode.role == "commune"))).one()
+                assert invite.used_by is not None
+            await deliver(client, head.text_update(f"/dangky {await code(client, officer, '/moi +Thôn Nà Pàn')}"))
+            await deliver(client, head.text_update("/hoimoi phieu_b"))
+            ref = ChatRef("zalo", head.chat_id, head.user_id)
+            asked = await cursor(service, ref)
+            answer = head.text_update(POOR[asked])  # type: ignore[index]
+            first = await deliver(client, answer)
+            assert await deliver(client, answer) == first
+            second_question = await cursor(service, ref)
+            assert second_question != asked
+            await deliver(client, head.text_update(POOR[second_question]))  # type: ignore[index]
+            third_question = await cursor(service, ref)
+            assert await deliver(client, answer) == first  # a copy after the next answer: the same reply again
+            assert await cursor(service, ref) == third_question
+        async with service.db.read() as s:
+            changes = (await s.scalars(select(AuditLog.key).where(AuditLog.action == "answer"))).all()
+        assert sorted(changes) == sorted([asked, second_question])  # each answer stored once
+    finally:
+        await channel.stop()
+        await web.stop()

@@ -115,7 +115,7 @@ class TelegramChannel:
             hook = self.webhook
             self._web = WebServer(hook.listen, hook.port, None, [web.post(f"/{hook.path.strip('/')}", self.on_webhook)],
                                   reuse_port=hasattr(socket, "SO_REUSEPORT"))
-            self.runner.use_inbox(self._apply_raw)
+            self.runner.use_inbox(self._apply_raw, counted=True)  # update_id counts every update of the bot
             await self._web.start()
             await self.bot.set_webhook(hook.url, secret_token=hook.secret, allowed_updates=ALLOWED)
         else:
@@ -152,7 +152,8 @@ class TelegramChannel:
         if update is None:
             return web.Response(status=200)
         chat = update.effective_chat
-        if chat is None:  # nothing chat-bound to order
+        if chat is None:  # nothing chat-bound to order; its id still fills the counter
+            await self.runner.count(update.update_id)
             await self.handle(update)
         else:
             await self.runner.receive(str(chat.id), str(update.update_id), update.update_id, raw)

@@ -2,7 +2,7 @@
 
 PTB lets an application bring its own backend (a `telegram.request.BaseRequest` subclass); the
 library still builds every request, parses every answer, rate-limits and raises its errors.
-Measured on this machine against the fake Bot API (bench.all, README "Benchmarks"): a
+Measured on this machine against the fake Bot API (bench.all, docs/benchmarks.md): a
 sendMessage through the default httpx backend costs 1.2 ms of CPU alone and 2-3 ms when 20 are
 in flight, the same call through aiohttp 0.3 ms; the bot already runs aiohttp for its webhook
 server, so no package is added. Timeouts mean what they mean for HTTPXRequest (read, write and

@@ -8,7 +8,7 @@ sendMessage (text only: no inline buttons, no documents) and sendPhoto (by URL).
 python-zalo-bot exists (a fork of python-telegram-bot); a client of this size over httpx,
 which python-telegram-bot already brings, keeps the channel's behaviour in our hands and its
 fake in the tests simple. Facts about the API come from public third-party clients and
-examples [secondary]; README lists what was assumed.
+examples [secondary]; docs/zalo.md lists what was assumed.
 """
 
 from __future__ import annotations

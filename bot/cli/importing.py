@@ -13,7 +13,8 @@ from core.procedure.cli import import_command
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("what", choices=["danh-sach"])
-    parser.add_argument("file", help="the workbook (.xlsx): a ds_ngheo / ds_can_ngheo export, or use --mapping")
+    parser.add_argument("file", help="the workbook (.xlsx) or CSV file (UTF-8): a ds_ngheo / ds_can_ngheo export, "
+                        "or use --mapping")
     parser.add_argument("--commune", required=True, help="GSO code of the commune, e.g. 6202")
     parser.add_argument("--mapping", help="YAML mapping of fields to the file's column headers")
     parser.add_argument("--config", help="units configuration (default UNITS_CONFIGURATION)")

@@ -4,11 +4,16 @@ console chat; `--workers N` runs N such processes on one webhook port."""
 from __future__ import annotations
 
 import argparse
+import fcntl
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import make_url
 
 from bot.app import ChatApp
 from bot.cli.channels import channels, mode, stop_event, web_server
@@ -26,6 +31,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes sharing the webhook port (webhook mode; PostgreSQL for more than one)")
 
 
+SQLITE_ONE_WORKER = ("several workers on one SQLite database are refused: keeping each chat's answers in order "
+                     "across worker processes is proven on PostgreSQL only (docs/deployment.md, Several workers). "
+                     "Use PostgreSQL (DATABASE_URL=postgresql+asyncpg://...) for --workers, or run one worker.")
+_held: list[int] = []  # the SQLite database's run lock, held until this process ends
+
+
 def offline(args: argparse.Namespace, settings: Settings) -> int | None:
     if args.workers > 1:
         return workers(args.workers, settings)
@@ -34,6 +45,28 @@ def offline(args: argparse.Namespace, settings: Settings) -> int | None:
         if url and not secret:
             print(f"{name}_WEBHOOK_SECRET is required with {name}_WEBHOOK_URL", file=sys.stderr)
             return 2
+    if settings.telegram_token or settings.zalo_token:
+        return one_worker_on_sqlite(settings)
+    return None
+
+
+def one_worker_on_sqlite(settings: Settings) -> int | None:
+    """A second `rasoat run` serving bots from the same SQLite file (started by hand, or by a
+    service manager beside a running one) is refused like `--workers 2`: the lock file beside the
+    database is held until the process ends, however it ends (the kernel drops it)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path.with_name(path.name + ".run-lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        print(f"another rasoat run serves bots from {path}; {SQLITE_ONE_WORKER}", file=sys.stderr)
+        return 2
+    _held.append(fd)
     return None
 
 
@@ -50,6 +83,9 @@ def workers(n: int, settings: Settings) -> int:
     holding its lock. A worker that dies is started again; SIGTERM/SIGINT stop them all."""
     if not (settings.telegram_webhook_url or settings.zalo_webhook_url):
         print("--workers needs webhook mode (TELEGRAM_WEBHOOK_URL): only one process may long-poll", file=sys.stderr)
+        return 2
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        print(SQLITE_ONE_WORKER, file=sys.stderr)
         return 2
     command = [sys.executable, "-m", "bot.cli", "run"]
     procs = [subprocess.Popen(command) for _ in range(n)]

@@ -3,7 +3,7 @@ module exporting a `Command` and one line here."""
 
 from __future__ import annotations
 
-from bot.cli import audit, backup, chat, check, db, importing, plan, rekey, report, run, scheduler, units, users
+from bot.cli import audit, backup, chat, check, db, importing, plan, rekey, report, rules, run, scheduler, units, users
 from bot.cli.command import Command
 
 COMMANDS: tuple[Command, ...] = (
@@ -12,6 +12,7 @@ COMMANDS: tuple[Command, ...] = (
     db.COMMAND,
     units.COMMAND,
     check.COMMAND,
+    rules.COMMAND,
     scheduler.COMMAND,
     plan.COMMAND,
     report.COMMAND,

@@ -33,9 +33,11 @@ from core.chat import payloads, refs
 from core.chat.commands import command_button, fit, slash
 from core.chat.messages import OutMessage
 from core.classification.classify import classify
+from core.classification.provisional import result_parts
 from core.classification.render import render
 from core.classification.screening import explain
-from core.conversation.engine import SUBMITTED, EngineState, Step, SurveyEngine
+from core.conversation.engine import REVIEW, SUBMITTED, EngineState, Step, SurveyEngine
+from core.duplicate_ids import duplicates, explained
 from core.households import Status, households_in, record_classification
 from core.i18n import t
 from core.messaging import tell_users
@@ -52,6 +54,7 @@ STEP_COMMANDS = ("pause", "resume", "back", "skip", "keep", "review", "confirm",
 REOPEN_REASON = "reopen_reason"  # the chat is waiting for the reason to reopen a household
 CHOOSE = "choose"  # the chat offered a numbered list (forms, drafts): a typed number picks from it
 REASON_MIN, REASON_MAX = 3, 300
+DUP_REASON = "dup_id_reason"  # ctx.memo: the reason typed after /xacnhan for a repeated ID number
 SUMMARY_LINES = 60
 DRAFTS_OFFERED = 5
 
@@ -85,6 +88,7 @@ async def _persist(ctx: Ctx, household: Household, engine: SurveyEngine, step: S
         hid, revision = household.id, household.revision
         memo = ((engine.survey.id, engine.context), *engine.last) if engine.last else None
         ctx.after_commit.append(lambda: ctx.data.answers.put(hid, revision, after, memo))
+    await _check_ids(ctx, household, engine, step)
     head = engine.survey.head_name
     if head and any(c.key == head for c in step.changes):
         household.head_name = step.answers.get(head)
@@ -99,6 +103,32 @@ async def _persist(ctx: Ctx, household: Household, engine: SurveyEngine, step: S
     return step.messages
 
 
+async def _check_ids(ctx: Ctx, household: Household, engine: SurveyEngine, step: Step) -> None:
+    """The same ID number twice: a warning when it is typed (the answer is kept), and no
+    submission without a reason (`/xacnhan LÝ DO`), which the audit log keeps."""
+    typed = [c.key for c in step.changes if c.new is not None]
+    if typed and not step.submit:
+        found = await duplicates(ctx.s, household, engine, step.answers, typed)
+        if found:
+            step.messages.insert(0, OutMessage(t("dup_id_warning", where="; ".join(d.words() for d in found),
+                                                 edit=slash("edit"), confirm=slash("confirm"))))
+    if not step.submit:
+        return
+    found = await duplicates(ctx.s, household, engine, step.answers)
+    if not found or await explained(ctx.s, household.id, found):
+        return
+    reason = clean_text(ctx.memo.get(DUP_REASON) or "")
+    if len(reason) >= REASON_MIN:
+        await audit(ctx.s, household.id, "dup_id_reason", ctx.me.id,
+                    {"reason": reason[:REASON_MAX], "households": sorted({h for d in found for h in d.households}),
+                     "same": any(d.same for d in found)})
+        return
+    step.submit = False
+    step.state = EngineState(mode=REVIEW)
+    step.messages = [OutMessage(t("dup_id_block", where="; ".join(d.words() for d in found), edit=slash("edit"),
+                                  confirm=slash("confirm")), ((command_button(t("btn_review_page"), "review"),),))]
+
+
 async def _submit(ctx: Ctx, household: Household, engine: SurveyEngine, answers: dict[str, Any]) -> list[OutMessage]:
     """A submitted form is handed to the procedure (core/procedure/transitions.py): Phiếu A's stop
     rule decides whether Phiếu B follows, Phiếu B is classified and goes to the meeting."""
@@ -111,18 +141,21 @@ async def _submit(ctx: Ctx, household: Household, engine: SurveyEngine, answers:
     view = engine.view(answers)
     result = classify(engine.survey, pack, view, household.area or "rural")
     again = household.reopened_at is not None
-    record_classification(household, result, pack, outputs(engine.survey, view), engine.survey.prior_classes)
+    record_classification(household, result, pack, outputs(engine.survey, view), engine.survey.prior_classes,
+                          engine.survey.purpose)
     household.state = EngineState(mode=SUBMITTED).to_json()
     await audit(ctx.s, household.id, "resubmit" if again else "submit", ctx.me.id, result.to_json())
     await transitions.surveyed(ctx.s, household, ctx.me.id)
     done = OutMessage(t("submitted", id=household.id, new=slash("new"), list=slash("list")),
                       ((command_button(t("btn_new"), "new"),),))
-    return [OutMessage(f"{render(result, pack)}\n{standard_line(standard, pack)}"), done]
+    parts = result_parts(pack, result, engine.survey.purpose)
+    return [OutMessage(f"{render(result, pack, parts)}\n{standard_line(standard, pack)}"), done]
 
 
 async def _screened(ctx: Ctx, household: Household, engine: SurveyEngine,
                     answers: dict[str, Any]) -> list[OutMessage]:
-    result = await transitions.screened(ctx.s, household, engine.view(answers), ctx.me.id)
+    pack = (await ctx.data.standard(ctx.s, household.review_year)).pack
+    result = await transitions.screened(ctx.s, household, engine.view(answers), ctx.me.id, pack)
     if result.go_on:
         button = command_button(t("btn_phieu_b"), "survey_b", str(household.id))
         return [OutMessage(explain(result)),
@@ -154,6 +187,8 @@ async def command(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     review also lists what was attached to the household in the field."""
     cmd = ctx.command
     assert cmd is not None
+    if cmd.name == "confirm":
+        ctx.memo[DUP_REASON] = arg
     messages = await _step(ctx, lambda e, st, a: e.handle_command(st, a, cmd))
     if cmd.name == "review":
         conv = await conversation(ctx)

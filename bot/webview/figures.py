@@ -17,9 +17,10 @@ from core.plans.model import Phase, Plan, ReportRequest
 from core.plans.tracking import UnitIndex, status
 from core.reports.build import ProgressRow, progress
 from core.reports.chart import NEAR, POOR
+from core.reports.filters import Filter
 from core.reports.query import Row, TableData, aggregate
-from core.reports.spec import Column, Filter, TableSpec
 from core.reports.stage import Basis, default_basis
+from core.reports.table_spec import Column, TableSpec
 from core.storage.models import Unit
 from core.units.tree import UnitTree
 

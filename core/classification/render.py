@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from core.classification.classify import Classification, Outcome
 from core.classification.pack import RulePack
+from core.classification.provisional import Part, summary
 from core.i18n import fmt_money, t
 
 
-def render(c: Classification, pack: RulePack) -> str:
+def render(c: Classification, pack: RulePack, parts: tuple[Part, ...] = ()) -> str:
+    """`parts`: the provisional rules the result used; any makes it «TẠM TÍNH», said first."""
     lines = [t("cls_title", outcome=t(f"outcome_{c.outcome.value}"))]
+    if parts:
+        lines.append(t("rp_result_mark", parts=summary(parts)))
     lines.append(t("cls_basis", area=t(f"area_{c.area}"), pack=pack.title))
     if c.note:
         lines.append(t(c.note))

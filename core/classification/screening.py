@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
+from core.datafile import DataFileError, Errors, check_keys, line_of, load_mapping, require
 from core.expr import Expr, ExprError, compile_expr
 from core.provenance import Provenance, parse_provenance
 from core.surveys.evaluate import FormView
@@ -19,6 +19,7 @@ from core.surveys.model import Survey
 
 RULES_DIR = Path(__file__).parent / "phieu_a"
 PHIEU_A = Path(__file__).parent.parent / "surveys" / "screening" / "phieu_a.yaml"
+_KEYS = {"id", "form", "provenance", "stop_when", "criteria"}
 
 
 @dataclass(frozen=True)
@@ -58,37 +59,71 @@ class Screening:
 def load_stop_rule(path: str | Path, survey: Survey) -> StopRule:
     """Read the rule and compile every criterion against the Phiếu A form's question ids."""
     path = Path(path)
-    doc = load_mapping(path, {"id", "form", "provenance", "stop_when", "criteria"}, "a Phiếu A stop rule")
-    form = str(require(doc, "form", path, str))
-    if form != survey.id:
-        raise DataFileError(path, line_of(doc), f"form '{form}' is not the screening form '{survey.id}'")
+    return stop_rule_from_doc(load_mapping(path, _KEYS, "a Phiếu A stop rule"), path, survey)
+
+
+def stop_rule_from_doc(doc: dict, path: str | Path, survey: Survey) -> StopRule:
+    """The one check of a stop rule, read from its file or from a signed version (core/rules/).
+    Every mistake is reported at once; a group's count is checked only when its criteria all read."""
+    errors = Errors()
+    check_keys(doc, _KEYS, path, errors)
+    head: dict[str, str] = {}
+    for key in ("id", "form"):
+        with errors.catch():
+            head[key] = str(require(doc, key, path, str))
+    if head.get("form", survey.id) != survey.id:
+        errors.add(DataFileError(path, line_of(doc), f"form '{head['form']}' is not the screening form '{survey.id}'"))
     names = {q.id for q in survey.household_questions()} | CONTEXT_NAMES
-    groups: list[StopGroup] = []
-    for raw in require(doc, "stop_when", path, list):
-        check_keys(raw, {"group", "at_least", "label"}, path)
-        at_least = require(raw, "at_least", path, int)
-        if at_least < 1:
-            raise DataFileError(path, line_of(raw), "at_least must be 1 or more")
-        groups.append(StopGroup(str(require(raw, "group", path, str)), at_least, str(require(raw, "label", path, str))))
+    raw_groups: list = []
+    with errors.catch():
+        raw_groups = require(doc, "stop_when", path, list)
+    groups = errors.each(raw_groups, lambda raw: _group(raw, path, errors))
+    raw_criteria: list = []
+    with errors.catch():
+        raw_criteria = require(doc, "criteria", path, list)
+    groups_ok = len(groups) == len(raw_groups)
     known = {g.group for g in groups}
     criteria: list[Criterion] = []
-    for raw in require(doc, "criteria", path, list):
-        check_keys(raw, {"code", "group", "label", "when"}, path)
-        code, group = str(require(raw, "code", path, str)), str(require(raw, "group", path, str))
-        if group not in known:
-            raise DataFileError(path, line_of(raw), f"criterion '{code}': group '{group}' is not in stop_when")
-        if any(c.code == code for c in criteria):
-            raise DataFileError(path, line_of(raw), f"criterion '{code}' is defined twice")
-        try:
-            when = compile_expr(require(raw, "when", path, str), names, set())
-        except ExprError as exc:
-            raise DataFileError(path, line_of(raw), f"criterion '{code}' against form {survey.key}: {exc}") from exc
-        criteria.append(Criterion(code, group, str(require(raw, "label", path, str)), when, line_of(raw) or 0))
-    for g in groups:
-        if sum(c.group == g.group for c in criteria) < g.at_least:
-            raise DataFileError(path, line_of(doc), f"group '{g.group}' has fewer criteria than at_least {g.at_least}")
-    return StopRule(str(require(doc, "id", path, str)), form, tuple(groups), tuple(criteria),
-                    parse_provenance(doc.get("provenance"), path), str(path))
+    for raw in raw_criteria:
+        with errors.catch():
+            criteria.append(_criterion(raw, path, survey, names, known if groups_ok else None, criteria, errors))
+    if groups_ok and len(criteria) == len(raw_criteria):
+        for g in groups:
+            if sum(c.group == g.group for c in criteria) < g.at_least:
+                errors.add(DataFileError(path, line_of(doc),
+                                         f"group '{g.group}' has fewer criteria than at_least {g.at_least}"))
+    provenance = None
+    with errors.catch():
+        provenance = parse_provenance(doc.get("provenance"), path)
+    errors.raise_any()
+    return StopRule(head["id"], head["form"], tuple(groups), tuple(criteria), provenance, str(path))
+
+
+def _group(raw: object, path: str | Path, errors: Errors) -> StopGroup:
+    if isinstance(raw, dict):
+        check_keys(raw, {"group", "at_least", "label"}, path, errors)
+    at_least = require(raw, "at_least", path, int)
+    if at_least < 1:
+        raise DataFileError(path, line_of(raw), "at_least must be 1 or more")
+    return StopGroup(str(require(raw, "group", path, str)), at_least, str(require(raw, "label", path, str)))
+
+
+def _criterion(raw: object, path: str | Path, survey: Survey, names: set[str], known: set[str] | None,
+               before: list[Criterion], errors: Errors) -> Criterion:
+    """One criterion; its group is checked only when every group read (`known` is None if not)."""
+    if isinstance(raw, dict):
+        check_keys(raw, {"code", "group", "label", "when"}, path, errors)
+    code, group = str(require(raw, "code", path, str)), str(require(raw, "group", path, str))
+    label = str(require(raw, "label", path, str))
+    if known is not None and group not in known:
+        raise DataFileError(path, line_of(raw), f"criterion '{code}': group '{group}' is not in stop_when")
+    if any(c.code == code for c in before):
+        raise DataFileError(path, line_of(raw), f"criterion '{code}' is defined twice")
+    try:
+        when = compile_expr(require(raw, "when", path, str), names, set())
+    except ExprError as exc:
+        raise DataFileError(path, line_of(raw), f"criterion '{code}' against form {survey.key}: {exc}") from exc
+    return Criterion(code, group, label, when, line_of(raw) or 0)
 
 
 def screen(rule: StopRule, view: FormView) -> Screening:

@@ -317,14 +317,19 @@ class SurveyEngine(Wording):
         return Step(state, answers, [self._question(view, answers, key)])
 
     def _confirm(self, view: FormView, answers: dict[str, Any], state: EngineState) -> Step:
-        missing = self._first_missing(view, answers)
+        """Nothing is submitted with a question unanswered, or with an answer that a later edit
+        of another answer made contradict its check (the form's cross-question constraints):
+        the user is taken to that question with the reason."""
+        missing, error = self._first_missing(view, answers), t("err_missing_before_submit")
+        if missing is None:
+            missing, error = self._first_broken(view, answers)
         if missing is not None:
             origin = self._origin(view, state)
             if origin == missing:  # the waiting question itself: just go on answering
                 state = EngineState(cursor=missing)
             else:
                 state = EngineState(cursor=missing, mode=ASK, editing=True, return_to=origin)
-            return Step(state, answers, [self._question(view, answers, missing, t("err_missing_before_submit"))])
+            return Step(state, answers, [self._question(view, answers, missing, error)])
         if state.mode != REVIEW:
             return self._review(view, answers, self._origin(view, state))
         return Step(EngineState(mode=SUBMITTED), answers, [], submit=True)
@@ -349,6 +354,14 @@ class SurveyEngine(Wording):
             if not q.constraint.truthy(cscope):
                 return q.constraint_message or t("err_constraint")
         return None
+
+    def _first_broken(self, view: FormView, answers: Mapping[str, Any]) -> tuple[str | None, str]:
+        for slot in view.slots:
+            if slot.question.constraint is not None and answers.get(slot.key) is not None:
+                error = self._check(view, slot, answers[slot.key])
+                if error:
+                    return slot.key, t("err_check_before_submit", error=error)
+        return None, ""
 
     def _reask(self, view: FormView, answers: dict[str, Any], state: EngineState, slot: Slot, error: str) -> Step:
         return Step(state, answers, [self._question(view, answers, slot.key, error)])

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
+from core.datafile import DataFileError, Errors, check_keys, line_of, load_mapping, require
 from core.plans.model import LEVEL_RANK, Phase, Plan, ReportRequest
 
 PLANS_DIR = Path(__file__).parent / "files"
@@ -34,14 +34,16 @@ def load_plans(directory: Path = PLANS_DIR) -> list[Plan]:
     """Every plan file; a file for several years is read for this year (or the nearest year it
     covers) and read again for the review year by `plan_for_year`. A one-year file whose id is
     `<template>_<year>` replaces the several-year file for that year, so one year can be
-    corrected without touching the others."""
-    plans = [load_plan(p) for p in sorted(directory.glob("*.yaml"))]
+    corrected without touching the others. One DataFileError lists the mistakes of every file."""
+    errors = Errors()
+    plans = errors.each(sorted(directory.glob("*.yaml")), load_plan)
     seen: dict[str, Path] = {}
     for plan in plans:
         key = plan.template or plan.id
         if key in seen:
-            raise DataFileError(plan.path, 1, f"plan id '{key}' is also used by {seen[key]}")
+            errors.add(DataFileError(plan.path, 1, f"plan id '{key}' is also used by {seen[key]}"))
         seen[key] = plan.path
+    errors.raise_any()
     fixed = {p.id for p in plans if p.template is None}
     return [p for p in plans if p.template is None or p.id not in fixed]
 
@@ -56,7 +58,9 @@ def plan_for_year(plan: Plan, year: int) -> Plan:
 
 
 def load_plan(path: Path, year: int | None = None) -> Plan:
-    doc = load_mapping(path, TOP_KEYS, "a plan")
+    """One plan file, every mistake in it reported at once (each phase and request on its own)."""
+    errors = Errors()
+    doc = load_mapping(path, TOP_KEYS, "a plan", errors)
     plan_id = str(require(doc, "id", path, str))
     years = _years(doc, path)
     if years is None:
@@ -66,40 +70,54 @@ def load_plan(path: Path, year: int | None = None) -> Plan:
     elif not years[0] <= year <= years[1]:
         raise DataFileError(path, line_of(doc), f"this plan covers {years[0]}-{years[1]}, not {year}")
     when = _When(year, several=years is not None)
-    config = str(require(doc, "units_configuration", path, (str, int)))
-    if config not in CONFIG_LEVELS:
-        raise DataFileError(path, line_of(doc), f"units_configuration must be one of {sorted(CONFIG_LEVELS)}")
-    levels = CONFIG_LEVELS[config]
+    config, levels = "", set(LEVEL_RANK)
+    with errors.catch():
+        config = str(require(doc, "units_configuration", path, (str, int)))
+        if config not in CONFIG_LEVELS:
+            raise DataFileError(path, line_of(doc), f"units_configuration must be one of {sorted(CONFIG_LEVELS)}")
+        levels = CONFIG_LEVELS[config]
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
     try:
         tz = ZoneInfo(str(doc.get("timezone", "Asia/Ho_Chi_Minh")))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise DataFileError(path, line_of(doc), f"unknown timezone {doc.get('timezone')!r}") from exc
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.add(DataFileError(path, line_of(doc), f"unknown timezone {doc.get('timezone')!r}"))
     defaults = doc.get("defaults") or {}
     if not isinstance(defaults, dict):
-        raise DataFileError(path, line_of(doc), "'defaults' must be a mapping")
-    check_keys(defaults, DEFAULT_KEYS, path)
+        errors.add(DataFileError(path, line_of(doc), "'defaults' must be a mapping"))
+        defaults = {}
+    check_keys(defaults, DEFAULT_KEYS, path, errors)
     reliability = str(doc.get("reliability", "sample"))
     if reliability not in RELIABILITY:
-        raise DataFileError(path, line_of(doc), f"reliability must be one of {sorted(RELIABILITY)}")
+        errors.add(DataFileError(path, line_of(doc), f"reliability must be one of {sorted(RELIABILITY)}"))
     catch_up = doc.get("catch_up_hours", 24)
     if not isinstance(catch_up, int) or catch_up < 0:
-        raise DataFileError(path, line_of(doc), "catch_up_hours must be a whole number of hours, 0 or more")
-    phases = tuple(_phase(node, path, levels, when) for node in _items(doc, "phases", path))
-    reports = tuple(_report(node, path, levels, defaults, when)
-                    for node in _items(doc, "reports", path, required=False))
+        errors.add(DataFileError(path, line_of(doc), "catch_up_hours must be a whole number of hours, 0 or more"))
+    phase_nodes: list[Any] = []
+    report_nodes: list[Any] = []
+    with errors.catch():
+        phase_nodes = _items(doc, "phases", path)
+    with errors.catch():
+        report_nodes = _items(doc, "reports", path, required=False)
+    phases = tuple(errors.each(phase_nodes, lambda node: _phase(node, path, levels, when)))
+    reports = tuple(errors.each(report_nodes, lambda node: _report(node, path, levels, defaults, when)))
     for kind, items in (("phase", phases), ("report", reports)):
         ids = [i.id for i in items]
         for item in items:
             if ids.count(item.id) > 1:
-                raise DataFileError(path, item.line, f"{kind} id '{item.id}' is used twice")
+                errors.add(DataFileError(path, item.line, f"{kind} id '{item.id}' is used twice"))
+    head: dict[str, Any] = {}
+    with errors.catch():
+        head["version"] = str(require(doc, "version", path, (str, int, float)))
+    with errors.catch():
+        head["title"] = when.text(require(doc, "title", path, str))
+    with errors.catch():
+        head["notice_time"] = _time(doc.get("notice_time", "08:00"), path, line_of(doc))
+    errors.raise_any()
     return Plan(
         id=f"{plan_id}_{year}" if years else plan_id,
-        version=str(require(doc, "version", path, (str, int, float))),
-        title=when.text(require(doc, "title", path, str)),
         year=year,
         units_configuration=config,
         timezone=tz,
-        notice_time=_time(doc.get("notice_time", "08:00"), path, line_of(doc)),
         catch_up=timedelta(hours=catch_up),
         phases=phases,
         reports=reports,
@@ -108,6 +126,7 @@ def load_plan(path: Path, year: int | None = None) -> Plan:
         path=path,
         template=plan_id if years else None,
         years=years,
+        **head,
     )
 
 

@@ -1,5 +1,6 @@
-"""`rasoat import danh-sach FILE.xlsx --commune CODE [--mapping M.yaml]`: one transaction, so a
-file with one bad row imports nothing; every bad row is printed as one `LỖI:` line."""
+"""`rasoat import danh-sach FILE.xlsx|FILE.csv --commune CODE [--mapping M.yaml]`: one transaction,
+so a file with one bad row imports nothing; every error is printed once as a `LỖI:` line, then
+how many errors on how many rows (a refused file, too big or not a list, is one line)."""
 
 from __future__ import annotations
 
@@ -48,9 +49,13 @@ async def import_command(service: Any, args: argparse.Namespace, settings: Setti
             except ImportFailed as exc:
                 raise _Rollback(exc) from exc
     except _Rollback as rollback:
-        for error in rollback.failure.errors:
+        failure = rollback.failure
+        if failure.refused:
+            print(t("cli_error", error=t("im_cli_refused", file=path.name, message=failure.refused)), file=sys.stderr)
+            return 2
+        for error in failure.errors:
             print(t("cli_error", error=error), file=sys.stderr)
-        print(t("cli_import_failed", n=len(rollback.failure.errors)), file=sys.stderr)
+        print(t("im_cli_failed", n=len(failure.errors), rows=failure.rows), file=sys.stderr)
         return 2
     print(t("cli_imported", n=len(created), year=settings.review_year, commune=commune.name))
     return 0

@@ -1,11 +1,13 @@
-"""Printable files of the procedure: the posted preliminary list, the decision's attached lists
-(Mẫu số 02), the certificates (Mẫu số 03) and the national-software export. Excel (openpyxl,
-already a dependency); a PDF library was not added for this."""
+"""Printable tables of the procedure: the posted preliminary list, the decision's attached lists
+(Mẫu số 02) and the national-software export, in Excel (openpyxl). The documents officials sign
+(the decision, the certificates Mẫu số 03, the meeting's minutes) are Word files made from
+templates: core/procedure/paperwork.py. They name households (the export their ID numbers too),
+so each is private to the server's user."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,12 +15,13 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
-from openpyxl.worksheet.pagebreak import Break
 
 from core.i18n import fmt_date, t
+from core.private import private_dir, private_file
+from core.procedure.provisional import Override, mark_for
 from core.storage.models import Household, Unit
 
-BOLD, PLAIN = Font(name="Times New Roman", size=12, bold=True), Font(name="Times New Roman", size=12)
+BOLD = Font(name="Times New Roman", size=12, bold=True)
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
 
@@ -51,18 +54,36 @@ def _sheet(wb: Workbook, title: str, heading: str, headers: Sequence[str], rows:
         ws.column_dimensions[col].width = width
 
 
-def _class(value: str | None) -> str:
+# the decision's four lists (Mẫu số 02), in order: the name of its Word table
+# (core/procedure/paperwork.py), its Excel sheet, which households it holds
+DECISION_LISTS: tuple[tuple[str, str, Callable[[Entry], bool]], ...] = (
+    ("poor", "doc_sheet_poor", lambda e: e.final_class == "poor"),
+    ("near_poor", "doc_sheet_near_poor", lambda e: e.final_class == "near_poor"),
+    ("escaped_poor", "doc_sheet_escaped_poor", lambda e: e.start_class == "poor" and e.final_class != "poor"),
+    ("escaped_near_poor", "doc_sheet_escaped_near_poor",
+     lambda e: e.start_class == "near_poor" and e.final_class not in ("poor", "near_poor")))
+
+
+def class_words(value: str | None) -> str:
     return t(f"list_outcome_{value}") if value else t("list_prior_unknown")
 
 
-def _start(value: str | None) -> str:
+def _marked(heading: str, mark: str) -> str:
+    """A list's heading with «TẠM TÍNH» when any household on it was classified with a
+    provisional rule (core/procedure/provisional.py)."""
+    return t("rp_doc_title", title=heading, mark=mark) if mark else heading
+
+
+def start_words(value: str | None) -> str:
     """The start-of-review class in the words of the reports' lists («Không», «Chưa rõ»)."""
     return t(f"list_prior_{value or 'unknown'}")
 
 
-def posting_list(path: Path, commune: Unit, entries: Sequence[Entry], start: date, end: date) -> Path:
+def posting_list(path: Path, commune: Unit, entries: Sequence[Entry], start: date, end: date,
+                 signed: Sequence[Override] = ()) -> Path:
     """The preliminary list posted at the village and the commune office, one sheet per kind."""
     wb = Workbook()
+    mark = mark_for([e.household for e in entries], signed)
     headers = [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_before"), t("doc_col_result")]
     groups = (("poor", "doc_sheet_poor"), ("near_poor", "doc_sheet_near_poor"), (None, "doc_sheet_left"))
     for i, (cls, key) in enumerate(groups):
@@ -71,75 +92,45 @@ def posting_list(path: Path, commune: Unit, entries: Sequence[Entry], start: dat
                       and e.household.outcome not in ("poor", "near_poor")]
         else:
             chosen = [e for e in entries if e.household.outcome == cls]
-        heading = t("doc_posting_title", commune=commune.name, kind=t(key), start=fmt_date(start), end=fmt_date(end))
+        heading = _marked(t("doc_posting_title", commune=commune.name, kind=t(key), start=fmt_date(start),
+                            end=fmt_date(end)), mark)
         _sheet(wb, t(key), heading, headers,
-               ([e.household.head_name or "", e.village, _start(e.start_class), _class(e.household.outcome)]
-                for e in chosen), i == 0)
-    path.parent.mkdir(parents=True, exist_ok=True)
+               ([e.household.head_name or "", e.village, start_words(e.start_class),
+                 class_words(e.household.outcome)] for e in chosen), i == 0)
+    private_dir(path.parent)
     wb.save(path)
-    return path
+    return private_file(path)
 
 
 def decision_lists(path: Path, commune: Unit, entries: Sequence[Entry], number: str, day: date,
-                   left_out: Sequence[tuple[str, str, str]] = ()) -> Path:
+                   left_out: Sequence[tuple[str, str, str]] = (), signed: Sequence[Override] = ()) -> Path:
     """The four lists attached to the decision (Mẫu số 02): poor, near-poor, escaped poor,
     escaped near-poor; then, when the decision does not cover the whole review, the households
     it leaves out with the stage each stands at (`left_out`: head, village, stage in words)."""
     wb = Workbook()
+    mark = mark_for([e.household for e in entries], signed)
     headers = [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_members"), t("doc_col_result")]
-    kinds = (("doc_sheet_poor", lambda e: e.final_class == "poor"),
-             ("doc_sheet_near_poor", lambda e: e.final_class == "near_poor"),
-             ("doc_sheet_escaped_poor", lambda e: e.start_class == "poor" and e.final_class != "poor"),
-             ("doc_sheet_escaped_near_poor",
-              lambda e: e.start_class == "near_poor" and e.final_class not in ("poor", "near_poor")))
-    for i, (key, keep) in enumerate(kinds):
-        heading = t("doc_decision_title", kind=t(key), commune=commune.name, number=number, date=fmt_date(day))
+    for i, (_, key, keep) in enumerate(DECISION_LISTS):
+        heading = _marked(t("doc_decision_title", kind=t(key), commune=commune.name, number=number,
+                            date=fmt_date(day)), mark)
         _sheet(wb, t(key), heading, headers,
-               ([e.household.head_name or "", e.village, e.household.member_count or "", _class(e.final_class)]
+               ([e.household.head_name or "", e.village, e.household.member_count or "", class_words(e.final_class)]
                 for e in entries if keep(e)), i == 0)
     if left_out:
         heading = t("doc_left_out_title", commune=commune.name, number=number, date=fmt_date(day))
         _sheet(wb, t("doc_sheet_left_out"), heading,
                [t("rpt_no"), t("doc_col_head"), t("doc_col_village"), t("doc_col_stage")],
                left_out, False)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     wb.save(path)
-    return path
-
-
-def certificates(path: Path, commune: Unit, entries: Sequence[Entry], number: str, day: date, year: int) -> Path:
-    """One certificate (Mẫu số 03) per poor or near-poor household, one per printed page. The
-    official layout was not seen: the text is the project's, marked on every page."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Mau_03"
-    ws.column_dimensions["A"].width = 90
-    row = 1
-    for e in entries:
-        if e.final_class not in ("poor", "near_poor"):
-            continue
-        lines = [(t("doc_cert_nation"), BOLD), (t("doc_cert_motto"), BOLD), ("", PLAIN),
-                 (t("doc_cert_title", kind=t(f"doc_cert_{e.final_class}")), BOLD),
-                 (t("doc_cert_body", commune=commune.name, head=e.household.head_name or "", village=e.village,
-                    id=e.answers.get("chu_ho_cccd") or "-", members=e.household.member_count or "-",
-                    kind=t(f"doc_cert_{e.final_class}"), year=year), PLAIN),
-                 (t("doc_cert_basis", number=number, date=fmt_date(day)), PLAIN), ("", PLAIN),
-                 (t("doc_cert_sign", commune=commune.name, date=fmt_date(day)), BOLD),
-                 (t("doc_cert_unofficial"), Font(name="Times New Roman", size=9, italic=True))]
-        for text, font in lines:
-            cell = ws.cell(row, 1, text)
-            cell.font, cell.alignment = font, CENTER
-            row += 1
-        ws.row_breaks.append(Break(id=row - 1))
-        row += 1
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path
+    return private_file(path)
 
 
 NATIONAL_HOUSEHOLD = ("ma_tinh", "ma_xa", "thon", "ma_ho", "nam_ra_soat", "ho_ten_chu_ho", "cccd_chu_ho",
                       "dien_dau_ky", "ket_qua_ra_soat", "dien_cong_nhan", "so_qd_cong_nhan", "ngay_qd_cong_nhan",
-                      "diem_b1", "diem_b2", "thu_nhap_bq", "chi_so_thieu_hut", "khu_vuc")
+                      "diem_b1", "diem_b2", "thu_nhap_bq", "chi_so_thieu_hut", "khu_vuc",
+                      # the rules that produced the class, and «TẠM TÍNH» when any was provisional
+                      "quy_dinh", "phien_ban_quy_dinh", "ma_bam_quy_dinh", "tam_tinh")
 NATIONAL_MEMBER = ("stt_thanh_vien", "ho_ten_thanh_vien", "cccd_thanh_vien", "quan_he_chu_ho")
 
 
@@ -148,7 +139,7 @@ def national_export(path: Path, rows: Iterable[tuple[dict[str, Any], list[dict[s
     """One line per member: the household's fields, the member's fields, then every answer of
     the form (household answers `h_<id>`, member answers `m_<id>`). UTF-8 with BOM, so Excel
     opens it with the accents."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         out = csv.writer(fh)
         out.writerow([*NATIONAL_HOUSEHOLD, *NATIONAL_MEMBER, *(f"h_{k}" for k in answer_keys),
@@ -158,4 +149,4 @@ def national_export(path: Path, rows: Iterable[tuple[dict[str, Any], list[dict[s
                 out.writerow([*(household.get(k, "") for k in NATIONAL_HOUSEHOLD),
                               *(member.get(k, "") for k in NATIONAL_MEMBER), *answers,
                               *(member.get(f"m_{k}", "") for k in member_keys)])
-    return path
+    return private_file(path)

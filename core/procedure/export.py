@@ -1,5 +1,5 @@
 """The export for the national poverty-management software. Its import layout was not
-available, so this is the project's documented layout (README, "National-software export"):
+available, so this is the project's documented layout (docs/officers.md, "National-software export"):
 one CSV line per member of each recognised household, the household's fields, the member's
 fields and every answer the form collects."""
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.procedure.documents import national_export
 from core.procedure.models import Review, ReviewEvent
+from core.procedure.provisional import mark_for, overrides
 from core.procedure.start_class import start_class
 from core.procedure.steps import Stage
 from core.storage.models import Household, Unit
@@ -39,6 +40,7 @@ async def national_rows(s: AsyncSession, commune: Unit, survey: Survey, year: in
         .order_by(Household.id))).all()
     decisions = {e.id: e for e in (await s.scalars(select(ReviewEvent).where(
         ReviewEvent.id.in_({r.decision_id for _, r in pairs if r.decision_id})))).all()} if pairs else {}
+    signed = await overrides(s, year)
     answer_keys = [q.id for q in survey.household_questions()]
     member_keys = [q.id for g in survey.groups() for q in g.questions]
     group = survey.groups()[0].id if survey.groups() else "tv"
@@ -56,6 +58,8 @@ async def national_rows(s: AsyncSession, commune: Unit, survey: Survey, year: in
             "ngay_qd_cong_nhan": decision.held_on.isoformat() if decision and decision.held_on else "",
             "diem_b1": _plain(h.b1_score), "diem_b2": "" if h.deprived_count is None else 10 * h.deprived_count,
             "thu_nhap_bq": _plain(h.income_per_capita), "chi_so_thieu_hut": _plain(h.deprived), "khu_vuc": h.area or "",
+            "quy_dinh": h.pack_id or "", "phien_ban_quy_dinh": _plain(h.pack_version),
+            "ma_bam_quy_dinh": h.pack_digest or "", "tam_tinh": mark_for([h], signed),
         }
         members = []
         for i in range(1, (a.get("so_thanh_vien") or 0) + 1):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
+from core.datafile import DataFileError, Errors, check_keys, line_of, load_mapping, require
 from core.provenance import Provenance, parse_provenance
 
 FILES = Path(__file__).parent / "files"
@@ -83,49 +83,77 @@ def _date(raw: object, path: Path, line: int | None, key: str) -> date | None:
 
 
 def load_procedure(path: str | Path | None = None) -> Procedure:
+    """The procedure file, every mistake in it reported at once (each step and level on its own)."""
     path = Path(path) if path else FILES / f"{DEFAULT}.yaml"
+    errors = Errors()
     doc = load_mapping(path, {"id", "version", "title", "provenance", "meeting", "posting", "higher_opinion",
-                              "steps"}, "a procedure file")
-    meeting = require(doc, "meeting", path, dict)
-    check_keys(meeting, {"min_agreement_percent", "vote_on"}, path)
-    pct = require(meeting, "min_agreement_percent", path, (int, float))
-    if not 0 < pct <= 100:
-        raise DataFileError(path, line_of(meeting), "min_agreement_percent must be above 0 and at most 100")
-    vote_on = str(meeting.get("vote_on", "changed"))
-    if vote_on not in ("changed", "all"):
-        raise DataFileError(path, line_of(meeting), "vote_on must be 'changed' or 'all'")
-    posting = require(doc, "posting", path, dict)
-    check_keys(posting, {"working_days", "places"}, path)
-    days = require(posting, "working_days", path, int)
-    if not 1 <= days <= 30:
-        raise DataFileError(path, line_of(posting), "working_days must be 1 to 30")
-    higher: list[HigherLevel] = []
-    for raw in require(doc, "higher_opinion", path, list):
-        check_keys(raw, {"from", "until", "level", "title"}, path)
-        level = str(require(raw, "level", path, str))
-        if level not in LEVELS:
-            raise DataFileError(path, line_of(raw), f"level must be one of {', '.join(sorted(LEVELS))}")
-        higher.append(HigherLevel(level, str(require(raw, "title", path, str)),
-                                  _date(raw.get("from"), path, line_of(raw), "from"),
-                                  _date(raw.get("until"), path, line_of(raw), "until")))
-    steps: list[StepDef] = []
-    for raw in require(doc, "steps", path, list):
-        check_keys(raw, {"id", "title", "actors", "command"}, path)
-        sid = str(require(raw, "id", path, str))
-        if sid not in STEP_IDS:
-            raise DataFileError(path, line_of(raw), f"unknown step '{sid}'; known: {', '.join(STEP_IDS)}")
-        if any(s.id == sid for s in steps):
-            raise DataFileError(path, line_of(raw), f"step '{sid}' is listed twice")
-        actors = require(raw, "actors", path, list)
-        bad = [a for a in actors if a not in ACTORS]
-        if bad or not actors:
-            raise DataFileError(path, line_of(raw), f"step '{sid}': actors must be some of {', '.join(sorted(ACTORS))}")
-        steps.append(StepDef(sid, str(require(raw, "title", path, str)), tuple(actors),
-                             str(require(raw, "command", path, str)), line_of(raw) or 0))
+                              "steps"}, "a procedure file", errors)
+    head: dict[str, str] = {}
+    for key in ("id", "version", "title"):
+        with errors.catch():
+            head[key] = str(require(doc, key, path, str))
+    pct, vote_on = 0.0, "changed"
+    with errors.catch():
+        meeting = require(doc, "meeting", path, dict)
+        check_keys(meeting, {"min_agreement_percent", "vote_on"}, path, errors)
+        vote_on = str(meeting.get("vote_on", "changed"))
+        if vote_on not in ("changed", "all"):
+            errors.add(DataFileError(path, line_of(meeting), "vote_on must be 'changed' or 'all'"))
+        pct = float(require(meeting, "min_agreement_percent", path, (int, float)))
+        if not 0 < pct <= 100:
+            raise DataFileError(path, line_of(meeting), "min_agreement_percent must be above 0 and at most 100")
+    days, places = 0, ()
+    with errors.catch():
+        posting = require(doc, "posting", path, dict)
+        check_keys(posting, {"working_days", "places"}, path, errors)
+        places = tuple(str(p) for p in posting.get("places") or ())
+        days = require(posting, "working_days", path, int)
+        if not 1 <= days <= 30:
+            raise DataFileError(path, line_of(posting), "working_days must be 1 to 30")
+    raw_higher: list = []
+    with errors.catch():
+        raw_higher = require(doc, "higher_opinion", path, list)
+    higher = errors.each(raw_higher, lambda raw: _higher(raw, path, errors))
+    raw_steps: list = []
+    with errors.catch():
+        raw_steps = require(doc, "steps", path, list)
+    steps = errors.each(raw_steps, lambda raw: _step(raw, path, errors))
+    for i, step in enumerate(steps):
+        if any(s.id == step.id for s in steps[:i]):
+            errors.add(DataFileError(path, step.line, f"step '{step.id}' is listed twice"))
     missing = [s for s in STEP_IDS if not any(d.id == s for d in steps)]
-    if missing:
-        raise DataFileError(path, line_of(doc), f"steps missing: {', '.join(missing)}")
-    return Procedure(str(require(doc, "id", path, str)), str(require(doc, "version", path, str)),
-                     str(require(doc, "title", path, str)), float(pct), vote_on, days,
-                     tuple(str(p) for p in posting.get("places") or ()), tuple(higher), tuple(steps),
-                     parse_provenance(doc.get("provenance"), path), str(path))
+    if missing and len(steps) == len(raw_steps):  # a step that did not read is not also called missing
+        errors.add(DataFileError(path, line_of(doc), f"steps missing: {', '.join(missing)}"))
+    provenance = None
+    with errors.catch():
+        provenance = parse_provenance(doc.get("provenance"), path)
+    errors.raise_any()
+    return Procedure(head["id"], head["version"], head["title"], pct, vote_on, days, places, tuple(higher),
+                     tuple(steps), provenance, str(path))
+
+
+def _higher(raw: object, path: Path, errors: Errors) -> HigherLevel:
+    if isinstance(raw, dict):
+        check_keys(raw, {"from", "until", "level", "title"}, path, errors)
+    level = str(require(raw, "level", path, str))
+    title = str(require(raw, "title", path, str))
+    assert isinstance(raw, dict)
+    if level not in LEVELS:
+        raise DataFileError(path, line_of(raw), f"level must be one of {', '.join(sorted(LEVELS))}")
+    return HigherLevel(level, title, _date(raw.get("from"), path, line_of(raw), "from"),
+                       _date(raw.get("until"), path, line_of(raw), "until"))
+
+
+def _step(raw: object, path: Path, errors: Errors) -> StepDef:
+    if isinstance(raw, dict):
+        check_keys(raw, {"id", "title", "actors", "command"}, path, errors)
+    sid = str(require(raw, "id", path, str))
+    assert isinstance(raw, dict)
+    if sid not in STEP_IDS:
+        raise DataFileError(path, line_of(raw), f"unknown step '{sid}'; known: {', '.join(STEP_IDS)}")
+    actors = require(raw, "actors", path, list)
+    bad = [a for a in actors if a not in ACTORS]
+    if bad or not actors:
+        raise DataFileError(path, line_of(raw), f"step '{sid}': actors must be some of {', '.join(sorted(ACTORS))}")
+    return StepDef(sid, str(require(raw, "title", path, str)), tuple(actors), str(require(raw, "command", path, str)),
+                   line_of(raw) or 0)

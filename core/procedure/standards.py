@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.classification.pack import RulePack
-from core.datafile import DataFileError, check_keys, line_of, load_mapping, require
+from core.datafile import DataFileError, Errors, check_keys, line_of, load_mapping, require
 from core.i18n import fmt_date, t
 from core.procedure.models import ReviewEvent
 
@@ -86,11 +86,11 @@ def load_review_years(packs: list[RulePack], path: str | Path = REVIEW_YEARS) ->
     if offset not in (0, 1):
         raise DataFileError(path, line_of(rule), "list_year_offset must be 0 or 1")
     known = {p.id for p in packs}
-    errors: list[DataFileError] = []
+    errors = Errors()
     years: dict[int, YearRule] = {}
     seen: set[int] = set()
     for raw in require(doc, "years", path, list):
-        try:
+        with errors.catch():
             check_keys(raw, {"review_year", "pack", "why", "source", "tag"}, path)
             year, pack_id = require(raw, "review_year", path, int), require(raw, "pack", path, str)
             if year in seen:
@@ -101,10 +101,7 @@ def load_review_years(packs: list[RulePack], path: str | Path = REVIEW_YEARS) ->
                                     f"pack '{pack_id}' does not exist (known: {', '.join(sorted(known))})")
             years[year] = YearRule(year, pack_id, str(require(raw, "why", path, str)).strip(),
                                    str(require(raw, "source", path, str)).strip(), _tag(raw, path), line_of(raw) or 0)
-        except DataFileError as exc:
-            errors.append(exc)
-    if errors:
-        raise DataFileError(path, errors[0].line, "; ".join(str(e) for e in errors)) if len(errors) > 1 else errors[0]
+    errors.raise_any()
     return ReviewYears(offset, str(require(rule, "text", path, str)).strip(),
                        str(require(rule, "source", path, str)).strip(), _tag(rule, path), years, str(path))
 

@@ -10,22 +10,15 @@ from pathlib import Path
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.datafile import DataFileError
+from core.datafile import DataFileError, Errors
 from core.private import private_dir, private_file
 from core.reports.chart import NEAR, POOR, render_chart
 from core.reports.excel import render_list, render_table
+from core.reports.filters import Measure, check_filters_against
+from core.reports.list_spec import ListsFile, check_list_against, load_lists
 from core.reports.query import aggregate, list_rows
-from core.reports.spec import (
-    Column,
-    ListsFile,
-    Measure,
-    TableSpec,
-    check_filters_against,
-    check_list_against,
-    load_lists,
-    load_tables,
-)
 from core.reports.stage import Basis, default_basis
+from core.reports.table_spec import Column, TableSpec, load_tables
 from core.storage.models import Household, Unit
 from core.surveys.loader import load_forms
 from core.surveys.model import Survey
@@ -41,14 +34,26 @@ class Catalogue:
     def load(cls, forms: dict[str, Survey] | None = None) -> Catalogue:
         """Tables and lists, each checked against the form it names (like the rule packs)."""
         forms = load_forms() if forms is None else forms
-        catalogue = cls(load_tables(), load_lists())
+        errors = Errors()
+        tables: dict[str, TableSpec] = {}
+        lists = ListsFile({}, ())
+        with errors.catch():
+            tables = load_tables()
+        with errors.catch():
+            lists = load_lists()
+        catalogue = cls(tables, lists)
         for spec in catalogue.tables.values():
-            check_headings(spec)
-            survey = _form(forms, spec.survey, spec.path)
-            for leaf in spec.leaves():
-                check_filters_against(spec.path, _leaf_measures(leaf), survey, leaf.line)
+            with errors.catch():
+                check_headings(spec)
+            with errors.catch():
+                survey = _form(forms, spec.survey, spec.path)
+                for leaf in spec.leaves():
+                    with errors.catch():
+                        check_filters_against(spec.path, _leaf_measures(leaf), survey, leaf.line)
         for lspec in catalogue.lists.lists.values():
-            check_list_against(lspec, _form(forms, lspec.form, lspec.path))
+            with errors.catch():
+                check_list_against(lspec, _form(forms, lspec.form, lspec.path))
+        errors.raise_any()
         return catalogue
 
     def names(self) -> list[tuple[str, str]]:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.i18n import t
+from core.reports.filters import Filter
 from core.reports.query import TableData
-from core.reports.spec import Filter
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

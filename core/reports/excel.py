@@ -19,9 +19,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from core.i18n import t
+from core.reports.list_spec import ListColumn, ListSpec
 from core.reports.query import ListRow, Row, TableData
 from core.reports.sheet import FONT, Recorder, Sheet
-from core.reports.spec import Column, ListColumn, ListSpec, TableSpec
+from core.reports.table_spec import Column, TableSpec
 from core.storage.models import Unit
 from core.surveys.model import Survey
 
@@ -168,10 +169,12 @@ def render_table(data: TableData, parent: Unit | None, path: Path, today: date |
     def staged(text: str) -> str:  # the title and the headers follow the stage
         return data.basis.heading(text, data.year)
 
-    top = _heading(ws, data.unit, parent, width, spec.form, staged(spec.title))
+    title = staged(spec.title)
+    top = _heading(ws, data.unit, parent, width, spec.form,
+                   t("rp_table_title", title=title) if data.provisional else title)
     # the free row between the unit line and the header: the subtitle, and which figures these are
     subtitle = staged(spec.subtitle) if spec.subtitle else ""
-    free = " · ".join(x for x in (subtitle, data.basis.line()) if x)
+    free = " · ".join(x for x in (subtitle, data.basis.line(), t("rp_table_note") if data.provisional else "") if x)
     _put(ws, top - 1, 1, free, font=_font(12, italic=True), align=CENTER, end_col=width)
     for c, label in enumerate(labels, 1):
         _put(ws, top, c, label, font=_font(11, bold=True), align=CENTER, border=True, end_row=top + depth - 1)

@@ -15,8 +15,10 @@ from core.households import indicator_bit
 from core.i18n import t
 from core.procedure.models import Review
 from core.procedure.start_class import on_last_years_list, start_class_column
-from core.reports.spec import Filter, ListSpec, Measure, MemberCount, TableSpec
+from core.reports.filters import Filter, Measure, MemberCount
+from core.reports.list_spec import ListSpec
 from core.reports.stage import Basis
+from core.reports.table_spec import TableSpec
 from core.storage.models import Answer, Household, Unit
 from core.storage.sealed import sealer_of
 from core.surveys.model import Survey
@@ -71,6 +73,7 @@ class TableData:
     # the total's rate divides like by like. The workbook says so in a note line.
     without_count: list[str] = field(default_factory=list)
     basis: Basis = field(default_factory=Basis)
+    provisional: bool = False  # a household counted was classified with a provisional rule: «TẠM TÍNH»
 
     @property
     def total_excludes(self) -> bool:
@@ -204,7 +207,9 @@ async def aggregate(session: AsyncSession, spec: TableSpec, unit: Unit, year: in
                     members.append(make(child, (area,), households_total.get(child.id) if home == area else None))
             counted_members = [m for m in members if m.counts["households_total"] is not None] or members
             sections.append(Section(area, members, _sum_rows(counted_members, len(spec.splits))))
-    return TableData(spec, unit, year, rows, total, sections, without, basis)
+    provisional = await session.scalar(basis.restrict(tree.join(select(Household.id), households=True)).where(
+        Household.status == "submitted", Household.review_year == year, Household.provisional.is_(True)).limit(1))
+    return TableData(spec, unit, year, rows, total, sections, without, basis, provisional is not None)
 
 
 def start_only(f: Filter) -> bool:

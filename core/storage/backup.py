@@ -7,7 +7,7 @@ owner-only (0600) and only renamed to its name once complete and checked. Sealed
 need the data key, which is not in the database: keep a copy of RASOAT_DATA_DIR/.data_key (or
 RASOAT_DATA_KEY) apart from the backups, or the ID numbers of a restored database are lost.
 
-PostgreSQL has its own tools, `pg_dump -Fc` and `pg_restore` (README); `POSTGRES_ADVICE` is
+PostgreSQL has its own tools, `pg_dump -Fc` and `pg_restore` (docs/personal-data.md); `POSTGRES_ADVICE` is
 what the CLI prints when the store is PostgreSQL.
 """
 

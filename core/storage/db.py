@@ -5,10 +5,10 @@ the writer, a busy timeout instead of immediate 'database is locked', and BEGIN 
 transaction takes the write lock up front rather than failing half-way when it upgrades.
 `synchronous=FULL`: with WAL, NORMAL may lose the last commits on power loss (the WAL is not
 synced at each commit), and an answer the bot acknowledged must survive a power cut; the cost is
-measured by `bench/durability.py` (README). The file and its -wal/-shm hold personal data, so
-they are made readable by the owner only. A PostgreSQL connection the server closed is replaced
-when it is taken from the pool, so the first message after a server restart does not fail on a
-dead pooled connection.
+measured by `bench/durability.py` (docs/deployment.md). The file and its -wal/-shm hold personal
+data, so they are made readable by the owner only. A PostgreSQL connection the server closed is
+replaced when it is taken from the pool, so the first message after a server restart does not
+fail on a dead pooled connection.
 """
 
 from __future__ import annotations

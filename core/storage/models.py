@@ -102,6 +102,11 @@ class Household(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[str | None] = mapped_column(String(16), index=True)
     pack_id: Mapped[str | None] = mapped_column(String(32))
+    # which rules produced the result: the pack's version (0: the shipped file) and the SHA-256
+    # of its content, and whether any rule it used is provisional («TẠM TÍNH» wherever printed)
+    pack_version: Mapped[int | None] = mapped_column(Integer)
+    pack_digest: Mapped[str | None] = mapped_column(String(64))
+    provisional: Mapped[bool | None] = mapped_column(Boolean)
     area: Mapped[str | None] = mapped_column(String(8))
     income_per_capita: Mapped[float | None] = mapped_column(Float)
     b1_score: Mapped[int | None] = mapped_column(Integer)

@@ -7,12 +7,14 @@ questions of type `id_number` and `phone` are stored as Fernet tokens (AES-128-C
 only ever see plain values because `save_answer`/`load_answers` and the report query seal and
 open them here. A duplicate-ID check cannot search ciphertext, so each sealed answer also gets
 a keyed hash (HMAC-SHA256 of its digits, key derived from the data key) in `answers.lookup`.
+Copies kept elsewhere are sealed too: last year's answers of a review (as their answers are), and whole
+stored messages that quote what users typed or were shown (`seal_blob`: journal replies, inbox).
 
 Keys: RASOAT_DATA_KEY (one or more Fernet keys, comma-separated, the first one seals), else the
 file RASOAT_DATA_DIR/.data_key (one key a line, created 0600 atomically on first start). Older
 keys still open values, so rotation is: put a new key first, run `rasoat rekey` (re-seals every
 value and recomputes every lookup with the first key), then drop the old keys. Losing the key
-loses the ID numbers: back it up apart from the database (README).
+loses the ID numbers: back it up apart from the database (docs/personal-data.md).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +36,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.private import FILE_MODE, private_dir, read_or_create_secret
-from core.storage.models import Answer, AuditLog
+from core.storage.models import Answer, AuditLog, InboxUpdate, ProcessedUpdate
 
 PREFIX = "sealed:v1:"
 KEY_FILE = ".data_key"
@@ -140,6 +142,19 @@ def open_answer(session: AsyncSession, value: Any) -> Any:
     return sealer.open(value) if sealer is not None else value
 
 
+def seal_blob(info: dict[str, Any], value: Any) -> Any:
+    """A whole stored message sealed (a journal reply, an inbox update): it quotes what the user
+    typed and the answers shown back, ID numbers among them. `info` is a session's or a
+    Database's session info; without a data key the value is stored as it is."""
+    sealer = info.get(INFO)
+    return sealer.seal(value) if sealer is not None and value is not None else value
+
+
+def open_blob(info: dict[str, Any], value: Any) -> Any:
+    sealer = info.get(INFO)
+    return sealer.open(value) if sealer is not None else value
+
+
 async def households_with_id_number(session: AsyncSession, value: str) -> list[int]:
     """Households with an answer of type id_number equal to value (any member), for duplicate
     checks across households; found by keyed hash, never by decrypting every row."""
@@ -154,9 +169,14 @@ async def households_with_id_number(session: AsyncSession, value: str) -> list[i
     return list(rows.all())
 
 
-async def reseal_all(session: AsyncSession) -> int:
+Resealer = Callable[[AsyncSession, Sealer], Awaitable[Any]]
+
+
+async def reseal_all(session: AsyncSession, resealers: Sequence[Resealer] = ()) -> int:
     """Seal every sealed-type answer and audit value with the first key and recompute its lookup
-    (rotation, and sealing rows written before sealing existed). Returns the answers touched."""
+    (rotation, and sealing rows written before sealing existed), and every stored reply and
+    inbox update; `resealers` do the same for copies of answers kept by other parts (the
+    procedure's baselines). Returns the answers touched."""
     sealer = sealer_of(session)
     if sealer is None:
         raise SealError("this database has no data key configured")
@@ -173,10 +193,17 @@ async def reseal_all(session: AsyncSession) -> int:
     for entry in (await session.scalars(select(AuditLog).where(or_(*audit_suffixes)))).all():
         for attr in ("old_value", "new_value"):
             setattr(entry, attr, sealer.seal(sealer.open(getattr(entry, attr))))
+    for stored in (await session.scalars(select(ProcessedUpdate).where(ProcessedUpdate.reply.is_not(None)))).all():
+        stored.reply = sealer.seal(sealer.open(stored.reply))
+    for inboxed in (await session.scalars(select(InboxUpdate))).all():
+        inboxed.payload = sealer.seal(sealer.open(inboxed.payload))
+    for more in resealers:
+        await more(session, sealer)
     return touched
 
 
-async def rotate(db: Any, data_dir: Path, env_value: str | None, fields: dict[str, str]) -> tuple[int, Path | None]:
+async def rotate(db: Any, data_dir: Path, env_value: str | None, fields: dict[str, str],
+                 resealers: Sequence[Resealer] = ()) -> tuple[int, Path | None]:
     """Re-seal everything with a new first key. With RASOAT_DATA_KEY the new key is the one the
     operator put first there; with the key file a new key is made, the file holds new + old keys
     while re-sealing (a crash half-way leaves every value readable), then the new key only, and
@@ -185,13 +212,13 @@ async def rotate(db: Any, data_dir: Path, env_value: str | None, fields: dict[st
     if env_value:
         db.use_sealer(Sealer(load_keys(data_dir, env_value), fields))
         async with db.transaction() as s:
-            return await reseal_all(s), None
+            return await reseal_all(s, resealers), None
     old = load_keys(data_dir, None)
     new = Fernet.generate_key()
     write_key_file(data_dir, (new, *old))
     db.use_sealer(Sealer((new, *old), fields))
     async with db.transaction() as s:
-        count = await reseal_all(s)
+        count = await reseal_all(s, resealers)
     retired = data_dir / f"{KEY_FILE}.retired-{datetime.now(UTC):%Y%m%d%H%M%S}"
     fd = os.open(retired, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     with os.fdopen(fd, "w") as fh:

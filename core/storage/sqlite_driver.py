@@ -5,7 +5,7 @@ trips there per statement (open a cursor, execute, fetch the rows, close). Each 
 put, a thread switch and a wake-up of the event loop: measured on this machine, an answer took
 43 of them. This cursor does the four in one function on that thread; rows, description,
 rowcount and lastrowid come back together, and an answer takes 3.4 ms in-process instead of
-5.6 (`bench.statements`, README "Benchmarks"). Server-side cursors (the streamed household
+5.6 (`bench.statements`, docs/benchmarks.md). Server-side cursors (the streamed household
 lists) stay SQLAlchemy's own, as does everything else of the dialect (isolation, commit,
 rollback, pooling, errors).
 

@@ -1,29 +1,30 @@
 """Reads survey forms from YAML and checks them the way pyxform checks an XLSForm.
 
 All checks happen at load time so that a wrong form is refused at start-up with the file and
-line to fix, never discovered by a village head half-way through a household.
+line to fix, never discovered by a village head half-way through a household. Every mistake of
+a form is reported at once: each question, group, choice and output is checked on its own, and
+one that fails is left out so the others are still checked.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from core.chat.payloads import MAX_BYTES
-from core.datafile import DataFileError, check_keys, line_of, load_mapping, load_yaml, require
+from core.datafile import DataFileError, Errors, check_keys, line_of, load_mapping, load_yaml, require
 from core.expr import Expr, ExprError, compile_expr
 from core.provenance import parse_provenance
+from core.surveys.choices import ChoiceLists, choice_lists, choices, with_synonyms
 from core.surveys.model import Choice, Item, QType, Question, RepeatGroup, Survey
+from core.surveys.sections import sections
 from core.surveys.synonyms import synonyms
-from core.text import words
 
 FORMS_DIR = Path(__file__).parent / "forms"
 CONTEXT_NAMES = frozenset({"review_year", "is_urban"})
 MEMBER_CONTEXT_NAMES = frozenset({"_index"})
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
-VALUE_RE = re.compile(r"^[a-z0-9_]{1,20}$")
 # Button data is "a:<group>.<index>.<question>:<value>". With ids of at most 24 characters, group ids
 # of at most 4, values of at most 20 and at most 99 members, it stays within Telegram's 64 bytes:
 # 2 + 4 + 1 + 2 + 1 + 24 + 1 + 20 = 55 (all ASCII, as the patterns force).
@@ -60,20 +61,27 @@ PRIOR_CLASSES = frozenset({"poor", "near_poor", "none"})
 
 def load_survey(path: str | Path, lists_seen: set[str] | None = None) -> Survey:
     """One form; `lists_seen` collects its choice-list names, so load_forms can tell a synonym
-    for a list that no form has."""
+    for a list that no form has. Raises one DataFileError listing every mistake of the form."""
     path = Path(path)
-    doc = load_mapping(path, _TOP_KEYS, "a survey file")
-    sid = require(doc, "id", path, str)
-    version = str(require(doc, "version", path, (str, int, float)))
-    purpose = require(doc, "purpose", path, str)
-    if purpose not in PURPOSES:
-        raise DataFileError(path, line_of(doc), f"purpose must be one of {sorted(PURPOSES)}")
-    choice_lists = _choice_lists(doc.get("choice_lists") or {}, path)
+    errors = Errors()
+    doc = load_mapping(path, _TOP_KEYS, "a survey file", errors)
+    top: dict[str, Any] = {}
+    for key, kind in (("id", str), ("version", (str, int, float)), ("title", str), ("purpose", str)):
+        with errors.catch():
+            top[key] = require(doc, key, path, kind)
+    purpose = top.get("purpose")
+    if purpose is not None and purpose not in PURPOSES:
+        errors.add(DataFileError(path, line_of(doc), f"purpose must be one of {sorted(PURPOSES)}"))
+        purpose = None
+    lists = choice_lists(doc.get("choice_lists") or {}, path, errors)
     include_titles: dict[Path, str | None] = {}
-    raw_items = _expand_includes(require(doc, "questions", path, list), path, choice_lists, include_titles)
-    choice_lists = _with_synonyms(choice_lists, path)
+    raw_questions: list = []
+    with errors.catch():
+        raw_questions = require(doc, "questions", path, list)
+    raw_items = _expand_includes(raw_questions, path, lists, include_titles, errors)
+    lists = with_synonyms(lists, path, errors)
     if lists_seen is not None:
-        lists_seen.update(choice_lists)
+        lists_seen.update(lists)
 
     # First pass: collect names so expressions may refer to any question of the form.
     hh_names: set[str] = set(CONTEXT_NAMES)
@@ -82,35 +90,40 @@ def load_survey(path: str | Path, lists_seen: set[str] | None = None) -> Survey:
         if isinstance(raw, dict) and "group" in raw:
             for q in raw.get("questions") or []:
                 if isinstance(q, dict) and "id" in q:
-                    _add_name(member_names | hh_names, member_names, q, src)
+                    _add_name(member_names | hh_names, member_names, q, src, errors)
         elif isinstance(raw, dict) and "id" in raw:
-            _add_name(hh_names | member_names, hh_names, raw, src)
+            _add_name(hh_names | member_names, hh_names, raw, src, errors)
 
-    items: list[Item] = []
+    parsed: list[Item | None] = []
     seen_ids: set[str] = set()
     for raw, src in raw_items:
-        if isinstance(raw, dict) and "group" in raw:
-            items.append(_group(raw, src, hh_names, member_names, choice_lists, seen_ids))
-        else:
-            q = _question(raw, src, hh_names, member_names, choice_lists, in_member=False)
-            _unique(q.id, seen_ids, src, raw)
-            items.append(q)
-    items, sections = _sections(raw_items, items, path, include_titles)
+        item: Item | None = None
+        with errors.catch():
+            if isinstance(raw, dict) and "group" in raw:
+                item = _group(raw, src, hh_names, member_names, lists, seen_ids)
+            else:
+                item = _question(raw, src, hh_names, member_names, lists, in_member=False)
+                _unique(item.id, seen_ids, src, raw)
+        parsed.append(item)
+    items, titles = sections(raw_items, parsed, path, include_titles, errors)
 
-    asked = [q for q in _all_questions(items) if q.asked]
-    if not asked:
-        raise DataFileError(path, line_of(doc), "the survey asks no question")
-    parse_provenance(doc.get("provenance"), path)  # checked here, printed by `rasoat check`
-    outputs = _outputs(doc, path, purpose, hh_names, member_names)
+    if None not in parsed and not any(q.asked for q in _all_questions(items)):
+        errors.add(DataFileError(path, line_of(doc), "the survey asks no question"))
+    with errors.catch():
+        parse_provenance(doc.get("provenance"), path)  # checked here, printed by `rasoat check`
+    outputs = _outputs(doc, path, purpose, hh_names, member_names, errors) if purpose else {}
     head_name = doc.get("head_name")
     if head_name is not None and head_name not in hh_names:
-        raise DataFileError(path, line_of(doc), f"head_name '{head_name}' is not a household question")
-    prior_classes = _prior_classes(doc, path)
+        errors.add(DataFileError(path, line_of(doc), f"head_name '{head_name}' is not a household question"))
+    prior_classes: dict[str, str] = {}
+    with errors.catch():
+        prior_classes = _prior_classes(doc, path)
+    errors.raise_any()
     return Survey(
-        id=sid,
-        version=version,
-        title=str(require(doc, "title", path, str)),
-        purpose=purpose,
+        id=top["id"],
+        version=str(top["version"]),
+        title=str(top["title"]),
+        purpose=top["purpose"],
         items=tuple(items),
         outputs=outputs,
         path=str(path),
@@ -118,7 +131,7 @@ def load_survey(path: str | Path, lists_seen: set[str] | None = None) -> Survey:
         basis=str(doc.get("basis", "")),
         context_names=CONTEXT_NAMES,
         prior_classes=prior_classes,
-        sections=sections,
+        sections=titles,
     )
 
 
@@ -138,82 +151,27 @@ def _prior_classes(doc: dict, path: Path) -> dict[str, str]:
 
 
 def load_forms(directory: str | Path = FORMS_DIR) -> dict[str, Survey]:
-    """All forms in a folder (files starting with '_' are shared sections, not forms)."""
+    """All forms in a folder (files starting with '_' are shared sections, not forms); one
+    DataFileError lists the mistakes of every form."""
+    errors = Errors()
     surveys: dict[str, Survey] = {}
     lists_seen: set[str] = set()
     for path in sorted(Path(directory).glob("*.yaml")):
         if path.name.startswith("_"):
             continue
-        survey = load_survey(path, lists_seen)
-        if survey.id in surveys:
-            raise DataFileError(path, None, f"survey id '{survey.id}' is also used by {surveys[survey.id].path}")
-        surveys[survey.id] = survey
-    table = synonyms()
-    for name in table.choices:
-        if name not in lists_seen:
-            raise DataFileError(table.path, table.lines[name], f"no form has a choice list '{name}' "
-                                f"(lists: {', '.join(sorted(lists_seen))})")
+        with errors.catch():
+            survey = load_survey(path, lists_seen)
+            if survey.id in surveys:
+                raise DataFileError(path, None, f"survey id '{survey.id}' is also used by {surveys[survey.id].path}")
+            surveys[survey.id] = survey
+    if not errors:  # a form that failed may not have named all its lists
+        table = synonyms()
+        for name in table.choices:
+            if name not in lists_seen:
+                errors.add(DataFileError(table.path, table.lines[name], f"no form has a choice list '{name}' "
+                                         f"(lists: {', '.join(sorted(lists_seen))})"))
+    errors.raise_any()
     return surveys
-
-
-def _sections(
-    raw_items: list[tuple[Any, Path]], items: list[Item], path: Path, include_titles: dict[Path, str | None]
-) -> tuple[list[Item], tuple[str | None, ...]]:
-    """Cut the form into the sections the progress line counts («Phần 2/5»).
-
-    A form may name its sections (`section: "Nhà ở"` on the top-level question or group that
-    opens one; an included file may carry `section:` for itself). Forms that do not still get
-    sections from their structure, so no form has to change: a section starts at each included
-    file and right after it, and at each repeat group and right after it. A named section also
-    starts at these boundaries, so a title never spans a roster.
-    """
-    out: list[Item] = []
-    titles: list[str | None] = []
-    prev_src: Path | None = None
-    prev_group = False
-    for (raw, src), item in zip(raw_items, items, strict=True):
-        title = raw.get("section") if isinstance(raw, dict) else None
-        if title is not None and (not isinstance(title, str) or not title.strip()):
-            raise DataFileError(src, line_of(raw), "section must be a non-empty title")
-        is_group = isinstance(item, RepeatGroup)
-        if not titles or title is not None or is_group or prev_group or src != prev_src:
-            if title is None and src != path and src != prev_src:
-                title = include_titles.get(src)
-            titles.append(title.strip() if title else None)
-        part, label = len(titles), titles[-1]
-        if isinstance(item, RepeatGroup):
-            qs = tuple(replace(q, part=part, section=label) for q in item.questions)
-            out.append(replace(item, part=part, section=label, questions=qs))
-        else:
-            out.append(replace(item, part=part, section=label))
-        prev_src, prev_group = src, is_group
-    return out, tuple(titles)
-
-
-def _with_synonyms(choice_lists: dict[str, tuple[Choice, ...]], path: Path) -> dict[str, tuple[Choice, ...]]:
-    """Add the locale's synonyms (locales/vi/synonyms.yaml) to the named choice lists as aliases;
-    a synonym for a value the list lacks, or one that already names another choice, is an error
-    in the synonyms file."""
-    table = synonyms()
-    out = dict(choice_lists)
-    for name, extra in table.choices.items():
-        if name not in choice_lists:
-            continue
-        choices = choice_lists[name]
-        values = [c.value for c in choices]
-        for value, ws in extra.items():
-            if value not in values:
-                raise DataFileError(table.path, ws[0].line, f"choice list '{name}' ({path.name}) has no value "
-                                    f"'{value}' (values: {', '.join(values)})")
-            for w in ws:
-                for other in choices:
-                    if other.value != value and words(w.text) in (
-                            other.value, words(other.label), *(words(a) for a in other.aliases)):
-                        raise DataFileError(table.path, w.line, f"'{w.text}' already names the choice "
-                                            f"'{other.value}' of list '{name}' ({path.name})")
-        out[name] = tuple(replace(c, aliases=c.aliases + tuple(w.text for w in extra.get(c.value, ())))
-                          for c in choices)
-    return out
 
 
 def _all_questions(items: list[Item]) -> list[Question]:
@@ -223,13 +181,16 @@ def _all_questions(items: list[Item]) -> list[Question]:
     return out
 
 
-def _add_name(known: set[str], target: set[str], raw: dict, src: Path) -> None:
+def _add_name(known: set[str], target: set[str], raw: dict, src: Path, errors: Errors) -> None:
+    """Note a question's name; a malformed or repeated one is recorded, and a malformed one
+    still named, so expressions that use it do not add a second error for the same mistake."""
     qid = raw.get("id")
     if not isinstance(qid, str) or not ID_RE.match(qid):
-        raise DataFileError(src, line_of(raw), f"question id {qid!r} must match {ID_RE.pattern}")
-    if qid in known:
-        raise DataFileError(src, line_of(raw), f"question id '{qid}' is used twice")
-    target.add(qid)
+        errors.add(DataFileError(src, line_of(raw), f"question id {qid!r} must match {ID_RE.pattern}"))
+    elif qid in known:
+        errors.add(DataFileError(src, line_of(raw), f"question id '{qid}' is used twice"))
+    if isinstance(qid, str):
+        target.add(qid)
 
 
 def _unique(qid: str, seen: set[str], src: Path, raw: Any) -> None:
@@ -239,55 +200,40 @@ def _unique(qid: str, seen: set[str], src: Path, raw: Any) -> None:
 
 
 def _expand_includes(
-    raw_items: list, path: Path, choice_lists: dict[str, tuple[Choice, ...]], titles: dict[Path, str | None]
+    raw_items: list, path: Path, lists: ChoiceLists, titles: dict[Path, str | None], errors: Errors
 ) -> list[tuple[Any, Path]]:
     """`- include: _file.yaml` splices a shared section (e.g. household identification);
-    the section may bring its own choice lists."""
+    the section may bring its own choice lists. A section that cannot be read is left out."""
     out: list[tuple[Any, Path]] = []
     for raw in raw_items:
-        if isinstance(raw, dict) and "include" in raw:
-            inc = path.parent / str(raw["include"])
-            if not inc.exists():
-                raise DataFileError(path, line_of(raw), f"included file {inc.name} does not exist")
-            section = load_yaml(inc)
-            if not isinstance(section, dict):
-                raise DataFileError(inc, None, "an included section must be a mapping with 'questions'")
-            check_keys(section, {"choice_lists", "questions", "section"}, inc)
-            title = section.get("section")
-            if title is not None and (not isinstance(title, str) or not title.strip()):
-                raise DataFileError(inc, line_of(section), "section must be a non-empty title")
-            titles[inc] = title
-            for name, choices in _choice_lists(section.get("choice_lists") or {}, inc).items():
-                if name in choice_lists:
-                    raise DataFileError(inc, line_of(section), f"choice list '{name}' is defined twice")
-                choice_lists[name] = choices
-            out.extend((item, inc) for item in require(section, "questions", inc, list))
-        else:
+        if not (isinstance(raw, dict) and "include" in raw):
             out.append((raw, path))
+            continue
+        with errors.catch():
+            out.extend(_include(path, raw, lists, titles, errors))
     return out
 
 
-def _choice_lists(raw: Any, path: Path) -> dict[str, tuple[Choice, ...]]:
-    if not isinstance(raw, dict):
-        raise DataFileError(path, line_of(raw), "choice_lists must map a list name to its choices")
-    return {name: _choices(items, path, raw) for name, items in raw.items()}
-
-
-def _choices(raw: Any, path: Path, parent: Any) -> tuple[Choice, ...]:
-    if not isinstance(raw, list) or not raw:
-        raise DataFileError(path, line_of(parent), "choices must be a non-empty list")
-    out: list[Choice] = []
-    for c in raw:
-        if isinstance(c, dict):
-            check_keys(c, {"value", "label", "aliases"}, path)
-        value = str(require(c, "value", path, (str, int)))
-        if not VALUE_RE.match(value):
-            raise DataFileError(path, line_of(c), f"choice value {value!r} must match {VALUE_RE.pattern}")
-        if any(o.value == value for o in out):
-            raise DataFileError(path, line_of(c), f"choice value '{value}' is used twice")
-        aliases = c.get("aliases") or []
-        out.append(Choice(value, str(require(c, "label", path, str)), tuple(str(a) for a in aliases)))
-    return tuple(out)
+def _include(
+    path: Path, raw: dict, lists: ChoiceLists, titles: dict[Path, str | None], errors: Errors
+) -> list[tuple[Any, Path]]:
+    inc = path.parent / str(raw["include"])
+    if not inc.exists():
+        raise DataFileError(path, line_of(raw), f"included file {inc.name} does not exist")
+    section = load_yaml(inc)
+    if not isinstance(section, dict):
+        raise DataFileError(inc, None, "an included section must be a mapping with 'questions'")
+    check_keys(section, {"choice_lists", "questions", "section"}, inc, errors)
+    title = section.get("section")
+    if title is not None and (not isinstance(title, str) or not title.strip()):
+        errors.add(DataFileError(inc, line_of(section), "section must be a non-empty title"))
+        title = None
+    titles[inc] = title
+    for name, found in choice_lists(section.get("choice_lists") or {}, inc, errors).items():
+        if name in lists:
+            errors.add(DataFileError(inc, line_of(section), f"choice list '{name}' is defined twice"))
+        lists[name] = found
+    return [(item, inc) for item in require(section, "questions", inc, list)]
 
 
 def _compile(
@@ -306,38 +252,49 @@ def _question(
     src: Path,
     hh: set[str],
     mem: set[str],
-    choice_lists: dict[str, tuple[Choice, ...]],
+    lists: ChoiceLists,
     *,
     in_member: bool,
 ) -> Question:
+    """One question; every mistake in it is reported, not only the first."""
     if not isinstance(raw, dict):
         raise DataFileError(src, None, f"each question must be a mapping, got {raw!r}")
-    check_keys(raw, _Q_KEYS, src)
-    qid = require(raw, "id", src, str)
+    errors = Errors()
+    check_keys(raw, _Q_KEYS, src, errors)
+    qid = ""
+    with errors.catch():
+        qid = require(raw, "id", src, str)
+    if not qid:
+        errors.raise_any()
+    qtype: QType | None = None
     try:
         qtype = QType(require(raw, "type", src, str))
     except ValueError:
-        raise DataFileError(
-            src, line_of(raw), f"question '{qid}': type must be one of {', '.join(t.value for t in QType)}"
-        ) from None
-    choices: tuple[Choice, ...] = ()
-    if qtype is QType.CHOICE:
-        spec = raw.get("choices")
-        if isinstance(spec, str):
-            if spec not in choice_lists:
-                raise DataFileError(src, line_of(raw), f"question '{qid}': unknown choice list '{spec}'")
-            choices = choice_lists[spec]
-        else:
-            choices = _choices(spec, src, raw)
-    elif raw.get("choices") is not None:
-        raise DataFileError(src, line_of(raw), f"question '{qid}': only choice questions take choices")
+        errors.add(DataFileError(src, line_of(raw),
+                                 f"question '{qid}': type must be one of {', '.join(t.value for t in QType)}"))
+    found: tuple[Choice, ...] = ()
+    spec = raw.get("choices")
+    if qtype is QType.CHOICE and isinstance(spec, str):
+        if spec not in lists:
+            errors.add(DataFileError(src, line_of(raw), f"question '{qid}': unknown choice list '{spec}'"))
+        found = lists.get(spec, ())
+    elif qtype is QType.CHOICE:
+        found = choices(spec, src, raw, errors)
+    elif qtype is not None and spec is not None:
+        errors.add(DataFileError(src, line_of(raw), f"question '{qid}': only choice questions take choices"))
     if qtype is QType.CALCULATE and raw.get("expr") is None:
-        raise DataFileError(src, line_of(raw), f"calculate question '{qid}' needs expr")
-    if qtype is not QType.CALCULATE and not raw.get("label"):
-        raise DataFileError(src, line_of(raw), f"question '{qid}' needs a label")
+        errors.add(DataFileError(src, line_of(raw), f"calculate question '{qid}' needs expr"))
+    if qtype is not None and qtype is not QType.CALCULATE and not raw.get("label"):
+        errors.add(DataFileError(src, line_of(raw), f"question '{qid}' needs a label"))
     required = raw.get("required", True)
     if not isinstance(required, bool):
-        raise DataFileError(src, line_of(raw), f"question '{qid}': required must be true or false")
+        errors.add(DataFileError(src, line_of(raw), f"question '{qid}': required must be true or false"))
+    exprs: dict[str, Expr | None] = {}
+    for key in ("min", "max", "relevant", "constraint", "expr"):
+        with errors.catch():
+            exprs[key] = _compile(raw, key, src, hh | {"value"} if key == "constraint" else hh, mem, in_member)
+    errors.raise_any()
+    assert qtype is not None  # a bad type was recorded above
     return Question(
         id=qid,
         type=qtype,
@@ -345,13 +302,9 @@ def _question(
         line=line_of(raw) or 0,
         hint=raw.get("hint"),
         required=required,
-        min=_compile(raw, "min", src, hh, mem, in_member),
-        max=_compile(raw, "max", src, hh, mem, in_member),
-        choices=choices,
-        relevant=_compile(raw, "relevant", src, hh, mem, in_member),
-        constraint=_compile(raw, "constraint", src, hh | {"value"}, mem, in_member),
+        choices=found,
         constraint_message=raw.get("constraint_message"),
-        expr=_compile(raw, "expr", src, hh, mem, in_member),
+        **exprs,
     )
 
 
@@ -360,41 +313,63 @@ def _group(
     src: Path,
     hh: set[str],
     mem: set[str],
-    choice_lists: dict[str, tuple[Choice, ...]],
+    lists: ChoiceLists,
     seen: set[str],
 ) -> RepeatGroup:
-    check_keys(raw, _G_KEYS, src)
-    gid = require(raw, "group", src, str)
+    """A repeat group (the roster); its own mistakes and those of each of its questions."""
+    errors = Errors()
+    check_keys(raw, _G_KEYS, src, errors)
+    gid = ""
+    with errors.catch():
+        gid = require(raw, "group", src, str)
+    if not gid:
+        errors.raise_any()
     if not ID_RE.match(gid) or len(gid) > 4:
-        raise DataFileError(
+        errors.add(DataFileError(
             src, line_of(raw), f"group id {gid!r} must be 1-4 lowercase letters (it goes in button data)"
-        )
-    count_from = require(raw, "repeat_count", src, str)
-    if count_from not in hh:
-        raise DataFileError(src, line_of(raw), f"repeat_count '{count_from}' is not a household question")
+        ))
+    count_from = None
+    with errors.catch():
+        count_from = require(raw, "repeat_count", src, str)
+        if count_from not in hh:
+            raise DataFileError(src, line_of(raw), f"repeat_count '{count_from}' is not a household question")
     max_count = raw.get("max_count", 30)
     if not isinstance(max_count, int) or not 1 <= max_count <= MAX_MEMBERS:
-        raise DataFileError(src, line_of(raw), f"max_count must be a whole number from 1 to {MAX_MEMBERS}")
+        errors.add(DataFileError(src, line_of(raw), f"max_count must be a whole number from 1 to {MAX_MEMBERS}"))
     questions = []
-    for q in require(raw, "questions", src, list):
-        if isinstance(q, dict) and "section" in q:
-            raise DataFileError(src, line_of(q), f"group '{gid}': put section on the group, not on its questions")
-        question = _question(q, src, hh, mem, choice_lists, in_member=True)
-        _unique(question.id, seen, src, q)
-        questions.append(question)
+    raw_questions: list = []
+    with errors.catch():
+        raw_questions = require(raw, "questions", src, list)
+    for q in raw_questions:
+        with errors.catch():
+            if isinstance(q, dict) and "section" in q:
+                raise DataFileError(src, line_of(q), f"group '{gid}': put section on the group, not on its questions")
+            question = _question(q, src, hh, mem, lists, in_member=True)
+            _unique(question.id, seen, src, q)
+            questions.append(question)
     by_id = {q.id: q for q in questions}
-    name_id = _member_field(raw, "member_name", DEFAULT_MEMBER_NAME, {QType.TEXT}, by_id, src)
-    relation_id = _member_field(raw, "member_relation", DEFAULT_MEMBER_RELATION, {QType.CHOICE, QType.TEXT}, by_id, src)
+    fields: dict[str, str | None] = {}
+    for key, default, types in (("member_name", DEFAULT_MEMBER_NAME, {QType.TEXT}),
+                                ("member_relation", DEFAULT_MEMBER_RELATION, {QType.CHOICE, QType.TEXT})):
+        with errors.catch():
+            fields[key] = _member_field(raw, key, default, types, by_id, src)
+    label = relevant = None
+    with errors.catch():
+        label = str(require(raw, "label", src, str))
+    with errors.catch():
+        relevant = _compile(raw, "relevant", src, hh, mem, False)
+    errors.raise_any()
+    assert count_from is not None and label is not None
     return RepeatGroup(
         id=gid,
-        label=str(require(raw, "label", src, str)),
+        label=label,
         count_from=count_from,
         max_count=max_count,
         questions=tuple(questions),
         line=line_of(raw) or 0,
-        relevant=_compile(raw, "relevant", src, hh, mem, False),
-        name_id=name_id,
-        relation_id=relation_id,
+        relevant=relevant,
+        name_id=fields["member_name"],
+        relation_id=fields["member_relation"],
     )
 
 
@@ -413,18 +388,23 @@ def _member_field(
     return qid
 
 
-def _outputs(doc: dict, path: Path, purpose: str, hh: set[str], mem: set[str]) -> dict[str, Expr]:
-    raw = (doc.get("outputs") or {}) if purpose == "screening" else require(doc, "outputs", path, dict)
+def _outputs(
+    doc: dict, path: Path, purpose: str, hh: set[str], mem: set[str], errors: Errors
+) -> dict[str, Expr]:
+    raw: Any = {}
+    with errors.catch():
+        raw = (doc.get("outputs") or {}) if purpose == "screening" else require(doc, "outputs", path, dict)
     need = OUTPUTS[purpose]
     missing = need - set(raw)
     if missing:
-        raise DataFileError(path, line_of(raw), f"outputs must define {', '.join(sorted(missing))}")
+        errors.add(DataFileError(path, line_of(raw, line_of(doc)), f"outputs must define {', '.join(sorted(missing))}"))
     out: dict[str, Expr] = {}
     for key, src in raw.items():
         if key not in need | OPTIONAL_OUTPUTS:
-            raise DataFileError(path, line_of(raw), f"unknown output '{key}' for purpose {purpose}")
+            errors.add(DataFileError(path, line_of(raw), f"unknown output '{key}' for purpose {purpose}"))
+            continue
         try:
             out[key] = compile_expr(src, hh, mem)
         except ExprError as exc:
-            raise DataFileError(path, line_of(raw), f"output {key}: {exc}") from exc
+            errors.add(DataFileError(path, line_of(raw), f"output {key}: {exc}"))
     return out

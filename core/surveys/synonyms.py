@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 import locales
-from core.datafile import DataFileError, read_text
+from core.datafile import DataFileError, Errors, read_text
 from core.text import fold
 
 LOCALES_DIR = Path(locales.__file__).parent
@@ -51,38 +51,50 @@ class Synonyms:
 
 
 class _Reader:
-    """Walks the YAML node tree itself, because list items (the words) need their own lines."""
+    """Walks the YAML node tree itself, because list items (the words) need their own lines.
+    A bad word or key is recorded in `errors` and left out, so the rest is still checked."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.errors = Errors()
 
     def error(self, node: yaml.Node, message: str) -> DataFileError:
         return DataFileError(self.path, node.start_mark.line + 1, message)
 
+    def add(self, node: yaml.Node | int, message: str) -> None:
+        line = node if isinstance(node, int) else node.start_mark.line + 1
+        self.errors.add(DataFileError(self.path, line, message))
+
     def mapping(self, node: yaml.Node, what: str) -> list[tuple[yaml.ScalarNode, yaml.Node]]:
+        """The pairs of a mapping; a key given twice (or not a word) is recorded and left out."""
         if not isinstance(node, yaml.MappingNode):
             raise self.error(node, f"{what} must be a mapping")
         seen: set[str] = set()
-        for key, _ in node.value:
+        out = []
+        for key, value in node.value:
             if not isinstance(key, yaml.ScalarNode):
-                raise self.error(key, f"{what}: keys must be plain words or numbers")
-            if key.value in seen:
-                raise self.error(key, f"{what}: '{key.value}' is given twice")
-            seen.add(key.value)
-        return node.value  # type: ignore[no-any-return]
+                self.add(key, f"{what}: keys must be plain words or numbers")
+            elif key.value in seen:
+                self.add(key, f"{what}: '{key.value}' is given twice")
+            else:
+                seen.add(key.value)
+                out.append((key, value))
+        return out
 
     def words(self, node: yaml.Node, what: str) -> list[tuple[str, str, int]]:
-        """(as written, folded, line) for each word of a list; a single word is a list of one."""
+        """(as written, folded, line) for each good word of a list; a single word is a list of one."""
         items = node.value if isinstance(node, yaml.SequenceNode) else [node]
         if isinstance(node, yaml.SequenceNode) and not items:
-            raise self.error(node, f"{what}: the list is empty")
+            self.add(node, f"{what}: the list is empty")
         out = []
         for item in items:
             if not isinstance(item, yaml.ScalarNode) or not str(item.value).strip():
-                raise self.error(item, f"{what}: each entry must be a word or phrase")
+                self.add(item, f"{what}: each entry must be a word or phrase")
+                continue
             folded = fold(str(item.value))
             if not _WORD.match(folded):
-                raise self.error(item, f"{what}: '{item.value}' may hold only letters, digits and spaces")
+                self.add(item, f"{what}: '{item.value}' may hold only letters, digits and spaces")
+                continue
             out.append((str(item.value).strip(), folded, item.start_mark.line + 1))
         return out
 
@@ -95,9 +107,17 @@ class _Reader:
             raise self.error(node, f"{what}: '{node.value}' must not be negative")
         return value
 
+    def numbered(self, node: yaml.Node | None, what: str) -> list[tuple[yaml.ScalarNode, int, yaml.Node]]:
+        """(key, number, words node) of a mapping keyed by numbers; a bad key is recorded."""
+        out: list[tuple[yaml.ScalarNode, int, yaml.Node]] = []
+        with self.errors.catch():
+            for key, value in self.mapping(node, what) if node is not None else ():
+                with self.errors.catch():
+                    out.append((key, self.number(key, what), value))
+        return out
 
-def load_synonyms(path: str | Path) -> Synonyms:
-    path = Path(path)
+
+def _root(path: Path) -> yaml.Node:
     text = read_text(path)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -106,83 +126,88 @@ def load_synonyms(path: str | Path) -> Synonyms:
         raise DataFileError(path, mark.line + 1 if mark else None, f"YAML error: {exc.problem or exc}") from exc
     if root is None:
         raise DataFileError(path, None, "the synonyms file is empty")
+    return root
+
+
+def load_synonyms(path: str | Path) -> Synonyms:
+    """The table, every mistake of the file reported at once, each with its line."""
+    path = Path(path)
     r = _Reader(path)
-    top = {k.value: (k, v) for k, v in r.mapping(root, "the synonyms file")}
-    unknown = sorted(set(top) - _TOP)
-    if unknown:
-        raise r.error(top[unknown[0]][0], f"unknown group(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_TOP))}")
+    errors = r.errors
+    top = {k.value: (k, v) for k, v in r.mapping(_root(path), "the synonyms file")}
+    for name in sorted(set(top) - _TOP):
+        r.add(top[name][0], f"unknown group '{name}'; allowed: {', '.join(sorted(_TOP))}")
     missing = sorted(_TOP - set(top))
     if missing:
-        raise DataFileError(path, 1, f"missing group(s) {', '.join(missing)}")
+        r.add(1, f"missing group(s) {', '.join(missing)}")
 
-    yes_no = {k.value: (k, v) for k, v in r.mapping(top["yes_no"][1], "yes_no")}
-    for need in ("yes", "no", "particles"):
-        if need not in yes_no:
-            raise r.error(top["yes_no"][0], f"yes_no needs '{need}'")
-    extra = sorted(set(yes_no) - {"yes", "no", "particles"})
-    if extra:
-        raise r.error(yes_no[extra[0]][0], f"yes_no takes only yes, no and particles, not '{extra[0]}'")
+    def node(name: str) -> yaml.Node | None:
+        return top[name][1] if name in top else None
+
+    def group(name: str) -> list[tuple[str, str, int]]:
+        return r.words(top[name][1], name) if name in top else []
+
+    yes_no: dict[str, tuple[yaml.ScalarNode, yaml.Node]] = {}
+    if "yes_no" in top:
+        with errors.catch():
+            yes_no = {k.value: (k, v) for k, v in r.mapping(top["yes_no"][1], "yes_no")}
+            for need in ("yes", "no", "particles"):
+                if need not in yes_no:
+                    r.add(top["yes_no"][0], f"yes_no needs '{need}'")
+            for extra in sorted(set(yes_no) - {"yes", "no", "particles"}):
+                r.add(yes_no[extra][0], f"yes_no takes only yes, no and particles, not '{extra}'")
     meaning: dict[str, tuple[str, int]] = {}
     for side in ("yes", "no"):
-        for written, folded, line in r.words(yes_no[side][1], f"yes_no.{side}"):
+        for written, folded, line in r.words(yes_no[side][1], f"yes_no.{side}") if side in yes_no else ():
             if folded in meaning and meaning[folded][0] != side:
-                raise DataFileError(path, line, f"'{written}' is both yes and no (see line {meaning[folded][1]})")
+                r.add(line, f"'{written}' is both yes and no (see line {meaning[folded][1]})")
             meaning.setdefault(folded, (side, line))
-    particles = r.words(yes_no["particles"][1], "yes_no.particles")
+    particles = r.words(yes_no["particles"][1], "yes_no.particles") if "particles" in yes_no else []
     for written, folded, line in particles:
         if " " in folded:
-            raise DataFileError(path, line, f"yes_no.particles: '{written}' must be a single word")
+            r.add(line, f"yes_no.particles: '{written}' must be a single word")
 
     numbers: dict[str, int] = {}
     number_lines: dict[str, int] = {}
-    for key, value in r.mapping(top["numbers"][1], "numbers"):
-        n = r.number(key, "numbers")
+    for _, n, value in r.numbered(node("numbers"), "numbers"):
         for written, folded, line in r.words(value, f"numbers.{n}"):
             if folded.isdigit():
-                raise DataFileError(path, line, f"numbers.{n}: '{written}' is already a number; give words")
-            if folded in numbers and numbers[folded] != n:
-                raise DataFileError(path, line, f"'{written}' means {numbers[folded]} on line "
-                                    f"{number_lines[folded]} and {n} here")
-            numbers[folded] = n
-            number_lines[folded] = line
-    hundred = r.words(top["hundred"][1], "hundred")
+                r.add(line, f"numbers.{n}: '{written}' is already a number; give words")
+            elif folded in numbers and numbers[folded] != n:
+                r.add(line, f"'{written}' means {numbers[folded]} on line {number_lines[folded]} and {n} here")
+            else:
+                numbers[folded] = n
+                number_lines[folded] = line
+    hundred = group("hundred")
 
     units: dict[str, int] = {}
-    for key, value in r.mapping(top["money_units"][1], "money_units"):
-        n = r.number(key, "money_units")
+    for key, n, value in r.numbered(node("money_units"), "money_units"):
         if n < 2:
-            raise r.error(key, f"money_units: {n} is not a unit of money")
+            r.add(key, f"money_units: {n} is not a unit of money")
+            continue
         for written, folded, line in r.words(value, f"money_units.{n}"):
             if " " in folded or not folded.isalpha():
-                raise DataFileError(path, line, f"money_units.{n}: '{written}' must be one word of letters")
-            if folded in units and units[folded] != n:
-                raise DataFileError(path, line, f"'{written}' is the unit {units[folded]} and {n}")
-            if folded in numbers:
-                raise DataFileError(path, line, f"'{written}' is also a number word (line {number_lines[folded]})")
-            units[folded] = n
-    half = r.words(top["money_half"][1], "money_half")
-    currency = r.words(top["currency"][1], "currency")
+                r.add(line, f"money_units.{n}: '{written}' must be one word of letters")
+            elif folded in units and units[folded] != n:
+                r.add(line, f"'{written}' is the unit {units[folded]} and {n}")
+            elif folded in numbers:
+                r.add(line, f"'{written}' is also a number word (line {number_lines[folded]})")
+            else:
+                units[folded] = n
+    half = group("money_half")
+    currency = group("currency")
     for written, folded, line in [*hundred, *half, *currency]:
         if folded in numbers or folded in units:
-            raise DataFileError(path, line, f"'{written}' is already a number or money unit word")
+            r.add(line, f"'{written}' is already a number or money unit word")
 
     choices: dict[str, dict[str, tuple[Word, ...]]] = {}
     lines: dict[str, int] = {}
-    for list_key, values in r.mapping(top["choices"][1], "choices"):
-        lines[list_key.value] = list_key.start_mark.line + 1
-        by_value: dict[str, tuple[Word, ...]] = {}
-        taken: dict[str, str] = {}
-        for value_key, value_words in r.mapping(values, f"choices.{list_key.value}"):
-            ws = []
-            for written, folded, line in r.words(value_words, f"choices.{list_key.value}.{value_key.value}"):
-                if folded in taken and taken[folded] != value_key.value:
-                    raise DataFileError(path, line, f"'{written}' names both '{taken[folded]}' and "
-                                        f"'{value_key.value}' in choice list '{list_key.value}'")
-                taken[folded] = value_key.value
-                ws.append(Word(written, line))
-            by_value[str(value_key.value)] = tuple(ws)
-        choices[str(list_key.value)] = by_value
-
+    with errors.catch():
+        for list_key, values in r.mapping(top["choices"][1], "choices") if "choices" in top else ():
+            with errors.catch():
+                lines[list_key.value] = list_key.start_mark.line + 1
+                choices[str(list_key.value)] = _choice_list(r, list_key.value, values)
+    errors.raise_any()
     return Synonyms(
         path=path,
         yes=frozenset(f for f, (side, _) in meaning.items() if side == "yes"),
@@ -196,6 +221,22 @@ def load_synonyms(path: str | Path) -> Synonyms:
         choices=choices,
         lines=lines,
     )
+
+
+def _choice_list(r: _Reader, name: str, values: yaml.Node) -> dict[str, tuple[Word, ...]]:
+    """value -> its words; a word naming two values of the list is recorded."""
+    by_value: dict[str, tuple[Word, ...]] = {}
+    taken: dict[str, str] = {}
+    for value_key, value_words in r.mapping(values, f"choices.{name}"):
+        ws = []
+        for written, folded, line in r.words(value_words, f"choices.{name}.{value_key.value}"):
+            if folded in taken and taken[folded] != value_key.value:
+                r.add(line, f"'{written}' names both '{taken[folded]}' and '{value_key.value}' in choice list '{name}'")
+                continue
+            taken[folded] = value_key.value
+            ws.append(Word(written, line))
+        by_value[str(value_key.value)] = tuple(ws)
+    return by_value
 
 
 @lru_cache(maxsize=4)

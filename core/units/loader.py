@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.datafile import DataFileError
+from core.datafile import DataFileError, Errors
 from core.storage.models import Unit
 
 UNITS_CSV = Path(__file__).parent / "lang_son_units.csv"
@@ -67,28 +67,41 @@ def csv_rows(path: Path, need: set[str]) -> Iterator[tuple[int, dict[str, str]]]
 
 
 def read_units(path: Path = UNITS_CSV) -> list[CommuneRow]:
+    """Every commune row; one DataFileError lists every bad row (and every bad cell of a row)."""
+    errors = Errors()
     rows: list[CommuneRow] = []
     need = {"configuration", "province_code", "district_code", "district_name",
             "commune_code", "commune_name", "commune_type"}
-    for line, raw in csv_rows(path, need):
-        config = next((k for k, marker in CONFIGURATIONS.items() if marker in raw["configuration"]), None)
-        if config is None:
-            raise DataFileError(path, line, f"unknown configuration {raw['configuration']!r}")
-        if raw["commune_type"] not in COMMUNE_KINDS:
-            raise DataFileError(path, line, f"commune_type must be one of {sorted(COMMUNE_KINDS)}")
-        if not raw["commune_code"].isdigit():
-            raise DataFileError(path, line, f"commune_code {raw['commune_code']!r} is not a number")
-        rows.append(CommuneRow(
-            configuration=config,
-            province_code=raw["province_code"],
-            district_code=raw["district_code"] or None,
-            district_name=raw["district_name"] or None,
-            code=raw["commune_code"],
-            name=raw["commune_name"],
-            kind=raw["commune_type"],
-            line=line,
-        ))
+    with errors.catch():  # a file that is not a CSV stops here, after the rows it could read
+        for line, raw in csv_rows(path, need):
+            row = _commune_row(path, line, raw, errors)
+            if row is not None:
+                rows.append(row)
+    errors.raise_any()
     return rows
+
+
+def _commune_row(path: Path, line: int, raw: dict[str, str], errors: Errors) -> CommuneRow | None:
+    before = len(errors.found)
+    config = next((k for k, marker in CONFIGURATIONS.items() if marker in raw["configuration"]), None)
+    if config is None:
+        errors.add(DataFileError(path, line, f"unknown configuration {raw['configuration']!r}"))
+    if raw["commune_type"] not in COMMUNE_KINDS:
+        errors.add(DataFileError(path, line, f"commune_type must be one of {sorted(COMMUNE_KINDS)}"))
+    if not raw["commune_code"].isdigit():
+        errors.add(DataFileError(path, line, f"commune_code {raw['commune_code']!r} is not a number"))
+    if len(errors.found) > before or config is None:
+        return None
+    return CommuneRow(
+        configuration=config,
+        province_code=raw["province_code"],
+        district_code=raw["district_code"] or None,
+        district_name=raw["district_name"] or None,
+        code=raw["commune_code"],
+        name=raw["commune_name"],
+        kind=raw["commune_type"],
+        line=line,
+    )
 
 
 async def load_units(session: AsyncSession, configuration: str, path: Path = UNITS_CSV) -> int:
@@ -140,27 +153,36 @@ async def add_village(session: AsyncSession, commune: Unit, name: str, kind: str
 
 
 async def import_villages(session: AsyncSession, configuration: str, path: Path) -> int:
-    """Villages from a CSV with columns commune_code, village_name[, kind][, households]."""
+    """Villages from a CSV with columns commune_code, village_name[, kind][, households]. Every bad
+    row is reported at once, in one DataFileError; the caller's transaction then keeps none."""
+    errors = Errors()
     added = 0
-    for line, raw in csv_rows(path, {"commune_code", "village_name"}):
-        commune = await session.scalar(select(Unit).where(
-            Unit.configuration == configuration, Unit.level == "commune", Unit.code == raw["commune_code"]))
-        if commune is None:
-            raise DataFileError(
-                path, line, f"no commune with code {raw['commune_code']} in configuration {configuration}"
-            )
-        name = (raw["village_name"] or "").strip()
-        if not name:
-            raise DataFileError(path, line, "village_name is empty")
-        if len(name) > NAME_MAX or "\x00" in name:
-            raise DataFileError(path, line, f"village_name must be at most {NAME_MAX} characters, without NUL")
-        before = await session.scalar(select(Unit.id).where(
-            Unit.parent_id == commune.id, Unit.level == "village", Unit.name == name))
-        village = await add_village(session, commune, name, (raw.get("kind") or "Thôn").strip())
-        total = (raw.get("households") or "").strip()
-        if total:
-            if not total.isdigit():
-                raise DataFileError(path, line, f"households must be a whole number, got {total!r}")
-            village.households_total = int(total)
-        added += before is None
+    with errors.catch():  # a file that is not a CSV stops here, after the rows it could read
+        for line, raw in csv_rows(path, {"commune_code", "village_name"}):
+            with errors.catch():
+                added += await _import_village(session, configuration, path, line, raw)
+    errors.raise_any()
     return added
+
+
+async def _import_village(session: AsyncSession, configuration: str, path: Path, line: int,
+                          raw: dict[str, str]) -> bool:
+    """One row; True when its village is new."""
+    commune = await session.scalar(select(Unit).where(
+        Unit.configuration == configuration, Unit.level == "commune", Unit.code == raw["commune_code"]))
+    if commune is None:
+        raise DataFileError(path, line, f"no commune with code {raw['commune_code']} in configuration {configuration}")
+    name = (raw["village_name"] or "").strip()
+    if not name:
+        raise DataFileError(path, line, "village_name is empty")
+    if len(name) > NAME_MAX or "\x00" in name:
+        raise DataFileError(path, line, f"village_name must be at most {NAME_MAX} characters, without NUL")
+    total = (raw.get("households") or "").strip()
+    if total and not total.isdigit():
+        raise DataFileError(path, line, f"households must be a whole number, got {total!r}")
+    before = await session.scalar(select(Unit.id).where(
+        Unit.parent_id == commune.id, Unit.level == "village", Unit.name == name))
+    village = await add_village(session, commune, name, (raw.get("kind") or "Thôn").strip())
+    if total:
+        village.households_total = int(total)
+    return before is None

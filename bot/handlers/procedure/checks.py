@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from bot.context import Ctx
 from bot.conversations.session import covered
@@ -63,7 +64,10 @@ async def export_national(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     if commune is None or commune.level != "commune":
         return [OutMessage(t("proc_commune_only"))]
     survey = ctx.data.forms["phieu_b"]
-    path = ctx.data_path("exports", f"quoc_gia_{commune.code or commune.id}_{ctx.settings.review_year}.csv")
+    # with the generated reports, deleted once its link has expired: every ID number of the
+    # commune in clear, needed only until it is sent
+    name = f"quoc_gia_{commune.code or commune.id}_{ctx.settings.review_year}.csv"
+    path = Path(ctx.settings.data_dir) / "reports" / name
     n = await national_rows(ctx.s, commune, survey, ctx.settings.review_year, path)
     access_log.record(ctx.s, "export", ctx.me, commune.id, detail={"report": "quoc_gia", "rows": n})
     return [OutMessage(t("export_done", n=n), document=str(path))]

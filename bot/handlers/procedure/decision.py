@@ -1,6 +1,6 @@
 """After the meeting: public posting (/niemyet), complaints (/khieunai, /giaiquyet), the opinion
-of the level above (/ykien) and the chairman's decision (/congnhan, Mẫu 02 and the
-certificates Mẫu 03).
+of the level above (/ykien) and the chairman's decision (/congnhan: Mẫu 02 and the certificates
+Mẫu 03 as Word documents to sign, the attached lists also in Excel).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from core.i18n import fmt_date, t
 from core.messaging import tell_users
 from core.plans.desk import ReportDesk
 from core.plans.tracking import record
-from core.procedure import checks, coverage, documents, queries
+from core.procedure import checks, coverage, documents, paperwork, provisional, queries
 from core.procedure.models import Complaint, Review, ReviewEvent
 from core.procedure.queries import reviews
 from core.procedure.screening import procedure
@@ -54,7 +54,8 @@ async def post(ctx: Ctx, arg: str | None) -> list[OutMessage]:
         await record_step(ctx.s, household, "posted", ctx.me.id, {"from": start.isoformat(), "to": end.isoformat()},
                           Stage.POSTED, event.id)
     path = documents.posting_list(ctx.data_path("posting", f"niem_yet_{commune.code or commune.id}_{event.id}.xlsx"),
-                                  commune, await queries.entries(ctx.s, ready), start, end)
+                                  commune, await queries.entries(ctx.s, ready), start, end,
+                                  await provisional.overrides(ctx.s, ctx.settings.review_year))
     event.file_path = str(path)
     # the reminder when the period ends, sent by the scheduler's outbox on that day
     if ctx.me.chat_id:
@@ -193,6 +194,9 @@ async def recognise(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     ready = await reviews(ctx.s, commune, ctx.settings.review_year, (Stage.OPINION,))
     if not ready:
         return [OutMessage(t("recognise_nothing", opinion=slash("opinion")))]
+    refused = await provisional.refusal(ctx.s, ctx.data.packs, [h for h, _ in ready], ctx.settings.review_year)
+    if refused:  # nothing is issued on rules no official text confirms, unless the province signs with them
+        return [OutMessage(refused)]
     missing = await coverage.left_out(ctx.s, commune, ctx.settings.review_year)
     names = await village_names(ctx.s, {h.village_id for h, _ in missing})
     left = [(h.id, h.head_name or "-", names.get(h.village_id, ""), _stage(r.stage)) for h, r in missing]
@@ -210,10 +214,14 @@ async def recognise(ctx: Ctx, arg: str | None) -> list[OutMessage]:
                           Stage.RECOGNISED, event.id)
     entries = await queries.entries(ctx.s, ready)
     folder = ctx.data_path("decisions", f"{commune.code or commune.id}_{event.id}")
+    signed = await provisional.overrides(ctx.s, ctx.settings.review_year)
     lists = documents.decision_lists(folder / "danh_sach_kem_quyet_dinh.xlsx", commune, entries, number, day,
-                                     [(head, village, stage) for _, head, village, stage in left])
-    certs = documents.certificates(folder / "giay_chung_nhan_mau_03.xlsx", commune, entries, number, day,
-                                   ctx.settings.review_year)
+                                     [(head, village, stage) for _, head, village, stage in left], signed)
+    year = ctx.settings.review_year
+    word = await paperwork.decision(ctx.s, commune, entries, number, day, year, folder / "quyet_dinh_cong_nhan.docx",
+                                    signed)
+    certs = await paperwork.certificates(ctx.s, commune, entries, number, day, year, ctx.data.forms,
+                                         folder / "giay_chung_nhan_mau_03.docx", signed)
     event.file_path = str(lists)
     counts = Counter(e.final_class for e in entries)
     await ctx.s.flush()
@@ -226,8 +234,9 @@ async def recognise(ctx: Ctx, arg: str | None) -> list[OutMessage]:
         after = await _mark_plan_report(ctx, commune, table)
     text = t("recognise_done", number=number, date=fmt_date(day), n=len(ready), poor=counts.get("poor", 0),
              near=counts.get("near_poor", 0), submitted=after)
-    return [OutMessage(text), OutMessage(t("recognise_lists"), document=str(lists)),
+    return [OutMessage(text), OutMessage(t("doc_w_decision"), document=str(word)),
             OutMessage(t("recognise_certs"), document=str(certs)),
+            OutMessage(t("recognise_lists"), document=str(lists)),
             OutMessage(t("recognise_table"), document=str(table))]
 
 

@@ -1,5 +1,6 @@
-"""The village meeting (/hopdan): the votes on each surveyed household, then the photo of the
-minutes, which the chat waits for (the router's AWAITS).
+"""The village meeting (/hopdan): the votes on each surveyed household, the minutes as a Word
+document to print and sign, then the photo of the signed minutes, which the chat waits for (the
+router's AWAITS).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from core.chat.commands import slash
 from core.chat.messages import OutMessage
 from core.i18n import fmt_date, t
 from core.private import keep_private_copy
+from core.procedure import paperwork
 from core.procedure.models import HouseholdFile, Review, ReviewEvent
 from core.procedure.queries import reviews
 from core.procedure.screening import procedure
@@ -64,9 +66,11 @@ async def meeting(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     ctx.s.add(event)
     await ctx.s.flush()
     lines = [t("meeting_done", date=fmt_date(held_on), n=attendees)]
+    recorded: list[paperwork.Vote] = []
     for hid, agree in votes.items():
         household, _ = by_id[hid]
         passed = procedure().agreed(agree, attendees)
+        recorded.append(paperwork.Vote(household, agree, passed))
         data = {"agree": agree, "attendees": attendees, "passed": passed, "held_on": held_on.isoformat()}
         await record_step(ctx.s, household, "meeting", ctx.me.id, data, Stage.AGREED if passed else Stage.RESURVEY,
                           event.id)
@@ -75,10 +79,15 @@ async def meeting(ctx: Ctx, arg: str | None) -> list[OutMessage]:
             household.reopen_reason = t("meeting_reopen_reason")[:300]
         lines.append(t("meeting_passed" if passed else "meeting_failed", id=hid, head=household.head_name or "-",
                        agree=agree, n=attendees))
+    commune = await ctx.s.get(Unit, village.parent_id)
+    assert commune is not None
+    signed = paperwork.meeting_minutes(commune, village, held_on, attendees, recorded, ctx.me.display_name,
+                                       ctx.settings.review_year,
+                                       ctx.data_path("minutes", f"bien_ban_hop_dan_{event.id}.docx"))
     conv = await conversation(ctx)
     conv.state = {"await": MINUTES, "event": event.id}
     lines.append(t("meeting_send_minutes"))
-    return [OutMessage("\n".join(lines))]
+    return [OutMessage("\n".join(lines)), OutMessage(t("doc_w_minutes"), document=str(signed))]
 
 
 async def _not_waiting(ctx: Ctx, village: Unit, ids: list[int]) -> OutMessage:
