@@ -1,7 +1,7 @@
 """a partial index of the recognised households (reviews with a final class)
 
 Revision ID: 0024
-Revises: 0017
+Revises: 0022
 Create Date: 2026-12-07 09:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0024'
-down_revision = '0017'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
