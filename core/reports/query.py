@@ -165,6 +165,7 @@ async def aggregate(session: AsyncSession, spec: TableSpec, unit: Unit, year: in
     variants = filters + [f.split(v) for v in spec.splits for f in filters]
     basis = basis or Basis()
     counted = await _counted(session, tree, variants, year, majority, basis)
+    provisional = any([got.pop() for got in counted.values()])  # the pass's last sum: provisional results
     households_total = await tree.resident_totals(session)
     # a unit with a village of unknown size has no known resident count (a partial sum would
     # inflate its rate)
@@ -207,9 +208,7 @@ async def aggregate(session: AsyncSession, spec: TableSpec, unit: Unit, year: in
                     members.append(make(child, (area,), households_total.get(child.id) if home == area else None))
             counted_members = [m for m in members if m.counts["households_total"] is not None] or members
             sections.append(Section(area, members, _sum_rows(counted_members, len(spec.splits))))
-    provisional = await session.scalar(basis.restrict(tree.join(select(Household.id), households=True)).where(
-        Household.status == "submitted", Household.review_year == year, Household.provisional.is_(True)).limit(1))
-    return TableData(spec, unit, year, rows, total, sections, without, basis, provisional is not None)
+    return TableData(spec, unit, year, rows, total, sections, without, basis, provisional)
 
 
 def start_only(f: Filter) -> bool:
@@ -219,7 +218,8 @@ def start_only(f: Filter) -> bool:
 
 async def _counted(session: AsyncSession, tree: UnitTree, variants: list[Filter], year: int,
                    majority: tuple[str, ...], basis: Basis) -> dict[tuple[int | None, str], list[int]]:
-    """(unit, area) -> submitted households, their members, then one sum per variant.
+    """(unit, area) -> submitted households, their members, one sum per variant, and how many of
+    them were classified with a provisional rule.
 
     The households the basis counts (submitted; recognised for official figures), except for
     start-of-year measures, which count last year's list whatever each listed household's stage
@@ -241,8 +241,10 @@ async def _counted(session: AsyncSession, tree: UnitTree, variants: list[Filter]
     first = [func.sum(case((counts, 1), else_=0)), func.sum(case((counts, func.coalesce(Household.member_count, 0)),
                                                                  else_=0))] if starts else [
         func.count(Household.id), func.sum(func.coalesce(Household.member_count, 0))]
+    # last: households counted whose class came from a provisional rule (the table says «TẠM TÍNH»)
+    provisional = func.sum(case((and_(counts, Household.provisional.is_(True)), 1), else_=0))
     query = tree.households(select(Household.village_id, Household.area, *first,
-                                   *(sums(f, i in starts) for i, f in enumerate(variants))))
+                                   *(sums(f, i in starts) for i, f in enumerate(variants)), provisional))
     if starts or any(f.prior_class for f in variants):
         query = with_start_class(query)
     query = basis.join(query).where(Household.review_year == year, or_(counts, listed) if starts else counts)
