@@ -25,7 +25,7 @@ from bot.context import AppData, Ctx, StaleUser
 from bot.router import Router
 from bot.uploads import Uploads
 from core import inbox, journal
-from core.access import Role
+from core.access import NOW, Role
 from core.accounts_admin import sync_admins
 from core.app import prepare_store
 from core.chat.messages import ChatRef, Incoming, OutMessage, Reply
@@ -126,6 +126,7 @@ class ChatApp:
                 assert claim is not None
                 claim.skipped = True
                 raise _Skipped
+            s.info[NOW] = self.data.clock()  # the day access rules are judged on (core/access.py)
             record = journal.claim(chat, incoming.update_id)
             if taken is inbox.Taken.LATE:  # applied to the current question, it would answer the wrong one
                 late = [OutMessage(t("wk_late_update"))]

@@ -17,7 +17,20 @@ from typing import Any
 
 from bot.context import Ctx
 from bot.conversations import session, survey
-from bot.handlers import accounts, guide, people, plans, reports, rules, rules_workbook, signing, web
+from bot.handlers import (
+    accounts,
+    guide,
+    inspection,
+    inspection_docs,
+    people,
+    plans,
+    rechecks,
+    reports,
+    rules,
+    rules_workbook,
+    signing,
+    web,
+)
 from bot.handlers.procedure import applications, checks, decision, evidence, listing, meeting, status
 from bot.routes import FILE, HEADS, LOCATION, PHOTO, PRESS, TEXT, Await, Route, Where
 from core.access import STAFF, Role
@@ -48,6 +61,10 @@ ROUTES: tuple[Route, ...] = (
     *checks.ROUTES,
     *status.ROUTES,
     *evidence.ROUTES,
+    # inspection, supervision and re-checks (core/inspection/)
+    *inspection.ROUTES,
+    *rechecks.ROUTES,
+    *inspection_docs.ROUTES,
     Route("web", web.link, roles=STAFF | HEADS, menu=True),  # the read-only web view (bot/webview/)
 )
 
@@ -57,6 +74,8 @@ AWAITS: tuple[Await, ...] = (
     Await(survey.REOPEN_REASON, TEXT, survey.reopen_reason),
     Await(survey.CHOOSE, TEXT, survey.chosen),
     Await(meeting.MINUTES, PHOTO, meeting.minutes),
+    *rechecks.AWAITS,
+    *inspection_docs.AWAITS,
 )
 
 

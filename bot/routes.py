@@ -29,6 +29,7 @@ TEXT, PRESS, FILE = "_text", "_press", "_file"  # not commands: what else a user
 PHOTO, LOCATION = "_photo", "_location"
 
 HEADS = frozenset({Role.VILLAGE_HEAD})
+UNITS = ALL_ROLES - {Role.INSPECTOR}  # those who act for a unit of their own (an inspection team does not)
 COMMUNE = frozenset({Role.COMMUNE})
 ADMIN = frozenset({Role.ADMIN})
 ANYWHERE = Where.PRIVATE | Where.GROUP

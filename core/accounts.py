@@ -58,8 +58,10 @@ async def redeem(session: AsyncSession, code: str, channel: str, external_id: st
     expires = invite.expires_at if invite.expires_at.tzinfo else invite.expires_at.replace(tzinfo=UTC)
     if expires < datetime.now(UTC):
         raise AccountError("invite_expired")
+    # an inspector acts for no unit of their own, only where their inspection reaches (core/access.py)
+    unit_id = None if invite.role == Role.INSPECTOR else invite.unit_id
     user = User(channel=channel, external_id=external_id, display_name=name or external_id, role=invite.role,
-                unit_id=invite.unit_id, chat_id=chat_id)
+                unit_id=unit_id, chat_id=chat_id)
     session.add(user)
     await session.flush()
     invite.used_by, invite.used_at = user.id, utcnow()

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import access_log
 from core.access import Role, covers
 from core.accounts import AccountError
+from core.inspection.scope import member_inspections
 from core.storage.models import InviteCode, Unit, User, utcnow
+from core.storage.models_inspection import Inspection
 
 
 async def above(session: AsyncSession, actor: User, unit_id: int | None) -> bool:
@@ -21,15 +23,25 @@ async def above(session: AsyncSession, actor: User, unit_id: int | None) -> bool
     return unit_id is not None and actor.unit_id != unit_id and await covers(session, actor, unit_id)
 
 
+async def answers_to(session: AsyncSession, actor: User, target: User) -> bool:
+    """The actor stands above the target: above the target's unit, or, for an inspection team
+    member (who acts for no unit), at or above the unit that runs their inspection."""
+    if target.role != Role.INSPECTOR:
+        return await above(session, actor, target.unit_id)
+    inspecting = await session.scalar(select(Inspection.unit_id).where(
+        Inspection.id.in_(member_inspections(target.id))).order_by(Inspection.id.desc()).limit(1))
+    return actor.role == Role.ADMIN or (inspecting is not None and await covers(session, actor, inspecting))
+
+
 async def manageable(session: AsyncSession, actor: User) -> list[User]:
     """The users this actor may disable or enable: those of the units below theirs."""
     users = (await session.scalars(select(User).where(User.id != actor.id).order_by(User.display_name))).all()
-    return [u for u in users if u.role != Role.ADMIN and await above(session, actor, u.unit_id)]
+    return [u for u in users if u.role != Role.ADMIN and await answers_to(session, actor, u)]
 
 
 async def set_disabled(session: AsyncSession, actor: User | None, target: User, disabled: bool) -> None:
     if actor is not None and (target.id == actor.id or target.role == Role.ADMIN
-                              or not await above(session, actor, target.unit_id)):
+                              or not await answers_to(session, actor, target)):
         raise AccountError("user_not_yours")
     target.disabled_at = utcnow() if disabled else None
     access_log.record(session, "user_disabled" if disabled else "user_enabled", actor, target.unit_id,

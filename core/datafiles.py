@@ -78,6 +78,11 @@ def load_data_files() -> DataFiles:
     documents: dict[str, DocSpec] = {}
     with errors.catch():
         documents = templates()  # the Word templates against their placeholders (issue 22)
+    for plan in plans if documents else []:
+        for request in plan.reports:
+            if request.document is not None and request.document not in documents:
+                errors.add(DataFileError(plan.path, request.line, f"document '{request.document}' is not a template "
+                                         f"of core/documents (known: {', '.join(sorted(documents))})"))
     errors.raise_any()
     assert reports is not None
     return DataFiles(forms, packs, reports, plans, documents)

@@ -19,9 +19,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.conversation.engine import SurveyEngine
 from core.i18n import t
-from core.storage.models import AuditLog, Household
-from core.storage.sealed import SealError, households_with_id_number
-from core.surveys.model import QType
+from core.storage.models import Answer, AuditLog, Household
+from core.storage.sealed import sealer_of
+from core.surveys.model import QType, Survey
+
+_ID_QUESTIONS: dict[tuple[str, str, str], frozenset[str]] = {}
+
+
+def _id_questions(survey: Survey) -> frozenset[str]:
+    """The ids of a form's ID-number questions, household and member ones (once per form file)."""
+    key = (survey.id, survey.version, survey.path)
+    if key not in _ID_QUESTIONS:
+        questions = [*survey.household_questions(), *(q for g in survey.groups() for q in g.questions)]
+        _ID_QUESTIONS[key] = frozenset(q.id for q in questions if q.type is QType.ID_NUMBER)
+    return _ID_QUESTIONS[key]
+
+
+async def _holders(s: AsyncSession, household: Household, value: str) -> tuple[int, ...]:
+    """Other households of the same review year holding this number, in one statement (an ID
+    number answer costs one lookup more than another answer)."""
+    sealer = sealer_of(s)
+    digest = sealer.lookup("id", value) if sealer is not None else None
+    if digest is None:  # no data key: nothing to look up by hash
+        return ()
+    query = (select(Answer.household_id).join(Household, Household.id == Answer.household_id)
+             .where(Answer.lookup == digest, Household.review_year == household.review_year,
+                    Household.id != household.id).distinct().order_by(Answer.household_id))
+    with s.no_autoflush:  # other households only: this one's pending row goes out in its one UPDATE
+        rows = await s.scalars(query)
+    return tuple(rows.all())
 
 
 @dataclass(frozen=True)
@@ -43,6 +69,8 @@ async def duplicates(s: AsyncSession, household: Household, engine: SurveyEngine
                      keys: Iterable[str] | None = None) -> list[Duplicate]:
     """Each ID-number answer (only `keys`, if given) that another answer of this household or
     another household of the same review year also holds."""
+    if keys is not None and not any(k.rsplit(".", 1)[-1] in _id_questions(engine.survey) for k in keys):
+        return []  # most answers: no ID number typed, nothing to compare
     view = engine.view(answers)
     numbers = [(pos, slot.key, answers[slot.key]) for pos, slot in enumerate(view.slots, 1)
                if slot.question.type is QType.ID_NUMBER and isinstance(answers.get(slot.key), str)]
@@ -52,15 +80,7 @@ async def duplicates(s: AsyncSession, household: Household, engine: SurveyEngine
         if wanted is not None and key not in wanted:
             continue
         same = tuple(p for p, k, v in numbers if k != key and v == value)
-        try:
-            holders = [h for h in await households_with_id_number(s, value) if h != household.id]
-        except SealError:  # no data key: nothing to look up by hash
-            holders = []
-        others: tuple[int, ...] = ()
-        if holders:
-            others = tuple((await s.scalars(select(Household.id).where(
-                Household.id.in_(holders), Household.review_year == household.review_year)
-                .order_by(Household.id))).all())
+        others = await _holders(s, household, value)
         if same or others:
             found.append(Duplicate(pos, same, others))
     return found

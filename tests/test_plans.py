@@ -17,7 +17,7 @@ GOOD = (PLANS_DIR / "lang_son_2023.yaml").read_text(encoding="utf-8")
 
 def test_sample_plans_load_and_imply_the_expected_notices() -> None:
     plans = {p.id: p for p in load_plans()}
-    assert {p.template or p.id for p in plans.values()} == {"lang_son_2023", "kiem_tra_2022", "lang_son"}
+    assert {p.template or p.id for p in plans.values()} == {"lang_son_2023", "kiem_tra_2022", "lang_son", "kiem_tra"}
     timeline = notices(plans["lang_son_2023"])
     keys = {n.key for n in timeline}
     assert "lang_son_2023/report_due/chinh_thuc_huyen/2023-11-25" in keys  # "trước 26/11"
@@ -107,10 +107,11 @@ def test_default_year_has_a_plan() -> None:
     settings = _settings()
     assert settings.review_year == date.today().year
     chosen = active_plans(load_plans(), settings)
-    if 2025 <= settings.review_year <= 2030:
-        assert [p.id for p in chosen] == [f"lang_son_{settings.review_year}"]
-        assert notices(chosen[0])
-    assert [p.id for p in active_plans(load_plans(), _settings(REVIEW_YEAR="2026"))] == ["lang_son_2026"]
+    if 2025 <= settings.review_year <= 2030:  # the review plan and the inspection plan of the year
+        assert sorted(p.id for p in chosen) == [f"kiem_tra_{settings.review_year}", f"lang_son_{settings.review_year}"]
+        assert all(notices(p) for p in chosen)
+    assert sorted(p.id for p in active_plans(load_plans(), _settings(REVIEW_YEAR="2026"))) == [
+        "kiem_tra_2026", "lang_son_2026"]
 
 
 def test_one_year_plans_keep_working_and_are_chosen_by_year_or_name() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.context import Ctx
+from bot.conversations import recheck
 from bot.conversations.session import (
     conversation,
     covered,
@@ -28,7 +29,7 @@ from bot.conversations.session import (
 )
 from bot.routes import PRESS, TEXT, Route
 from core import access_log
-from core.access import Action, Role, can
+from core.access import Action, Role, can, may_change
 from core.chat import payloads, refs
 from core.chat.commands import command_button, fit, slash
 from core.chat.messages import OutMessage
@@ -40,6 +41,7 @@ from core.conversation.engine import REVIEW, SUBMITTED, EngineState, Step, Surve
 from core.duplicate_ids import duplicates, explained
 from core.households import Status, households_in, record_classification
 from core.i18n import t
+from core.inspection.recheck import open_recheck_of
 from core.messaging import tell_users
 from core.procedure import transitions
 from core.procedure.models import HouseholdFile
@@ -65,12 +67,16 @@ Act = Callable[[SurveyEngine, EngineState, dict[str, Any]], Step]
 
 async def _step(ctx: Ctx, act: Act) -> list[OutMessage]:
     conv = await conversation(ctx)
+    if recheck.active(conv) is not None:  # an inspector's re-survey: its answers are kept apart
+        return await recheck.step(ctx, conv, act)
     household = await open_household(ctx, conv)
     if household is None:
         return no_open_household()
     if not editable(household):  # the documented way back in: /mo N, then «Mở lại để sửa»
         return [OutMessage(t("survey_submitted_open", id=household.id, open=slash("open"),
                              reopen=slash("reopen"), new=slash("new")))]
+    if not may_change(ctx.me):  # an inspector reads the commune's answers, never changes them
+        return [OutMessage(t("insp_read_only", recheck=slash("recheck")))]
     engine = engine_for(ctx, household)
     cached = ctx.data.answers.get(household.id, household.revision)
     answers, memo = cached if cached is not None else (await load_answers(ctx.s, household.id), None)
@@ -278,10 +284,15 @@ async def chosen(ctx: Ctx, text: str | None) -> list[OutMessage]:
 
 
 async def list_households(ctx: Ctx, arg: str | None) -> list[OutMessage]:
-    """Drafts first, each with where it stands; then the households submitted most recently."""
-    unit = await ctx.unit()
+    """Drafts first, each with where it stands; then the households submitted most recently.
+    '/danhsach #id' lists a unit below one's own (an inspector's commune: /doankiemtra)."""
+    number = refs.hash_number((arg or "").strip())
+    unit = await ctx.s.get(Unit, number) if number is not None else await ctx.unit()
+    if number is not None and (unit is None or not await can(ctx.s, ctx.me, Action.VIEW, unit)):
+        return [OutMessage(t("report_unit_not_yours"))]
     if unit is None:
-        return [OutMessage(t("only_village_heads_survey"))]
+        key = "insp_list_choose" if ctx.me.role == Role.INSPECTOR else "only_village_heads_survey"
+        return [OutMessage(t(key, team=slash("inspect_team")))]
     households = await households_in(ctx.s, unit)
     if not households:
         return [OutMessage(t("list_empty", new=slash("new")))]
@@ -323,6 +334,8 @@ async def open_by_number(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     household = await covered(ctx, number)
     if household is None:
         return [OutMessage(t("household_not_found", id=number))]
+    if await open_recheck_of(ctx.s, ctx.me, household.id) is not None:  # no copying the commune's answers
+        return [OutMessage(t("insp_answers_hidden", id=household.id, recheck=slash("recheck")))]
     conv = await conversation(ctx)
     conv.household_id, conv.state = household.id, None
     access_log.record(ctx.s, "view_household", ctx.me, household.village_id, household.id)

@@ -5,7 +5,7 @@ button), '/theodoi' for the unit that receives it."""
 from __future__ import annotations
 
 from bot.context import Ctx
-from bot.routes import ANYWHERE, FILE, Route
+from bot.routes import ANYWHERE, FILE, UNITS, Route
 from core.chat.messages import OutMessage
 from core.plans.desk import ReportDesk
 
@@ -29,9 +29,10 @@ async def submit_file(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     return await _desk(ctx).submit_file(ctx.s, ctx.me, await ctx.unit(), arg, doc.name, doc.path, ctx.now())
 
 
-# who submits or receives a request is the plan's levels (core/plans/desk.py), so every role reaches them
+# who submits or receives a request is the plan's levels (core/plans/desk.py), so every role acting for a
+# unit reaches them
 ROUTES: tuple[Route, ...] = (
-    Route("submit_report", submit, ANYWHERE, menu=True),
-    Route("track", track, ANYWHERE, menu=True),
-    Route(FILE, submit_file, ANYWHERE),
+    Route("submit_report", submit, ANYWHERE, roles=UNITS, denied="submit_not_allowed", menu=True),
+    Route("track", track, ANYWHERE, roles=UNITS, denied="track_not_allowed", menu=True),
+    Route(FILE, submit_file, ANYWHERE, roles=UNITS, denied="submit_not_allowed"),
 )

@@ -4,14 +4,17 @@ the workbook and chart follow when built. '/tiendo' counts surveyed, drafts and 
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from bot.context import Ctx
 from bot.routes import Route
 from core import access_log
-from core.access import STAFF, Action, can
+from core.access import READERS, Action, Role, can, today
 from core.chat import refs
 from core.chat.commands import command_button, slash
 from core.chat.messages import OutMessage
 from core.i18n import t
+from core.inspection.scope import inspected_communes
 from core.procedure.counts import households_with_photos, stage_counts
 from core.procedure.steps import Stage
 from core.reports import jobs
@@ -27,7 +30,7 @@ async def unit_choice(ctx: Ctx, arg: str | None) -> Unit | None:
     """The user's own unit, or a unit below it named '#id' (as report buttons send); None when
     the named unit is not the user's to see."""
     own = await ctx.unit()
-    if own is None or not arg:
+    if not arg:
         return own
     number = refs.number(arg)
     unit = await ctx.s.get(Unit, number) if number is not None else None
@@ -38,7 +41,9 @@ async def unit_choice(ctx: Ctx, arg: str | None) -> Unit | None:
 
 async def report(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     own = await ctx.unit()
-    if own is None:
+    # an inspection team member has no unit of their own: they choose among their communes
+    reach = await _inspected(ctx) if own is None and ctx.me.role == Role.INSPECTOR else []
+    if own is None and not reach:
         return [OutMessage(t("report_not_allowed"))]
     words = (arg or "").replace(":", " ").split()
     names = dict(ctx.data.reports.names())
@@ -49,7 +54,10 @@ async def report(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     if rid not in names:
         return [OutMessage(t("report_unknown", report=slash("report")))]
     if len(words) == 1:
-        options = [own, *(await children(ctx.s, own))[:UNIT_BUTTONS]] if own.level != "village" else [own]
+        if own is None:
+            options = reach[:UNIT_BUTTONS]
+        else:
+            options = [own, *(await children(ctx.s, own))[:UNIT_BUTTONS]] if own.level != "village" else [own]
         rows = tuple((command_button(u.name, "report", f"{rid} #{u.id}"),) for u in options)
         return [OutMessage(t("report_choose_unit", report=names[rid]), rows)]
     unit = await unit_choice(ctx, words[1])
@@ -59,6 +67,11 @@ async def report(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     access_log.record(ctx.s, "report", ctx.me, unit.id, detail={"report": rid})
     ctx.wakes.add("reports")
     return [OutMessage(t("report_working", report=names[rid], unit=unit.name))]
+
+
+async def _inspected(ctx: Ctx) -> list[Unit]:
+    ids = await inspected_communes(ctx.s, ctx.me.id, today(ctx.s))
+    return list((await ctx.s.scalars(select(Unit).where(Unit.id.in_(ids)).order_by(Unit.code))).all()) if ids else []
 
 
 SUMMARY_ABOVE = 15  # more rows than this: totals and the units furthest behind, not every line
@@ -120,6 +133,6 @@ def _done_share(row: ProgressRow) -> tuple[float, str]:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("report", report, roles=STAFF, denied="report_not_allowed", menu=True),
+    Route("report", report, roles=READERS, denied="report_not_allowed", menu=True),
     Route("progress", progress, menu=True),
 )

@@ -17,7 +17,7 @@ from core.chat.commands import command_button, fit, slash
 from core.chat.messages import OutMessage
 from core.i18n import fmt_date, t
 from core.plans.model import LEVEL_RANK, Plan, ReportRequest, request_visible
-from core.plans.tracking import UnitIndex, record, status, submissions
+from core.plans.tracking import UnitIndex, owing, record, status, submissions
 from core.storage.models import Unit, User
 
 Pair = tuple[Plan, ReportRequest]
@@ -52,11 +52,20 @@ class ReportDesk:
 
     # ----- submitting ---------------------------------------------------------------------
 
+    async def owed(self, s: AsyncSession, unit: Unit, now: datetime) -> list[Pair]:
+        """What the unit owes now: its level's requests, less those only inspected units owe."""
+        out = []
+        for plan, request in self.owed_by(unit, now):
+            only = await owing(s, plan, request)
+            if only is None or unit.id in only:
+                out.append((plan, request))
+        return out
+
     async def submit(self, s: AsyncSession, user: User, unit: Unit | None, arg: str | None,
                      now: datetime) -> list[OutMessage]:
         if unit is None or user.role == "admin":
             return [OutMessage(t("submit_not_allowed"))]
-        owed = self.owed_by(unit, now)
+        owed = await self.owed(s, unit, now)
         if not owed:
             return [OutMessage(t("submit_no_requests", unit=unit.name))]
         if not arg:
@@ -70,7 +79,7 @@ class ReportDesk:
                           file_path: str, now: datetime) -> list[OutMessage]:
         if unit is None or user.role == "admin":
             return [OutMessage(t("submit_not_allowed"))]
-        owed = self.owed_by(unit, now)
+        owed = await self.owed(s, unit, now)
         if not owed:
             return [OutMessage(t("file_not_expected", submit=slash("submit_report")))]
         pair = self._find(owed, arg) if arg else (owed[0] if len(owed) == 1 else None)

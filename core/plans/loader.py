@@ -14,13 +14,16 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.datafile import DataFileError, Errors, check_keys, line_of, load_mapping, require
+from core.plans.inspection import OWED_BY, parse_inspection
 from core.plans.model import LEVEL_RANK, Phase, Plan, ReportRequest
+from core.provenance import parse_provenance
 
 PLANS_DIR = Path(__file__).parent / "files"
 TOP_KEYS = {"id", "version", "title", "year", "years", "units_configuration", "timezone", "notice_time",
-            "catch_up_hours", "defaults", "phases", "reports", "source", "reliability"}
-PHASE_KEYS = {"id", "title", "start", "end", "actors", "note", "draft_reminders_every_days"}
-REPORT_KEYS = {"id", "title", "from", "to", "opens", "due", "forms", "remind_days_before", "overdue_days_after"}
+            "catch_up_hours", "defaults", "phases", "reports", "source", "reliability", "provenance", "inspection"}
+PHASE_KEYS = {"id", "title", "start", "end", "actors", "note", "draft_reminders_every_days", "inspected_only"}
+REPORT_KEYS = {"id", "title", "from", "to", "opens", "due", "forms", "remind_days_before", "overdue_days_after",
+               "owed_by", "document"}
 DEFAULT_KEYS = {"remind_days_before", "overdue_days_after"}
 RELIABILITY = {"confirmed", "secondary", "recollection", "sample"}
 # the 65-commune configuration (from 1 July 2025) has no district level
@@ -105,7 +108,15 @@ def load_plan(path: Path, year: int | None = None) -> Plan:
         for item in items:
             if ids.count(item.id) > 1:
                 errors.add(DataFileError(path, item.line, f"{kind} id '{item.id}' is used twice"))
-    head: dict[str, Any] = {}
+    with errors.catch():
+        parse_provenance(doc.get("provenance"), path)
+    head: dict[str, Any] = {"inspection": None}
+    with errors.catch():
+        head["inspection"] = parse_inspection(doc.get("inspection"), path, {p.id for p in phases})
+    for item in (*reports, *phases):
+        only = getattr(item, "owed_by", None) == "inspected" or getattr(item, "inspected_only", False)
+        if only and "inspection" not in doc:
+            errors.add(DataFileError(path, item.line, "only inspected communes: the plan needs an 'inspection' block"))
     with errors.catch():
         head["version"] = str(require(doc, "version", path, (str, int, float)))
     with errors.catch():
@@ -206,9 +217,13 @@ def _phase(node: Any, path: Path, levels: set[str], when: _When) -> Phase:
     every = node.get("draft_reminders_every_days")
     if every is not None and (not isinstance(every, int) or every < 1):
         raise DataFileError(path, line, "draft_reminders_every_days must be a whole number of days, 1 or more")
+    only = node.get("inspected_only", False)
+    if not isinstance(only, bool):
+        raise DataFileError(path, line, "inspected_only must be true or false")
     return Phase(id=str(require(node, "id", path, str)), title=when.text(require(node, "title", path, str)),
                  start=start,
-                 end=end, actors=tuple(actors), note=node.get("note"), draft_reminders_every=every, line=line or 0)
+                 end=end, actors=tuple(actors), note=node.get("note"), draft_reminders_every=every, line=line or 0,
+                 inspected_only=only)
 
 
 def _report(node: Any, path: Path, levels: set[str], defaults: dict, when: _When) -> ReportRequest:
@@ -224,13 +239,19 @@ def _report(node: Any, path: Path, levels: set[str], defaults: dict, when: _When
     forms = node.get("forms") or []
     if not isinstance(forms, list):
         raise DataFileError(path, line, "'forms' must be a list of report ids, e.g. ['7.1', '7.2']")
+    owed_by = node.get("owed_by", "all")
+    if owed_by not in OWED_BY:
+        raise DataFileError(path, line, f"'owed_by' must be one of {', '.join(sorted(OWED_BY))}, got {owed_by!r}")
+    document = node.get("document")  # a Word template's id, checked against core/documents by core/datafiles.py
+    if document is not None and not isinstance(document, str):
+        raise DataFileError(path, line, f"'document' must be the id of a Word template, got {document!r}")
     return ReportRequest(
         id=str(require(node, "id", path, str)), title=when.text(require(node, "title", path, str)),
         submitter=submitter,
         receiver=receiver, due=due, opens=opens,
         remind_days_before=_days(node, defaults, "remind_days_before", path, line),
         overdue_days_after=_days(node, defaults, "overdue_days_after", path, line),
-        forms=tuple(str(f) for f in forms), line=line or 0,
+        forms=tuple(str(f) for f in forms), line=line or 0, owed_by=str(owed_by), document=document,
     )
 
 

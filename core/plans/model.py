@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from core.plans.inspection import InspectionRules
 
 LEVELS = ("village", "commune", "district", "province")
 LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
@@ -25,6 +29,7 @@ class Phase:
     note: str | None = None
     draft_reminders_every: int | None = None  # days; remind village heads of unfinished surveys
     line: int = 0
+    inspected_only: bool = False  # communes among the actors: only those the plan's inspection chose
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,10 @@ class ReportRequest:
     overdue_days_after: tuple[int, ...]
     forms: tuple[str, ...] = ()
     line: int = 0
+    # "all": every unit at the submitter level owes it; "inspected": only the communes chosen
+    # for the plan's inspection (core/inspection/selection.py)
+    owed_by: str = "all"
+    document: str | None = None  # the generated Word document that answers it (core/inspection/figures.py)
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,10 @@ class Plan:
     # `years` the first and last year it applies to. None for a plan of one fixed year.
     template: str | None = None
     years: tuple[int, int] | None = None
+    inspection: InspectionRules | None = None  # how an inspection plan chooses communes and re-checks
+
+    def phase(self, phase_id: str) -> Phase | None:
+        return next((p for p in self.phases if p.id == phase_id), None)
 
     def covers(self, year: int) -> bool:
         if self.years is None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.chat.commands import command_button, slash
 from core.chat.messages import Button, OutMessage
 from core.i18n import fmt_date, t
+from core.inspection.scope import inspected_ids
 from core.plans.model import Plan, ReportRequest
 from core.plans.timeline import DRAFTS, PHASE_START, REPORT_OVERDUE, Notice
 from core.plans.tracking import UnitIndex, groups_of, status
@@ -60,6 +61,9 @@ async def _phase_start(session: AsyncSession, index: UnitIndex, notice: Notice) 
     if phase.note:
         text += "\n" + t("notice_note", note=phase.note)
     units = [u for level in phase.actors for u in index.at_level(level)]
+    if phase.inspected_only:
+        chosen = await inspected_ids(session, plan.id)
+        units = [u for u in units if u.level != "commune" or u.id in chosen]
     return await _to_groups(session, units, lambda _u: OutMessage(text))
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.inspection.scope import inspected_ids
 from core.plans.model import Plan, ReportRequest
 from core.storage.models import GroupBinding, ReportSubmission, Unit, User
 
@@ -55,11 +56,21 @@ async def submissions(session: AsyncSession, plan: Plan, request: ReportRequest)
     return {r.unit_id: r for r in rows.all()}
 
 
+async def owing(session: AsyncSession, plan: Plan, request: ReportRequest) -> set[int] | None:
+    """The units that owe a request when only some do ('owed_by: inspected': the communes the
+    plan's inspection chose, none before it is confirmed); None when every unit of the level does."""
+    if request.owed_by != "inspected":
+        return None
+    return await inspected_ids(session, plan.id)
+
+
 async def status(session: AsyncSession, index: UnitIndex, plan: Plan, request: ReportRequest,
                  receiver: Unit | None = None) -> list[UnitStatus]:
     """Every unit that owes the report (under `receiver`, when given) with its submission."""
     done = await submissions(session, plan, request)
-    return [UnitStatus(u, done.get(u.id)) for u in index.at_level(request.submitter, receiver)]
+    only = await owing(session, plan, request)
+    return [UnitStatus(u, done.get(u.id)) for u in index.at_level(request.submitter, receiver)
+            if only is None or u.id in only]
 
 
 async def record(session: AsyncSession, plan: Plan, request: ReportRequest, unit: Unit, user: User,

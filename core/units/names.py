@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.chat.refs import unit_ref
 from core.i18n import catalog
 from core.storage.models import AuditLog, GroupBinding, Household, InviteCode, Unit, User
 from core.text import fold
@@ -46,3 +47,13 @@ async def merge_villages(session: AsyncSession, duplicate: Unit, keep: Unit, by_
     await session.flush()
     await session.delete(duplicate)
     return len(moved)
+
+
+async def find_commune(session: AsyncSession, configuration: str, word: str | None) -> Unit | None:
+    """A commune named by its row id ('#12', as buttons send) or its official code ('6202')."""
+    ref = unit_ref(word)
+    if ref is None:
+        return None
+    unit = await session.get(Unit, ref.id) if ref.id is not None else await session.scalar(select(Unit).where(
+        Unit.configuration == configuration, Unit.level == "commune", Unit.code == ref.code))
+    return unit if unit is not None and unit.level == "commune" else None

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from bot.context import Ctx
 from bot.conversations.session import current_household
 from bot.routes import LOCATION, PHOTO, Route
+from core.access import may_change
 from core.chat.commands import slash
 from core.chat.messages import OutMessage
 from core.i18n import t
@@ -26,6 +27,8 @@ async def photo(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     household = await current_household(ctx)
     if household is None:
         return [OutMessage(t("photo_no_household", open=slash("open")))]
+    if not may_change(ctx.me):  # evidence is the commune's record: an inspector only reads it
+        return [OutMessage(t("insp_read_only", recheck=slash("recheck")))]
     count = await ctx.s.scalar(select(func.count()).select_from(HouseholdFile).where(
         HouseholdFile.household_id == household.id, HouseholdFile.kind == "photo"))
     target = Path(ctx.settings.data_dir) / "household_files" / str(household.id) / f"{(count or 0) + 1}.jpg"
@@ -41,6 +44,8 @@ async def location(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     household = await current_household(ctx)
     if household is None:
         return [OutMessage(t("photo_no_household", open=slash("open")))]
+    if not may_change(ctx.me):  # evidence is the commune's record: an inspector only reads it
+        return [OutMessage(t("insp_read_only", recheck=slash("recheck")))]
     lat, lon = where
     ctx.s.add(HouseholdFile(household_id=household.id, kind="location", latitude=lat, longitude=lon,
                             user_id=ctx.me.id))

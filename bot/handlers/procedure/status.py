@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bot.context import Ctx
-from bot.routes import Route
+from bot.routes import UNITS, Route
 from core.chat.messages import OutMessage
 from core.i18n import t
 from core.procedure import checks
@@ -40,5 +40,5 @@ async def waiting(ctx: Ctx, arg: str | None) -> list[OutMessage]:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("waiting", waiting, menu=True),
+    Route("waiting", waiting, roles=UNITS, denied="waiting_none", menu=True),
 )
