@@ -1,7 +1,7 @@
 """a partial index of the recognised households (reviews with a final class)
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-07 09:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0024'
-down_revision = '0022'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 
