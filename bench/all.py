@@ -381,7 +381,7 @@ async def main_async(households: int, skip_reports: bool, sections: str = "12345
         await run_webview(households, "200")
     if "9" in sections:
         print("\n9. settle window: pairs of one chat's updates, the earlier one 0-500 ms after the later "
-              "(Telegram webhook, inbox, PostgreSQL)")
+              "(Telegram and Zalo webhooks, inbox, PostgreSQL)")
         for result in await run_settle([0.0, DEFAULT_SETTLE, 0.25, 0.5], 200):
             print(*settle_report(result), sep="\n")
 

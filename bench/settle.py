@@ -217,7 +217,7 @@ def main() -> None:
     parser.add_argument("--channels", nargs="*", default=list(CHANNELS), choices=CHANNELS)
     args = parser.parse_args()
     print("settle window: pairs of updates of one chat, the earlier one posted 0-500 ms after the later "
-          "(Telegram webhook, inbox, PostgreSQL)")
+          "(Telegram and Zalo webhooks, inbox, PostgreSQL)")
     for result in asyncio.run(run(args.settle, args.pairs, tuple(args.channels))):
         print(*report(result), sep="\n")
 
