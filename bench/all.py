@@ -10,10 +10,17 @@
    report process as the bot does it, and, for comparison, on the bot's own event loop;
 4. broadcast pacing: 500 group notices through the scheduler's outbox against a fake that
    enforces Telegram's limits (30 messages/s, 20 per minute per group);
-5. report generation for a province of 200,000 households (bench/reports.py), every list.
+5. report generation for a province of 200,000 households (bench/reports.py), every list;
+6. the cost curve on PostgreSQL for --sizes households (bench/curve.py): every table and list,
+   /tiendo, the web overview, answer latency while the largest list is built;
+7. the in-process profile of one answer (bench/answer.py): CPU, statements and commits per answer;
+8. the web view on PostgreSQL (bench/webview.py): the province overview uncached, beside the goal;
+9. the settle window (bench/settle.py): updates out of order by 0-500 ms, how many are applied
+   out of order (or refused as late) at each window.
 
-    .venv/bin/python -m bench.all                     # everything (about 8 minutes on 2 cores)
-    .venv/bin/python -m bench.all --households 20000  # a smaller province for the reports
+    .venv/bin/python -m bench.all                     # everything (about an hour on 2 cores, 2M included)
+    .venv/bin/python -m bench.all --households 20000 --sizes 20000,200000  # quicker
+    .venv/bin/python -m bench.all --sections 178      # the issue-25 chat figures and the web view
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import asyncio
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,9 +44,16 @@ from sqlalchemy import select, update
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+from bench.answer import profiles as answer_profiles
+from bench.curve import SIZES
+from bench.curve import run as run_curve
 from bench.dataset import seed
 from bench.reports import pg_database
 from bench.reports import run as run_reports
+from bench.settle import DEFAULT as DEFAULT_SETTLE
+from bench.settle import report as settle_report
+from bench.settle import run as run_settle
+from bench.webview import run as run_webview
 from bot.app import ChatApp, build_app
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_http import AiohttpRequest
@@ -54,6 +69,7 @@ from tests.fake_telegram import FakeBotAPI, FloodControl, TgUser
 from tests.households import POOR, answer_for, cursor, make_village_head
 
 ANSWERS = {20: 20, 200: 5}  # answers per user for each crowd size (about 400 and 1,000 answers)
+RUNS = 5  # section 1: runs of each configuration, the median printed
 
 
 async def _converse(api: FakeBotAPI, users: list[TgUser], scripts: list[list[tuple[str, int]]],
@@ -146,9 +162,30 @@ async def survey_rate(url: str, tmp: Path, users: int = 20, http: str = "aiohttp
     return users * n / elapsed
 
 
-async def webhook_rate(url: str, tmp: Path, workers: int, users: int = 50, n: int = 10) -> float:
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) so far of a process and every process below it, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, total = {pid}, 0.0
+    for _ in range(4):  # children, grandchildren...
+        tree |= {p for p, (ppid, _) in stats.items() if ppid in tree}
+    for p in tree:
+        total += stats.get(p, (0, 0.0))[1]
+    return total
+
+
+async def webhook_rate(url: str, tmp: Path, workers: int, users: int = 50, n: int = 10) -> tuple[float, float]:
     """Answers/s through webhook mode with `rasoat run --workers N`: each user posts its answers
-    one after the other to the shared webhook port, as Telegram does."""
+    one after the other to the shared webhook port, as Telegram does; and the CPU seconds the
+    rasoat processes (the parent and its workers) spent per 1,000 of those answers."""
     import aiohttp
 
     api = FakeBotAPI()
@@ -188,14 +225,14 @@ async def webhook_rate(url: str, tmp: Path, workers: int, users: int = 50, n: in
                 for text in answers:
                     await post(user, text)
 
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), tree_cpu(proc.pid)
             await asyncio.gather(*(one(u) for u in people))
-            elapsed = time.perf_counter() - t0
+            elapsed, cpu = time.perf_counter() - t0, tree_cpu(proc.pid) - cpu0
     finally:
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 60)
         await api.stop()
-    return users * n / elapsed
+    return users * n / elapsed, cpu / (users * n) * 1000
 
 
 def _free_port() -> int:
@@ -281,30 +318,38 @@ async def broadcast(tmp: Path, groups: int = 500) -> dict[str, float]:
             "max_per_1s": window, "refused_429": api.flood.refused}
 
 
-async def chat_throughput(tmp: Path) -> None:
-    print("\n1. chat throughput: users answering at once, fake Bot API on 127.0.0.1, long polling")
-    print("   (ratios: to the library's echo bot as shipped (httpx) / to the echo bot on rasoat's aiohttp backend)")
+async def chat_throughput(tmp: Path, runs: int = RUNS) -> None:
+    """Every configuration `runs` times, round-robin (a busy moment of the machine hits all of
+    them alike), the median printed with the lowest and highest beside it."""
+    print(f"\n1. chat throughput: users answering at once, fake Bot API on 127.0.0.1, long polling; "
+          f"median of {runs} runs (lowest-highest)")
     for users in (20, 200):
-        echo = await echo_rate(users)
-        echo_aio = await echo_rate(users, "aiohttp")
-        sqlite = await survey_rate(f"sqlite+aiosqlite:///{tmp / f'chat{users}.db'}", tmp, users)
-        sqlite_httpx = await survey_rate(f"sqlite+aiosqlite:///{tmp / f'chat{users}x.db'}", tmp, users, "httpx")
-        async with pg_database() as pg_url:
-            pg = await survey_rate(pg_url, tmp, users)
+        rates: dict[str, list[float]] = {k: [] for k in ("echo", "echo_aio", "sqlite", "pg")}
+        for run in range(runs):
+            rates["echo"].append(await echo_rate(users))
+            rates["echo_aio"].append(await echo_rate(users, "aiohttp"))
+            sqlite_url = f"sqlite+aiosqlite:///{tmp / f'chat{users}_{run}.db'}"
+            rates["sqlite"].append(await survey_rate(sqlite_url, tmp, users))
+            async with pg_database() as pg_url:
+                rates["pg"].append(await survey_rate(pg_url, tmp, users))
+        med = {k: statistics.median(v) for k, v in rates.items()}
         print(f"   {users} users, {ANSWERS[users]} answers each")
-        print(f"   {'bare echo bot (python-telegram-bot, httpx)':<46}{echo:>8.1f} messages/s")
-        print(f"   {'bare echo bot (the same, aiohttp backend)':<46}{echo_aio:>8.1f} messages/s")
-        for label, rate in (("rasoat survey answers, SQLite", sqlite), ("rasoat survey answers, PostgreSQL", pg),
-                            ("rasoat, SQLite, library's httpx backend", sqlite_httpx)):
-            print(f"   {label:<46}{rate:>8.1f} answers/s  ({rate / echo:.0%} / {rate / echo_aio:.0%} of echo)")
+        for key, label in (("echo", "echo bot as shipped (python-telegram-bot, httpx)"),
+                           ("echo_aio", "echo bot on rasoat's aiohttp backend")):
+            print(f"   {label:<52}{med[key]:>8.1f} messages/s  ({min(rates[key]):.0f}-{max(rates[key]):.0f})")
+        for key, label in (("sqlite", "rasoat survey answers, SQLite"), ("pg", "rasoat survey answers, PostgreSQL")):
+            print(f"   {label:<52}{med[key]:>8.1f} answers/s   ({min(rates[key]):.0f}-{max(rates[key]):.0f})  "
+                  f"{med[key] / med['echo']:5.0%} of the shipped echo (goal 100%), "
+                  f"{med[key] / med['echo_aio']:4.0%} of the aiohttp echo (goal 25% at 20 users)")
 
 
-async def main_async(households: int, skip_reports: bool, sections: str = "12345") -> None:
+async def main_async(households: int, skip_reports: bool, sections: str = "123456789",
+                     sizes: tuple[int, ...] = SIZES, runs: int = RUNS) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="rasoat-bench-"))
     print(f"rasoat benchmark, {datetime.now():%Y-%m-%d %H:%M}, {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
     if "1" in sections:
-        await chat_throughput(tmp)
+        await chat_throughput(tmp, runs)
     if "2" in sections:
         await several_workers(tmp)
     if "3" in sections:
@@ -324,23 +369,43 @@ async def main_async(households: int, skip_reports: bool, sections: str = "12345
                                                      "ds_mstb", "ds_bhyt"])
         # in a small process of its own: a child's peak memory counts its parent's pages at the fork
         subprocess.run([sys.executable, "-m", "bench.sheet_writer"], check=True)
+    if "6" in sections:
+        print()
+        await run_curve(list(sizes))
+    if "7" in sections:
+        print("\n7. in-process profile of one answer (ChatApp.handle, no network; CPU of this process)")
+        for profile in await answer_profiles():
+            print(*profile.lines(), sep="\n")
+    if "8" in sections:
+        print(f"\n8. web view, {households:,} households on PostgreSQL (issue 24)")
+        await run_webview(households, "200")
+    if "9" in sections:
+        print("\n9. settle window: pairs of one chat's updates, the earlier one 0-500 ms after the later "
+              "(Telegram and Zalo webhooks, inbox, PostgreSQL)")
+        for result in await run_settle([0.0, DEFAULT_SETTLE, 0.25, 0.5], 200):
+            print(*settle_report(result), sep="\n")
 
 
 async def several_workers(tmp: Path) -> None:
-    print("\n2. several workers: webhook mode, 50 users posting 10 answers each, PostgreSQL")
+    print("\n2. several workers: webhook mode, 50 users posting 10 answers each, PostgreSQL; CPU seconds of the"
+          " rasoat processes (parent and workers, /proc) per 1,000 answers")
     for workers in (1, 2):
         async with pg_database() as pg_url:
-            rate = await webhook_rate(pg_url, tmp, workers)
-        print(f"   {f'rasoat run --workers {workers}':<44}{rate:>8.1f} answers/s")
+            rate, cpu = await webhook_rate(pg_url, tmp, workers)
+        print(f"   {f'rasoat run --workers {workers}':<44}{rate:>8.1f} answers/s   {cpu:5.2f} CPU-s per 1,000 answers")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--households", type=int, default=200_000)
     parser.add_argument("--skip-reports", action="store_true")
-    parser.add_argument("--sections", default="12345", help="which sections to run, e.g. 1 or 15")
+    parser.add_argument("--sections", default="123456789", help="which sections to run, e.g. 1 or 15")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
+                        help="section 6: households per province size, comma-separated")
+    parser.add_argument("--runs", type=int, default=RUNS, help="section 1: runs of each configuration")
     args = parser.parse_args()
-    asyncio.run(main_async(args.households, args.skip_reports, args.sections))
+    sizes = tuple(int(n) for n in args.sizes.split(","))
+    asyncio.run(main_async(args.households, args.skip_reports, args.sections, sizes, args.runs))
 
 
 if __name__ == "__main__":

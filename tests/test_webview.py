@@ -71,9 +71,18 @@ class Browser:
         return await asyncio.to_thread(lambda: [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css)])
 
     async def click(self, css: str) -> None:
+        """Click something that loads a page, and wait for the page it left to go (a form's
+        submit returns before the next page is there, which a busy machine shows)."""
         from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.expected_conditions import staleness_of
+        from selenium.webdriver.support.wait import WebDriverWait
 
-        await asyncio.to_thread(lambda: self.driver.find_element(By.CSS_SELECTOR, css).click())
+        def click() -> None:
+            element = self.driver.find_element(By.CSS_SELECTOR, css)
+            element.click()
+            WebDriverWait(self.driver, 10).until(staleness_of(element))
+
+        await asyncio.to_thread(click)
 
     async def cookie(self) -> str | None:
         got = await asyncio.to_thread(self.driver.get_cookie, "rasoat_web")

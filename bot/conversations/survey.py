@@ -242,6 +242,8 @@ async def new(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     conv.household_id, conv.state = household.id, None
     step = engine_for(ctx, household).start({}, EngineState())
     household.state = step.state.to_json()
+    hid, revision = household.id, household.revision  # no answers yet: the first answer need not read them
+    ctx.after_commit.append(lambda: ctx.data.answers.put(hid, revision, {}))
     intro = OutMessage(t("new_household", id=household.id, title=survey.title, village=village.name,
                          area=t(f"area_{household.area}"), back=slash("back"), pause=slash("pause")))
     return [intro, *step.messages]

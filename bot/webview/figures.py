@@ -22,7 +22,7 @@ from core.reports.query import Row, TableData, aggregate
 from core.reports.stage import Basis, default_basis
 from core.reports.table_spec import Column, TableSpec
 from core.storage.models import Unit
-from core.units.tree import children
+from core.units.tree import UnitTree
 
 START_POOR, START_NEAR = Filter(prior_class=("poor",)), Filter(prior_class=("near_poor",))
 BASE = "households_total"
@@ -89,11 +89,12 @@ def plan_of(plans: list[Plan], unit: Unit, year: int) -> Plan | None:
 
 async def overview(s: AsyncSession, app: AppData, unit: Unit, now: datetime) -> Overview:
     year = app.settings.review_year
-    basis = await default_basis(s, unit, year)
-    prog = await progress(s, unit, year)
-    data = await aggregate(s, RATES, unit, year, app.reports.lists.majority_ethnicities, basis)
+    tree = await UnitTree.of(s, unit)  # read once for the three builders
+    basis = await default_basis(s, unit, year, tree=tree)
+    prog = await progress(s, unit, year, tree)
+    data = await aggregate(s, RATES, unit, year, app.reports.lists.majority_ethnicities, basis, tree)
     by_id = {r.unit_id: r for r in data.rows}
-    units = {u.id: u for u in await children(s, unit)}
+    units = {u.id: u for u in await tree.children(s)}
     rows = []
     for p in prog:
         row = ChildRow(units.get(p.unit_id) if p.unit_id is not None else None, p)

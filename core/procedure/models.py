@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.storage.models import Base, utcnow
@@ -16,6 +16,10 @@ class Review(Base):
     """Where one household stands in the year's procedure, and how it came to be reviewed."""
 
     __tablename__ = "reviews"
+    # the households a decision recognised: whether a unit's reports are official yet
+    # (core/reports/stage.recognised_in) is read from here, not from every review row
+    __table_args__ = (Index("ix_reviews_decided", "household_id", postgresql_where=text("final_class IS NOT NULL"),
+                            sqlite_where=text("final_class IS NOT NULL")),)
 
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), primary_key=True)
     origin: Mapped[str] = mapped_column(String(12))  # list | applicant | survey

@@ -22,7 +22,7 @@ from core.reports.table_spec import Column, TableSpec, load_tables
 from core.storage.models import Household, Unit
 from core.surveys.loader import load_forms
 from core.surveys.model import Survey
-from core.units.tree import UnitTree, children
+from core.units.tree import UnitTree
 
 
 @dataclass
@@ -165,14 +165,15 @@ class ProgressRow:
         return None if self.households_total is None else max(0, self.households_total - self.submitted)
 
 
-async def progress(session: AsyncSession, unit: Unit, year: int) -> list[ProgressRow]:
+async def progress(session: AsyncSession, unit: Unit, year: int, tree: UnitTree | None = None) -> list[ProgressRow]:
     """Surveyed / drafts / still to survey, per village (for a commune) or per child unit."""
-    tree = await UnitTree.of(session, unit)
-    counts = tree.join(select(
-        tree.key,
+    tree = tree or await UnitTree.of(session, unit)
+    counts = tree.households(select(
+        Household.village_id,
         func.sum(case((Household.status == "submitted", 1), else_=0)),
         func.sum(case((Household.status == "draft", 1), else_=0)),
-    ), households=True).where(Household.review_year == year).group_by(tree.key)
-    got = {k: (int(s or 0), int(d or 0)) for k, s, d in (await session.execute(counts)).all()}
+    )).where(Household.review_year == year).group_by(Household.village_id)
+    rows = [(village, None, s, d) for village, s, d in (await session.execute(counts)).all()]
+    got = {k: (s, d) for (k, _), (s, d) in tree.roll_up(rows).items()}
     totals = await tree.resident_totals(session)
-    return [ProgressRow(c.name, *got.get(c.id, (0, 0)), totals.get(c.id), c.id) for c in await children(session, unit)]
+    return [ProgressRow(c.name, *got.get(c.id, (0, 0)), totals.get(c.id), c.id) for c in await tree.children(session)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import LOCAL_TZ, fmt_date, t
@@ -35,17 +35,27 @@ class Basis:
     def outcome(self) -> ColumnElement[str]:
         return Review.final_class if self.stage is Stage.OFFICIAL else Household.outcome  # type: ignore[return-value]
 
-    def restrict(self, query: Select) -> Select:
-        """Limit a query over households to the ones this basis counts."""
+    def join(self, query: Select) -> Select:
+        """Outer-join what `counts()` reads to a query over households (the decision, for the
+        official figures), so the households it does not count stay for other sums."""
         if self.stage is Stage.OFFICIAL:
-            query = query.join(Review, Review.household_id == Household.id).where(Review.final_class.is_not(None))
+            query = query.outerjoin(Review, and_(Review.household_id == Household.id, Review.final_class.is_not(None)))
             if self.as_of is not None:
-                query = query.join(ReviewEvent, ReviewEvent.id == Review.decision_id).where(
-                    ReviewEvent.held_on <= self.as_of)
+                query = query.outerjoin(ReviewEvent, ReviewEvent.id == Review.decision_id)
+        return query
+
+    def counts(self) -> ColumnElement[bool]:
+        """Whether this basis counts a household of a query `join` prepared: submitted, and
+        recognised (by `as_of`) for the official figures, or submitted by `as_of`."""
+        parts: list[ColumnElement[bool]] = [Household.status == "submitted"]
+        if self.stage is Stage.OFFICIAL:
+            parts.append(Review.household_id.is_not(None))
+            if self.as_of is not None:
+                parts.append(ReviewEvent.held_on <= self.as_of)
         elif self.as_of is not None:
             end = datetime.combine(self.as_of + timedelta(days=1), time(0), tzinfo=LOCAL_TZ)
-            query = query.where(Household.submitted_at < end)
-        return query
+            parts.append(Household.submitted_at < end)
+        return and_(*parts)
 
     def word(self) -> str:
         """«sơ bộ» or «chính thức»."""
@@ -64,16 +74,17 @@ class Basis:
         return text + (t("rpt_as_of", date=fmt_date(self.as_of)) if self.as_of else "")
 
 
-async def recognised_in(session: AsyncSession, unit: Unit, year: int) -> bool:
+async def recognised_in(session: AsyncSession, unit: Unit, year: int, tree: UnitTree | None = None) -> bool:
     """Whether any household inside the unit has its class from a recognition decision."""
-    tree = await UnitTree.of(session, unit)
+    tree = tree or await UnitTree.of(session, unit)
     query = tree.join(select(Household.id), households=True).join(
         Review, Review.household_id == Household.id).where(
         Review.final_class.is_not(None), Household.review_year == year).limit(1)
     return (await session.scalar(query)) is not None
 
 
-async def default_basis(session: AsyncSession, unit: Unit, year: int, as_of: date | None = None) -> Basis:
+async def default_basis(session: AsyncSession, unit: Unit, year: int, as_of: date | None = None,
+                        tree: UnitTree | None = None) -> Basis:
     """Official once a decision has recognised households in the unit, else preliminary."""
-    stage = Stage.OFFICIAL if await recognised_in(session, unit, year) else Stage.PRELIMINARY
+    stage = Stage.OFFICIAL if await recognised_in(session, unit, year, tree) else Stage.PRELIMINARY
     return Basis(stage, as_of)

@@ -5,9 +5,10 @@ the writer, a busy timeout instead of immediate 'database is locked', and BEGIN 
 transaction takes the write lock up front rather than failing half-way when it upgrades.
 `synchronous=FULL`: with WAL, NORMAL may lose the last commits on power loss (the WAL is not
 synced at each commit), and an answer the bot acknowledged must survive a power cut; the cost is
-measured by `bench/durability.py` (docs/deployment.md). The file and its -wal/-shm hold personal data, so
-they are made readable by the owner only. PostgreSQL connections are pinged before use, so the
-first message after a server restart does not fail on a dead pooled connection.
+measured by `bench/durability.py` (docs/deployment.md). The file and its -wal/-shm hold personal
+data, so they are made readable by the owner only. A PostgreSQL connection the server closed is
+replaced when it is taken from the pool, so the first message after a server restart does not
+fail on a dead pooled connection.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from core.storage import sqlite_driver
@@ -63,6 +65,19 @@ def _sqlite_tuning(engine: AsyncEngine, synchronous: str, database: Path | None)
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READONLY) else "BEGIN IMMEDIATE")
 
 
+def _drop_closed_connections(engine: AsyncEngine) -> None:
+    """A pooled PostgreSQL connection the server closed (a restart, an idle timeout) is replaced
+    at checkout, without a round trip: asyncpg has already read the server's goodbye, or the
+    socket's end, while the connection sat in the pool. SQLAlchemy's pool_pre_ping did the same
+    with BEGIN, a query and ROLLBACK on every checkout: three round trips, a third of an
+    answer's."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection._connection.is_closed():
+            raise DisconnectionError("the server closed this pooled connection")
+
+
 class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = SQLITE_SYNCHRONOUS, **engine_kwargs: Any) -> None:
         if sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
@@ -75,7 +90,11 @@ class Database:
             self.sqlite_path = Path(parsed.database)
             self.sqlite_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.is_sqlite:
-            engine_kwargs.setdefault("pool_pre_ping", True)
+            # PostgreSQL's JIT compiles a query whose estimated cost is high; the report tables'
+            # dozens of SUM(CASE ...) with EXISTS compile for seconds to save milliseconds
+            # (Biểu 7.10: 5 s with JIT, 17 ms without, bench/curve.py). Nothing here gains from it.
+            settings = engine_kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})
+            settings.setdefault("jit", "off")
         # errors must not carry bound values into logs: they are names, ID numbers, incomes
         engine_kwargs.setdefault("hide_parameters", True)
         if parsed.drivername == "sqlite+aiosqlite":  # one thread trip per statement (sqlite_driver.py)
@@ -83,6 +102,8 @@ class Database:
         self.engine = create_async_engine(parsed, **engine_kwargs)
         if self.is_sqlite:
             _sqlite_tuning(self.engine, sqlite_synchronous, self.sqlite_path)
+        elif not engine_kwargs.get("pool_pre_ping"):
+            _drop_closed_connections(self.engine)
         # Shared with every session (ORM and read-only): the Sealer that seals ID numbers.
         self.session_info: dict[str, Any] = {}
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
