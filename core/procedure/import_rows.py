@@ -8,6 +8,7 @@ thread (core/procedure/import_file.py says why and within which limits).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,15 @@ def _cells(raw: tuple[Any, ...], cols: dict[str, int]) -> dict[str, str]:
     return {f: cell(raw[c - 1]) if c - 1 < len(raw) else "" for f, c in cols.items()}
 
 
+def _body(table: Table, head: tuple[int, tuple[Any, ...], dict[str, int], int | None]
+          ) -> Iterator[tuple[int, Any, dict[str, str]]]:
+    """The rows under a found header: row number, raw cells, and the wanted cells by name."""
+    top, _header, cols, _number = head
+    for r, raw in table.rows:
+        if r > top:
+            yield r, raw, _cells(raw, cols)
+
+
 def read_members(tables: list[Table]) -> list[MemberRow]:
     """Member rows of every members sheet in the workbook (none: the list has counts only)."""
     members: list[MemberRow] = []
@@ -190,12 +200,8 @@ def read_members(tables: list[Table]) -> list[MemberRow]:
         head = _find_header(table, MEMBER_WANTED, MEMBER_REQUIRED)
         if head is None:
             continue
-        top, header, cols, _number = head
-        labels = _labels(header, cols)
-        for r, raw in table.rows:
-            if r <= top:
-                continue
-            cells = _cells(raw, cols)
+        labels = _labels(head[1], head[2])
+        for r, _raw, cells in _body(table, head):
             if not cells["name"] or not cells["head_name"]:
                 continue  # count line, signature, notes under the table
             key = (fold(cells["village"]), fold(cells["head_name"]), cells.get("id_number", "").replace(" ", ""))
@@ -214,12 +220,8 @@ def read_rows(tables: list[Table], mapping: Mapping = DEFAULT) -> list[ImportRow
         head = _find_header(table, wanted, REQUIRED)
         if head is None:
             continue
-        top, header, cols, number = head
-        labels = _labels(header, cols)
-        for r, raw in table.rows:
-            if r <= top:
-                continue
-            cells = _cells(raw, cols)
+        number, labels = head[3], _labels(head[1], head[2])
+        for r, raw, cells in _body(table, head):
             if number is not None:
                 if not (cell(raw[number - 1]) if number - 1 < len(raw) else "").isdigit():
                     continue  # count line, signature, notes under the table
