@@ -56,6 +56,13 @@ def t(key: str, **params: Any) -> str:
     return catalog().t(key, **params)
 
 
+def source_words(tag: str) -> str:
+    """A source tag or provenance status (core/SOURCES.md: C, C2, R, NF, assumption; official,
+    secondary) in words an official reads in chat, never the bare code."""
+    key = f"source_tag_{tag}"
+    return t(key) if key in catalog().messages else tag
+
+
 def fmt_money(value: float | int | None) -> str:
     """1500000 -> '1.500.000 đ' (Vietnamese groups thousands with dots)."""
     if value is None:

@@ -4,6 +4,7 @@ on SQLite and PostgreSQL, registered through a one-time code as on Telegram."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,17 @@ async def test_one_login_tries_both_sides_and_a_taken_id_is_refused(db_url: str,
     assert taken.returncode == 1
     assert t("console_other_role", user="tester", role=t("role_village_head")) in taken.stdout
     assert len(await registered(db_url)) == 2
+
+
+async def test_a_report_asked_for_in_the_console_is_printed_when_ready(db_url: str, tmp_path: Path) -> None:
+    """Found in the fresh-clone trial: the console never started the report worker, so `/baocao`
+    said «đang lập» and nothing came. Piped input ends at once: the console waits for it."""
+    asked = chat(db_url, tmp_path, "Hoàng Thị Mai\n6202\n/baocao 7.1\n", "--role", "xa", "--user", "mai")
+    command = re.search(r"/baocao 7\.1 #\d+", asked.stdout)  # the unit is offered as a command to type
+    assert asked.returncode == 0 and command, asked.stdout[-800:]
+    done = chat(db_url, tmp_path, command.group(0) + "\n", "--user", "mai")
+    assert done.returncode == 0, done.stderr
+    assert t("console_waiting_reports") in done.stdout
+    ready = [line for line in done.stdout.splitlines() if line.startswith("📊") or ".xlsx" in line]
+    assert ready and any(".xlsx" in line for line in ready), done.stdout[-1500:]
+    assert list((tmp_path / "data" / "reports").rglob("*.xlsx"))

@@ -164,3 +164,13 @@ async def test_21_the_console_confirms_the_commune_at_once_and_says_the_village_
     assert f"✓ {commune.name}" in text
     assert text.index(f"✓ {commune.name}") < text.index("Tên thôn")
     assert "trưởng thôn Thôn" not in text and "trưởng thôn Nà Pàn, Xã Ba Sơn" in text
+
+
+async def test_a_name_without_letters_is_refused_and_asked_again(service: ChatApp) -> None:
+    """Found in the fresh-clone trial: «12345» was taken as the head's name and the survey moved on."""
+    head = await make_village_head(service)
+    await say(service, head, "/hoimoi phieu_b")
+    reply = await say(service, head, "12345")
+    assert "Họ tên phải có chữ cái" in reply and await cursor(service, head) == "chu_ho_ten"
+    await say(service, head, "Hoàng Văn Minh")
+    assert (await answers_of(service))["chu_ho_ten"] == "Hoàng Văn Minh"

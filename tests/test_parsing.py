@@ -71,6 +71,19 @@ def test_choice_by_number_label_accentless_prefix_and_alias(data: DataFiles) -> 
         parse_choice("Chăm", q.choices)
 
 
+@pytest.mark.parametrize("said", ["có", "co", "dạ có", "vâng"])
+@pytest.mark.parametrize("question", ["b1_xe_may", "b1_dat_sx", "b1_trau_bo"])
+def test_yes_or_no_on_a_how_many_choice_is_asked_about_never_read_as_none(data: DataFiles, question: str,
+                                                                            said: str) -> None:
+    """«có» to «Hộ có bao nhiêu xe máy?» was saved as «Không có», the label holding the word."""
+    q = next(q for q in data.forms["phieu_b"].household_questions() if q.id == question)
+    with pytest.raises(ParseError) as info:
+        parse_choice(said, q.choices)
+    assert info.value.key == "err_choice_yes_no" and "1. Không có" in str(info.value.params)
+    assert parse_choice("không có", q.choices) == "khong"  # the label itself still answers
+    assert parse_choice("ko", q.choices) == parse_choice("không ạ", q.choices) == "khong"  # «none» is the choice
+
+
 def test_other_types() -> None:
     assert parse_integer("3 người") == 3
     assert parse_decimal("45,5") == 45.5 and parse_decimal("60 m2") == 60

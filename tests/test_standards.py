@@ -49,7 +49,7 @@ def test_2026_names_the_2027_2030_standard_and_says_why(data: DataFiles, rules) 
     standard = by_rule(rules, data.packs, 2026)
     assert standard_line(standard) == "Chuẩn áp dụng: NĐ 351/2025, giai đoạn 2027–2030"
     detail = "\n".join(standard_detail(standard))
-    assert "danh sách năm 2027" in detail and "[assumption]" in detail
+    assert "danh sách năm 2027" in detail and "[giả định của phần mềm, chờ văn bản]" in detail
 
 
 def test_a_review_whose_list_year_no_standard_covers_is_refused(data: DataFiles, rules) -> None:  # type: ignore[no-untyped-def]

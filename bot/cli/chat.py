@@ -4,16 +4,21 @@ without a bot token comes here too."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import getpass
 import sys
 
 from bot.app import ChatApp
 from bot.channels.console import Console
 from bot.cli.command import Command
+from bot.jobs import ReportWorker
 from core.access import Role
 from core.config import Settings
 from core.i18n import t
+from core.reports import jobs
 
+REPORT_WAIT = 180.0  # seconds the console waits, at the end of its input, for reports being built
 # --role values: ASCII, typed at a shell prompt
 ROLES = {"thon": Role.VILLAGE_HEAD, "xa": Role.COMMUNE, "huyen": Role.DISTRICT, "tinh": Role.PROVINCE}
 
@@ -51,7 +56,22 @@ async def console(args: argparse.Namespace, settings: Settings, service: ChatApp
             print("", flush=True)
             print(t("console_input_ended"), file=sys.stderr)
         return 1
-    await chat.loop()
+    # a report asked for in the console is a durable job like on Telegram: built in the report
+    # process and printed here when it is ready, while the chat goes on
+    reports = asyncio.create_task(ReportWorker(service, chat.name, chat.send).run())
+    try:
+        await chat.loop()
+        # input ended (a pipe, Ctrl+D): the reports asked for are printed before the program ends
+        if await jobs.waiting(service.db, chat.name, chat.user):
+            print(t("console_waiting_reports"), flush=True)
+            for _ in range(int(REPORT_WAIT / 0.5)):
+                if not await jobs.waiting(service.db, chat.name, chat.user):
+                    break
+                await asyncio.sleep(0.5)
+    finally:
+        reports.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reports
     return 0
 
 

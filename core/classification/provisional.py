@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.classification.pack import RulePack
-from core.i18n import t
+from core.i18n import source_words, t
 from core.provenance import Provenance
 
 OFFICIAL_TAG = "C"  # core/SOURCES.md: [C] an official text, or a portal quoting it, was seen
@@ -27,7 +27,8 @@ class Part:
 
     def describe(self) -> str:
         """«bảng điểm B1 (tt07_2021)», «chỉ số 2 Người phụ thuộc [C2]»."""
-        return t(f"rp_part_{self.kind}", id=self.key, label=self.label, why=", ".join(self.why))
+        return t(f"rp_part_{self.kind}", id=self.key, label=self.label,
+                 why=", ".join(source_words(w) for w in self.why))
 
 
 def _unofficial(prov: Provenance | None) -> bool:
@@ -52,11 +53,16 @@ def provisional_parts(pack: RulePack) -> tuple[Part, ...]:
 
 
 def summary(parts: tuple[Part, ...] | list[Part]) -> str:
-    """One line: the tables by name, the indicators by number with their tags."""
+    """One line: the tables by name, the indicators by number, grouped by what their source is
+    («định nghĩa chỉ số 1, 2 (theo nguồn thứ cấp…); 4 (theo hiểu biết chung…)»)."""
     named = [p.describe() for p in parts if p.kind != "indicator"]
-    numbers = [f"{p.key} [{p.why[0]}]" for p in parts if p.kind == "indicator"]
-    if numbers:
-        named.append(t("rp_part_indicators", numbers=", ".join(numbers)))
+    by_tag: dict[str, list[str]] = {}
+    for p in parts:
+        if p.kind == "indicator":
+            by_tag.setdefault(p.why[0], []).append(p.key)
+    if by_tag:
+        numbers = "; ".join(f"{', '.join(keys)} ({source_words(tag)})" for tag, keys in by_tag.items())
+        named.append(t("rp_part_indicators", numbers=numbers))
     return "; ".join(named)
 
 

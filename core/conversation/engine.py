@@ -111,6 +111,8 @@ class SurveyEngine(Wording):
             if not q.required and q.type not in (QType.YES_NO, QType.CHOICE) and _says_no(text):
                 return self._reask(view, answers, state, slot, t("err_optional_no", skip=slash("skip")))
             return self._reask(view, answers, state, slot, t(exc.key, **exc.params))
+        if self._is_name(slot) and isinstance(value, str) and sum(c.isalpha() for c in value) < 2:
+            return self._reask(view, answers, state, slot, t("err_name_letters"))  # «12345» is not a name
         if pending is None and self._is_name(slot) and isinstance(value, str) and _bare_name(value):
             return self._ask_accents(view, answers, replace(state, pending=value), slot, value)
         echo = t("answer_echo", value=self.display(q, value)) if q.type is QType.CHOICE else None

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.classification.pack import RulePack
 from core.datafile import DataFileError, Errors, check_keys, line_of, load_mapping, require
-from core.i18n import fmt_date, t
+from core.i18n import fmt_date, source_words, t
 from core.procedure.models import ReviewEvent
 
 REVIEW_YEARS = Path(__file__).parent / "files" / "review_years.yaml"
@@ -167,5 +167,5 @@ def standard_detail(standard: Standard) -> list[str]:
         o = standard.override
         lines.append(t("standard_overridden", document=o.document, date=fmt_date(o.signed_on)))
     else:
-        lines.append(t("standard_source", source=standard.source, tag=standard.tag))
+        lines.append(t("standard_source", source=standard.source, tag=source_words(standard.tag)))
     return lines

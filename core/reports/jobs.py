@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.chat.messages import OutMessage
@@ -135,9 +135,10 @@ async def finish(db: Database, job_id: int) -> None:
         await s.execute(update(ReportJob).where(ReportJob.id == job_id).values(status=SENT, finished_at=utcnow()))
 
 
-async def waiting(db: Database) -> int:
-    from sqlalchemy import func
-
+async def waiting(db: Database, channel: str | None = None, chat_id: str | None = None) -> int:
+    """Jobs not yet sent (of one chat, when named)."""
+    query = select(func.count()).select_from(ReportJob).where(ReportJob.status.in_((PENDING, RUNNING, BUILT)))
+    if channel is not None and chat_id is not None:
+        query = query.where(ReportJob.channel == channel, ReportJob.chat_id == chat_id)
     async with db.read() as s:
-        return int(await s.scalar(select(func.count()).select_from(ReportJob).where(
-            ReportJob.status.in_((PENDING, RUNNING, BUILT)))) or 0)
+        return int(await s.scalar(query) or 0)

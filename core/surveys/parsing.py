@@ -181,6 +181,13 @@ def parse_yes_no(text: str) -> bool:
     raise ParseError("err_yes_no")
 
 
+def _yes_or_no(text: str) -> bool | None:
+    try:
+        return parse_yes_no(text)
+    except ParseError:
+        return None
+
+
 def _without_particles(text: str) -> str:
     """The folded words of an answer without polite words at either end ('nghèo ạ', 'dạ 2 🙏')."""
     full = words(text)
@@ -212,6 +219,12 @@ def parse_choice(text: str, choices: tuple[Choice, ...]) -> str:
     for c, label in zip(choices, labels, strict=True):
         if s in (c.value, c.value.replace("_", " "), label, _core(label, labels), *(words(a) for a in c.aliases)):
             return c.value
+    said = _yes_or_no(text)
+    if said is not None:  # «có» is not «Không có», whose label holds the word: ask, never guess
+        none = next((c.value for c in choices if c.value == "khong"), None)
+        if said is False and none is not None:  # «ko», «không ạ»: the «none» choice itself
+            return none
+        raise ParseError("err_choice_yes_no", options="; ".join(f"{i}. {c.label}" for i, c in enumerate(choices, 1)))
     if len(s) >= 2:
         starts = [c for c, label in zip(choices, labels, strict=True) if label.startswith(s)]
         if len(starts) == 1:

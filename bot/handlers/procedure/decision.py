@@ -276,6 +276,7 @@ async def _mark_plan_report(ctx: Ctx, commune: Unit, path: Path) -> str:
 ROUTES: tuple[Route, ...] = (
     *group((Route("post", post), Route("complaint", complaint), Route("resolve", resolve)),
            roles=COMMUNE, denied="proc_commune_only"),
-    Route("opinion", opinion, roles=STAFF, denied="proc_not_allowed"),
+    # the level above the commune (which one, by date, is the procedure file's): never the commune itself
+    Route("opinion", opinion, roles=STAFF - {Role.COMMUNE}, denied="proc_not_allowed"),
     *group((Route("recognise", recognise),), roles=COMMUNE, denied="proc_commune_only"),
 )
