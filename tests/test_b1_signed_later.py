@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.app import ChatApp, build_app
 from core.config import Settings
-from core.procedure.models import ReviewEvent
+from core.procedure.models import Review, ReviewEvent
 from core.rules import layout as L
 from core.storage.models import Household
 from tests.households import NEAR_POOR, make_village_head, run_survey
@@ -28,6 +28,11 @@ pytestmark = pytest.mark.usefixtures("provisional_rules")  # the shipped packs, 
 async def shipped(settings: Settings, service: ChatApp) -> ChatApp:
     """The app with the review-year rule as shipped: 2026 applies NĐ 351/2025."""
     return await build_app(dataclasses.replace(settings, review_years_file=None), service.db)
+
+
+async def stage(app: ChatApp) -> str:
+    async with app.db.read() as s:
+        return str((await s.scalars(select(Review.stage))).one())
 
 
 def filled(path: Path) -> Path:
@@ -51,6 +56,7 @@ async def test_a_household_kept_unclassified_is_scored_once_the_b1_table_is_sign
     head = await make_village_head(shipped)
     said = "\n".join(await run_survey(shipped, head, NEAR_POOR))
     assert "CHƯA XÁC ĐỊNH ĐƯỢC" in said and "/nhapquydinh" in said
+    assert await stage(shipped) == "surveying"  # no class to vote on or post: it waits for its rules
     commune = await staff(shipped, "x1", "commune", "6202", "commune")
     await say(shipped, commune, "/toila")
     province = await staff(shipped, "p1", "province", None, "province")
@@ -69,3 +75,4 @@ async def test_a_household_kept_unclassified_is_scored_once_the_b1_table_is_sign
         household = (await s.scalars(select(Household))).one()
     assert household.outcome != "undetermined" and household.b1_score is not None and household.b1_score > 0
     assert (household.pack_id, household.pack_version) == ("nd351_2025", 1)
+    assert await stage(shipped) == "surveyed"  # classified: on to the village meeting

@@ -65,5 +65,7 @@ async def surveyed(s: AsyncSession, household: Household, user_id: int, step: st
     before = start_class(household, review) or "none"
     unchanged = household.outcome == before and before in LISTED_CLASSES
     stage = Stage.AGREED if unchanged and procedure().vote_on == "changed" else Stage.SURVEYED
+    if household.outcome == "undetermined":  # no class to vote on nor to post: it waits for its rules
+        stage = Stage.SURVEYING
     await record_step(s, household, step, user_id, {"outcome": household.outcome, "before": before, **(extra or {})},
                       stage)
