@@ -277,6 +277,6 @@ ROUTES: tuple[Route, ...] = (
     *group((Route("post", post), Route("complaint", complaint), Route("resolve", resolve)),
            roles=COMMUNE, denied="proc_commune_only"),
     # the level above the commune (which one, by date, is the procedure file's): never the commune itself
-    Route("opinion", opinion, roles=STAFF - {Role.COMMUNE}, denied="proc_not_allowed"),
+    Route("opinion", opinion, roles=STAFF - {Role.COMMUNE}, denied="opinion_denied"),
     *group((Route("recognise", recognise),), roles=COMMUNE, denied="proc_commune_only"),
 )
