@@ -9,17 +9,16 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.app import ChatApp, build_app
 from core.config import Settings
 from core.procedure.models import Review, ReviewEvent
-from core.rules import layout as L
 from core.storage.models import Household
 from tests.households import NEAR_POOR, make_village_head, run_survey
 from tests.test_people import say, staff
-from tests.test_rules_versions import exported, row_of, send
+from tests.test_rules_versions import exported, send
+from tests.test_rules_workbook import edit, fill_2027_2030
 
 pytestmark = pytest.mark.usefixtures("provisional_rules")  # the shipped packs, as a province has them
 
@@ -35,22 +34,6 @@ async def stage(app: ChatApp) -> str:
         return str((await s.scalars(select(Review.stage))).one())
 
 
-def filled(path: Path) -> Path:
-    """The 2027-2030 B1 sheet filled as an official would from a printed table: here every
-    answer of every question 5 points, base 0, lines 150 / 180."""
-    wb = load_workbook(path)
-    b1 = wb["B1"]
-    for row in range(L.ROW_BASE, b1.max_row + 1):
-        for col in (6, 7):
-            b1.cell(row, col).value = 0 if row == L.ROW_BASE else 5
-    general = wb["Chung"]
-    for key, value in (("b1_line.rural", 150), ("b1_line.urban", 180), ("b1.id", "b1_2027"),
-                       ("b1.title", "Điểm B1 giai đoạn 2027-2030")):
-        general.cell(row_of(general, 1, key), 3).value = value
-    wb.save(path)
-    return path
-
-
 async def test_a_household_kept_unclassified_is_scored_once_the_b1_table_is_signed(shipped: ChatApp,
                                                                                    tmp_path: Path) -> None:
     head = await make_village_head(shipped)
@@ -60,7 +43,7 @@ async def test_a_household_kept_unclassified_is_scored_once_the_b1_table_is_sign
     commune = await staff(shipped, "x1", "commune", "6202", "commune")
     await say(shipped, commune, "/toila")
     province = await staff(shipped, "p1", "province", None, "province")
-    path = filled(await exported(shipped, province, "nd351_2025", tmp_path / "b1_2027.xlsx"))
+    path = edit(await exported(shipped, province, "nd351_2025", tmp_path / "b1_2027.xlsx"), fill_2027_2030)
     shown = await send(shipped, province, path)
     assert "Bảng điểm B1: (chưa có) → " in shown.text, shown.text
     row_id = shown.buttons[0][0].payload.rsplit(":", 1)[1]

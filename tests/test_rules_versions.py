@@ -23,15 +23,12 @@ from core.storage.models import AccessLog, Household, OutboxMessage
 from core.storage.models_rules import RuleVersion
 from tests.households import NEAR_POOR, answer_for, cursor, make_village_head, run_survey
 from tests.test_people import say, staff
+from tests.test_rules_workbook import row_of
 
 # the province signs over the shipped, provisional packs (not the suite's signed copies)
 pytestmark = pytest.mark.usefixtures("provisional_rules")
 
 SIGN_UNDER = "123/QĐ-UBND 01/12/2026"
-
-
-def row_of(ws: Any, column: int, value: Any) -> int:
-    return next(r for r in range(1, ws.max_row + 1) if ws.cell(r, column).value == value)
 
 
 async def send(app: ChatApp, chat: ChatRef, path: Path, caption: str = f"/nhapquydinh {SIGN_UNDER}") -> OutMessage:

@@ -117,18 +117,21 @@ def test_a_corrected_table_is_read_as_changes_in_the_officers_words(rules: Rules
     assert reading.pack.b1 is not None and reading.pack.b1.items[4].points["co"]["nt_tdmnpb"] == 5
 
 
-def test_a_table_filled_for_the_2027_2030_standard_is_scored_by_the_same_loaders(rules: Rules, tmp_path: Path) -> None:
-    def fill(wb: Any) -> None:
-        b1 = wb["B1"]
-        for row in range(L.ROW_BASE, b1.max_row + 1):
-            for col in (6, 7):
-                b1.cell(row, col).value = 0 if row == L.ROW_BASE else 5
-        general = wb["Chung"]
-        for key, value in (("b1_line.rural", 150), ("b1_line.urban", 180), ("b1.id", "tt_2026"),
-                           ("b1.title", "Điểm B1 2027-2030")):
-            general.cell(row_of(general, 1, key), 3).value = value
+def fill_2027_2030(wb: Any) -> None:
+    """The 2027-2030 B1 sheet filled as an official would from a printed table: here every
+    answer of every question 5 points, base 0, lines 150 / 180."""
+    b1 = wb["B1"]
+    for row in range(L.ROW_BASE, b1.max_row + 1):
+        for col in (6, 7):
+            b1.cell(row, col).value = 0 if row == L.ROW_BASE else 5
+    general = wb["Chung"]
+    for key, value in (("b1_line.rural", 150), ("b1_line.urban", 180), ("b1.id", "b1_2027"),
+                       ("b1.title", "Điểm B1 giai đoạn 2027-2030")):
+        general.cell(row_of(general, 1, key), 3).value = value
 
-    reading = rules.read(edit(exported(rules, tmp_path, "nd351_2025"), fill))
+
+def test_a_table_filled_for_the_2027_2030_standard_is_scored_by_the_same_loaders(rules: Rules, tmp_path: Path) -> None:
+    reading = rules.read(edit(exported(rules, tmp_path, "nd351_2025"), fill_2027_2030))
     assert reading.pack.b1 is not None and reading.pack.b1_line == {"rural": 150, "urban": 180}
     lines = preview(rules, reading)
     assert "Bảng điểm B1: (chưa có) → 16 câu hỏi, 2 vùng" in lines
