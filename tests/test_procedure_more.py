@@ -85,6 +85,21 @@ async def test_meeting_below_half_sends_the_household_back(service: ChatApp) -> 
     assert "không đúng dạng" in bad.messages[0].text
 
 
+async def phieu_a_with_wages(service: ChatApp, head: ChatRef, household_id: int, base: dict[str, Any]) -> Any:
+    """Phiếu A for a listed household whose only criterion met is a member on wages, submitted;
+    the reply to /xacnhan."""
+    await service.handle(head, Incoming(text=f"/phieua {household_id}"))
+    profile = {**base, "pa_luong": "có", **{f"pa_{k}": "không" for k in (
+        "o_to", "nha_kien_co", "kinh_doanh", "dieu_hoa", "may_giat", "xe_may", "may_tinh", "dat", "gia_suc")}}
+    for _ in range(40):
+        key = await cursor(service, head)
+        if key is None:
+            break
+        await service.handle(head, Incoming(text="/giunguyen" if key == "chu_ho_ten" else answer_for(profile, key)))
+    reply = await service.handle(head, Incoming(text="/xacnhan"))
+    return reply
+
+
 async def test_a_request_to_leave_stopped_by_phieu_a_is_an_escaping_household(service: ChatApp, tmp_path: Path) -> None:
     head = await make_village_head(service)
     async with service.db.transaction() as s:
@@ -107,15 +122,7 @@ async def test_a_request_to_leave_stopped_by_phieu_a_is_an_escaping_household(se
         household = (await s.scalars(select(Household))).one()
     reply = await service.handle(head, Incoming(text=f"/xinthoat {household.id} | Con đi làm công ty, có lương"))
     assert "Mẫu số 04" in reply.messages[0].text
-    await service.handle(head, Incoming(text=f"/phieua {household.id}"))
-    profile = {**POOR, "pa_luong": "có", **{f"pa_{k}": "không" for k in (
-        "o_to", "nha_kien_co", "kinh_doanh", "dieu_hoa", "may_giat", "xe_may", "may_tinh", "dat", "gia_suc")}}
-    for _ in range(40):
-        key = await cursor(service, head)
-        if key is None:
-            break
-        await service.handle(head, Incoming(text="/giunguyen" if key == "chu_ho_ten" else answer_for(profile, key)))
-    reply = await service.handle(head, Incoming(text="/xacnhan"))
+    reply = await phieu_a_with_wages(service, head, household.id, POOR)
     assert "dừng" in reply.messages[0].text
     async with service.db.transaction() as s:
         review = await s.get(Review, household.id)

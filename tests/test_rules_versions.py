@@ -21,8 +21,9 @@ from core.config import Settings
 from core.procedure.models import ReviewEvent
 from core.storage.models import AccessLog, Household, OutboxMessage
 from core.storage.models_rules import RuleVersion
-from tests.households import NEAR_POOR, answer_for, cursor, make_village_head, run_survey
+from tests.households import NEAR_POOR, make_village_head, run_survey
 from tests.test_people import say, staff
+from tests.test_procedure_more import phieu_a_with_wages
 from tests.test_rules_workbook import row_of
 
 # the province signs over the shipped, provisional packs (not the suite's signed copies)
@@ -243,15 +244,7 @@ async def test_phieu_a_as_signed_with_the_standard_decides_the_screening(service
     async with service.db.read() as s:
         household = (await s.scalars(select(Household))).one()
     await service.handle(head, Incoming(text=f"/xinthoat {household.id} | Con đi làm công ty, có lương"))
-    await service.handle(head, Incoming(text=f"/phieua {household.id}"))
-    profile = {**NEAR_POOR, "pa_luong": "có", **{f"pa_{k}": "không" for k in (
-        "o_to", "nha_kien_co", "kinh_doanh", "dieu_hoa", "may_giat", "xe_may", "may_tinh", "dat", "gia_suc")}}
-    for _ in range(40):
-        key = await cursor(service, head)
-        if key is None:
-            break
-        await service.handle(head, Incoming(text="/giunguyen" if key == "chu_ho_ten" else answer_for(profile, key)))
-    reply = await service.handle(head, Incoming(text="/xacnhan"))
+    reply = await phieu_a_with_wages(service, head, household.id, NEAR_POOR)
     assert "/phieub" in "\n".join(m.text for m in reply.messages)  # goes on: one decisive criterion is not enough
     async with service.db.read() as s:
         after = await s.get(Household, household.id)
