@@ -15,13 +15,13 @@ from docx import Document
 from sqlalchemy import select
 
 from bot.app import ChatApp
-from core.chat.messages import ChatRef, Incoming
+from core.chat.messages import Incoming
 from core.documents import blank
 from core.procedure.models import Review, ReviewEvent
 from core.procedure.start_class import start_class
 from core.storage.models import Household
-from tests.households import NEAR_POOR, NOT_POOR, POOR, answer_for, cursor, make_village_head, run_survey
-from tests.test_procedure_gaps import TZ, decide, ids_by_name, list_file, officer_of, say
+from tests.households import NEAR_POOR, NOT_POOR, POOR, make_village_head, run_survey
+from tests.test_procedure_gaps import TZ, decide, ids_by_name, list_file, officer_of, resurvey_listed, say
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -42,16 +42,6 @@ CAN = family(NEAR_POOR, "Đinh Thị Cận", "020180006666", "Đinh Văn Sơn", 
 HUNG = family(POOR, "Vi Văn Hùng", "020180003333", "Vi Thị Hằng", "Vi Văn Tài")  # the meeting sends it back
 
 
-async def resurvey(service: ChatApp, head: ChatRef, hid: int, profile: dict[str, Any]) -> None:
-    await say(service, head, f"/mo {hid}")
-    for _ in range(200):
-        key = await cursor(service, head)
-        if key is None:
-            break
-        await say(service, head, "/giunguyen" if key in ("chu_ho_ten", "dien_dau_ky") else answer_for(profile, key))
-    await say(service, head, "/xacnhan")
-
-
 def texts(doc: Any) -> list[str]:
     return [p.text for p in doc.paragraphs]
 
@@ -68,8 +58,8 @@ async def test_minutes_decision_and_certificates_read_back(service: ChatApp, tmp
     assert "Đã nhập 5 hộ" in (await service.handle(officer, Incoming(text="/nhapds",
                                                                      document=list_file(tmp_path)))).messages[0].text
     ids = await ids_by_name(service)
-    await resurvey(service, head, ids["Hoàng Văn Minh"], MINH)
-    await resurvey(service, head, ids["Lý Thị Mai"], MAI)
+    await resurvey_listed(service, head, ids["Hoàng Văn Minh"], MINH)
+    await resurvey_listed(service, head, ids["Lý Thị Mai"], MAI)
     for profile in (NAM, CAN, HUNG):
         await run_survey(service, head, profile)
     ids = await ids_by_name(service)
