@@ -36,7 +36,7 @@ from core.expr import Scope
 from core.i18n import fmt_money, fmt_number, t
 from core.surveys.evaluate import FormView, Slot, evaluate
 from core.surveys.model import QType, Survey
-from core.surveys.parsing import ParseError, parse_answer, parse_yes_no
+from core.surveys.parsing import ParseError, parse_answer, yes_or_no
 
 __all__ = ["ASK", "PAUSED", "REVIEW", "SUBMITTED", "Change", "EngineState", "Step", "SurveyEngine"]
 
@@ -108,13 +108,15 @@ class SurveyEngine(Wording):
         try:
             value = parse_answer(q, text)
         except ParseError as exc:
-            if not q.required and q.type not in (QType.YES_NO, QType.CHOICE) and _says_no(text):
+            if not q.required and q.type not in (QType.YES_NO, QType.CHOICE) and yes_or_no(text) is False:
+                # «không ạ» at an optional question that is not yes/no: the household has none
                 return self._reask(view, answers, state, slot, t("err_optional_no", skip=slash("skip")))
             return self._reask(view, answers, state, slot, t(exc.key, **exc.params))
-        if self._is_name(slot) and isinstance(value, str) and sum(c.isalpha() for c in value) < 2:
-            return self._reask(view, answers, state, slot, t("err_name_letters"))  # «12345» is not a name
-        if pending is None and self._is_name(slot) and isinstance(value, str) and _bare_name(value):
-            return self._ask_accents(view, answers, replace(state, pending=value), slot, value)
+        if self._is_name(slot) and isinstance(value, str):
+            if sum(c.isalpha() for c in value) < 2:  # «12345» is not a name
+                return self._reask(view, answers, state, slot, t("err_name_letters"))
+            if pending is None and _bare_name(value):
+                return self._ask_accents(view, answers, replace(state, pending=value), slot, value)
         echo = t("answer_echo", value=self.display(q, value)) if q.type is QType.CHOICE else None
         return self._accept(view, answers, state, slot, value, echo)
 
@@ -382,11 +384,3 @@ def _bare_name(value: str) -> bool:
     """Letters without a single accent ('Hoang Van Minh'): a Vietnamese name typed on a keyboard
     without accents. Anything else (digits, '=', brackets) is not a name to ask about."""
     return re.fullmatch(r"[A-Za-z][A-Za-z' .\-]*", value) is not None
-
-
-def _says_no(text: str) -> bool:
-    """«không ạ» at an optional question that is not yes/no: the household has none."""
-    try:
-        return parse_yes_no(text) is False
-    except ParseError:
-        return False

@@ -181,7 +181,8 @@ def parse_yes_no(text: str) -> bool:
     raise ParseError("err_yes_no")
 
 
-def _yes_or_no(text: str) -> bool | None:
+def yes_or_no(text: str) -> bool | None:
+    """True or False when the text says yes or no (polite words allowed), else None."""
     try:
         return parse_yes_no(text)
     except ParseError:
@@ -208,6 +209,9 @@ def _core(label: str, labels: list[str]) -> str:
     return rest if shared and rest else label
 
 
+NONE_CHOICE = "khong"  # the forms' value for «none» among counted choices (Không có / Không thuộc diện)
+
+
 def parse_choice(text: str, choices: tuple[Choice, ...]) -> str:
     s = _without_particles(text)
     if re.fullmatch(r"\d+", s):
@@ -219,9 +223,9 @@ def parse_choice(text: str, choices: tuple[Choice, ...]) -> str:
     for c, label in zip(choices, labels, strict=True):
         if s in (c.value, c.value.replace("_", " "), label, _core(label, labels), *(words(a) for a in c.aliases)):
             return c.value
-    said = _yes_or_no(text)
+    said = yes_or_no(text)
     if said is not None:  # «có» is not «Không có», whose label holds the word: ask, never guess
-        none = next((c.value for c in choices if c.value == "khong"), None)
+        none = next((c.value for c in choices if c.value == NONE_CHOICE), None)
         if said is False and none is not None:  # «ko», «không ạ»: the «none» choice itself
             return none
         raise ParseError("err_choice_yes_no", options="; ".join(f"{i}. {c.label}" for i, c in enumerate(choices, 1)))
