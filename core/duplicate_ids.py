@@ -19,35 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.conversation.engine import SurveyEngine
 from core.i18n import t
-from core.storage.models import Answer, AuditLog, Household
-from core.storage.sealed import sealer_of
-from core.surveys.model import QType, Survey
-
-_ID_QUESTIONS: dict[tuple[str, str, str], frozenset[str]] = {}
-
-
-def _id_questions(survey: Survey) -> frozenset[str]:
-    """The ids of a form's ID-number questions, household and member ones (once per form file)."""
-    key = (survey.id, survey.version, survey.path)
-    if key not in _ID_QUESTIONS:
-        questions = [*survey.household_questions(), *(q for g in survey.groups() for q in g.questions)]
-        _ID_QUESTIONS[key] = frozenset(q.id for q in questions if q.type is QType.ID_NUMBER)
-    return _ID_QUESTIONS[key]
+from core.storage.models import AuditLog, Household
+from core.storage.sealed import SealError, households_with_id_number, sealer_of
+from core.surveys.model import QType
 
 
 async def _holders(s: AsyncSession, household: Household, value: str) -> tuple[int, ...]:
-    """Other households of the same review year holding this number, in one statement (an ID
-    number answer costs one lookup more than another answer)."""
-    sealer = sealer_of(s)
-    digest = sealer.lookup("id", value) if sealer is not None else None
-    if digest is None:  # no data key: nothing to look up by hash
+    try:
+        return tuple(await households_with_id_number(s, value, household.review_year, besides=household.id))
+    except SealError:  # no data key: nothing to look up by hash
         return ()
-    query = (select(Answer.household_id).join(Household, Household.id == Answer.household_id)
-             .where(Answer.lookup == digest, Household.review_year == household.review_year,
-                    Household.id != household.id).distinct().order_by(Answer.household_id))
-    with s.no_autoflush:  # other households only: this one's pending row goes out in its one UPDATE
-        rows = await s.scalars(query)
-    return tuple(rows.all())
 
 
 @dataclass(frozen=True)
@@ -69,7 +50,8 @@ async def duplicates(s: AsyncSession, household: Household, engine: SurveyEngine
                      keys: Iterable[str] | None = None) -> list[Duplicate]:
     """Each ID-number answer (only `keys`, if given) that another answer of this household or
     another household of the same review year also holds."""
-    if keys is not None and not any(k.rsplit(".", 1)[-1] in _id_questions(engine.survey) for k in keys):
+    sealer = sealer_of(s)
+    if keys is not None and sealer is not None and not any(sealer.domain(k) == "id" for k in keys):
         return []  # most answers: no ID number typed, nothing to compare
     view = engine.view(answers)
     numbers = [(pos, slot.key, answers[slot.key]) for pos, slot in enumerate(view.slots, 1)

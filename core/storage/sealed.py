@@ -36,7 +36,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.private import FILE_MODE, private_dir, read_or_create_secret
-from core.storage.models import Answer, AuditLog, InboxUpdate, ProcessedUpdate
+from core.storage.models import Answer, AuditLog, Household, InboxUpdate, ProcessedUpdate
 
 PREFIX = "sealed:v1:"
 KEY_FILE = ".data_key"
@@ -155,17 +155,25 @@ def open_blob(info: dict[str, Any], value: Any) -> Any:
     return sealer.open(value) if sealer is not None else value
 
 
-async def households_with_id_number(session: AsyncSession, value: str) -> list[int]:
+async def households_with_id_number(session: AsyncSession, value: str, year: int | None = None,
+                                    besides: int | None = None) -> list[int]:
     """Households with an answer of type id_number equal to value (any member), for duplicate
-    checks across households; found by keyed hash, never by decrypting every row."""
+    checks across households; found by keyed hash, never by decrypting every row. `year`: of
+    that review year only; `besides`: not that household. One statement, which does not flush
+    the session (a survey step asks it with its own household's row still pending)."""
     sealer = sealer_of(session)
     if sealer is None:
         raise SealError("this database has no data key configured")
     digest = sealer.lookup("id", value)
     if digest is None:
         return []
-    rows = await session.scalars(select(Answer.household_id).where(Answer.lookup == digest).distinct()
-                                 .order_by(Answer.household_id))
+    query = select(Answer.household_id).where(Answer.lookup == digest)
+    if year is not None:
+        query = query.join(Household, Household.id == Answer.household_id).where(Household.review_year == year)
+    if besides is not None:
+        query = query.where(Answer.household_id != besides)
+    with session.no_autoflush:
+        rows = await session.scalars(query.distinct().order_by(Answer.household_id))
     return list(rows.all())
 
 
