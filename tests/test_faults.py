@@ -6,6 +6,7 @@ updates of each kill must count nothing twice (households, answers, audit rows).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -155,9 +156,13 @@ async def test_random_kills_during_50_surveys_lose_no_acknowledged_answer_and_co
             await bot.kill()
             await bot.start()
 
+    killer = asyncio.create_task(chaos())
     try:
-        await asyncio.gather(heads, chaos())
-    finally:
+        await heads
+    finally:  # a failed survey stops the kills too, so that no bot outlives the test
+        killer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await killer
         await bot.stop()
     assert bot.kills >= 5
 
