@@ -277,3 +277,29 @@ def test_a_commune_is_flagged_past_the_plans_thresholds() -> None:
     assert Agreement(10, 0, 1000, 950, 7, 0).flagged(rules)  # 3 of 10 changed class
     assert Agreement(10, 0, 1000, 899, 10, 0).flagged(rules)  # under 90 % of answers agree
     assert not Agreement(0, 10, 0, 0, 0, 0).flagged(rules)  # nothing re-checked yet
+
+
+async def test_counts_read_the_start_class_from_last_years_list_and_no_partial_resident_sum(
+        service: ChatApp) -> None:
+    """The class at the period's start is the imported list's when there is one (as in the
+    posted list and Biểu 7.x), and a commune with a village of unknown size has no resident
+    count made of the others (a partial sum would inflate its rates)."""
+    from core.inspection.counts import commune_counts
+    from core.procedure.models import Review
+    from core.units.loader import add_village
+
+    world = await seed(service, "6202", "Thôn Nà Pàn", [(POOR, "none"), (NOT_POOR, "none")])
+    listed = min(world.households)
+    async with service.db.transaction() as s:
+        s.add(Review(household_id=listed, origin="list", stage="surveying", listed_class="poor"))
+        world.village = await s.merge(world.village)
+        world.village.households_total = 40
+        commune = await s.merge(world.commune)
+        counts = (await commune_counts(s, [commune], service.settings.review_year))[commune.id]
+        assert (counts.poor_before, counts.poor_after, counts.prior_known) == (1, 1, 2)
+        assert counts.changed == 0 and counts.entered_poverty == 0  # poor on the list, poor now
+        assert counts.resident == 40
+        await add_village(s, commune, "Thôn chưa rõ số hộ")
+        await s.flush()
+        counts = (await commune_counts(s, [commune], service.settings.review_year))[commune.id]
+        assert counts.resident == commune.households_total  # None here: not 40 of an unknown whole

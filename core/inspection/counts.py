@@ -1,8 +1,9 @@
 """Per-commune counts of one review year, in a few grouped queries: what the proposal ranks
 communes by and what an inspection report prints. Counts only, never a name.
 
-A household's class "before" is its class at the start of the period (`prior_class`, last
-year's list as the survey recorded it); "after" is this year's classification.
+A household's class "before" is its class at the start of the period as every other output
+reads it (`core.procedure.start_class`: last year's imported list, else the Phiếu B's answer);
+"after" is this year's classification.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.households import PriorClass, Status
-from core.procedure.models import Complaint
+from core.procedure.models import Complaint, Review
+from core.procedure.start_class import start_class_column
 from core.storage.models import Household, Unit
 
 CLASSES = (PriorClass.POOR.value, PriorClass.NEAR_POOR.value, PriorClass.NONE.value)
@@ -28,7 +30,8 @@ def class_of(outcome: str | None) -> str:
 @dataclass(frozen=True)
 class CommuneCounts:
     commune_id: int
-    resident: int | None  # resident households (the villages' totals, else the commune's)
+    resident: int | None  # resident households: the villages' totals when every village's is
+    # known (a partial sum would inflate the rates, as in the reports), else the commune's own
     submitted: int = 0
     drafts: int = 0
     poor_before: int = 0
@@ -77,6 +80,7 @@ async def commune_counts(s: AsyncSession, communes: list[Unit], year: int) -> di
         return {}
     village = aliased(Unit)
     submitted = Household.status == Status.SUBMITTED
+    before = start_class_column()
     now = case((Household.outcome == PriorClass.POOR.value, PriorClass.POOR.value),
                (Household.outcome == PriorClass.NEAR_POOR.value, PriorClass.NEAR_POOR.value),
                else_=PriorClass.NONE.value)
@@ -88,22 +92,24 @@ async def commune_counts(s: AsyncSession, communes: list[Unit], year: int) -> di
         select(village.parent_id,
                count(Household.id.is_not(None)),
                func.sum(case((Household.status == Status.DRAFT, 1), else_=0)),
-               count(Household.prior_class == PriorClass.POOR.value),
-               count(Household.prior_class == PriorClass.NEAR_POOR.value),
+               count(before == PriorClass.POOR.value),
+               count(before == PriorClass.NEAR_POOR.value),
                count(Household.outcome == PriorClass.POOR.value),
                count(Household.outcome == PriorClass.NEAR_POOR.value),
-               count(Household.prior_class.is_not(None)),
-               count(Household.prior_class.is_not(None) & (Household.prior_class != now)),
-               count((Household.prior_class == PriorClass.POOR.value) & (now != PriorClass.POOR.value)),
-               count((Household.prior_class != PriorClass.POOR.value) & (now == PriorClass.POOR.value)),
-               count((Household.prior_class == PriorClass.NEAR_POOR.value) & (now == PriorClass.NONE.value)),
-               count((Household.prior_class == PriorClass.NONE.value) & (now == PriorClass.NEAR_POOR.value)))
+               count(before.is_not(None)),
+               count(before.is_not(None) & (before != now)),
+               count((before == PriorClass.POOR.value) & (now != PriorClass.POOR.value)),
+               count((before != PriorClass.POOR.value) & (now == PriorClass.POOR.value)),
+               count((before == PriorClass.NEAR_POOR.value) & (now == PriorClass.NONE.value)),
+               count((before == PriorClass.NONE.value) & (now == PriorClass.NEAR_POOR.value)))
         .join(village, village.id == Household.village_id)
+        .outerjoin(Review, Review.household_id == Household.id)
         .where(village.parent_id.in_(ids), Household.review_year == year).group_by(village.parent_id))
     got = {row[0]: [int(v or 0) for v in row[1:]] for row in rows.all()}
-    residents = dict((await s.execute(
-        select(village.parent_id, func.sum(village.households_total)).where(
-            village.parent_id.in_(ids), village.level == "village").group_by(village.parent_id))).all())
+    residents = {cid: total if unknown == 0 else None for cid, total, unknown in (await s.execute(
+        select(village.parent_id, func.sum(village.households_total),
+               func.sum(case((village.households_total.is_(None), 1), else_=0)))
+        .where(village.parent_id.in_(ids), village.level == "village").group_by(village.parent_id))).all()}
     complaints = {cid: (int(n or 0), int(o or 0)) for cid, n, o in (await s.execute(
         select(village.parent_id, func.count(), func.sum(case((Complaint.resolved_at.is_(None), 1), else_=0)))
         .join(Household, Household.id == Complaint.household_id).join(village, village.id == Household.village_id)

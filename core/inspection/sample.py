@@ -22,6 +22,8 @@ from core.inspection.counts import class_of
 from core.inspection.scope import CONFIRMED, member_inspections
 from core.inspection.selection import InspectionError
 from core.plans.inspection import STRATA, InspectionRules
+from core.procedure.models import Review
+from core.procedure.start_class import start_class_column
 from core.storage.models import Household, Unit, User
 from core.storage.models_inspection import InspectedUnit, Inspection, Recheck
 
@@ -66,7 +68,9 @@ def draw(groups: dict[str, list[int]], rules: InspectionRules, seed: int) -> lis
 
 async def surveyed(s: AsyncSession, commune: Unit, year: int) -> list[tuple[int, str | None, str | None]]:
     villages = select(Unit.id).where(Unit.parent_id == commune.id)
-    rows = await s.execute(select(Household.id, Household.outcome, Household.prior_class).where(
+    # the class at the period's start as every output reads it (last year's list, else Phiếu B)
+    rows = await s.execute(select(Household.id, Household.outcome, start_class_column())
+                           .outerjoin(Review, Review.household_id == Household.id).where(
         Household.village_id.in_(villages), Household.review_year == year, Household.status == Status.SUBMITTED,
         Household.outcome.is_not(None)))
     return [(h, o, p) for h, o, p in rows.all()]
