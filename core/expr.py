@@ -92,6 +92,15 @@ class Expr:
         return bool(self.evaluate(scope))
 
 
+def canonical_source(source: str) -> str:
+    """One spelling of an expression whatever its line breaks and spaces (string literals kept
+    exactly): two files or a workbook that state the same condition hash alike."""
+    try:
+        return ast.unparse(ast.parse(source.strip(), mode="eval"))
+    except SyntaxError:
+        return " ".join(source.split())
+
+
 def compile_expr(
     source: str | int | float | bool,
     household_names: Iterable[str],

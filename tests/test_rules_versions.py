@@ -275,3 +275,19 @@ async def test_signing_in_chat_sends_the_commune_its_changed_households_before_a
     async with service.db.read() as s:
         household = (await s.scalars(select(Household))).one()
     assert (household.outcome, household.pack_version, household.b1_score) == ("not_poor", 1, 145), applied
+
+
+def test_the_digest_changes_with_the_column_an_area_is_scored_with() -> None:
+    """Two B1 tables alike but for which region's column rural households are scored with give
+    different scores, so results under them must not share a digest."""
+    from dataclasses import replace
+
+    from core.classification.pack import load_packs
+
+    pack = next(p for p in load_packs() if p.b1 is not None)
+    assert pack.b1 is not None
+    schemes = {**pack.b1.schemes, "nt_khac": ("Nông thôn - vùng khác", "rural")}
+    first = replace(pack.b1, schemes=schemes, applying={"rural": pack.b1.scheme_for("rural"), "urban": "thanh_thi"})
+    second = replace(first, applying={"rural": "nt_khac", "urban": "thanh_thi"})
+    assert replace(pack, b1=first).digest != replace(pack, b1=second).digest
+    assert replace(pack, b1=first).digest == replace(pack, b1=replace(second, applying=first.applying)).digest

@@ -4,7 +4,7 @@ A classification stores the pack's id, version and this digest. The version says
 text the province meant; the digest says what the rules actually were, byte for byte, so two
 results with one digest were computed by the same rules whatever the files were called, and an
 edited file can never pass for the version it replaced. Only what decides or is printed is
-hashed: thresholds, indicator rules and names, the B1 table and Phiếu A's criteria. Where a
+hashed: thresholds, indicator rules (in one spelling) and names, the B1 table and Phiếu A's criteria. Where a
 file lives, its lines, its provenance and the confidence tags are not rules (a table signed
 official without a change keeps its digest).
 """
@@ -17,6 +17,7 @@ from typing import Any
 
 from core.classification.b1 import B1Table
 from core.classification.screening import StopRule
+from core.expr import canonical_source
 
 
 def _b1(table: B1Table | None) -> dict[str, Any] | None:
@@ -25,6 +26,8 @@ def _b1(table: B1Table | None) -> dict[str, Any] | None:
     return {
         "id": table.id, "title": table.title, "form": table.form,
         "schemes": {k: list(v) for k, v in table.schemes.items()}, "base": table.base,
+        # which column each area is scored with decides the score as much as the points do
+        "applying": {area: table.scheme_for(area) for area in ("rural", "urban")},
         "items": [{"question": i.question, "label": i.label, "points": i.points,
                    "bands": [{"max": b.max, "points": b.points} for b in i.bands]} for i in table.items],
     }
@@ -36,7 +39,7 @@ def _phieu_a(rule: StopRule | None) -> dict[str, Any] | None:
     return {
         "id": rule.id, "form": rule.form,
         "stop_when": [{"group": g.group, "at_least": g.at_least, "label": g.label} for g in rule.stop_when],
-        "criteria": [{"code": c.code, "group": c.group, "label": c.label, "when": c.when.source}
+        "criteria": [{"code": c.code, "group": c.group, "label": c.label, "when": canonical_source(c.when.source)}
                      for c in rule.criteria],
     }
 

@@ -17,7 +17,7 @@ from core.classification.b1 import B1_DIR, B1Table, check_against, load_b1
 from core.classification.identity import digest_of
 from core.classification.screening import RULES_DIR, StopRule, load_phieu_a
 from core.datafile import DataFileError, Errors, check_keys, line_of, load_mapping, require
-from core.expr import Expr, ExprError, compile_expr
+from core.expr import Expr, ExprError, canonical_source, compile_expr
 from core.provenance import Provenance, parse_provenance
 from core.surveys.loader import CONTEXT_NAMES, MEMBER_CONTEXT_NAMES
 from core.surveys.model import Survey
@@ -85,7 +85,7 @@ class RulePack:
             "average_band": {k: list(v) for k, v in self.average_band.items()} if self.average_band else None,
             "params": self.params,
             "indicators": [{"number": i.number, "code": i.code, "service": i.service, "name": i.name,
-                            "deprived_when": i.source} for i in self.indicators],
+                            "deprived_when": canonical_source(i.source)} for i in self.indicators],
         }
 
     def covers(self, year: int) -> bool:
