@@ -262,3 +262,9 @@ async def test_what_tells_two_households_with_one_name_apart(service: ChatApp, o
     assert reply.count("số CCCD đã có ở hộ #") == 2
     async with service.db.read() as s:
         assert await s.scalar(select(func.count()).select_from(Household)) == 5
+    # a row repeating an earlier row's ID number is told so once, not also as a probable twin
+    repeated = [["Lương Văn Tám", "Thôn Nà Pàn", 4, "Hộ nghèo", "020180003333"],
+                ["Lương Văn Tám", "Thôn Nà Pàn", 4, "Hộ nghèo", "020180003333"]]
+    reply = await send(service, officer, tmp_path, "ds.xlsx", workbook(repeated, headers=[*HEADERS, "Số CCCD chủ hộ"]))
+    assert reply.splitlines()[1:] == [
+        "• trang «ds_ngheo», dòng 3, cột F (Số CCCD chủ hộ): số CCCD trùng với dòng 2 của tệp"], reply

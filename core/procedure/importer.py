@@ -132,7 +132,8 @@ async def probable_duplicates(s: AsyncSession, rows: list[ImportRow], commune: U
         earlier = next((o for o in in_file[key] if _same_household(
             o.answers.get(ID_KEY), item.answers.get(ID_KEY), o.answers.get(MEMBERS_KEY),
             item.answers.get(MEMBERS_KEY))), None)
-        if earlier is not None:
+        if earlier is not None and not (item.answers.get(ID_KEY) and earlier.answers.get(ID_KEY)):
+            # (the same ID number on both rows: check_rows has said so, once is enough)
             errors.append(RowError(item.sheet, item.row, item.labels["head_name"],
                                    t("im_err_probable_twice", row=earlier.row)))
         in_file[key].append(item)
