@@ -92,6 +92,11 @@ async def test_every_role_against_every_unit_only_allowed_actions_succeed(settin
                 out.append(Action("report", inc, unit_name, lambda r: "Đang lập" in r))
             for inc in (Incoming(text=f"/tiendo #{unit.id}"), Incoming(payload=f"c:progress:#{unit.id}")):
                 out.append(Action("progress", inc, unit_name, lambda r: "Tiến độ" in r))
+            if unit.code:  # a unit typed by its official code, as officers know it
+                out.append(Action("report", Incoming(text=f"/baocao 7.1 {unit.code}"), unit_name,
+                                  lambda r: "Đang lập" in r))
+                out.append(Action("progress", Incoming(text=f"/tiendo {unit.code}"), unit_name,
+                                  lambda r, name=unit.name: r.splitlines()[0].endswith(f": {name}")))
             if unit.level == "village":
                 for inc in (Incoming(text=f"/moi #{unit.id}"), Incoming(payload=f"c:invite:#{unit.id}")):
                     out.append(Action("invite", inc, unit_name, lambda r: "Mã mời" in r))

@@ -10,7 +10,6 @@ from bot.context import Ctx
 from bot.routes import Route
 from core import access_log
 from core.access import READERS, Action, Role, can, today
-from core.chat import refs
 from core.chat.commands import command_button, slash
 from core.chat.messages import OutMessage
 from core.i18n import t
@@ -21,19 +20,19 @@ from core.reports import jobs
 from core.reports.build import ProgressRow
 from core.reports.build import progress as progress_rows
 from core.storage.models import Unit
+from core.units.names import find_unit
 from core.units.tree import children
 
 UNIT_BUTTONS = 40
 
 
 async def unit_choice(ctx: Ctx, arg: str | None) -> Unit | None:
-    """The user's own unit, or a unit below it named '#id' (as report buttons send); None when
-    the named unit is not the user's to see."""
+    """The user's own unit, or a unit below it named '#id' (as report buttons send) or by its
+    code ('6202', as officers type it); None when the named unit is not the user's to see."""
     own = await ctx.unit()
     if not arg:
         return own
-    number = refs.number(arg)
-    unit = await ctx.s.get(Unit, number) if number is not None else None
+    unit = await find_unit(ctx.s, ctx.settings.units_configuration, arg)
     if unit is None or not await can(ctx.s, ctx.me, Action.VIEW, unit):
         return None
     return unit

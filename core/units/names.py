@@ -49,11 +49,20 @@ async def merge_villages(session: AsyncSession, duplicate: Unit, keep: Unit, by_
     return len(moved)
 
 
-async def find_commune(session: AsyncSession, configuration: str, word: str | None) -> Unit | None:
-    """A commune named by its row id ('#12', as buttons send) or its official code ('6202')."""
+async def find_unit(session: AsyncSession, configuration: str, word: str | None,
+                    level: str | None = None) -> Unit | None:
+    """A unit named by its row id ('#12', as buttons send) or its official code ('6202', as
+    officers type it and the command line takes it); `level` narrows it to communes, say."""
     ref = unit_ref(word)
     if ref is None:
         return None
-    unit = await session.get(Unit, ref.id) if ref.id is not None else await session.scalar(select(Unit).where(
-        Unit.configuration == configuration, Unit.level == "commune", Unit.code == ref.code))
-    return unit if unit is not None and unit.level == "commune" else None
+    if ref.id is not None:
+        unit = await session.get(Unit, ref.id)
+    else:
+        query = select(Unit).where(Unit.configuration == configuration, Unit.code == ref.code)
+        unit = await session.scalar(query.where(Unit.level == level) if level else query.order_by(Unit.id).limit(1))
+    return unit if unit is not None and level in (None, unit.level) else None
+
+
+async def find_commune(session: AsyncSession, configuration: str, word: str | None) -> Unit | None:
+    return await find_unit(session, configuration, word, "commune")
