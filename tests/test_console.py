@@ -94,7 +94,7 @@ def test_a_newcomer_completes_a_survey_in_the_console(tmp_path: Path, data: Data
         menu = chat.send("/hoimoi")
         assert "/hoimoi phieu_b" in menu
         first = chat.send("/hoimoi phieu_b")
-        assert "Phần 1/4 · câu 1/5" in first and "Họ và tên chủ hộ" in first
+        assert "Câu 1 · Phần 1/4 (1/5)" in first and "Họ và tên chủ hộ" in first
         assert "⚠️" in chat.send("/boqua")  # a required question cannot be skipped
         out = ""
         for text in typed_answers(data, POOR):
@@ -123,7 +123,7 @@ def test_killed_mid_survey_resumes_at_the_same_question(tmp_path: Path, data: Da
     try:
         resumed = again.until_prompt()
         assert "khảo sát dở hộ #1" in resumed
-        progress = next(line for line in expected_question if line.startswith("Phần "))
+        progress = next(line for line in expected_question if line.startswith("Câu "))
         assert progress in resumed
         out = ""
         for text in typed[kill_after:]:

@@ -127,11 +127,11 @@ async def test_drafts_come_first_in_new_and_list(service: ChatApp) -> None:
     await answer(service, head, POOR, 2)
     offered = await service.handle(head, Incoming(text="/hoimoi"))
     text, buttons = offered.messages[0].text, [b for row in offered.messages[0].buttons for b in row]
-    assert "1 phiếu làm dở" in text and "câu 3/" in text
+    assert "1 phiếu làm dở" in text and "Câu 3 · Phần 1/4" in text
     assert buttons[0].label.startswith("▶️ Tiếp tục hộ #2 Hoàng Văn Minh") and buttons[0].payload == "c:open:2"
     assert [b.payload for b in buttons[1:]] == ["c:new:phieu_b", "c:new:phieu_c"]
     listed = (await say(service, head, "/danhsach"))[0].splitlines()
-    assert listed[1].startswith("#2") and "câu 3/" in listed[1] and listed[2].startswith("#1")
+    assert listed[1].startswith("#2") and "Câu 3 · Phần 1/4" in listed[1] and listed[2].startswith("#1")
 
 
 async def test_help_lists_the_roles_commands_and_explains_one(service: ChatApp) -> None:

@@ -39,7 +39,7 @@ def test_first_question_shows_progress_and_no_back_button(engine: SurveyEngine) 
     step = engine.start({})
     assert step.state.cursor == "chu_ho_ten"
     text = step.messages[0].text
-    assert text.startswith("Phần 1/4 · câu 1/5\n") and "Họ và tên chủ hộ" in text
+    assert text.startswith("Câu 1 · Phần 1/4 (1/5)\n") and "Họ và tên chủ hộ" in text
     payloads = [b.payload for row in step.messages[0].buttons for b in row]
     assert "c:back" not in payloads and "c:pause" in payloads
 
@@ -69,11 +69,11 @@ def test_year_cannot_be_in_the_future(engine: SurveyEngine) -> None:
 
 def test_member_count_creates_roster_slots_and_member_one_is_the_named_head(engine: SurveyEngine) -> None:
     step = engine.start({"chu_ho_ten": "Hoàng Văn Minh"}, EngineState(cursor="so_thanh_vien"))
-    assert step.messages[0].text.startswith("Phần 2/4 · câu 2/2\n")
+    assert step.messages[0].text.startswith("Câu 7 · Phần 2/4 (2/2)\n")
     step = type_(engine, step, "3")
     assert step.state.cursor == "tv.1.gioi_tinh"  # member 1 is the head: name and relation are known
     lines = step.messages[0].text.split("\n")
-    assert lines[0].startswith("Phần 3/4 · Thành viên 1/3 · câu 1/")
+    assert lines[0].startswith("Câu 8 · Phần 3/4 · Thành viên 1/3 (1/")
     assert lines[1] == "👤 Hoàng Văn Minh (chủ hộ)" and lines[2] == "Giới tính của thành viên thứ 1"
 
 
@@ -126,7 +126,7 @@ def test_pause_and_resume_at_the_same_question(engine: SurveyEngine) -> None:
     paused = cmd(engine, step, "pause")
     assert paused.state.mode == PAUSED and "/tieptuc" in paused.messages[0].text
     resumed = cmd(engine, paused, "resume")
-    assert resumed.state.cursor == "chu_ho_cccd" and resumed.messages[0].text.startswith("Phần 1/4 · câu 2/5")
+    assert resumed.state.cursor == "chu_ho_cccd" and resumed.messages[0].text.startswith("Câu 2 · Phần 1/4 (2/5)")
 
 
 def test_review_edit_and_confirm(engine: SurveyEngine) -> None:
@@ -218,7 +218,7 @@ def test_a_number_typed_in_a_mid_survey_review_answers_the_current_question(engi
     # A bad answer is re-asked as the question (with its reason), not as the review.
     early = cmd(engine, cmd(engine, walk_to(engine, POOR, "so_thanh_vien"), "review"), "confirm")
     assert not early.submit and early.state == EngineState(cursor="so_thanh_vien")
-    assert type_(engine, early, "2").messages[0].text.startswith("Phần 3/4")  # a plain walk, no "saved" note
+    assert type_(engine, early, "2").messages[0].text.startswith("Câu 8 · Phần 3/4")  # a plain walk, no "saved" note
     bad = type_(engine, cmd(engine, walk_to(engine, POOR, "so_thanh_vien"), "review"), "nhiều lắm")
     assert bad.state.mode == ASK and bad.state.cursor == "so_thanh_vien" and "⚠️" in bad.messages[0].text
 
@@ -307,18 +307,20 @@ def test_confirm_is_offered_only_when_every_required_question_is_answered(engine
     assert "c:confirm" in payloads(engine.start(optional, EngineState(mode=REVIEW)).messages[0])
 
 
-PROGRESS = re.compile(r"^Phần (\d+)/(\d+) · (?:Thành viên (\d+)/(\d+) · )?câu (\d+)/(\d+)$")
+PROGRESS = re.compile(r"^Câu (\d+) · Phần (\d+)/(\d+) (?:· Thành viên (\d+)/(\d+) )?\((\d+)/(\d+)\)$")
 
 
 @pytest.mark.parametrize("profile", [POOR, NEAR_POOR, NOT_POOR])
 def test_progress_never_recedes_over_a_whole_phieu_b(engine: SurveyEngine, profile: dict[str, Any]) -> None:
-    step, seen = engine.start({}), []
+    step, seen, numbers = engine.start({}), [], []
     while step.state.mode != REVIEW:
         lines = step.messages[0].text.split("\n")
         match = PROGRESS.match(lines[2] if lines[0].startswith("✓") else lines[0])  # after a choice's echo
         assert match, step.messages[0].text
-        part, parts, member, members, i, n = (int(g) if g else 0 for g in match.groups())
+        number, part, parts, member, members, i, n = (int(g) if g else 0 for g in match.groups())
         assert 1 <= i <= n and parts == 4
+        assert not numbers or number > numbers[-1], (numbers[-1], number)  # the review's numbering, rising
+        numbers.append(number)
         seen.append((part, member, i, n, members))
         step = type_(engine, step, answer_for(profile, step.state.cursor))
     positions = [s[:3] for s in seen]
@@ -364,3 +366,14 @@ def test_a_remembered_view_is_used_only_for_the_very_answers_it_was_made_for(eng
     other = fresh.view(changed)
     assert other is not view and len(other.slots) < len(view.slots)  # recomputed: fewer members asked
     assert fresh.view(changed) is other
+
+
+def test_a_question_has_one_number_in_its_header_the_review_and_edit(engine: SurveyEngine) -> None:
+    """Found in the fresh-clone trial: the header said «câu 2/9» of a member while the review
+    listed the same question as 55; the header now leads with the review's number."""
+    step = walk_to(engine, POOR, "tv.1.gioi_tinh")
+    number = int(step.messages[0].text.split(" · ")[0].removeprefix("Câu "))
+    review = "\n".join(m.text for m in cmd(engine, step, "review").messages)
+    assert f"👉 {number}. Giới tính" in review, review
+    edited = cmd(engine, cmd(engine, step, "review"), "edit", str(number))
+    assert edited.state.cursor == "tv.1.gioi_tinh"

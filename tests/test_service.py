@@ -96,7 +96,7 @@ async def test_restart_resumes_at_the_same_question_with_all_answers(settings: S
         texts = [m.text for m in reply.messages]
         assert any("khảo sát dở hộ #1" in t for t in texts)
         assert "Giới tính của thành viên thứ 1" in texts[-1]
-        assert texts[-1].startswith("Phần 3/4 · Thành viên 1/2 · câu 1/")
+        assert texts[-1].startswith("Câu 8 · Phần 3/4 · Thành viên 1/2 (1/")
         async with restarted.db.transaction() as s:
             answers = await load_answers(s, 1)
         assert answers["dan_toc"] == "nung" and answers["so_thanh_vien"] == 2 and answers["chu_ho_cccd"] is None
@@ -112,7 +112,7 @@ async def test_pause_then_resume(service: ChatApp) -> None:
     paused = await service.handle(chat, Incoming(payload="c:pause"))
     assert "Đã tạm dừng" in paused.messages[0].text
     resumed = await service.handle(chat, Incoming(text="/tieptuc"))
-    assert resumed.messages[0].text.startswith("Phần 1/4 · câu 2/5")
+    assert resumed.messages[0].text.startswith("Câu 2 · Phần 1/4 (2/5)")
 
 
 async def test_a_village_head_cannot_reach_another_village(service: ChatApp) -> None:

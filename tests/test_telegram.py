@@ -175,7 +175,7 @@ async def test_a_handler_error_is_answered_politely_and_loses_nothing(
     async with harness.service.db.transaction() as s:
         assert await s.get(ProcessedUpdate, ("telegram", "3001", str(uid))) is None  # not recorded: may be retried
         assert dict((await s.execute(select(Answer.key, Answer.value))).all()) == {"chu_ho_ten": "Hoàng Văn Minh"}
-    assert (await harness.say(a, "/boqua"))[0]["text"].startswith("Phần 1/4 · câu 3/")
+    assert (await harness.say(a, "/boqua"))[0]["text"].startswith("Câu 3 · Phần 1/4 (3/")
 
 
 async def test_webhook_mode_checks_the_secret_token(

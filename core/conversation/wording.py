@@ -72,13 +72,16 @@ class Wording:
         return slot.label
 
     def _progress(self, view: FormView, key: str) -> str:
-        p = view.progress(key)
-        assert p is not None
+        """Where the question stands; it leads with the number the review lists it under (and
+        /sua takes), so that one question never has two numbers."""
+        p, pos = view.progress(key), view.position(key)
+        assert p is not None and pos is not None
         if p.member is not None:
-            return t("q_progress_member", part=p.part, parts=p.parts, m=p.member, mm=p.members, i=p.i, n=p.n)
+            return t("q_progress_member", pos=pos + 1, part=p.part, parts=p.parts, m=p.member, mm=p.members,
+                     i=p.i, n=p.n)
         if p.parts > 1:
-            return t("q_progress_part", part=p.part, parts=p.parts, i=p.i, n=p.n)
-        return t("q_progress", i=p.i, n=p.n)
+            return t("q_progress_part", pos=pos + 1, part=p.part, parts=p.parts, i=p.i, n=p.n)
+        return t("q_progress", pos=pos + 1, i=p.i, n=p.n)
 
     def _question(
         self, view: FormView, answers: Mapping[str, Any], key: str, error: str | None = None,
