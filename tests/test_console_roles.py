@@ -98,3 +98,22 @@ async def test_a_report_asked_for_in_the_console_is_printed_when_ready(db_url: s
     ready = [line for line in done.stdout.splitlines() if line.startswith("📊") or ".xlsx" in line]
     assert ready and any(".xlsx" in line for line in ready), done.stdout[-1500:]
     assert list((tmp_path / "data" / "reports").rglob("*.xlsx"))
+
+
+async def test_a_file_is_sent_from_the_console_with_at_and_its_caption(db_url: str, tmp_path: Path) -> None:
+    """Found in the fresh-clone trial: the console could not send a file, so an officer could
+    not import last year's list there. `@PATH caption` sends it, as a file with a caption in
+    Telegram; the user's own copy stays where it was."""
+    from tests.test_import_list import workbook
+
+    head = chat(db_url, tmp_path, "Lò Văn Pín\n6202\nThôn Nà Pàn\n", "--user", "pin")
+    assert head.returncode == 0, head.stderr
+    listing = tmp_path / "danh sách 2025.xlsx"
+    listing.write_bytes(workbook([["Hoàng Văn Minh", "Thôn Nà Pàn", 3, "Hộ nghèo"]]))
+    script = f"Hoàng Thị Mai\n6202\n@{tmp_path / 'khong_co.xlsx'} /nhapds\n@'{listing}' /nhapds\n"
+    done = chat(db_url, tmp_path, script, "--role", "xa", "--user", "mai")
+    assert done.returncode == 0, done.stderr
+    assert t("console_file_missing", path=str(tmp_path / "khong_co.xlsx")) in done.stdout
+    assert "Đã nhập 1 hộ" in done.stdout, done.stdout
+    assert listing.exists()
+    assert not list((tmp_path / "data" / "uploads").rglob("*.xlsx"))  # the copy is not kept once imported

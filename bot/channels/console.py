@@ -6,15 +6,21 @@ command next to a navigation button. `/thoat` leaves the form, as on Telegram; t
 ends with Ctrl+D, `/ketthuc` or Ctrl+C (which says goodbye and that the line being typed was
 not sent; every answer sent before is already stored). `rasoat chat --role xa` (or huyen,
 tinh) registers a commune, district or province officer instead of a village head, so the
-officers' side can be tried without a bot token.
+officers' side can be tried without a bot token. A line `@PATH caption` sends the file at PATH
+with the caption, as a file sent in Telegram (`@ds_2025.xlsx /nhapds`); a picture is sent as a
+photo. The file is copied into the uploads folder first, so the user's own copy is never moved.
 """
 
 from __future__ import annotations
 
 import asyncio
 import getpass
+import shlex
+import shutil
 import threading
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import select
@@ -23,9 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import ChatApp
 from bot.handlers.accounts import village_phrase
 from bot.plain import plain_text
+from bot.uploads import safe_file_name
 from core.access import ROLE_LEVEL, Role
 from core.accounts import issue_invite, redeem
-from core.chat.messages import ChatRef, Incoming, OutMessage
+from core.chat.messages import Attachment, ChatRef, Incoming, OutMessage
 from core.i18n import catalog, t
 from core.storage.models import Unit, User
 from core.text import fold
@@ -34,6 +41,7 @@ from core.units.names import find_village
 
 CHANNEL = "console"
 PROMPT = "> "
+PICTURES = (".jpg", ".jpeg", ".png")  # sent as a photo, as a phone's camera would
 
 
 # the locale keys of the unit picker's question, no match, too many matches, pick a number
@@ -183,8 +191,43 @@ class Console:
 
     async def type(self, text: str) -> None:
         chat = ChatRef(CHANNEL, self.user, self.user)
+        if text.startswith("@"):
+            await self._send_file(chat, text[1:])
+            return
         reply = await self.app.handle(chat, Incoming(text=text))
         await self.send(chat.chat_id, reply.messages)
+
+    async def _send_file(self, chat: ChatRef, line: str) -> None:
+        """`@PATH caption`: the file copied into the uploads folder (as a channel saves a
+        download) and handled with its caption; the copy is deleted unless a submission keeps it."""
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = line.split()
+        source = Path(words[0]).expanduser() if words else None
+        if source is None or not source.is_file():
+            self.say(t("console_file_missing", path=words[0] if words else ""))
+            return
+        uploads = self.app.uploads
+        refusal = await uploads.refusal(chat, source.stat().st_size)
+        if refusal is not None:
+            await self.send(chat.chat_id, [refusal])
+            return
+        uid = uuid.uuid4().hex[:12]
+        path = uploads.path_for(chat, uid, safe_file_name(source.name))
+        await asyncio.to_thread(shutil.copyfile, source, path)
+        uploads.secure(path)
+        attachment = Attachment(source.name, str(path))
+        caption = " ".join(words[1:])
+        picture = source.suffix.lower() in PICTURES
+        incoming = Incoming(text=caption, update_id=uid, photo=attachment if picture else None,
+                            document=None if picture else attachment)
+        reply = await self.app.handle(chat, incoming)
+        await self.send(chat.chat_id, reply.messages)
+        if picture:
+            path.unlink(missing_ok=True)
+        else:
+            await uploads.keep_or_delete(path)
 
     async def loop(self, on_line: Callable[[str], None] | None = None) -> None:
         try:
