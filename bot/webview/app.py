@@ -187,13 +187,19 @@ class WebView:
         return self.render("households.html", user=user, unit=unit, items=items, count=count, flt=flt,
                            classes=records.CLASSES, stages=[s.value for s in Stage], link=link, pages=pages)
 
+    async def _visible(self, s: Any, request: web.Request) -> tuple[User, Household, Unit]:
+        """The signed-in user and the household the address names, with its village; refused
+        (403) when the household is not in the user's area, as the chat refuses it."""
+        user = await self._user(s, request)
+        household = await s.get(Household, int(request.match_info["id"]))
+        village = await s.get(Unit, household.village_id) if household is not None else None
+        if household is None or village is None or not await can(s, user, Action.VIEW, village):
+            raise _Refusal(403, "web_not_yours")
+        return user, household, village
+
     async def household(self, request: web.Request) -> web.StreamResponse:
         async with self.data.db.transaction() as s:
-            user = await self._user(s, request)
-            household = await s.get(Household, int(request.match_info["id"]))
-            village = await s.get(Unit, household.village_id) if household is not None else None
-            if household is None or village is None or not await can(s, user, Action.VIEW, village):
-                raise _Refusal(403, "web_not_yours")
+            user, household, village = await self._visible(s, request)
             shown = await records.detail(s, household, self.data.forms, t("web_member", n="{n}"))
             access_log.record(s, "web_household", user, village.id, household_id=household.id)
         return self.render("household.html", user=user, d=shown, h=household, reason=self._reason(household))
@@ -208,11 +214,7 @@ class WebView:
 
     async def photo(self, request: web.Request) -> web.StreamResponse:
         async with self.data.db.transaction() as s:
-            user = await self._user(s, request)
-            household = await s.get(Household, int(request.match_info["id"]))
-            village = await s.get(Unit, household.village_id) if household is not None else None
-            if household is None or village is None or not await can(s, user, Action.VIEW, village):
-                raise _Refusal(403, "web_not_yours")
+            user, household, village = await self._visible(s, request)
             file = await s.get(records.HouseholdFile, int(request.match_info["fid"]))
             if file is None or file.household_id != household.id or not file.path:
                 raise web.HTTPNotFound

@@ -16,7 +16,19 @@ from core.chat.messages import OutMessage
 from core.i18n import t
 from core.private import keep_private_copy
 from core.procedure.models import HouseholdFile
+from core.storage.models import Household
 from core.storage.repo import audit
+
+
+async def _evidence_target(ctx: Ctx) -> Household | OutMessage:
+    """The open household evidence goes to, or why none does: nothing is open, or the user is
+    an inspector (evidence is the commune's record: an inspector only reads it)."""
+    household = await current_household(ctx)
+    if household is None:
+        return OutMessage(t("photo_no_household", open=slash("open")))
+    if not may_change(ctx.me):
+        return OutMessage(t("insp_read_only", recheck=slash("recheck")))
+    return household
 
 
 async def photo(ctx: Ctx, arg: str | None) -> list[OutMessage]:
@@ -24,11 +36,9 @@ async def photo(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     AWAITS, bot/handlers/procedure/meeting.py)."""
     pic = ctx.incoming.photo
     assert pic is not None
-    household = await current_household(ctx)
-    if household is None:
-        return [OutMessage(t("photo_no_household", open=slash("open")))]
-    if not may_change(ctx.me):  # evidence is the commune's record: an inspector only reads it
-        return [OutMessage(t("insp_read_only", recheck=slash("recheck")))]
+    household = await _evidence_target(ctx)
+    if isinstance(household, OutMessage):
+        return [household]
     count = await ctx.s.scalar(select(func.count()).select_from(HouseholdFile).where(
         HouseholdFile.household_id == household.id, HouseholdFile.kind == "photo"))
     target = Path(ctx.settings.data_dir) / "household_files" / str(household.id) / f"{(count or 0) + 1}.jpg"
@@ -41,11 +51,9 @@ async def photo(ctx: Ctx, arg: str | None) -> list[OutMessage]:
 async def location(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     where = ctx.incoming.location
     assert where is not None
-    household = await current_household(ctx)
-    if household is None:
-        return [OutMessage(t("photo_no_household", open=slash("open")))]
-    if not may_change(ctx.me):  # evidence is the commune's record: an inspector only reads it
-        return [OutMessage(t("insp_read_only", recheck=slash("recheck")))]
+    household = await _evidence_target(ctx)
+    if isinstance(household, OutMessage):
+        return [household]
     lat, lon = where
     ctx.s.add(HouseholdFile(household_id=household.id, kind="location", latitude=lat, longitude=lon,
                             user_id=ctx.me.id))
