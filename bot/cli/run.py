@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
@@ -20,6 +19,7 @@ from bot.cli.channels import channels, mode, stop_event, web_server
 from bot.cli.chat import console
 from bot.cli.command import Command
 from core.config import Settings
+from core.storage.db import sqlite_file
 from scheduler.runner import Scheduler
 
 if TYPE_CHECKING:
@@ -54,10 +54,9 @@ def one_worker_on_sqlite(settings: Settings) -> int | None:
     """A second `rasoat run` serving bots from the same SQLite file (started by hand, or by a
     service manager beside a running one) is refused like `--workers 2`: the lock file beside the
     database is held until the process ends, however it ends (the kernel drops it)."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    path = sqlite_file(settings.database_url)
+    if path is None:
         return None
-    path = Path(url.database)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path.with_name(path.name + ".run-lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:

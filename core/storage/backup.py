@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from core.private import FILE_MODE, private_dir
+from core.storage.db import sqlite_file
 
 POSTGRES_ADVICE = (
     "PostgreSQL: back up with `pg_dump -Fc -f rasoat.dump DATABASE` and restore with "
@@ -36,12 +37,12 @@ class BackupError(RuntimeError):
 
 def sqlite_path(database_url: str) -> Path | None:
     """The database file of a SQLite URL, None for PostgreSQL (or an in-memory database)."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
+    if make_url(database_url).get_backend_name() != "sqlite":
         return None
-    if not url.database or url.database == ":memory:":
+    path = sqlite_file(database_url)
+    if path is None:
         raise BackupError("an in-memory database cannot be backed up")
-    return Path(url.database)
+    return path
 
 
 def _check(path: Path) -> None:

@@ -78,6 +78,15 @@ def _drop_closed_connections(engine: AsyncEngine) -> None:
             raise DisconnectionError("the server closed this pooled connection")
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for PostgreSQL or an in-memory database (what
+    backups, the one-worker lock and the engine's set-up each need to know)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
 class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = SQLITE_SYNCHRONOUS, **engine_kwargs: Any) -> None:
         if sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
@@ -85,9 +94,8 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        self.sqlite_path: Path | None = None
-        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            self.sqlite_path = Path(parsed.database)
+        self.sqlite_path = sqlite_file(url)
+        if self.sqlite_path is not None:
             self.sqlite_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.is_sqlite:
             # PostgreSQL's JIT compiles a query whose estimated cost is high; the report tables'
