@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Update, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.chat.messages import OutMessage
@@ -100,6 +100,13 @@ def published(reports: Path, job_id: int) -> Path:
     return reports / f"job-{job_id}"
 
 
+def _while_held(job: Claimed) -> Update:
+    """An UPDATE of the job that touches it only while this attempt still holds it (a later
+    attempt, after a lease ran out, has another number)."""
+    return update(ReportJob).where(ReportJob.id == job.id, ReportJob.attempts == job.attempt,
+                                   ReportJob.status == RUNNING)
+
+
 async def publish(db: Database, job: Claimed, staged: Path, folder: Path, messages: list[OutMessage],
                   lease: timedelta) -> bool:
     """Mark the job built with `messages` and move the attempt's files to the job's folder, in
@@ -107,8 +114,7 @@ async def publish(db: Database, job: Claimed, staged: Path, folder: Path, messag
     crash between the move and the commit leaves the folder to the next attempt, which replaces
     it whole: never a second copy."""
     async with db.transaction() as s:
-        held = await s.execute(update(ReportJob).where(
-            ReportJob.id == job.id, ReportJob.attempts == job.attempt, ReportJob.status == RUNNING).values(
+        held = await s.execute(_while_held(job).values(
             status=BUILT, result=[m.to_json() for m in messages], claimed_until=utcnow() + lease))
         if held.rowcount != 1:  # type: ignore[attr-defined]
             return False
@@ -123,9 +129,7 @@ async def publish(db: Database, job: Claimed, staged: Path, folder: Path, messag
 async def fail(db: Database, job: Claimed, error: str) -> bool:
     """Mark the job failed if this attempt still holds it; False if another attempt does."""
     async with db.transaction() as s:
-        held = await s.execute(update(ReportJob).where(
-            ReportJob.id == job.id, ReportJob.attempts == job.attempt, ReportJob.status == RUNNING).values(
-            status=FAILED, error=error[:300], finished_at=utcnow()))
+        held = await s.execute(_while_held(job).values(status=FAILED, error=error[:300], finished_at=utcnow()))
         return held.rowcount == 1  # type: ignore[attr-defined]
 
 
