@@ -3,10 +3,15 @@ server on this machine answers), and the service built on it."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
+import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +32,41 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # checks the shipped rule, under which 2026 applies NĐ 351/2025).
 REVIEW_YEARS_ND07 = str(Path(__file__).parent / "data" / "review_years_nd07_2026.yaml")
 os.environ.setdefault("RASOAT_REVIEW_YEARS", REVIEW_YEARS_ND07)
+
+
+# seconds: well past the slowest test (about 100 s), before pytest-timeout's 300
+HUNG_AFTER = float(os.environ.get("RASOAT_TEST_HUNG_AFTER", "200"))
+
+
+@pytest.fixture(autouse=True)
+def tasks_shown_when_hung() -> Iterator[None]:
+    """A test (or a fixture's teardown) still running after HUNG_AFTER seconds prints every
+    unfinished asyncio task with where it waits: pytest-timeout's own dump shows only the event
+    loop's select, never the coroutine that waits forever. Printed into the test's captured
+    output, which its report shows."""
+    def dump() -> None:
+        tasks = [o for o in gc.get_objects() if isinstance(o, asyncio.Task) and not o.done()]
+        print(f"\n--- still running after {HUNG_AFTER} s: {len(tasks)} asyncio tasks ---", file=sys.stdout)
+        for task in tasks:
+            print(f"{task.get_name()}:", file=sys.stdout)
+            awaited: Any = task.get_coro()
+            for _ in range(30):  # down the chain of awaits, to the innermost coroutine
+                frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None) \
+                    or getattr(awaited, "ag_frame", None)
+                if frame is None:
+                    if awaited is not None:
+                        print(f"    awaiting {awaited!r}"[:300], file=sys.stdout)
+                    break
+                print(f"    {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}", file=sys.stdout)
+                awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None) \
+                    or getattr(awaited, "ag_await", None)
+        sys.stdout.flush()
+
+    timer = threading.Timer(HUNG_AFTER, dump)
+    timer.daemon = True
+    timer.start()
+    yield
+    timer.cancel()
 
 
 @pytest.fixture(scope="session", autouse=True)
