@@ -57,6 +57,22 @@ class ChatLanes:
                 del self._tails[key]
 
 
+async def cancel_and_wait(*tasks: asyncio.Task[Any] | None) -> None:
+    """Cancel the tasks and return once each has ended, cancelling again while one goes on.
+    One cancel is not always enough on Python 3.11: a cancel that lands just as an inner
+    `asyncio.wait_for` (a connection slot, aiohttp's read timeout) completes is swallowed
+    (CPython gh-86296), and a poller that swallowed it polls on forever; a test's teardown then
+    hung until CI gave up."""
+    pending = {task for task in tasks if task is not None and not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        done, pending = await asyncio.wait(pending, timeout=0.5)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.debug("a task ended with %r while stopping", task.exception())
+
+
 class Backoff:
     """Waits between failed polls: 1 s, doubling up to 30 s, back to 1 s after a success."""
 
@@ -169,9 +185,7 @@ class Runner:
                 log.exception("%s: inbox sweep failed", self.channel.name)
 
     async def stop(self) -> None:
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await cancel_and_wait(*self._background)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.app.flush()

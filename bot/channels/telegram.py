@@ -27,7 +27,7 @@ from telegram.warnings import PTBUserWarning
 from bot.app import ChatApp
 from bot.channels.telegram_http import AiohttpRequest
 from bot.plain import split_text
-from bot.runner import Backoff, Runner
+from bot.runner import Backoff, Runner, cancel_and_wait
 from bot.uploads import safe_file_name
 from bot.web import BadBody, WebServer, json_body, refuse_body, secret_matches
 from core.chat.messages import Attachment, ChatRef, Incoming, OutMessage, Reply
@@ -125,9 +125,7 @@ class TelegramChannel:
     async def stop(self) -> None:
         if self._web is not None:
             await self._web.stop()
-        if self._poller is not None:
-            self._poller.cancel()
-            await asyncio.gather(self._poller, return_exceptions=True)
+        await cancel_and_wait(self._poller)
         await self.runner.stop()
         await self.app.shutdown()
 

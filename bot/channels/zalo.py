@@ -27,7 +27,7 @@ from bot.app import ChatApp
 from bot.channels.zalo_client import ZaloAPIError, ZaloClient, updates_of
 from bot.files import FileLinks
 from bot.plain import plain_text, split_text
-from bot.runner import Backoff, Runner
+from bot.runner import Backoff, Runner, cancel_and_wait
 from bot.web import BadBody, json_body, refuse_body, secret_matches
 from core.chat.messages import Attachment, ChatRef, Incoming, OutMessage
 from core.delivery import SendError
@@ -88,9 +88,7 @@ class ZaloChannel:
             self._poller = asyncio.create_task(self._poll())
 
     async def stop(self) -> None:
-        if self._poller:
-            self._poller.cancel()
-            await asyncio.gather(self._poller, return_exceptions=True)
+        await cancel_and_wait(self._poller)
         await self.runner.stop()
         await self.client.close()
 

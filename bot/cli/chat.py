@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import sys
 
@@ -13,6 +12,7 @@ from bot.app import ChatApp
 from bot.channels.console import Console
 from bot.cli.command import Command
 from bot.jobs import ReportWorker
+from bot.runner import cancel_and_wait
 from core.access import Role
 from core.config import Settings
 from core.i18n import t
@@ -69,9 +69,7 @@ async def console(args: argparse.Namespace, settings: Settings, service: ChatApp
                     break
                 await asyncio.sleep(0.5)
     finally:
-        reports.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reports
+        await cancel_and_wait(reports)
     return 0
 
 
