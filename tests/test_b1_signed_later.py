@@ -40,8 +40,14 @@ async def test_a_household_kept_unclassified_is_scored_once_the_b1_table_is_sign
     said = "\n".join(await run_survey(shipped, head, NEAR_POOR))
     assert "CHƯA XÁC ĐỊNH ĐƯỢC" in said and "/nhapquydinh" in said
     assert await stage(shipped) == "surveying"  # no class to vote on or post: it waits for its rules
+    assert "không phải khảo sát lại" in said  # the village head is told nothing is asked of him
+    # what waits is the rules, not the village head's Phiếu B (found in the fresh-clone trial)
+    waiting = await say(shipped, head, "/viecchotoi")
+    assert "1 hộ đã nộp Phiếu B, chờ tỉnh nạp bảng điểm B1" in waiting and "chờ Phiếu B" not in waiting, waiting
     commune = await staff(shipped, "x1", "commune", "6202", "commune")
     await say(shipped, commune, "/toila")
+    steps = await say(shipped, commune, "/tiendo")
+    assert "1 đã nộp, chờ bảng điểm B1 chính thức" in steps and "đang làm Phiếu B" not in steps, steps
     province = await staff(shipped, "p1", "province", None, "province")
     path = edit(await exported(shipped, province, "nd351_2025", tmp_path / "b1_2027.xlsx"), fill_2027_2030)
     shown = await send(shipped, province, path)

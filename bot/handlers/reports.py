@@ -14,7 +14,7 @@ from core.chat.commands import command_button, slash
 from core.chat.messages import OutMessage
 from core.i18n import t
 from core.inspection.scope import inspected_communes
-from core.procedure.counts import households_with_photos, stage_counts
+from core.procedure.counts import WAITING_RULES, households_with_photos, shown_apart, stage_counts
 from core.procedure.steps import Stage
 from core.reports import jobs
 from core.reports.build import ProgressRow
@@ -114,7 +114,10 @@ async def progress_lines(ctx: Ctx, unit: Unit) -> list[str]:
     photos = await households_with_photos(ctx.s, unit, year)
     if not counts and not photos:
         return []
-    shown = [t(f"stage_{s.value}", n=counts[s.value]) for s in Stage if counts[s.value]]
+    apart = shown_apart(counts)
+    shown = [t(f"stage_{s.value}", n=apart[s.value]) for s in Stage if apart[s.value]]
+    if apart[WAITING_RULES]:
+        shown.append(t("stage_waiting_rules", n=apart[WAITING_RULES]))
     official = counts[Stage.RECOGNISED.value]
     lines = [t("progress_steps", steps=", ".join(shown) or "-")]
     lines.append(t("progress_official", official=official, preliminary=sum(counts[s.value] for s in Stage) - official))

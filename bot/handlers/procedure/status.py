@@ -8,7 +8,7 @@ from bot.routes import UNITS, Route
 from core.chat.messages import OutMessage
 from core.i18n import t
 from core.procedure import checks
-from core.procedure.counts import TO_REVIEW, open_complaints, stage_counts
+from core.procedure.counts import TO_REVIEW, WAITING_RULES, open_complaints, shown_apart, stage_counts
 from core.procedure.steps import Stage
 
 
@@ -16,16 +16,17 @@ async def waiting(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     unit = await ctx.unit()
     if unit is None or unit.level not in ("village", "commune"):
         return [OutMessage(t("waiting_none"))]
-    counts = await stage_counts(ctx.s, unit, ctx.settings.review_year)
+    counts = shown_apart(await stage_counts(ctx.s, unit, ctx.settings.review_year))
     parts: list[str] = []
     if unit.level == "village":
         keys = ((TO_REVIEW, "wait_to_review"), (Stage.APPLIED, "wait_applied"), (Stage.LEAVE, "wait_leave"),
-                (Stage.SURVEYING, "wait_surveying"), (Stage.SURVEYED, "wait_meeting"),
+                (Stage.SURVEYING, "wait_surveying"), (WAITING_RULES, "wait_rules"), (Stage.SURVEYED, "wait_meeting"),
                 (Stage.RESURVEY, "wait_resurvey"))
     else:
         # the villages' steps too: a decision taken now would leave those households out
         keys = ((Stage.AGREED, "wait_post"), (Stage.POSTED, "wait_opinion"), (Stage.OPINION, "wait_recognise"),
-                (Stage.SURVEYED, "wait_meeting"), (TO_REVIEW, "wait_to_review"), (Stage.RESURVEY, "wait_resurvey"))
+                (Stage.SURVEYED, "wait_meeting"), (TO_REVIEW, "wait_to_review"), (Stage.RESURVEY, "wait_resurvey"),
+                (WAITING_RULES, "wait_rules"))
     parts += [t(key, n=counts[str(stage)]) for stage, key in keys if counts[str(stage)]]
     if unit.level == "commune":
         complaints = await open_complaints(ctx.s, unit)
