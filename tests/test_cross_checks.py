@@ -28,7 +28,8 @@ async def test_a_tv_in_b1_after_no_tv_radio_or_computer_is_stopped_with_the_reas
     await say(service, head, "/hoimoi phieu_b")
     await answer_until(service, head, {**POOR, "co_phuong_tien_tt": "không", "nghe_loa": "có"}, "b1_tivi")
     refused = await say(service, head, "có")
-    assert "không có ti vi, radio hoặc máy tính" in refused and await cursor(service, head) == "b1_tivi"
+    assert "«Hộ có ti vi, radio hoặc máy tính không?» đã trả lời «Không»" in refused
+    assert await cursor(service, head) == "b1_tivi"
     await say(service, head, "không")
     assert await cursor(service, head) != "b1_tivi"
 
@@ -59,6 +60,10 @@ async def test_an_edit_that_contradicts_a_later_answer_is_caught_at_submit(servi
     await say(service, head, "có")
     blocked = await say(service, head, "/xacnhan")
     assert "không khớp với một câu trả lời khác" in blocked and "Kết quả phân loại" not in blocked
+    assert await cursor(service, head) == "b1_tivi"
+    # «Giữ nguyên» cannot keep what the edit contradicts: /xacnhan would only come back here
+    kept = await say(service, head, "/giunguyen")
+    assert "Không giữ nguyên được" in kept and "«Hộ có ti vi, radio hoặc máy tính không?»" in kept, kept
     assert await cursor(service, head) == "b1_tivi"
     await say(service, head, "không")
     done = await say(service, head, "/xacnhan")

@@ -202,6 +202,11 @@ class SurveyEngine(Wording):
                 if cmd.name == "keep":
                     if slot.key not in answers:
                         return self._reask(view, answers, state, slot, t("err_nothing_to_keep"))
+                    # an answer another answer now contradicts cannot be kept: /xacnhan would only
+                    # send the user back here (found in the fresh-clone trial)
+                    broken = self._check(view, slot, answers[slot.key])
+                    if broken:
+                        return self._reask(view, answers, state, slot, t("err_keep_contradicted", error=broken))
                     return self._advance(self.view(answers), answers, state, slot)
                 if slot.question.required:
                     return self._reask(view, answers, state, slot, t("err_required"))
