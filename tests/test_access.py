@@ -212,3 +212,19 @@ async def test_a_new_command_is_one_router_row_its_handler_and_its_words(service
         assert "/tonghop" not in head_help
     finally:
         commands._words.cache_clear()
+
+
+async def test_a_unit_is_named_by_code_or_name_and_an_unknown_one_is_said_so(service: ChatApp) -> None:
+    """Found in the fresh-clone trial: `/baocao 7.1 ba son` or an unknown code answered «không
+    thuộc địa bàn», as if the unit were someone else's."""
+    from tests.test_people import say, staff
+
+    province = await staff(service, "p1", "province", None, "province")
+    assert (await say(service, province, "/tiendo ba son")).splitlines()[0].endswith(": Xã Ba Sơn")
+    assert (await say(service, province, "/tiendo 6202")).splitlines()[0].endswith(": Xã Ba Sơn")
+    assert "Không tìm thấy đơn vị «9999»" in await say(service, province, "/baocao 7.1 9999")
+    assert "Đang lập" in await say(service, province, "/baocao 7.1 ba son")
+    commune = await staff(service, "c1", "commune", "6202", "commune")
+    assert await say(service, commune, "/tiendo 6040") == "Đơn vị này không thuộc địa bàn bạn phụ trách."
+    offered = await service.handle(commune, Incoming(text="/baocao 7.1"))
+    assert offered.messages[0].buttons[0][0].text == "/baocao 7.1 6202"

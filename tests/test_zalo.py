@@ -159,7 +159,7 @@ async def test_an_officer_receives_a_report_as_a_link_and_the_chart_as_a_photo(
     await zalo.survey(zalo_people["head"], NEAR_POOR)
     officer = zalo_people["officer"]
     menu = await zalo.say(officer, "/baocao 7.1")
-    unit_command = re.search(r"(/baocao 7\.1 #\d+)", menu[-1]["text"])
+    unit_command = re.search(r"(/baocao 7\.1 (?:#)?\d+)", menu[-1]["text"])
     assert unit_command is not None, menu[-1]["text"]
     before = len(zalo.api.sent_to(officer.chat_id))
     replies = await zalo.say(officer, unit_command.group(1))

@@ -10,6 +10,7 @@ from bot.context import Ctx
 from bot.routes import Route
 from core import access_log
 from core.access import READERS, Action, Role, can, today
+from core.chat import refs
 from core.chat.commands import command_button, slash
 from core.chat.messages import OutMessage
 from core.i18n import t
@@ -20,21 +21,32 @@ from core.reports import jobs
 from core.reports.build import ProgressRow
 from core.reports.build import progress as progress_rows
 from core.storage.models import Unit
-from core.units.names import find_unit
+from core.units.names import find_unit, units_named
 from core.units.tree import children
 
 UNIT_BUTTONS = 40
+UNITS_NAMED = 8  # units listed when a name matches several
 
 
-async def unit_choice(ctx: Ctx, arg: str | None) -> Unit | None:
-    """The user's own unit, or a unit below it named '#id' (as report buttons send) or by its
-    code ('6202', as officers type it); None when the named unit is not the user's to see."""
+async def unit_choice(ctx: Ctx, arg: str | None) -> Unit | OutMessage:
+    """The user's own unit, or one in their area named '#id' (as report buttons send), by its
+    code ('6202') or by its name ('ba son', 'Nà Pàn'); otherwise what to tell the user: no
+    such unit, several of that name, or not theirs."""
     own = await ctx.unit()
     if not arg:
-        return own
+        return own if own is not None else OutMessage(t("report_unit_not_yours"))
     unit = await find_unit(ctx.s, ctx.settings.units_configuration, arg)
-    if unit is None or not await can(ctx.s, ctx.me, Action.VIEW, unit):
-        return None
+    if unit is None and refs.unit_ref(arg) is None:  # not a number: a name
+        named = [u for u in await units_named(ctx.s, ctx.settings.units_configuration, arg)
+                 if await can(ctx.s, ctx.me, Action.VIEW, u)]
+        if len(named) > 1:
+            names = ", ".join(f"{u.name} ({u.code or f'#{u.id}'})" for u in named[:UNITS_NAMED])
+            return OutMessage(t("report_unit_many", query=arg.strip(), units=names))
+        unit = named[0] if named else None
+    if unit is None:
+        return OutMessage(t("report_unit_unknown", query=arg.strip()))
+    if not await can(ctx.s, ctx.me, Action.VIEW, unit):
+        return OutMessage(t("report_unit_not_yours"))
     return unit
 
 
@@ -57,10 +69,12 @@ async def report(ctx: Ctx, arg: str | None) -> list[OutMessage]:
             options = reach[:UNIT_BUTTONS]
         else:
             options = [own, *(await children(ctx.s, own))[:UNIT_BUTTONS]] if own.level != "village" else [own]
-        rows = tuple((command_button(u.name, "report", f"{rid} #{u.id}"),) for u in options)
+        rows = tuple((command_button(u.name, "report", f"{rid} {u.code or f'#{u.id}'}"),) for u in options)
         return [OutMessage(t("report_choose_unit", report=names[rid]), rows)]
-    unit = await unit_choice(ctx, words[1])
-    if unit is None or not await can(ctx.s, ctx.me, Action.REPORT, unit):
+    unit = await unit_choice(ctx, " ".join(words[1:]))
+    if isinstance(unit, OutMessage):
+        return [unit]
+    if not await can(ctx.s, ctx.me, Action.REPORT, unit):
         return [OutMessage(t("report_unit_not_yours"))]
     jobs.enqueue(ctx.s, ctx.chat.channel, ctx.chat.chat_id, ctx.me.id, rid, unit.id, ctx.settings.review_year)
     access_log.record(ctx.s, "report", ctx.me, unit.id, detail={"report": rid})
@@ -82,8 +96,8 @@ async def progress(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     with dozens of units sees the totals first and the units furthest behind, and can ask for
     any one of them (/tiendo #id)."""
     unit = await unit_choice(ctx, arg)
-    if unit is None:
-        return [OutMessage(t("report_unit_not_yours"))]
+    if isinstance(unit, OutMessage):
+        return [unit]
     year = ctx.settings.review_year
     rows = await progress_rows(ctx.s, unit, year)
     unknown = t("progress_unknown_total")

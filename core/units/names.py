@@ -66,3 +66,16 @@ async def find_unit(session: AsyncSession, configuration: str, word: str | None,
 
 async def find_commune(session: AsyncSession, configuration: str, word: str | None) -> Unit | None:
     return await find_unit(session, configuration, word, "commune")
+
+
+async def units_named(session: AsyncSession, configuration: str, words: str, limit: int = 50) -> list[Unit]:
+    """Communes, districts and villages whose name contains the words, accents and case aside
+    ('ba son' finds Xã Ba Sơn); an exact name first."""
+    wanted = fold(words)
+    if not wanted:
+        return []
+    units = (await session.scalars(select(Unit).where(Unit.configuration == configuration,
+                                                      Unit.level.in_(("district", "commune", "village"))))).all()
+    found = [u for u in units if wanted in fold(u.name)]
+    exact = [u for u in found if fold(u.name) == wanted or fold(u.name).endswith(" " + wanted)]
+    return (exact or found)[:limit]
