@@ -268,3 +268,16 @@ async def test_what_tells_two_households_with_one_name_apart(service: ChatApp, o
     reply = await send(service, officer, tmp_path, "ds.xlsx", workbook(repeated, headers=[*HEADERS, "Số CCCD chủ hộ"]))
     assert reply.splitlines()[1:] == [
         "• trang «ds_ngheo», dòng 3, cột F (Số CCCD chủ hộ): số CCCD trùng với dòng 2 của tệp"], reply
+
+
+async def test_a_village_is_found_with_or_without_its_thon(service: ChatApp, officer: ChatRef, tmp_path: Path) -> None:
+    """Found in the fresh-clone trial: «Thôn Khuổi Phặt» in a file did not find the village
+    an officer had created as «Khuổi Phặt» (only the other way round was tried)."""
+    await service.handle(officer, Incoming(text="/moi +Khuổi Phặt"))
+    rows = [["Hoàng Văn Minh", "Thôn Khuổi Phặt", 3, "Hộ nghèo"], ["Lý Thị Mai", "Nà Pàn", 2, "Hộ nghèo"]]
+    reply = await send(service, officer, tmp_path, "ds.xlsx", workbook(rows))
+    assert "Đã nhập 2 hộ" in reply, reply
+    async with service.db.read() as s:
+        villages = (await s.execute(select(Unit.name).join(Household, Household.village_id == Unit.id)
+                                    .order_by(Household.id))).scalars().all()
+    assert villages == ["Khuổi Phặt", "Thôn Nà Pàn"]

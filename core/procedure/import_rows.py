@@ -19,6 +19,7 @@ from core.datafile import DataFileError, check_keys, line_of, load_mapping
 from core.i18n import t
 from core.procedure.import_file import LIMITS, FileRefused, ImportLimits, Table, read_tables
 from core.text import fold
+from core.units.names import village_key
 
 FIELDS = ("head_name", "village", "id_number", "ethnicity", "members", "prior_class")
 REQUIRED = ("head_name", "village")
@@ -204,7 +205,7 @@ def read_members(tables: list[Table]) -> list[MemberRow]:
         for r, _raw, cells in _body(table, head):
             if not cells["name"] or not cells["head_name"]:
                 continue  # count line, signature, notes under the table
-            key = (fold(cells["village"]), fold(cells["head_name"]), cells.get("id_number", "").replace(" ", ""))
+            key = (village_key(cells["village"]), fold(cells["head_name"]), cells.get("id_number", "").replace(" ", ""))
             members.append(MemberRow(table.title, r, key, cells, labels))
     return members
 

@@ -40,6 +40,7 @@ from core.storage.models import Answer, Household, Unit
 from core.surveys.model import Survey
 from core.surveys.parsing import ParseError, parse_answer, parse_id_number
 from core.text import fold
+from core.units.names import village_key
 
 __all__ = ["DEFAULT", "ImportFailed", "Imported", "Mapping", "Parsed", "RowError", "import_list", "load_import_mapping",
            "parse_file"]
@@ -48,8 +49,10 @@ __all__ = ["DEFAULT", "ImportFailed", "Imported", "Mapping", "Parsed", "RowError
 async def check_rows(s: AsyncSession, rows: list[ImportRow], mapping: Mapping, commune: Unit, survey: Survey,
                      year: int) -> list[RowError]:
     """Every problem of every row, before anything is written."""
-    villages = {fold(v.name): v for v in (await s.scalars(select(Unit).where(
-        Unit.parent_id == commune.id, Unit.level == "village"))).all()}
+    # by the name without «Thôn», «Bản», «Tổ»…, both ways, as a village head's registration
+    # matches it: «Thôn Khuổi Phặt» in the file finds «Khuổi Phặt» and the other way round
+    villages = {village_key(v.name): v for v in (await s.scalars(select(Unit).where(
+        Unit.parent_id == commune.id, Unit.level == "village").order_by(Unit.id.desc()))).all()}
     questions = {q.id: q for q in survey.household_questions()}
     prior_answer = {cls: ans for ans, cls in survey.prior_classes.items()}
     known_ids = await id_numbers_in_year(s, year)
@@ -66,8 +69,7 @@ async def check_rows(s: AsyncSession, rows: list[ImportRow], mapping: Mapping, c
             bad("head_name", "imp_err_required")
         else:
             item.answers["chu_ho_ten"] = v["head_name"]
-        name = fold(v["village"])
-        village = villages.get(name) or villages.get(fold(f"Thôn {v['village']}"))
+        village = villages.get(village_key(v["village"] or ""))
         if village is None:
             bad("village", "imp_err_village", village=v["village"] or "-", commune=commune.name)
         item.village = village
@@ -197,7 +199,7 @@ def attach_members(rows: list[ImportRow], members: list[MemberRow], survey: Surv
     questions = {q.id: q for q in group.questions}
     by_household: dict[tuple[str, str, str], ImportRow] = {}
     for item in rows:
-        village = fold(item.values.get("village", ""))
+        village = village_key(item.values.get("village", ""))
         name = fold(item.values.get("head_name", ""))
         by_household[(village, name, item.answers.get(ID_KEY, ""))] = item
         by_household.setdefault((village, name, ""), item)
