@@ -110,10 +110,12 @@ async def test_a_file_is_sent_from_the_console_with_at_and_its_caption(db_url: s
     assert head.returncode == 0, head.stderr
     listing = tmp_path / "danh sách 2025.xlsx"
     listing.write_bytes(workbook([["Hoàng Văn Minh", "Thôn Nà Pàn", 3, "Hộ nghèo"]]))
-    script = f"Hoàng Thị Mai\n6202\n@{tmp_path / 'khong_co.xlsx'} /nhapds\n@'{listing}' /nhapds\n"
+    script = f"Hoàng Thị Mai\n6202\n@{tmp_path / 'khong_co.xlsx'} /nhapds\n@'{listing}'\n@'{listing}' /nhapds\n"
     done = chat(db_url, tmp_path, script, "--role", "xa", "--user", "mai")
     assert done.returncode == 0, done.stderr
     assert t("console_file_missing", path=str(tmp_path / "khong_co.xlsx")) in done.stdout
+    # without its caption the file is taken for a report, and the message names /nhapds
+    assert "Nếu tệp này là danh sách hộ năm trước, gửi lại với chú thích /nhapds" in done.stdout, done.stdout
     assert "Đã nhập 1 hộ" in done.stdout, done.stdout
     assert listing.exists()
     assert not list((tmp_path / "data" / "uploads").rglob("*.xlsx"))  # the copy is not kept once imported

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.context import Ctx
 from bot.routes import ANYWHERE, FILE, UNITS, Route
+from core.access import STAFF
 from core.chat.messages import OutMessage
 from core.plans.desk import ReportDesk
 
@@ -33,6 +34,7 @@ async def submit_file(ctx: Ctx, arg: str | None) -> list[OutMessage]:
 # unit reaches them
 ROUTES: tuple[Route, ...] = (
     Route("submit_report", submit, ANYWHERE, roles=UNITS, denied="submit_not_allowed", menu=True),
-    Route("track", track, ANYWHERE, roles=UNITS, denied="track_not_allowed", menu=True),
+    # those a report goes to: a village head receives none (the desk refuses by unit level too)
+    Route("track", track, ANYWHERE, roles=STAFF, denied="track_not_allowed", menu=True),
     Route(FILE, submit_file, ANYWHERE, roles=UNITS, denied="submit_not_allowed"),
 )

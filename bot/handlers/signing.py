@@ -78,6 +78,7 @@ async def apply_rules(ctx: Ctx, arg: str | None) -> list[OutMessage]:
 
 
 ROUTES: tuple[Route, ...] = (
+    # staff read which parts are provisional and who signed with them; only the province signs
     Route("rp_sign_provisional", sign_provisional, roles=STAFF, denied="proc_not_allowed"),
     Route("rp_apply_rules", apply_rules, roles=COMMUNE, denied="proc_commune_only"),
 )

@@ -80,15 +80,17 @@ class ReportDesk:
         if unit is None or user.role == "admin":
             return [OutMessage(t("submit_not_allowed"))]
         owed = await self.owed(s, unit, now)
+        # a file meant for another command, sent without its caption or with a typo in it
+        other = t("file_other_commands", import_list=slash("import_list"), rules=slash("rules_import"))
         if not owed:
-            return [OutMessage(t("file_not_expected", submit=slash("submit_report")))]
+            return [OutMessage(t("file_not_expected", submit=slash("submit_report")) + "\n" + other)]
         pair = self._find(owed, arg) if arg else (owed[0] if len(owed) == 1 else None)
         if pair is None:
             keys = ", ".join(p.request_key(r) for p, r in owed)
             if arg:
-                return [OutMessage(t("submit_unknown", code=arg, submit=slash("submit_report")))]
+                return [OutMessage(t("submit_unknown", code=arg, submit=slash("submit_report")) + "\n" + other)]
             return [OutMessage(t("submit_which_file", file=file_name, unit=unit.name, submit=slash("submit_report"),
-                                 keys=keys))]
+                                 keys=keys) + "\n" + other)]
         return [await self._record(s, user, unit, pair, now, file_name, file_path)]
 
     async def _record(self, s: AsyncSession, user: User, unit: Unit, pair: Pair, now: datetime,
