@@ -140,7 +140,7 @@ def test_review_edit_and_confirm(engine: SurveyEngine) -> None:
     assert back_in_review.state.mode == REVIEW
     assert back_in_review.changes[0].old == "Hoàng Văn Minh"
     [note] = back_in_review.messages  # only the edited line, not the whole review again
-    assert note.text.startswith("✅ Đã lưu câu 1: Họ và tên chủ hộ: Hoàng Văn Mạnh")
+    assert note.text.startswith("✅ Đã lưu câu 1: «Họ và tên chủ hộ» Hoàng Văn Mạnh")
     assert "2. Số căn cước" not in note.text and "c:confirm" in payloads(note)
     done = cmd(engine, back_in_review, "confirm")
     assert done.submit and done.state.mode == SUBMITTED
@@ -206,7 +206,7 @@ def test_a_number_typed_in_a_mid_survey_review_answers_the_current_question(engi
     review = cmd(engine, step, "review")
     assert review.state.mode == REVIEW and review.state.return_to == "so_thanh_vien"
     text = review.messages[0].text
-    assert "Bạn đang trả lời câu 7: Số thành viên" in text and "👉 7. Số thành viên" in text
+    assert "Bạn đang trả lời câu 7: «Số thành viên" in text and "👉 7. Số thành viên" in text
     assert "c:resume" in payloads(review.messages[0]) and "c:confirm" not in payloads(review.messages[0])
     answered = type_(engine, review, "2")
     assert answered.state.mode == ASK and not answered.state.editing
@@ -250,7 +250,7 @@ def test_an_explicit_edit_mid_survey_comes_back_to_the_waiting_question(engine: 
     done = type_(engine, edit, "Hoàng Văn Mạnh")
     assert done.changes[0].new == "Hoàng Văn Mạnh" and done.state == EngineState(cursor="so_thanh_vien")
     [question] = done.messages
-    assert question.text.startswith("✅ Đã lưu câu 1: Họ và tên chủ hộ: Hoàng Văn Mạnh\n")
+    assert question.text.startswith("✅ Đã lưu câu 1: «Họ và tên chủ hộ» Hoàng Văn Mạnh\n")
     assert "Số thành viên của hộ" in question.text and "XEM LẠI" not in question.text
     typed = engine.handle_command(step.state, step.answers, Command("edit", "3"))  # /sua 3 without the review
     assert type_(engine, typed, "nùng").state == EngineState(cursor="so_thanh_vien")
@@ -377,3 +377,11 @@ def test_a_question_has_one_number_in_its_header_the_review_and_edit(engine: Sur
     assert f"👉 {number}. Giới tính" in review, review
     edited = cmd(engine, cmd(engine, step, "review"), "edit", str(number))
     assert edited.state.cursor == "tv.1.gioi_tinh"
+
+
+def test_edit_with_a_word_says_it_takes_a_number(engine: SurveyEngine) -> None:
+    """Found in the fresh-clone trial: '/sua abc' showed the review again with no word why."""
+    step = walk_to(engine, POOR, "so_thanh_vien")
+    said = cmd(engine, step, "edit", "abc").messages[0].text
+    assert "hãy gõ số thứ tự của câu cần sửa" in said and "/sua 12" in said
+    assert cmd(engine, step, "edit", "1").state.cursor == "chu_ho_ten"

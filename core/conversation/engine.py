@@ -192,6 +192,9 @@ class SurveyEngine(Wording):
                 number = refs.number(cmd.arg)
                 if number is not None:
                     return self._edit(view, answers, state, number)
+                if (cmd.arg or "").strip():  # '/sua abc': say what it takes, do not just list again
+                    return self._review_note(view, answers, self._origin(view, state), state.page,
+                                             error=t("err_edit_word", edit=slash("edit")))
                 return self._review(view, answers, self._origin(view, state))
             case "confirm":
                 return self._confirm(view, answers, state)
