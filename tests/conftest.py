@@ -34,33 +34,41 @@ REVIEW_YEARS_ND07 = str(Path(__file__).parent / "data" / "review_years_nd07_2026
 os.environ.setdefault("RASOAT_REVIEW_YEARS", REVIEW_YEARS_ND07)
 
 
-# seconds: well past the slowest test (about 100 s), before pytest-timeout's 300
-HUNG_AFTER = float(os.environ.get("RASOAT_TEST_HUNG_AFTER", "200"))
+# seconds: well past the slowest test (about 100 s, more on a loaded machine), before
+# pytest-timeout's 480 ends the worker
+HUNG_AFTER = float(os.environ.get("RASOAT_TEST_HUNG_AFTER", "360"))
 
 
 @pytest.fixture(autouse=True)
-def tasks_shown_when_hung() -> Iterator[None]:
+def tasks_shown_when_hung(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test (or a fixture's teardown) still running after HUNG_AFTER seconds prints every
     unfinished asyncio task with where it waits: pytest-timeout's own dump shows only the event
-    loop's select, never the coroutine that waits forever. Printed into the test's captured
-    output, which its report shows."""
+    loop's select, never the coroutine that waits forever. Written past the test's capture (lost
+    when pytest-timeout ends the worker), so that it reaches the console and the CI log."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+
     def dump() -> None:
+        if capture is not None:  # as pytest-timeout does: past the test's capture, to the log
+            capture.suspend_global_capture(in_=True)
+        out = sys.stderr
         tasks = [o for o in gc.get_objects() if isinstance(o, asyncio.Task) and not o.done()]
-        print(f"\n--- still running after {HUNG_AFTER} s: {len(tasks)} asyncio tasks ---", file=sys.stdout)
+        print(f"\n--- still running after {HUNG_AFTER} s: {len(tasks)} asyncio tasks ---", file=out)
         for task in tasks:
-            print(f"{task.get_name()}:", file=sys.stdout)
+            print(f"{task.get_name()}:", file=out)
             awaited: Any = task.get_coro()
             for _ in range(30):  # down the chain of awaits, to the innermost coroutine
                 frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None) \
                     or getattr(awaited, "ag_frame", None)
                 if frame is None:
                     if awaited is not None:
-                        print(f"    awaiting {awaited!r}"[:300], file=sys.stdout)
+                        print(f"    awaiting {awaited!r}"[:300], file=out)
                     break
-                print(f"    {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}", file=sys.stdout)
+                print(f"    {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}", file=out)
                 awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None) \
                     or getattr(awaited, "ag_await", None)
-        sys.stdout.flush()
+        out.flush()
+        if capture is not None:
+            capture.resume_global_capture()
 
     timer = threading.Timer(HUNG_AFTER, dump)
     timer.daemon = True
