@@ -35,14 +35,24 @@ class Undelivered:
     messages: list[OutMessage]
 
 
-def claim(chat: ChatRef, update_id: str | None) -> ProcessedUpdate:
+@dataclass(frozen=True)
+class Claim:
+    """The key of an update's journal row. A plain record, not an ORM ProcessedUpdate: it is
+    never added to a session, and making an instrumented object cost CPU on every update."""
+
+    channel: str
+    chat_id: str
+    update_id: str
+
+
+def claim(chat: ChatRef, update_id: str | None) -> Claim:
     """The journal row of this update, written by `store` with the reply at the end of the
     transaction that applies the update: one INSERT, and no read first. A re-delivered update
     fails that INSERT on the primary key (a concurrent one waits on the first's row and then
     fails), its whole transaction is rolled back, and the caller answers with the stored reply
     (bot/app.py). Before, the row was read, inserted, then updated with the reply: three
     statements on every update for the rare duplicate."""
-    return ProcessedUpdate(channel=chat.channel, chat_id=chat.chat_id, update_id=update_id or "")
+    return Claim(chat.channel, chat.chat_id, update_id or "")
 
 
 _INSERT = insert(ProcessedUpdate).values(channel=bindparam("channel"), chat_id=bindparam("chat"),
@@ -50,15 +60,15 @@ _INSERT = insert(ProcessedUpdate).values(channel=bindparam("channel"), chat_id=b
                                          at=bindparam("at"))  # one compiled statement for every update
 
 
-async def store(session: AsyncSession, record: ProcessedUpdate, messages: Sequence[OutMessage]) -> None:
+async def store(session: AsyncSession, record: Claim, messages: Sequence[OutMessage]) -> None:
     """Write the row with its reply, last in the transaction; an update without an id is never
     stored."""
     if not record.update_id:
         return
-    record.reply = [m.to_json() for m in messages]
+    reply = [m.to_json() for m in messages]
     conn = await session.connection()
     await conn.execute(_INSERT, {"channel": record.channel, "chat": record.chat_id, "uid": record.update_id,
-                                 "reply": seal_blob(session.info, record.reply), "at": utcnow()})
+                                 "reply": seal_blob(session.info, reply), "at": utcnow()})
 
 
 def reply_of(session: AsyncSession, row: ProcessedUpdate) -> list[dict[str, Any]] | None:

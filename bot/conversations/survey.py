@@ -88,7 +88,9 @@ async def _step(ctx: Ctx, act: Act) -> list[OutMessage]:
 
 async def _persist(ctx: Ctx, household: Household, engine: SurveyEngine, step: Step,
                    before: dict[str, Any] | None = None) -> list[OutMessage]:
-    await save_answers(ctx.s, household, [(c.key, c.old, c.new) for c in step.changes], ctx.me.id)
+    # a step that does not submit has its position now: stored with the answer where the store can
+    state = step.state.to_json() if editable(household) and not step.submit else None
+    stored = await save_answers(ctx.s, household, [(c.key, c.old, c.new) for c in step.changes], ctx.me.id, state)
     if before is not None:  # what the store holds once this commits, for the next step on this worker
         after = {**before, **{c.key: c.new for c in step.changes}}
         hid, revision = household.id, household.revision
@@ -98,11 +100,11 @@ async def _persist(ctx: Ctx, household: Household, engine: SurveyEngine, step: S
     head = engine.survey.head_name
     if head and any(c.key == head for c in step.changes):
         household.head_name = step.answers.get(head)
-    now = utcnow()
-    if step.changes:
-        household.updated_at = now
-    if editable(household):
-        household.state = step.state.to_json()
+    if not stored:  # else state, updated_at and revision were written with the answer
+        if step.changes:
+            household.updated_at = utcnow()
+        if editable(household):
+            household.state = step.state.to_json()
     if step.submit:
         await ctx.s.flush()
         step.messages.extend(await _submit(ctx, household, engine, step.answers))

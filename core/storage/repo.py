@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Executable, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.storage.models import Answer, AuditLog, Household, Unit, User, utcnow
 from core.storage.sealed import open_answer, seal_answer
@@ -58,26 +59,45 @@ def _answer_statements(postgres: bool) -> tuple[Executable, ...]:
 
 
 _STATEMENTS = {postgres: _answer_statements(postgres) for postgres in (False, True)}
+# PostgreSQL, one answer: the household's new position, time and revision written by the same
+# statement (another data-modifying WITH), what the unit of work would flush at commit as a
+# fourth statement; the ORM object is then told those values are stored (save_answers).
+_ONE_ANSWER_PG = _STATEMENTS[True][0].add_cte(update(Household.__table__).where(
+    Household.__table__.c.id == bindparam("hid")).values(
+    state=bindparam("state", type_=JSON), updated_at=bindparam("at"), revision=bindparam("rev")).cte("moved"))
 
 
 async def save_answers(session: AsyncSession, household: Household, changes: Sequence[tuple[str, Any, Any]],
-                       user_id: int | None) -> None:
+                       user_id: int | None, state: Any = None) -> bool:
     """The batched form of save_answer for the answer path: the same rows (the answer upserted,
     one audit row; ID numbers and phones sealed in both, with their keyed hash), for every (key,
     old, new) in one execution per statement (on PostgreSQL one statement in all), and the
-    household's revision bumped so other workers' cached answers of it are stale."""
+    household's revision bumped so other workers' cached answers of it are stale.
+
+    With `state` (the household's new position) and one change on PostgreSQL, the household's
+    state, updated_at and revision are written by the same statement instead of by the flush at
+    commit: one round trip and the unit of work's flush less per answer (issue 25). Returns
+    whether it did, so the caller does not set those attributes again (that would flush them)."""
     if not changes:
-        return
+        return False
     now = utcnow()
     params = []
     for key, old, new in changes:
         stored, lookup = seal_answer(session, key, new)
         params.append({"hid": household.id, "key": key, "old": seal_answer(session, key, old)[0], "new": stored,
                        "lookup": lookup, "uid": user_id, "at": now})
+    revision = (household.revision or 0) + 1
     conn = await session.connection()
-    for statement in _STATEMENTS[conn.dialect.name == "postgresql"]:
+    postgres = conn.dialect.name == "postgresql"
+    if postgres and state is not None and len(params) == 1:
+        await conn.execute(_ONE_ANSWER_PG, {**params[0], "state": state, "rev": revision})
+        for name, value in (("state", state), ("updated_at", now), ("revision", revision)):
+            set_committed_value(household, name, value)  # stored above: nothing left to flush
+        return True
+    for statement in _STATEMENTS[postgres]:
         await conn.execute(statement, params if len(params) > 1 else params[0])
-    household.revision = (household.revision or 0) + 1
+    household.revision = revision
+    return False
 
 
 async def audit(session: AsyncSession, household_id: int, action: str, user_id: int | None,
