@@ -60,7 +60,8 @@ async def test_every_table_header_matches_its_data_file(service: ChatApp, tmp_pa
         assert ws.cell(title_row - 1, 1).value == spec.form
         top = next(r for r in range(title_row, title_row + 6) if ws.cell(r, 1).value == "STT")
         depth = max(c.depth() for c in spec.columns)
-        labels = label_columns(spec)
+        labels = label_columns(spec, "village")
+        assert labels[1] == "Thôn, bản, tổ dân phố"  # a commune's rows are its villages, whatever the form says
         for i, label in enumerate(labels, 1):
             assert ws.cell(top, i).value == label, (spec.id, label)
         for row, col, last_row, last_col, label in header_cells(spec.columns, top, len(labels) + 1, depth):
@@ -74,6 +75,13 @@ async def test_every_table_header_matches_its_data_file(service: ChatApp, tmp_pa
         if spec.splits:
             assert [ws.cell(top + depth + 1 + k, 3).value for k in range(len(spec.splits))] == [
                 v.label for v in spec.splits]
+    # above a commune the rows are communes: the form's own header (Biểu 7.1: «Phường/Xã»)
+    async with service.db.read() as s:
+        province = (await s.scalars(select(Unit).where(Unit.configuration == "65", Unit.level == "province"))).one()
+        xlsx = (await build_report(s, service.reports, "7.1", province, 2026, tmp_path, service.forms,
+                                   chart=False))[0]
+    ws = load_workbook(xlsx).active
+    assert any(ws.cell(r, 2).value == "Phường/Xã" for r in range(1, 12))
 
 
 def poor(**over: Any) -> Filter:

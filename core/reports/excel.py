@@ -142,9 +142,12 @@ def _header(ws: Worksheet, top: int, columns: Sequence[Column], depth: int, firs
     return col
 
 
-def label_columns(spec: TableSpec) -> list[str]:
-    """Headers of the label columns (TT, Khu vực/Đơn vị, and Phân tổ for Hộ / Nhân khẩu rows)."""
-    return [t("rpt_no"), spec.unit_header, *([spec.split_header] if spec.splits else [])]
+def label_columns(spec: TableSpec, rows_level: str | None = None) -> list[str]:
+    """Headers of the label columns (TT, Khu vực/Đơn vị, and Phân tổ for Hộ / Nhân khẩu rows).
+    A commune's table lists its villages, whatever the official form calls its rows («Phường/Xã»
+    on Biểu 7.1, made for a district)."""
+    unit = t("rpt_unit_header_village") if rows_level == "village" else spec.unit_header
+    return [t("rpt_no"), unit, *([spec.split_header] if spec.splits else [])]
 
 
 def column_numbers(spec: TableSpec) -> list[str]:
@@ -158,7 +161,7 @@ def render_table(data: TableData, parent: Unit | None, path: Path, today: date |
     today = today or date.today()
     spec = data.spec
     leaves = spec.leaves()
-    labels = label_columns(spec)
+    labels = label_columns(spec, "village" if data.unit.level == "commune" else None)
     first = len(labels) + 1
     width = len(labels) + len(leaves)
     depth = max(c.depth() for c in spec.columns)
