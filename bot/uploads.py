@@ -5,12 +5,13 @@ reaches the disk; kept files are private to this server's user (0600 in a 0700 f
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from core.chat.messages import ChatRef, OutMessage
+from core.chat.messages import Attachment, ChatRef, OutMessage
 from core.i18n import t
 from core.storage.db import Database
 from core.storage.models import ReportSubmission, User, utcnow
@@ -54,6 +55,26 @@ class Uploads:
         for part in (self.folder, self.folder / chat.channel, folder):
             os.chmod(part, 0o700)
         return folder / f"{update_id}-{name}"
+
+    async def receive(self, chat: ChatRef, update_id: str, name: str, size: int, picture: bool,
+                      save: Callable[[Path], Awaitable[object]],
+                      handle: Callable[[Attachment], Awaitable[object]]) -> OutMessage | None:
+        """A file a user sent, the same way on every channel: the sender is checked before a
+        byte is written, `save` writes it under the uploads folder (private), `handle` takes it,
+        and then it is deleted unless a submission keeps it (a photo always: the procedure copies
+        what it keeps). Returns the refusal to send instead, if any."""
+        refusal = await self.refusal(chat, size)
+        if refusal is not None:
+            return refusal
+        path = self.path_for(chat, update_id, safe_file_name(name))
+        await save(path)
+        self.secure(path)
+        await handle(Attachment(name, str(path)))
+        if picture:
+            path.unlink(missing_ok=True)
+        else:
+            await self.keep_or_delete(path)
+        return None
 
     @staticmethod
     def secure(path: Path) -> None:

@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import ChatApp
 from bot.handlers.accounts import village_phrase
 from bot.plain import plain_text
-from bot.uploads import safe_file_name
 from core.access import ROLE_LEVEL, Role
 from core.accounts import issue_invite, redeem
 from core.chat.messages import Attachment, ChatRef, Incoming, OutMessage
@@ -208,26 +207,19 @@ class Console:
         if source is None or not source.is_file():
             self.say(t("console_file_missing", path=words[0] if words else ""))
             return
-        uploads = self.app.uploads
-        refusal = await uploads.refusal(chat, source.stat().st_size)
-        if refusal is not None:
-            await self.send(chat.chat_id, [refusal])
-            return
-        uid = uuid.uuid4().hex[:12]
-        path = uploads.path_for(chat, uid, safe_file_name(source.name))
-        await asyncio.to_thread(shutil.copyfile, source, path)
-        uploads.secure(path)
-        attachment = Attachment(source.name, str(path))
         caption = " ".join(words[1:])
         picture = source.suffix.lower() in PICTURES
-        incoming = Incoming(text=caption, update_id=uid, photo=attachment if picture else None,
-                            document=None if picture else attachment)
-        reply = await self.app.handle(chat, incoming)
-        await self.send(chat.chat_id, reply.messages)
-        if picture:
-            path.unlink(missing_ok=True)
-        else:
-            await uploads.keep_or_delete(path)
+        uid = uuid.uuid4().hex[:12]
+
+        async def handle(file: Attachment) -> None:
+            incoming = Incoming(text=caption, update_id=uid, photo=file if picture else None,
+                                document=None if picture else file)
+            await self.send(chat.chat_id, (await self.app.handle(chat, incoming)).messages)
+
+        refusal = await self.app.uploads.receive(chat, uid, source.name, source.stat().st_size, picture,
+                                                 lambda path: asyncio.to_thread(shutil.copyfile, source, path), handle)
+        if refusal is not None:
+            await self.send(chat.chat_id, [refusal])
 
     async def loop(self, on_line: Callable[[str], None] | None = None) -> None:
         try:

@@ -16,6 +16,7 @@ import socket
 import warnings
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -28,9 +29,8 @@ from bot.app import ChatApp
 from bot.channels.telegram_http import AiohttpRequest
 from bot.plain import split_text
 from bot.runner import Backoff, Runner, cancel_and_wait
-from bot.uploads import safe_file_name
 from bot.web import BadBody, WebServer, json_body, refuse_body, secret_matches
-from core.chat.messages import Attachment, ChatRef, Incoming, OutMessage, Reply
+from core.chat.messages import ChatRef, Incoming, OutMessage, Reply
 from core.delivery import SendError
 from core.i18n import t
 
@@ -233,34 +233,29 @@ class TelegramChannel:
         """A report file: the sender is checked before anything is saved (strangers' files are
         never written to disk), then it is saved under RASOAT_DATA_DIR/uploads."""
         doc = message.document
-        uploads = self.chat_app.uploads
-        refusal = await uploads.refusal(ref, doc.file_size or 0)
+
+        async def download(path: Path) -> None:
+            await (await doc.get_file()).download_to_drive(path)
+
+        refusal = await self.chat_app.uploads.receive(
+            ref, uid, doc.file_name or "tep", doc.file_size or 0, False, download,
+            lambda file: self.runner.handle(ref, Incoming(text=message.caption or "", update_id=uid, document=file)))
         if refusal is not None:
             await self.runner.send(ref.chat_id, [refusal])
-            return
-        path = uploads.path_for(ref, uid, safe_file_name(doc.file_name or "tep"))
-        telegram_file = await doc.get_file()
-        await telegram_file.download_to_drive(path)
-        uploads.secure(path)
-        await self.runner.handle(ref, Incoming(text=message.caption or "", update_id=uid,
-                                               document=Attachment(doc.file_name or "tep", str(path))))
-        await uploads.keep_or_delete(path)
 
     async def _photo(self, ref: ChatRef, uid: str, message: Any) -> None:
         """A photo of a household or of meeting minutes: the largest size, saved like a document
         (sender checked first); the procedure copies what it keeps under the data folder."""
         size = message.photo[-1]
-        uploads = self.chat_app.uploads
-        refusal = await uploads.refusal(ref, size.file_size or 0)
+
+        async def download(path: Path) -> None:
+            await (await size.get_file()).download_to_drive(path)
+
+        refusal = await self.chat_app.uploads.receive(
+            ref, uid, "anh.jpg", size.file_size or 0, True, download,
+            lambda file: self.runner.handle(ref, Incoming(text=message.caption or "", update_id=uid, photo=file)))
         if refusal is not None:
             await self.runner.send(ref.chat_id, [refusal])
-            return
-        path = uploads.path_for(ref, uid, "anh.jpg")
-        await (await size.get_file()).download_to_drive(path)
-        uploads.secure(path)
-        await self.runner.handle(ref, Incoming(text=message.caption or "", update_id=uid,
-                                               photo=Attachment("anh.jpg", str(path))))
-        path.unlink(missing_ok=True)
 
     # ----- output -------------------------------------------------------------------------
 
