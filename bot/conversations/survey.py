@@ -103,7 +103,7 @@ async def _persist(ctx: Ctx, household: Household, engine: SurveyEngine, step: S
     if not stored:  # else state, updated_at and revision were written with the answer
         if step.changes:
             household.updated_at = utcnow()
-        if editable(household):
+        if editable(household):  # read now: the ID-number check may turn a submission back to the review
             household.state = step.state.to_json()
     if step.submit:
         await ctx.s.flush()

@@ -60,7 +60,7 @@ async def find_unit(session: AsyncSession, configuration: str, word: str | None,
         unit = await session.get(Unit, ref.id)
     else:
         query = select(Unit).where(Unit.configuration == configuration, Unit.code == ref.code)
-        unit = await session.scalar(query.where(Unit.level == level) if level else query.order_by(Unit.id).limit(1))
+        unit = await session.scalar((query.where(Unit.level == level) if level else query).order_by(Unit.id).limit(1))
     return unit if unit is not None and level in (None, unit.level) else None
 
 
