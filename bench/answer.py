@@ -26,9 +26,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import event
 
 from bench.reports import pg_database
 from bot.app import ChatApp, build_app
@@ -36,6 +33,7 @@ from core.chat.messages import ChatRef, Incoming
 from core.config import Settings
 from core.storage.db import Database
 from tests.households import POOR, answer_for, cursor, make_village_head
+from tests.statements import Counter
 
 GOALS = {"cpu_ms": 1.5, "statements": 4, "commits": 1}
 CHATS, ANSWERS, ROUNDS = 10, 20, 5  # answers measured: ROUNDS x CHATS x ANSWERS, each chat one Phiếu B
@@ -63,21 +61,6 @@ class Profile:
                 f"(≤ {GOALS['commits']}: {verdict(self.commits, GOALS['commits'])}), {self.answers} answers"]
 
 
-class Counter:
-    def __init__(self, db: Database) -> None:
-        self.statements = 0
-        self.commits = 0
-        event.listen(db.engine.sync_engine, "before_cursor_execute", self._statement)
-        event.listen(db.engine.sync_engine, "commit", self._commit)
-
-    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA", "COMMIT")):
-            self.statements += 1
-
-    def _commit(self, _conn: Any) -> None:
-        self.commits += 1
-
-
 async def _prepare(app: ChatApp, chats: int, answers: int) -> tuple[list[ChatRef], list[str]]:
     """The answers of a Phiếu B in the order the form asks them (a dry run), and `chats` village
     heads each with a Phiếu B open."""
@@ -103,7 +86,7 @@ async def measure(url: str, tmp: Path, store: str, top: int = 0, rounds: int = R
     for chat in heads:  # each chat's first answer reads its village's parents once per worker (cache.ancestors)
         await app.handle(chat, Incoming(text=texts[0], update_id="a0"))
     texts = texts[1:]
-    counter = Counter(db)
+    counter = Counter(app)
     profiler = cProfile.Profile(time.process_time) if top else None  # CPU time, not time spent waiting
     cpus, walls = [], []
     for r in range(rounds):
@@ -128,7 +111,7 @@ async def measure(url: str, tmp: Path, store: str, top: int = 0, rounds: int = R
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
         summary = out.getvalue()
-    return Profile(store, n, statistics.median(cpus), min(cpus), statistics.median(walls), counter.statements / n,
+    return Profile(store, n, statistics.median(cpus), min(cpus), statistics.median(walls), len(counter.statements) / n,
                    counter.commits / n, summary)
 
 

@@ -13,9 +13,6 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import event
 
 from bench.reports import pg_database
 from bot.app import build_app
@@ -23,16 +20,7 @@ from core.chat.messages import Incoming
 from core.config import Settings
 from core.storage.db import Database
 from tests.households import POOR, answer_for, cursor, make_village_head
-
-
-class Counter:
-    def __init__(self, db: Database) -> None:
-        self.statements: list[str] = []
-        event.listen(db.engine.sync_engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA")):
-            self.statements.append(" ".join(statement.split())[:160])
+from tests.statements import Counter
 
 
 async def measure(url: str, tmp: Path, answers: int = 20, show: bool = False) -> tuple[float, float]:
@@ -48,7 +36,7 @@ async def measure(url: str, tmp: Path, answers: int = 20, show: bool = False) ->
         await app.handle(chat, Incoming(text=texts[-1], update_id=f"p{len(texts)}"))
     chat2 = await make_village_head(app, "counted", village="Thôn Đếm 2")
     await app.handle(chat2, Incoming(text="/hoimoi phieu_b", update_id="u0"))
-    counter = Counter(db)
+    counter = Counter(app)
     total_ms = 0.0
     for i, text in enumerate(texts):
         before = len(counter.statements)

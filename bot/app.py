@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import AppData, Ctx, StaleUser
+from bot.conversations import quick
 from bot.router import Router
 from bot.uploads import Uploads
 from core import inbox, journal
@@ -35,6 +36,7 @@ from core.datafiles import load_data_files
 from core.i18n import t
 from core.plans.model import Plan
 from core.reports.build import Catalogue
+from core.storage.answer_path import AnswerPath
 from core.storage.cache import LRU
 from core.storage.db import Database
 from core.storage.models import Unit, User
@@ -59,6 +61,8 @@ class ChatApp:
         self.uploads = Uploads(db, settings.data_dir)
         self._wake: dict[str, asyncio.Event] = {}
         self._users: LRU[tuple[str, str], User] = LRU(20_000)  # see _sender for when an entry is used
+        # a typed answer on PostgreSQL's driver when nothing else can happen (bot/conversations/quick.py)
+        self.quick: AnswerPath | None = None if db.is_sqlite else AnswerPath(db)
 
     # the application's data, as the channels, the CLI and the tests read it
     @property
@@ -99,6 +103,12 @@ class ChatApp:
         try:
             prepare = self.router.preparation(incoming)
             prepared = await prepare(incoming) if prepare is not None else None
+            if self.quick is not None and prepared is None and inbox.CURRENT.get() is None:
+                user = self._cached(chat)
+                if user is not None and quick.eligible(self.router, chat, incoming, user):
+                    messages = await quick.answer(self.data, self.quick, chat, incoming, user)
+                    if messages is not None:
+                        return Reply(messages)
             try:
                 return await self._handle(chat, incoming, cached=True, prepared=prepared)
             except _Skipped:  # another worker applied this inbox row, or an older one came in first
@@ -167,8 +177,8 @@ class ChatApp:
         after its handler. A difference raises StaleUser: the transaction is rolled back, the
         entry dropped, and the update runs again with the row read first. So a user disabled
         on one worker is a stranger on every worker at their next update, with no wait."""
-        hit = self._users.get((chat.channel, chat.user_external_id)) if cached and not chat.is_group else None
-        if hit is not None and hit.chat_id == chat.chat_id:
+        hit = self._cached(chat) if cached else None
+        if hit is not None:
             return await s.merge(hit, load=False), True
         user = await s.scalar(select(User).where(User.channel == chat.channel,
                                                  User.external_id == chat.user_external_id))
@@ -183,6 +193,14 @@ class ChatApp:
         if user is not None and not chat.is_group and user.chat_id != chat.chat_id:
             user.chat_id = chat.chat_id  # where messages to them go (reopened households, moved groups)
         return user, False
+
+    def _cached(self, chat: ChatRef) -> User | None:
+        """The sender from this worker's cache (private chats only), to be checked against its
+        row in the update's transaction before it counts (see _sender)."""
+        if chat.is_group:
+            return None
+        hit = self._users.get((chat.channel, chat.user_external_id))
+        return hit if hit is not None and hit.chat_id == chat.chat_id else None
 
     # ----- delivery marks (the runner calls these) ----------------------------------------------
 

@@ -10,17 +10,19 @@ decrypting every household's answers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.chat.commands import slash
+from core.chat.messages import OutMessage
 from core.conversation.engine import SurveyEngine
 from core.i18n import t
 from core.storage.models import AuditLog, Household
-from core.storage.sealed import SealError, households_with_id_number, sealer_of
+from core.storage.sealed import Sealer, SealError, households_with_id_number, sealer_of
 from core.surveys.model import QType
 
 
@@ -50,7 +52,13 @@ async def duplicates(s: AsyncSession, household: Household, engine: SurveyEngine
                      keys: Iterable[str] | None = None) -> list[Duplicate]:
     """Each ID-number answer (only `keys`, if given) that another answer of this household or
     another household of the same review year also holds."""
-    sealer = sealer_of(s)
+    return await find(sealer_of(s), engine, answers, keys, lambda value: _holders(s, household, value))
+
+
+async def find(sealer: Sealer | None, engine: SurveyEngine, answers: Mapping[str, Any], keys: Iterable[str] | None,
+               holders: Callable[[str], Awaitable[tuple[int, ...]]]) -> list[Duplicate]:
+    """duplicates() with the look-up of other households given (the driver's answer path runs
+    it on its own connection, bot/conversations/quick.py)."""
     if keys is not None and sealer is not None and not any(sealer.domain(k) == "id" for k in keys):
         return []  # most answers: no ID number typed, nothing to compare
     view = engine.view(answers)
@@ -62,10 +70,16 @@ async def duplicates(s: AsyncSession, household: Household, engine: SurveyEngine
         if wanted is not None and key not in wanted:
             continue
         same = tuple(p for p, k, v in numbers if k != key and v == value)
-        others = await _holders(s, household, value)
+        others = await holders(value)
         if same or others:
             found.append(Duplicate(pos, same, others))
     return found
+
+
+def warning(found: list[Duplicate]) -> OutMessage:
+    """What the village head reads when the number typed is held elsewhere (the answer is kept)."""
+    return OutMessage(t("dup_id_warning", where="; ".join(d.words() for d in found), edit=slash("edit"),
+                        confirm=slash("confirm")))
 
 
 async def explained(s: AsyncSession, household_id: int, found: list[Duplicate]) -> bool:

@@ -56,7 +56,7 @@ def claim(chat: ChatRef, update_id: str | None) -> Claim:
 
 
 _INSERT = insert(ProcessedUpdate).values(channel=bindparam("channel"), chat_id=bindparam("chat"),
-                                         update_id=bindparam("uid"), reply=bindparam("reply", type_=JSON),
+                                         update_id=bindparam("update"), reply=bindparam("reply", type_=JSON),
                                          at=bindparam("at"))  # one compiled statement for every update
 
 
@@ -67,7 +67,7 @@ async def store(session: AsyncSession, record: Claim, messages: Sequence[OutMess
         return
     reply = [m.to_json() for m in messages]
     conn = await session.connection()
-    await conn.execute(_INSERT, {"channel": record.channel, "chat": record.chat_id, "uid": record.update_id,
+    await conn.execute(_INSERT, {"channel": record.channel, "chat": record.chat_id, "update": record.update_id,
                                  "reply": seal_blob(session.info, reply), "at": utcnow()})
 
 

@@ -9,6 +9,10 @@ the check that the user's area covers the household is written once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
 from sqlalchemy import bindparam, select
 
 from bot.context import Ctx
@@ -22,6 +26,7 @@ from core.i18n import t
 from core.procedure.screening import screening_form
 from core.storage.models import Conversation, Household, User
 from core.storage.repo import load_answers
+from core.surveys.model import Survey
 
 _THIS_CHAT = (Conversation.channel == bindparam("channel"), Conversation.chat_id == bindparam("chat"))
 # Built once with named parameters: building and keying the statement on every update cost
@@ -95,17 +100,33 @@ async def current_household(ctx: Ctx) -> Household | None:
     return await covered(ctx, conv.household_id, lock=False)
 
 
-def engine_for(ctx: Ctx, household: Household) -> SurveyEngine:
-    survey = ctx.data.forms.get(household.survey_id) or screening_form(household.survey_id)
+class Draft(Protocol):
+    """What a survey step reads of a household: the ORM row, or the driver path's record
+    (core/storage/answer_path.py)."""
+
+    survey_id: str
+    review_year: int
+    area: str | None
+    status: str
+    reopened_at: datetime | None
+    state: Any
+
+
+def engine_for(ctx: Ctx, household: Draft) -> SurveyEngine:
+    return engine_of(ctx.data.forms, household)
+
+
+def engine_of(forms: Mapping[str, Survey], household: Draft) -> SurveyEngine:
+    survey = forms.get(household.survey_id) or screening_form(household.survey_id)
     assert survey is not None, household.survey_id
     return SurveyEngine(survey, {"review_year": household.review_year, "is_urban": household.area == "urban"})
 
 
-def editable(household: Household) -> bool:
+def editable(household: Draft) -> bool:
     return household.status == Status.DRAFT or household.reopened_at is not None
 
 
-def position(household: Household) -> EngineState:
+def position(household: Draft) -> EngineState:
     if not editable(household):
         return EngineState(mode=SUBMITTED)
     return EngineState.from_json(household.state)

@@ -38,7 +38,7 @@ from core.classification.provisional import result_parts
 from core.classification.render import render
 from core.classification.screening import explain
 from core.conversation.engine import REVIEW, SUBMITTED, EngineState, Step, SurveyEngine
-from core.duplicate_ids import duplicates, explained
+from core.duplicate_ids import duplicates, explained, warning
 from core.households import Status, households_in, record_classification
 from core.i18n import t
 from core.inspection.recheck import open_recheck_of
@@ -118,8 +118,7 @@ async def _check_ids(ctx: Ctx, household: Household, engine: SurveyEngine, step:
     if typed and not step.submit:
         found = await duplicates(ctx.s, household, engine, step.answers, typed)
         if found:
-            step.messages.insert(0, OutMessage(t("dup_id_warning", where="; ".join(d.words() for d in found),
-                                                 edit=slash("edit"), confirm=slash("confirm"))))
+            step.messages.insert(0, warning(found))
     if not step.submit:
         return
     found = await duplicates(ctx.s, household, engine, step.answers)

@@ -95,3 +95,17 @@ async def ancestors(session: AsyncSession, unit_id: int) -> list[int] | None:
         if len(chain) > 16:  # a cycle cannot happen in a tree; stop rather than spin
             break
     return chain
+
+
+def known_ancestors(engine: Engine, unit_id: int) -> list[int] | None:
+    """ancestors() from what this worker has read already, without a query; None when a unit
+    of the chain was never read (the caller takes the path that can read it)."""
+    parents = _parents.get(engine, {})
+    chain: list[int] = []
+    current: int | None = unit_id
+    while current is not None:
+        if current not in parents or len(chain) > 16:
+            return None
+        chain.append(current)
+        current = parents[current]
+    return chain

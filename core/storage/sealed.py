@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.private import FILE_MODE, private_dir, read_or_create_secret
@@ -130,7 +130,11 @@ def sealer_of(session: AsyncSession) -> Sealer | None:
 
 def seal_answer(session: AsyncSession, key: str, value: Any) -> tuple[Any, str | None]:
     """(stored value, lookup hash) for an answer about to be written."""
-    sealer = sealer_of(session)
+    return seal_value(sealer_of(session), key, value)
+
+
+def seal_value(sealer: Sealer | None, key: str, value: Any) -> tuple[Any, str | None]:
+    """seal_answer for a caller without a session (the driver's answer path)."""
     domain = sealer.domain(key) if sealer else None
     if sealer is None or domain is None:
         return value, None
@@ -167,14 +171,21 @@ async def households_with_id_number(session: AsyncSession, value: str, year: int
     digest = sealer.lookup("id", value)
     if digest is None:
         return []
+    query = holders_query(digest, year, besides)
+    with session.no_autoflush:
+        rows = await session.scalars(query)
+    return list(rows.all())
+
+
+def holders_query(digest: Any, year: Any = None, besides: Any = None) -> Select[tuple[int]]:
+    """The households holding an answer with this lookup hash (values or bound parameters: the
+    driver's answer path compiles it once, core/storage/answer_path.py)."""
     query = select(Answer.household_id).where(Answer.lookup == digest)
     if year is not None:
         query = query.join(Household, Household.id == Answer.household_id).where(Household.review_year == year)
     if besides is not None:
         query = query.where(Answer.household_id != besides)
-    with session.no_autoflush:
-        rows = await session.scalars(query.distinct().order_by(Answer.household_id))
-    return list(rows.all())
+    return query.distinct().order_by(Answer.household_id)
 
 
 Resealer = Callable[[AsyncSession, Sealer], Awaitable[Any]]

@@ -1,0 +1,117 @@
+"""The typed answer on PostgreSQL's driver (bot/conversations/quick.py, issue 25) against the ORM
+path it shortcuts: the same rows, the same replies, a re-delivered update changes nothing, and a
+cancel mid-statement (a worker stopping) leaves no pooled connection inside a transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from bot.app import ChatApp
+from core.chat.messages import ChatRef, Incoming
+from core.storage.models import AuditLog, Conversation, Household
+from core.storage.repo import load_answers
+from core.storage.sealed import open_answer
+from tests.households import POOR, answer_for, cursor, make_village_head
+from tests.statements import Counter
+
+ANSWERS = 8  # from the head's name past the ID number, the phone and the member count
+
+
+@pytest.fixture
+def driver(service: ChatApp) -> ChatApp:
+    if service.quick is None:
+        pytest.skip("the driver path is PostgreSQL's; on SQLite every update takes the ORM path")
+    return service
+
+
+async def _survey(app: ChatApp, head: ChatRef, tag: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """Answer the first ANSWERS questions; (the questions, each reply's texts, statements of each
+    answer)."""
+    counter = Counter(app)
+    await app.handle(head, Incoming(text="/hoimoi phieu_b", update_id=f"{tag}0"))
+    keys, replies, statements = [], [], []
+    for n in range(1, ANSWERS + 1):
+        key = await cursor(app, head)
+        assert key is not None
+        keys.append(key)
+        before = len(counter.statements)
+        reply = await app.handle(head, Incoming(text=answer_for(POOR, key), update_id=f"{tag}{n}"))  # type: ignore[arg-type]
+        replies.append([m.text for m in reply.messages])
+        statements.append(len(counter.statements) - before)
+    return keys, replies, statements
+
+
+async def _stored(app: ChatApp, head: ChatRef) -> dict[str, Any]:
+    async with app.db.read() as s:
+        hid = await s.scalar(select(Conversation.household_id).where(Conversation.chat_id == head.chat_id))
+        household = await s.get(Household, hid)
+        assert household is not None
+        audit = (await s.execute(select(AuditLog.key, AuditLog.old_value, AuditLog.new_value).where(
+            AuditLog.household_id == hid, AuditLog.action == "answer").order_by(AuditLog.id))).all()
+        return {"id": hid, "answers": await load_answers(s, hid), "state": household.state,
+                "revision": household.revision, "head": household.head_name,
+                "audit": [(k, open_answer(s, o), open_answer(s, n)) for k, o, n in audit]}
+
+
+async def test_the_driver_path_stores_and_says_what_the_orm_path_does(driver: ChatApp) -> None:
+    path = driver.quick
+    orm_head = await make_village_head(driver, "orm", village="Thôn ORM")
+    driver.quick = None  # this household's answers all go through the router and the ORM
+    keys, orm_replies, orm_statements = await _survey(driver, orm_head, "o")
+    driver.quick = path
+    fast_head = await make_village_head(driver, "fast", village="Thôn Nhanh")
+    fast_keys, fast_replies, fast_statements = await _survey(driver, fast_head, "f")
+    orm, fast = await _stored(driver, orm_head), await _stored(driver, fast_head)
+    assert {k: v for k, v in fast.items() if k != "id"} == {k: v for k, v in orm.items() if k != "id"}
+    assert fast_keys == keys
+    # the ID number is the first household's: warned about on the driver path too
+    id_at = keys.index("chu_ho_cccd")
+    assert "#" + str(orm["id"]) in fast_replies[id_at][0] and fast_replies[id_at][1:] == orm_replies[id_at]
+    assert [r for i, r in enumerate(fast_replies) if i != id_at] == [r for i, r in enumerate(orm_replies) if i != id_at]
+    # and it was the driver path: a typed answer in 2 statements, 3 with the ID number's look-up
+    # (the ORM path: 3 and 4); a command (/boqua) and the head's name still go through the ORM
+    typed = [i for i, key in enumerate(keys) if i > 0 and not answer_for(POOR, key).startswith("/")]  # type: ignore[union-attr]
+    assert [fast_statements[i] for i in typed] == [3 if i == id_at else 2 for i in typed], fast_statements
+    assert [orm_statements[i] for i in typed] == [4 if i == id_at else 3 for i in typed], orm_statements
+
+
+async def test_a_redelivered_answer_on_the_driver_path_changes_nothing(driver: ChatApp) -> None:
+    head = await make_village_head(driver)
+    await _survey(driver, head, "a")
+    before = await _stored(driver, head)
+    key = await cursor(driver, head)
+    again = Incoming(text=answer_for(POOR, key), update_id="a3")  # type: ignore[arg-type]  # an id seen before
+    reply = await driver.handle(head, again)
+    assert reply.duplicate
+    assert await _stored(driver, head) == before
+    assert await cursor(driver, head) == key
+
+
+async def test_an_answer_cancelled_mid_statement_leaves_every_pooled_connection_usable(driver: ChatApp) -> None:
+    path = driver.quick
+    assert path is not None
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        async with path.transaction() as raw:
+            await raw.execute("SELECT 1")
+            started.set()
+            await raw.execute("SELECT pg_sleep(30)")
+
+    task = asyncio.create_task(slow())
+    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    assert driver.db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    for _ in range(6):  # every pooled connection is usable and outside any transaction
+        async with path.transaction() as raw:
+            assert await raw.fetchval("SELECT 1") == 1
+    async with driver.db.read() as s:  # and the ORM's sessions on the same pool too
+        assert (await s.execute(text("SELECT 2"))).scalar() == 2
