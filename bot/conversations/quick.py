@@ -18,8 +18,7 @@ from typing import Any
 
 from bot.context import AppData
 from bot.conversations.session import editable, engine_of, position
-from bot.router import Router
-from bot.routes import TEXT, Where
+from bot.routes import Route, Where
 from core.access import Role, may_change
 from core.chat.commands import parse_command
 from core.chat.messages import ChatRef, Incoming, OutMessage
@@ -35,15 +34,14 @@ class _Elsewhere(Exception):
     """Not this path's update: roll back, the ORM path takes it."""
 
 
-def eligible(router: Router, chat: ChatRef, incoming: Incoming, user: User | None) -> bool:
+def eligible(route: Route, chat: ChatRef, incoming: Incoming, user: User | None) -> bool:
     """What can be told before any statement: typed text that is no command, in a private chat,
-    from a cached user whose role the router lets type answers."""
+    from a cached user whose role the router's row of typed text (`route`) lets type answers."""
     if user is None or chat.is_group or incoming.text is None:
         return False
     if incoming.payload is not None or incoming.document is not None or incoming.photo is not None \
             or incoming.location is not None or not may_change(user):
         return False
-    route = router.routes[TEXT]
     return Where.PRIVATE in route.where and Role(user.role) in route.roles and parse_command(incoming.text) is None
 
 
