@@ -115,3 +115,20 @@ async def test_an_answer_cancelled_mid_statement_leaves_every_pooled_connection_
             assert await raw.fetchval("SELECT 1") == 1
     async with driver.db.read() as s:  # and the ORM's sessions on the same pool too
         assert (await s.execute(text("SELECT 2"))).scalar() == 2
+
+
+async def test_more_answers_at_once_than_the_pool_holds_return_every_connection(
+        driver: ChatApp, caplog: pytest.LogCaptureFixture) -> None:
+    """Connections beyond the pool's size are closed when they come back; closing one awaits,
+    so it must happen in SQLAlchemy's greenlet (it logged `QueueFull` before, at 200 users)."""
+    path = driver.quick
+    assert path is not None
+    pool = driver.db.engine.pool
+
+    async def one() -> None:
+        async with path.transaction() as raw:
+            await raw.execute("SELECT pg_sleep(0.2)")
+
+    await asyncio.gather(*(one() for _ in range(pool.size() + 5)))  # type: ignore[attr-defined]
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "WARNING")], caplog.text

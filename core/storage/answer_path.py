@@ -117,7 +117,7 @@ class AnswerPath:
     async def transaction(self) -> AsyncIterator[Any]:
         """The asyncpg connection in a transaction: committed when the block ends, rolled back
         if it raises (the caller raises to hand the update to the ORM path). The connection is
-        the engine pool's, checked out raw: one hop into SQLAlchemy's greenlet instead of the
+        the engine pool's, checked out raw: two hops into SQLAlchemy's greenlet instead of the
         four or five of an AsyncConnection. One left inside a transaction (a cancel
         mid-statement) is dropped from the pool, never reused."""
         pooled = await self.db.engine.raw_connection()
@@ -131,10 +131,12 @@ class AnswerPath:
                 raise
             self._seen("COMMIT")
         finally:
+            # in SQLAlchemy's greenlet: a connection beyond the pool's size is closed on return,
+            # and closing an asyncpg connection awaits
             if raw.is_in_transaction() or raw.is_closed():
                 await greenlet_spawn(pooled.invalidate)
             else:
-                pooled.close()  # back to the pool; nothing to reset, the transaction is over
+                await greenlet_spawn(pooled.close)
 
     async def lock(self, raw: Any, channel: str, chat_id: str, me: int) -> Locked | None:
         self._seen(LOCK.sql)
