@@ -10,8 +10,6 @@ the check that the user's area covers the household is written once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select
 
@@ -24,6 +22,7 @@ from core.conversation.engine import SUBMITTED, EngineState, Step, SurveyEngine
 from core.households import Status
 from core.i18n import t
 from core.procedure.screening import screening_form
+from core.storage.answer_path import Locked
 from core.storage.models import Conversation, Household, User
 from core.storage.repo import load_answers
 from core.surveys.model import Survey
@@ -100,16 +99,9 @@ async def current_household(ctx: Ctx) -> Household | None:
     return await covered(ctx, conv.household_id, lock=False)
 
 
-class Draft(Protocol):
-    """What a survey step reads of a household: the ORM row, or the driver path's record
-    (core/storage/answer_path.py)."""
-
-    survey_id: str
-    review_year: int
-    area: str | None
-    status: str
-    reopened_at: datetime | None
-    state: Any
+# What a survey step reads of a household: the ORM row, or the driver path's record of the
+# locked rows (core/storage/answer_path.py), which names its attributes as the ORM does.
+Draft = Household | Locked
 
 
 def engine_for(ctx: Ctx, household: Draft) -> SurveyEngine:
