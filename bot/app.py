@@ -37,11 +37,12 @@ from core.datafiles import load_data_files
 from core.i18n import t
 from core.plans.model import Plan
 from core.reports.build import Catalogue
-from core.storage.answer_path import AnswerPath
+from core.storage.answer_path import AnswerPath, PostgresAnswerPath
 from core.storage.cache import LRU
 from core.storage.db import Database
 from core.storage.models import Unit, User
 from core.storage.repo import ensure_user
+from core.storage.sqlite_answer_path import SqliteAnswerPath
 from core.surveys.model import Survey
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class ChatApp:
         self._wake: dict[str, asyncio.Event] = {}
         self._users: LRU[tuple[str, str], User] = LRU(20_000)  # see _sender for when an entry is used
         # a typed answer on PostgreSQL's driver when nothing else can happen (bot/conversations/quick.py)
-        self.quick: AnswerPath | None = None if db.is_sqlite else AnswerPath(db)
+        self.quick: AnswerPath | None = SqliteAnswerPath(db) if db.is_sqlite else PostgresAnswerPath(db)
 
     # the application's data, as the channels, the CLI and the tests read it
     @property

@@ -1,53 +1,53 @@
-"""A typed survey answer on PostgreSQL's driver directly: the same rows as the ORM path, in two
-statements instead of three, without SQLAlchemy's session, unit of work and greenlet bridge.
+"""A typed survey answer on the database driver directly: the same rows as the ORM path, without
+SQLAlchemy's session, unit of work and per-statement greenlet bridge.
 
-Why: profiled (docs/benchmarks.md, issue 25), about 40 % of an answer's CPU was SQLAlchemy
-around statements the bare driver runs in a tenth of the time. The statements are still
-written once, in SQLAlchemy, next to the ORM path's (core/storage/repo.py, core/journal.py),
-and compiled here for asyncpg at import: a column renamed in the models changes both paths.
+Why: profiled (docs/benchmarks.md, issue 25), about half of an answer's CPU in
+`ChatApp.handle` was SQLAlchemy around a few statements the bare driver runs in a fraction of
+the time. The statements are still written once, in SQLAlchemy, next to the ORM path's
+(core/storage/repo.py, core/journal.py), and compiled here with the engine's own dialect: a
+column renamed in the models changes both paths.
 
-What it writes in one statement (`WRITE`): the answer (upsert), its audit row, the household's
-position, time and revision, and the update's journal row with the sealed reply. A re-delivered
-update fails on the journal's key like on the ORM path, and the whole statement with it.
-Anything this path does not cover (a submission, an ID number to compare, a question asked
-outside the survey...) is left to the ORM path: the caller rolls back and runs that instead
+What an answer writes: the answer (upsert), its audit row, the household's position, time and
+revision, and the update's journal row with the sealed reply. On PostgreSQL that is one
+statement (data-modifying WITHs); on SQLite four statements sent with the COMMIT in one trip to
+SQLite's thread (core/storage/sqlite_answer_path.py). A re-delivered update fails on the
+journal's key like on the ORM path, and the whole transaction with it. Anything this path does
+not cover is left to the ORM path: the caller rolls back and runs that instead
 (bot/conversations/quick.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy import Dialect, bindparam, select
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.util import greenlet_spawn
 
 from core.journal import _INSERT as JOURNAL_ROW
 from core.storage.db import Database
 from core.storage.models import Conversation, Household, User
-from core.storage.repo import _ONE_ANSWER_PG
+from core.storage.repo import _ONE_ANSWER_PG, _STATEMENTS, MOVE
 from core.storage.sealed import holders_query
-
-_DIALECT = asyncpg_dialect()
 
 
 @dataclass(frozen=True)
 class Compiled:
-    """A statement compiled once for asyncpg: its SQL and how named values become `$n`."""
+    """A statement compiled once for the engine's driver: its SQL and how named values become
+    positional ones."""
 
     sql: str
     names: tuple[str, ...]
     literals: dict[str, Any]  # values written into the statement (the audit row's action)
-    processors: dict[str, Callable[[Any], Any]]  # JSON columns: the engine's own serializer
+    processors: dict[str, Callable[[Any], Any]]  # the engine's own: JSON, SQLite's dates
 
     @classmethod
-    def of(cls, statement: ClauseElement) -> Compiled:
-        compiled = statement.compile(dialect=_DIALECT)
+    def of(cls, statement: ClauseElement, dialect: Dialect) -> Compiled:
+        compiled = statement.compile(dialect=dialect)
         names = tuple(compiled.positiontup or ())
         literals = {name: b.value for name, b in compiled.binds.items() if not b.required and name in names}
         return cls(compiled.string, names, literals, dict(compiled._bind_processors))
@@ -63,26 +63,46 @@ class Compiled:
 
 
 # The conversation, the household it has open and the sender's row, conversation and household
-# locked: the same lock as bot/conversations/session.py's, so both paths queue on one chat.
-LOCK = Compiled.of(
-    select(Conversation.household_id, Conversation.state.label("chat_state"), Household.village_id,
-           Household.survey_id, Household.review_year, Household.area, Household.status, Household.reopened_at,
-           Household.state, Household.revision, User.role, User.unit_id, User.disabled_at)
-    .join(Household, Household.id == Conversation.household_id).join(User, User.id == bindparam("me"))
-    .where(Conversation.channel == bindparam("channel"), Conversation.chat_id == bindparam("chat"))
-    .with_for_update(of=[Conversation.__table__, Household.__table__]))
-# Answer, audit row, household position and journal row: one round trip.
-WRITE = Compiled.of(_ONE_ANSWER_PG.add_cte(JOURNAL_ROW.cte("journal")))
-WRITE_UNJOURNALLED = Compiled.of(_ONE_ANSWER_PG)
+# locked (PostgreSQL; SQLite's writers hold the database): the same lock as
+# bot/conversations/session.py's, so both paths queue on one chat.
+_LOCK = (select(Conversation.household_id, Conversation.state.label("chat_state"), Household.village_id,
+                Household.survey_id, Household.review_year, Household.area, Household.status,
+                Household.reopened_at, Household.state, Household.revision, User.role, User.unit_id,
+                User.disabled_at)
+         .join(Household, Household.id == Conversation.household_id).join(User, User.id == bindparam("me"))
+         .where(Conversation.channel == bindparam("channel"), Conversation.chat_id == bindparam("chat"))
+         .with_for_update(of=[Conversation.__table__, Household.__table__]))
 # Other households of the review holding an ID number just typed (core/duplicate_ids.py)
-HOLDERS = Compiled.of(holders_query(bindparam("digest"), bindparam("year"), bindparam("besides")))
-REPLY_ONLY = Compiled.of(JOURNAL_ROW)  # an answer refused (a typo): nothing but the journal row
+_HOLDERS = holders_query(bindparam("digest"), bindparam("year"), bindparam("besides"))
+
+
+@dataclass(frozen=True)
+class Statements:
+    lock: Compiled
+    holders: Compiled
+    write: tuple[Compiled, ...]  # answer, audit row, position, journal row
+    write_unjournalled: tuple[Compiled, ...]  # an update without an id is never journalled
+    reply_only: Compiled  # an answer refused (a typo): nothing but the journal row
+
+    @classmethod
+    def of(cls, dialect: Dialect) -> Statements:
+        def c(statement: ClauseElement) -> Compiled:
+            return Compiled.of(statement, dialect)
+
+        if dialect.name == "postgresql":
+            write = (c(_ONE_ANSWER_PG.add_cte(JOURNAL_ROW.cte("journal"))),)
+            unjournalled = (c(_ONE_ANSWER_PG),)
+        else:
+            unjournalled = (*(c(s) for s in _STATEMENTS[False]), c(MOVE))
+            write = (*unjournalled, c(JOURNAL_ROW))
+        return cls(c(_LOCK), c(_HOLDERS), write, unjournalled, c(JOURNAL_ROW))
 
 
 @dataclass(frozen=True)
 class Locked:
     """What the answer needs of the locked rows (attribute names as on the ORM objects, so the
-    survey session's `editable`, `position` and `engine_for` read it like a Household)."""
+    survey session's `editable`, `position` and `engine_of` read it like a Household). SQLite
+    gives its dates as text: only whether they are set is read here."""
 
     id: int
     chat_state: Any
@@ -100,11 +120,12 @@ class Locked:
 
 
 class AnswerPath:
-    """Transactions on a pooled connection's driver. Only for PostgreSQL."""
+    """Transactions on a pooled connection's driver: `transaction()` yields what `lock`,
+    `holders`, `write` and `reply_only` take. One subclass per store."""
 
     def __init__(self, db: Database) -> None:
-        assert not db.is_sqlite, "the driver path is asyncpg's"
         self.db = db
+        self.statements = Statements.of(db.engine.dialect)
         # called with each statement, "COMMIT" and "ROLLBACK" (SQLAlchemy's events do not see
         # this path): the benchmark and the tests count statements and commits of both paths
         self.observers: list[Callable[[str], None]] = []
@@ -112,6 +133,27 @@ class AnswerPath:
     def _seen(self, sql: str) -> None:
         for observe in self.observers:
             observe(sql)
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]:
+        raise NotImplementedError
+
+    async def lock(self, tx: Any, channel: str, chat_id: str, me: int) -> Locked | None:
+        raise NotImplementedError
+
+    async def holders(self, tx: Any, digest: str | None, year: int, besides: int) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    async def write(self, tx: Any, values: dict[str, Any]) -> None:
+        """One answer with the household's position; the journal row too when the update has an
+        id (an update without one is never journalled, as on the ORM path)."""
+        raise NotImplementedError
+
+    async def reply_only(self, tx: Any, values: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class PostgresAnswerPath(AnswerPath):
+    """asyncpg: the lock, then one statement (two with an ID number's look-up)."""
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
@@ -138,31 +180,27 @@ class AnswerPath:
             else:
                 await greenlet_spawn(pooled.close)
 
-    async def lock(self, raw: Any, channel: str, chat_id: str, me: int) -> Locked | None:
-        self._seen(LOCK.sql)
-        row = await raw.fetchrow(LOCK.sql, *LOCK.args({"channel": channel, "chat": chat_id, "me": me}))
+    async def lock(self, tx: Any, channel: str, chat_id: str, me: int) -> Locked | None:
+        lock = self.statements.lock
+        self._seen(lock.sql)
+        row = await tx.fetchrow(lock.sql, *lock.args({"channel": channel, "chat": chat_id, "me": me}))
         return None if row is None else Locked(*row)
 
-    async def write(self, raw: Any, values: dict[str, Any]) -> None:
-        """One answer with the household's position; the journal row too when the update has an
-        id (an update without one is never journalled, as on the ORM path)."""
-        statement = WRITE if values.get("update") else WRITE_UNJOURNALLED
-        self._seen(statement.sql)
-        await raw.execute(statement.sql, *statement.args(values))
+    async def write(self, tx: Any, values: dict[str, Any]) -> None:
+        for statement in self.statements.write if values.get("update") else self.statements.write_unjournalled:
+            self._seen(statement.sql)
+            await tx.execute(statement.sql, *statement.args(values))
 
-    async def holders(self, raw: Any, digest: str | None, year: int, besides: int) -> tuple[int, ...]:
+    async def holders(self, tx: Any, digest: str | None, year: int, besides: int) -> tuple[int, ...]:
         if digest is None:
             return ()
-        self._seen(HOLDERS.sql)
-        rows = await raw.fetch(HOLDERS.sql, *HOLDERS.args({"digest": digest, "year": year, "besides": besides}))
+        holders = self.statements.holders
+        self._seen(holders.sql)
+        rows = await tx.fetch(holders.sql, *holders.args({"digest": digest, "year": year, "besides": besides}))
         return tuple(r[0] for r in rows)
 
-    async def reply_only(self, raw: Any, values: dict[str, Any]) -> None:
+    async def reply_only(self, tx: Any, values: dict[str, Any]) -> None:
         if values.get("update"):
-            self._seen(REPLY_ONLY.sql)
-            await raw.execute(REPLY_ONLY.sql, *REPLY_ONLY.args(values))
+            self._seen(self.statements.reply_only.sql)
+            await tx.execute(self.statements.reply_only.sql, *self.statements.reply_only.args(values))
 
-
-def names(*compiled: Compiled) -> Sequence[str]:
-    """Every value the statements take (the tests hold the caller to them)."""
-    return sorted({n for c in compiled for n in c.names} - {k for c in compiled for k in c.literals})

@@ -120,6 +120,12 @@ class Database:
         # still wait through busy_timeout.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
+    @property
+    def write_lock(self) -> asyncio.Lock | None:
+        """SQLite's writers of this process queue here (None on PostgreSQL); a writer outside
+        `transaction()` (the driver's answer path) takes it too."""
+        return self._write_lock
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: committed when the block ends, rolled back if it raises."""

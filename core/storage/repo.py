@@ -62,9 +62,9 @@ _STATEMENTS = {postgres: _answer_statements(postgres) for postgres in (False, Tr
 # PostgreSQL, one answer: the household's new position, time and revision written by the same
 # statement (another data-modifying WITH), what the unit of work would flush at commit as a
 # fourth statement; the ORM object is then told those values are stored (save_answers).
-_ONE_ANSWER_PG = _STATEMENTS[True][0].add_cte(update(Household.__table__).where(
-    Household.__table__.c.id == bindparam("hid")).values(
-    state=bindparam("state", type_=JSON), updated_at=bindparam("at"), revision=bindparam("rev")).cte("moved"))
+MOVE = update(Household.__table__).where(Household.__table__.c.id == bindparam("hid")).values(
+    state=bindparam("state", type_=JSON), updated_at=bindparam("at"), revision=bindparam("rev"))
+_ONE_ANSWER_PG = _STATEMENTS[True][0].add_cte(MOVE.cte("moved"))
 
 
 async def save_answers(session: AsyncSession, household: Household, changes: Sequence[tuple[str, Any, Any]],

@@ -1,0 +1,119 @@
+"""The driver's answer path on SQLite (core/storage/answer_path.py): two trips to SQLite's
+thread per typed answer, where the ORM path makes one per statement plus BEGIN and COMMIT.
+
+1. `BEGIN IMMEDIATE` and the read of the chat, its household and the sender, in one function on
+   the thread (the database's write lock is taken first, as `Database.transaction` does: one
+   writer at a time in this process, other processes wait in SQLite's busy handler).
+2. The answer, its audit row, the household's position and the journal row, then `COMMIT`, in
+   one function; on any error there `ROLLBACK`, and the error goes to the caller (a
+   re-delivered update's journal row fails like on the ORM path).
+An ID number's look-up of other households is one more trip between the two.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.util import greenlet_spawn
+
+from core.storage.answer_path import AnswerPath, Compiled, Locked
+
+_JSON_COLUMNS = (1, 8)  # Locked.chat_state and Locked.state: SQLite returns the JSON text
+
+
+class Tx:
+    """One transaction on a pooled SQLite connection: trips to its thread, writes held until
+    the commit trip."""
+
+    def __init__(self, adapted: Any) -> None:
+        self._adapted = adapted  # SQLAlchemy's adapted aiosqlite connection (its mutex, its thread)
+        self.pending: list[tuple[str, list[Any]]] = []
+
+    async def trip(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        async with self._adapted._execute_mutex:
+            aio = self._adapted._connection
+            return await aio._execute(work, aio._conn)
+
+
+def _read(sql: str, args: list[Any], begin: bool) -> Callable[[sqlite3.Connection], list[Any]]:
+    def work(conn: sqlite3.Connection) -> list[Any]:
+        if begin:
+            conn.execute("BEGIN IMMEDIATE")
+        return conn.execute(sql, args).fetchall()
+    return work
+
+
+def _commit(pending: list[tuple[str, list[Any]]]) -> Callable[[sqlite3.Connection], None]:
+    def work(conn: sqlite3.Connection) -> None:
+        try:
+            for sql, args in pending:
+                conn.execute(sql, args)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return work
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+class SqliteAnswerPath(AnswerPath):
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        lock = self.db.write_lock
+        assert lock is not None
+        async with lock:
+            pooled = await self.db.engine.raw_connection()
+            tx = Tx(pooled.dbapi_connection)
+            try:
+                try:
+                    yield tx
+                    await tx.trip(_commit(tx.pending))
+                except BaseException:
+                    await tx.trip(_rollback)
+                    self._seen("ROLLBACK")
+                    raise
+                self._seen("COMMIT")
+            finally:
+                await greenlet_spawn(pooled.close)  # back to the pool, which rolls back anything left
+
+    async def lock(self, tx: Tx, channel: str, chat_id: str, me: int) -> Locked | None:
+        lock = self.statements.lock
+        self._seen(lock.sql)
+        rows = await tx.trip(_read(lock.sql, lock.args({"channel": channel, "chat": chat_id, "me": me}), True))
+        if not rows:
+            return None
+        row = list(rows[0])
+        for i in _JSON_COLUMNS:
+            row[i] = json.loads(row[i]) if isinstance(row[i], str) else row[i]
+        return Locked(*row)
+
+    async def holders(self, tx: Tx, digest: str | None, year: int, besides: int) -> tuple[int, ...]:
+        if digest is None:
+            return ()
+        holders = self.statements.holders
+        self._seen(holders.sql)
+        rows = await tx.trip(_read(holders.sql, holders.args({"digest": digest, "year": year, "besides": besides}),
+                                   False))
+        return tuple(r[0] for r in rows)
+
+    async def write(self, tx: Tx, values: dict[str, Any]) -> None:
+        self._hold(tx, self.statements.write if values.get("update") else self.statements.write_unjournalled,
+                   values)
+
+    async def reply_only(self, tx: Tx, values: dict[str, Any]) -> None:
+        if values.get("update"):
+            self._hold(tx, (self.statements.reply_only,), values)
+
+    def _hold(self, tx: Tx, statements: tuple[Compiled, ...], values: dict[str, Any]) -> None:
+        for statement in statements:
+            self._seen(statement.sql)
+            tx.pending.append((statement.sql, statement.args(values)))
