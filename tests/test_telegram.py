@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import build_app
+from bot.app import ChatApp, build_app
 from bot.channels.telegram import TelegramChannel, WebhookConfig
 from core.chat.messages import ChatRef, OutMessage
 from core.config import Settings
@@ -332,3 +332,24 @@ async def test_the_aiohttp_backend_reports_a_silent_server_as_the_librarys_timed
     gone = Bot(api.token, base_url="http://127.0.0.1:9/bot", request=AiohttpRequest())
     with pytest.raises(NetworkError):
         await gone.initialize()
+
+
+async def test_a_reply_in_flight_when_the_channel_stops_is_sent_and_marked_sent(api: FakeBotAPI,
+                                                                                 service: ChatApp) -> None:
+    """Stopping waits for the updates in hand: their replies go out and are marked sent, so a
+    restart does not send them a second time (and a benchmark's database is not written to
+    after it was dropped)."""
+    channel = TelegramChannel(service, api.token, api.base, poll_timeout=1)
+    await channel.start()
+    stranger = TgUser(api, 4242, "Người lạ")
+    api.send_delay = 0.5
+    uid = await api.push(stranger.text_update("xin chào"))
+    for _ in range(2000):
+        if any(c.method == "sendMessage" and int(c.params.get("chat_id", 0)) == 4242 for c in api.calls):
+            break
+        await asyncio.sleep(0.005)
+    await channel.stop()  # while the reply is on the wire
+    assert api.sent_to(4242)
+    async with service.db.read() as s:
+        row = await s.get(ProcessedUpdate, ("telegram", "4242", str(uid)))
+    assert row is not None and row.delivered_at is not None

@@ -189,7 +189,7 @@ class TelegramChannel:
             for update in fresh:
                 inflight.add(update.update_id)
                 newest = max(newest, update.update_id)
-                task = asyncio.create_task(self.handle(update))
+                task = self.runner.background(self.handle(update))  # stopping waits for it
                 task.add_done_callback(lambda _t, i=update.update_id: (inflight.discard(i), done.add(i)))
             if inflight and not fresh:
                 await asyncio.sleep(POLL_BUSY)  # only unfinished updates came back: do not spin
