@@ -9,9 +9,9 @@ Each chat's first answer is left out (it fills the worker's cache of its village
 units); the rest are the steady state of a warm worker. CPU is this process's
 (time.process_time), not the database server's, so the figure holds on a machine shared with
 other work better than wall time (printed beside it): ROUNDS rounds of CHATS x ANSWERS answers,
-the median round printed (its lowest in brackets). Statements are counted with SQLAlchemy's
-`before_cursor_execute` (BEGIN, COMMIT and PRAGMA are not statements), commits with the
-engine's `commit` event.
+the median round printed (its lowest in brackets). Statements and commits are counted on both
+answer paths (tests/statements.py: SQLAlchemy's events, and the driver path's observer; BEGIN,
+COMMIT and PRAGMA are not statements).
 """
 
 from __future__ import annotations

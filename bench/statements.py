@@ -1,5 +1,5 @@
-"""SQL statements per survey answer through ChatApp.handle, counted with a SQLAlchemy
-`before_cursor_execute` listener (BEGIN/COMMIT issued by the driver are not statements here).
+"""SQL statements per survey answer through ChatApp.handle, counted on both answer paths
+(tests/statements.py; BEGIN/COMMIT are not statements here).
 
     .venv/bin/python -m bench.statements                 # SQLite
     .venv/bin/python -m bench.statements --postgres
