@@ -63,6 +63,7 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    content_type: str = ""  # how the body came: application/json, form-encoded, multipart
 
 
 class FakeBotAPI:
@@ -132,7 +133,7 @@ class FakeBotAPI:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params = await self._params(request)
-        self.calls.append(Call(method, params))
+        self.calls.append(Call(method, params, content_type=request.content_type))
         if method in SEND_METHODS:
             chat_id = int(params.get("chat_id", 0))
             if self.send_delay:
