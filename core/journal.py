@@ -116,24 +116,32 @@ class DeliveryMarks:
         self.flush_every = flush_every
         self._pending: dict[str, set[tuple[str, str]]] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._waiting = False  # the flusher is still in its sleep (a cancel there loses nothing)
 
     def mark(self, channel: str, chat_id: str, update_id: str | None) -> None:
         if update_id is None:
             return
         self._pending.setdefault(channel, set()).add((chat_id, update_id))
         if self._flusher is None or self._flusher.done():
+            self._waiting = True  # from now: a task not started yet has written nothing either
             self._flusher = asyncio.create_task(self._flush(self.flush_every))
 
     async def _flush(self, wait: float = 0.0) -> None:
-        await asyncio.sleep(wait)
+        try:
+            await asyncio.sleep(wait)
+        finally:
+            self._waiting = False
         pending, self._pending = self._pending, {}
         for channel, keys in pending.items():
             async with self.db.transaction() as s:
                 await s.execute(_MARK, {"of_channel": channel, "keys": sorted(keys), "sent_at": utcnow()})
 
     async def flush(self) -> None:
-        """Write pending marks now (at shutdown)."""
+        """Write pending marks now (at shutdown). A flusher already writing is waited for, not
+        cancelled: cancelled mid-transaction, the marks it had taken were lost (those replies
+        would be sent again after a restart) and its connection's close was interrupted."""
         if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
+            if self._waiting:
+                self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
         await self._flush()
