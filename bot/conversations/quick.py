@@ -49,8 +49,8 @@ async def answer(data: AppData, path: AnswerPath, chat: ChatRef, incoming: Incom
                  user: User) -> list[OutMessage] | None:
     """The reply, committed with the answer; None when the ORM path must take the update."""
     try:
-        async with path.transaction() as raw:
-            row = await path.lock(raw, chat.channel, chat.chat_id, user.id)
+        async with path.transaction() as tx:
+            row = await path.lock(tx, chat.channel, chat.chat_id, user.id)
             if row is None or not _plain(data, row, user):
                 raise _Elsewhere
             engine, step, memo, answers = _step(data, row, incoming.text or "")
@@ -58,14 +58,14 @@ async def answer(data: AppData, path: AnswerPath, chat: ChatRef, incoming: Incom
             typed = [c.key for c in step.changes if c.new is not None]
             if typed and sealer.domain(typed[0]) == "id":  # compared as survey._check_ids does
                 found = await find(sealer, engine, step.answers, typed, lambda value: path.holders(
-                    raw, sealer.lookup("id", value), row.review_year, row.id))
+                    tx, sealer.lookup("id", value), row.review_year, row.id))
                 if found:
                     step.messages.insert(0, warning(found))
             values: dict[str, Any] = {"channel": chat.channel, "chat": chat.chat_id, "update": incoming.update_id,
                                       "reply": seal_blob(data.db.session_info, [m.to_json() for m in step.messages]),
                                       "at": utcnow()}
             if not step.changes:
-                await path.reply_only(raw, values)
+                await path.reply_only(tx, values)
                 revision = row.revision
             else:
                 (change,) = step.changes
@@ -73,7 +73,7 @@ async def answer(data: AppData, path: AnswerPath, chat: ChatRef, incoming: Incom
                 revision = (row.revision or 0) + 1
                 values.update(hid=row.id, key=change.key, old=seal_value(sealer, change.key, change.old)[0],
                               new=stored, lookup=lookup, uid=user.id, state=step.state.to_json(), rev=revision)
-                await path.write(raw, values)
+                await path.write(tx, values)
     except _Elsewhere:
         return None
     # what the store holds now, for this worker's next step on the household (as _persist does)
