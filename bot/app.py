@@ -63,7 +63,8 @@ class ChatApp:
         self.uploads = Uploads(db, settings.data_dir)
         self._wake: dict[str, asyncio.Event] = {}
         self._users: LRU[tuple[str, str], User] = LRU(20_000)  # see _sender for when an entry is used
-        # a typed answer on PostgreSQL's driver when nothing else can happen (bot/conversations/quick.py)
+        # a typed answer on the database driver when nothing else can happen (bot/conversations/quick.py);
+        # None sends every update through the router and the ORM (the tests compare the two)
         self.quick: AnswerPath | None = SqliteAnswerPath(db) if db.is_sqlite else PostgresAnswerPath(db)
 
     # the application's data, as the channels, the CLI and the tests read it

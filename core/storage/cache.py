@@ -82,30 +82,31 @@ async def ancestors(session: AsyncSession, unit_id: int) -> list[int] | None:
     """Ids of the unit and every unit above it, nearest first; None when the unit does not
     exist. Only units never seen before cost a query."""
     parents = _parents.setdefault(_engine_of(session), {})
-    chain: list[int] = []
-    current: int | None = unit_id
-    while current is not None:
-        if current not in parents:
-            row = (await session.execute(select(Unit.id, Unit.parent_id).where(Unit.id == current))).first()
-            if row is None:
-                return chain or None
-            parents[current] = row.parent_id
-        chain.append(current)
-        current = parents[current]
-        if len(chain) > 16:  # a cycle cannot happen in a tree; stop rather than spin
-            break
-    return chain
+    while True:
+        chain, unread = _walk(parents, unit_id)
+        if unread is None:
+            return chain
+        row = (await session.execute(select(Unit.id, Unit.parent_id).where(Unit.id == unread))).first()
+        if row is None:
+            return chain or None
+        parents[unread] = row.parent_id
 
 
 def known_ancestors(engine: Engine, unit_id: int) -> list[int] | None:
     """ancestors() from what this worker has read already, without a query; None when a unit
     of the chain was never read (the caller takes the path that can read it)."""
-    parents = _parents.get(engine, {})
+    chain, unread = _walk(_parents.get(engine, {}), unit_id)
+    return chain if unread is None else None
+
+
+def _walk(parents: dict[int, int | None], unit_id: int) -> tuple[list[int], int | None]:
+    """The chain upward as far as `parents` knows it, and the first unit it does not know (None
+    once the chain reached the top)."""
     chain: list[int] = []
     current: int | None = unit_id
-    while current is not None:
-        if current not in parents or len(chain) > 16:
-            return None
+    while current is not None and len(chain) <= 16:  # a cycle cannot happen in a tree; stop rather than spin
+        if current not in parents:
+            return chain, current
         chain.append(current)
         current = parents[current]
-    return chain
+    return chain, None
