@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.context import AppData, Ctx, StaleUser
 from bot.conversations import quick
 from bot.router import Router
-from bot.routes import TEXT
 from bot.uploads import Uploads
 from core import inbox, journal
 from core.access import NOW, Role
@@ -108,8 +107,10 @@ class ChatApp:
             prepared = await prepare(incoming) if prepare is not None else None
             if self.quick is not None and prepared is None and inbox.CURRENT.get() is None:
                 user = self._cached(chat)
-                if user is not None and quick.eligible(self.router.routes[TEXT], chat, incoming, user):
-                    messages = await quick.answer(self.data, self.quick, chat, incoming, user)
+                cmd = quick.eligible(self.router.routes, chat, incoming, user)
+                if cmd is not None:
+                    assert user is not None
+                    messages = await quick.answer(self.data, self.quick, chat, incoming, user, cmd)
                     if messages is not None:
                         return Reply(messages)
             try:

@@ -10,11 +10,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from bot.app import ChatApp
+from bot.conversations.session import no_open_household
 from core.chat.messages import ChatRef, Incoming
-from core.storage.models import Answer, AuditLog, Conversation, Household
+from core.storage.models import Answer, AuditLog, Conversation, Household, User
 from core.storage.repo import load_answers
 from core.storage.sealed import open_answer
 from tests.households import POOR, answer_for, cursor, make_village_head
@@ -82,13 +83,13 @@ async def test_the_driver_path_stores_and_says_what_the_orm_path_does(driver: Ch
     id_at = keys.index("chu_ho_cccd")
     assert "#" + str(orm["id"]) in fast_replies[id_at][0] and fast_replies[id_at][1:] == orm_replies[id_at]
     assert [r for i, r in enumerate(fast_replies) if i != id_at] == [r for i, r in enumerate(orm_replies) if i != id_at]
-    # and it was the driver path: a typed answer in 2 statements on PostgreSQL, 3 with the ID
-    # number's look-up (the ORM path: 3 and 4); on SQLite the same 5 (6) statements as the ORM
-    # path, in two trips to SQLite's thread instead of seven; a command (/boqua) and the head's
-    # name still go through the ORM
-    typed = [i for i, key in enumerate(keys) if i > 0 and not answer_for(POOR, key).startswith("/")]  # type: ignore[union-attr]
+    # and it was the driver path: every answer (the head's name and /boqua included) in 2
+    # statements on PostgreSQL, 3 with the ID number's look-up (the ORM path: 3 and 4); on
+    # SQLite 5 (6), in two trips to SQLite's thread instead of seven
+    assert any(answer_for(POOR, key) == "/boqua" for key in keys) and keys[0] == "chu_ho_ten"
     plain, looked_up = (5, 6) if driver.db.is_sqlite else (2, 3)
-    assert [fast_statements[i] for i in typed] == [looked_up if i == id_at else plain for i in typed], fast_statements
+    assert fast_statements == [looked_up if i == id_at else plain for i in range(len(keys))], fast_statements
+    typed = [i for i, key in enumerate(keys) if i > 0 and not answer_for(POOR, key).startswith("/")]  # type: ignore[union-attr]
     orm_plain, orm_looked_up = (5, 6) if driver.db.is_sqlite else (3, 4)
     assert [orm_statements[i] for i in typed] == [orm_looked_up if i == id_at else orm_plain for i in typed], \
         orm_statements
@@ -151,3 +152,54 @@ async def test_more_answers_at_once_than_the_pool_holds_return_every_connection(
     await asyncio.gather(*(one() for _ in range(pool.size() + 5)))  # type: ignore[attr-defined]
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "WARNING")], caplog.text
+
+
+async def _commands(app: ChatApp, head: ChatRef, tag: str) -> tuple[list[list[str]], list[bool], dict[str, Any]]:
+    """The head's name, then /boqua on the ID number (optional), /giunguyen with nothing to keep,
+    /quaylai: (each reply's texts, whether the driver path took it, what is stored)."""
+    seen: list[str] = []
+    if app.quick is not None:
+        app.quick.observers.append(seen.append)
+    await app.handle(head, Incoming(text="/hoimoi phieu_b", update_id=f"{tag}0"))
+    replies, driven = [], []
+    for n, typed in enumerate(["Hoàng Văn Minh", "/boqua", "/giunguyen", "/quaylai"], start=1):
+        seen.clear()
+        reply = await app.handle(head, Incoming(text=typed, update_id=f"{tag}{n}"))
+        replies.append([m.text for m in reply.messages])
+        driven.append(seen[-1:] == ["COMMIT"])
+    if app.quick is not None:
+        app.quick.observers.remove(seen.append)
+    return replies, driven, await _stored(app, head)
+
+
+async def test_skip_and_keep_take_the_driver_path_other_commands_the_router(driver: ChatApp) -> None:
+    path = driver.quick
+    driver.quick = None
+    orm_replies, _, orm = await _commands(driver, await make_village_head(driver, "orm", village="Thôn ORM"), "o")
+    driver.quick = path
+    replies, driven, fast = await _commands(driver, await make_village_head(driver, "fast", village="Thôn Nhanh"), "f")
+    assert driven == [True, True, True, False]  # /quaylai moves without an answer: the router's
+    assert replies == orm_replies
+    assert {k: v for k, v in fast.items() if k != "id"} == {k: v for k, v in orm.items() if k != "id"}
+    assert fast["head"] == "Hoàng Văn Minh" and fast["answers"] == {"chu_ho_ten": "Hoàng Văn Minh", "chu_ho_cccd": None}
+
+
+async def test_a_head_moved_to_another_village_is_refused_on_both_paths(driver: ChatApp) -> None:
+    """The cached sender is checked against its row in the locking statement: moved, the update
+    goes to the router, which reads the user again and finds the household outside its area."""
+    head = await make_village_head(driver, "moved", village="Thôn Cũ")
+    await driver.handle(head, Incoming(text="/hoimoi phieu_b", update_id="m0"))
+    async with driver.db.read() as s:
+        hid = await s.scalar(select(Conversation.household_id).where(Conversation.chat_id == head.chat_id))
+    other = await make_village_head(driver, "other", village="Thôn Mới")
+    async with driver.db.transaction() as s:
+        new_unit = await s.scalar(select(User.unit_id).where(User.external_id == other.user_external_id))
+        await s.execute(update(User).where(User.external_id == head.user_external_id).values(unit_id=new_unit))
+    seen: list[str] = []
+    assert driver.quick is not None
+    driver.quick.observers.append(seen.append)
+    reply = await driver.handle(head, Incoming(text="Hoàng Văn Minh", update_id="m1"))
+    assert "COMMIT" not in seen
+    async with driver.db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(Answer).where(Answer.household_id == hid)) == 0
+    assert [m.text for m in reply.messages] == [m.text for m in no_open_household()]  # its draft is out of reach

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Dialect, bindparam, select
+from sqlalchemy import Boolean, Dialect, String, bindparam, case, select
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.util import greenlet_spawn
 
 from core.journal import _INSERT as JOURNAL_ROW
 from core.storage.db import Database
 from core.storage.models import Conversation, Household, User
-from core.storage.repo import _ONE_ANSWER_PG, _STATEMENTS, MOVE
+from core.storage.repo import _STATEMENTS, MOVE
 from core.storage.sealed import holders_query
 
 
@@ -72,6 +72,11 @@ _LOCK = (select(Conversation.household_id, Conversation.state.label("chat_state"
          .join(Household, Household.id == Conversation.household_id).join(User, User.id == bindparam("me"))
          .where(Conversation.channel == bindparam("channel"), Conversation.chat_id == bindparam("chat"))
          .with_for_update(of=[Conversation.__table__, Household.__table__]))
+# The household's position, time and revision as the ORM path writes them (MOVE), and its head's
+# name when the answer is that name (`named`; the ORM path sets Household.head_name)
+_HOUSEHOLDS = Household.__table__
+_MOVE = MOVE.values(head_name=case((bindparam("named", type_=Boolean), bindparam("head", type_=String)),
+                                   else_=_HOUSEHOLDS.c.head_name))
 # Other households of the review holding an ID number just typed (core/duplicate_ids.py)
 _HOLDERS = holders_query(bindparam("digest"), bindparam("year"), bindparam("besides"))
 
@@ -90,10 +95,11 @@ class Statements:
             return Compiled.of(statement, dialect)
 
         if dialect.name == "postgresql":
-            write = (c(_ONE_ANSWER_PG.add_cte(JOURNAL_ROW.cte("journal"))),)
-            unjournalled = (c(_ONE_ANSWER_PG),)
+            one = _STATEMENTS[True][0].add_cte(_MOVE.cte("moved"))
+            write = (c(one.add_cte(JOURNAL_ROW.cte("journal"))),)
+            unjournalled = (c(one),)
         else:
-            unjournalled = (*(c(s) for s in _STATEMENTS[False]), c(MOVE))
+            unjournalled = (*(c(s) for s in _STATEMENTS[False]), c(_MOVE))
             write = (*unjournalled, c(JOURNAL_ROW))
         return cls(c(_LOCK), c(_HOLDERS), write, unjournalled, c(JOURNAL_ROW))
 

@@ -26,18 +26,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def fit_text(column: Any, value: str | None) -> str | None:
+    """Names typed in a chat or taken from a platform profile are stored the same way on
+    SQLite and PostgreSQL: NUL (which PostgreSQL refuses and SQLite keeps) is dropped and text
+    longer than the column is cut to it (PostgreSQL refuses, SQLite keeps it whole)."""
+    if value is None:
+        return None
+    length = column.type.length
+    value = value.replace("\x00", "")
+    return value[:length] if length else value
+
+
 class Base(DeclarativeBase):
     """Shared metadata for the tables and the Alembic migrations."""
 
     def _fit(self, key: str, value: str | None) -> str | None:
-        """Names typed in a chat or taken from a platform profile are stored the same way on
-        SQLite and PostgreSQL: NUL (which PostgreSQL refuses and SQLite keeps) is dropped and
-        text longer than the column is cut to it (PostgreSQL refuses, SQLite keeps it whole)."""
-        if value is None:
-            return None
-        length = self.__table__.c[key].type.length  # type: ignore[attr-defined]
-        value = value.replace("\x00", "")
-        return value[:length] if length else value
+        return fit_text(self.__table__.c[key], value)  # type: ignore[attr-defined]
 
 
 class Unit(Base):
