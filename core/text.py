@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 
+@lru_cache(maxsize=4096)
 def fold(text: str) -> str:
-    """Lower-case, strip accents and collapse spaces, so 'Có' == 'co' and 'Nữ' == 'nu'."""
+    """Lower-case, strip accents and collapse spaces, so 'Có' == 'co' and 'Nữ' == 'nu'. Cached:
+    an answer is folded several times on its way (command words, choices, synonyms), and the
+    labels and synonyms it is matched against are the same few thousand strings every time."""
     text = text.replace("đ", "d").replace("Đ", "D")
     decomposed = unicodedata.normalize("NFD", text)
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
