@@ -217,7 +217,7 @@ class ChatApp:
 
 async def build_app(settings: Settings, db: Database | None = None) -> ChatApp:
     data = load_data_files()
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, pg_pool=settings.db_pool)
     plans = await prepare_store(db, settings, data)
     async with db.transaction() as s:
         await sync_admins(s, settings.admin_ids)  # admin rights follow *_ADMIN_IDS at every start

@@ -42,6 +42,7 @@ class Settings:
     data_key: str | None = None  # key(s) sealing ID numbers and phones; else RASOAT_DATA_DIR/.data_key
     inbox_settle: float = 0.1  # seconds a Zalo webhook update waits for a chat's earlier ones still on the wire
     inbox_gap_wait: float = 5.0  # seconds a Telegram update waits for a smaller update id that has not come
+    db_pool: int = 20  # PostgreSQL connections kept open per process (core/storage/db.py PG_POOL)
     review_years_file: Path | None = None  # the review-year rule; default core/procedure/files/review_years.yaml
 
     @classmethod
@@ -73,6 +74,7 @@ class Settings:
             telegram_webhook_port=int(env.get("TELEGRAM_WEBHOOK_PORT", "8443")),
             plans=tuple(p.strip() for p in env.get("RASOAT_PLANS", "").split(",") if p.strip()),
             telegram_max_rate=float(env.get("TELEGRAM_MAX_RATE", "30")),
+            db_pool=_positive(env, "RASOAT_DB_POOL", 20),
             telegram_group_rate=float(env.get("TELEGRAM_GROUP_RATE", "20")),
             telegram_http=env.get("TELEGRAM_HTTP", "aiohttp"),
             zalo_token=env.get("ZALO_BOT_TOKEN") or None,
@@ -101,3 +103,10 @@ def _at_least(env: dict[str, str], name: str, default: str, minimum: float) -> f
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum:g} (redelivery needs it), got {value:g}")
     return value
+
+
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    value = env.get(name) or str(default)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return int(value)

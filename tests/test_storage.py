@@ -224,3 +224,32 @@ async def test_database_errors_never_carry_answer_values_into_logs(db) -> None: 
                                  "(:i, :c, :l, :n, :k)"), [{"i": 1, "c": "x", "l": "village", "n": "020180001234",
                                                             "k": "Thôn"}] * 2)
     assert "020180001234" not in str(caught.value)
+
+
+async def test_twenty_answers_at_once_reuse_their_postgresql_connections(db: Database) -> None:
+    """Each answer holds a connection: with SQLAlchemy's default pool (5, and 10 opened and
+    closed again on demand) 20 chats at once opened a server process for most answers."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite's writers share one lock")
+    from sqlalchemy import event
+
+    from core.storage.db import PG_POOL
+    opened: list[object] = []
+    event.listen(db.engine.sync_engine, "connect", lambda conn, _record: opened.append(conn))
+
+    async def one() -> None:
+        async with db.transaction() as s:
+            await s.execute(text("SELECT pg_sleep(0.05)"))
+
+    await asyncio.gather(*(one() for _ in range(PG_POOL)))
+    first = len(opened)
+    await asyncio.gather(*(one() for _ in range(PG_POOL)))
+    assert first <= PG_POOL and len(opened) == first  # the second round opened none
+
+
+def test_the_pool_size_is_a_setting_with_a_clear_error() -> None:
+    from core.config import Settings
+    assert Settings.from_env({}).db_pool == 20
+    assert Settings.from_env({"RASOAT_DB_POOL": "40"}).db_pool == 40
+    with pytest.raises(ValueError, match="RASOAT_DB_POOL must be a whole number of at least 1, got '0'"):
+        Settings.from_env({"RASOAT_DB_POOL": "0"})

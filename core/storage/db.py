@@ -33,6 +33,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READONLY = "rasoat_readonly"
 SQLITE_SYNCHRONOUS = "FULL"
+# PostgreSQL connections each process keeps open (SQLAlchemy's default is 5, with 10 more opened
+# and closed again on demand). Answers run concurrently, one connection each: with 20 chats at
+# once the default opened and closed a connection (a server process) for most of them, which
+# cost a third of the throughput (docs/benchmarks.md, issue 25). RASOAT_DB_POOL sets it; keep
+# workers x (pool + 10) under the server's max_connections.
+PG_POOL = 20
 FILE_MODE = 0o600
 
 
@@ -88,7 +94,8 @@ def sqlite_file(url: str) -> Path | None:
 
 
 class Database:
-    def __init__(self, url: str, *, sqlite_synchronous: str = SQLITE_SYNCHRONOUS, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = SQLITE_SYNCHRONOUS, pg_pool: int = PG_POOL,
+                 **engine_kwargs: Any) -> None:
         if sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown SQLite synchronous mode {sqlite_synchronous!r}")
         self.url = url
@@ -103,6 +110,7 @@ class Database:
             # (Biểu 7.10: 5 s with JIT, 17 ms without, bench/curve.py). Nothing here gains from it.
             settings = engine_kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})
             settings.setdefault("jit", "off")
+            engine_kwargs.setdefault("pool_size", pg_pool)
         # errors must not carry bound values into logs: they are names, ID numbers, incomes
         engine_kwargs.setdefault("hide_parameters", True)
         if parsed.drivername == "sqlite+aiosqlite":  # one thread trip per statement (sqlite_driver.py)
