@@ -39,7 +39,11 @@ CHANNEL = "telegram"
 TEXT_LIMIT = 4096
 ALLOWED = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-POLL_BUSY = 0.05  # seconds between polls while updates are in hand
+# seconds between polls while updates are in hand: each such poll returns them again, so it costs
+# more the more are in hand; longer, the next user's update waits for it (50 ms capped 20 chats at
+# about 320 answers/s on PostgreSQL; waking at each finished update polled so often that SQLite's
+# answers lost a third; docs/benchmarks.md, issue 25). Against Telegram the round trip is longer.
+POLL_BUSY = 0.02
 
 
 @dataclass(frozen=True)
