@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Boolean, and_, bindparam, delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,29 +103,53 @@ async def oldest(db: Database, channel: str, chat_id: str) -> Waiting | None:
     return Waiting(row.id, row.seq, open_blob(db.session_info, row.payload), (utcnow() - received).total_seconds())
 
 
+# The applying transaction's statements, with named values (claim_values) so they compile once
+# and the database driver's answer path (core/storage/answer_path.py) runs the same ones.
+CHAT_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:lock_key))")  # PostgreSQL; SQLite's writers are one
+_APPLIED = InboxApplied.__table__
+_OLDEST = select(InboxUpdate.id).where(InboxUpdate.channel == bindparam("channel"), InboxUpdate.chat_id == bindparam(
+    "chat")).order_by(InboxUpdate.seq, InboxUpdate.id).limit(1).scalar_subquery()
+# the row, deleted if it is still the chat's oldest
+TAKE = delete(InboxUpdate.__table__).where(InboxUpdate.id == bindparam("claim"), InboxUpdate.id == _OLDEST) \
+    .returning(InboxUpdate.id)
+
+
+def _recorded(insert_of: Any) -> Any:
+    """Its `seq` recorded as the chat's last applied unless a newer one is there (equal: a Zalo
+    date two messages share, or a re-sent update); a counted chat's last update from before the
+    counter started again does not count."""
+    ins = insert_of(InboxApplied).values(channel=bindparam("channel"), chat_id=bindparam("chat"),
+                                         seq=bindparam("seq"), at=bindparam("at"))
+    not_older = or_(_APPLIED.c.seq <= ins.excluded.seq,
+                    and_(bindparam("counted", type_=Boolean), _APPLIED.c.at < bindparam("reset_before")))
+    return ins.on_conflict_do_update(index_elements=[_APPLIED.c.channel, _APPLIED.c.chat_id],
+                                     set_={"seq": ins.excluded.seq, "at": ins.excluded.at},
+                                     where=not_older).returning(_APPLIED.c.seq)
+
+
+RECORD = {"sqlite": _recorded(sqlite_insert), "postgresql": _recorded(pg_insert)}
+
+
+def claim_values(claim: Claim) -> dict[str, Any]:
+    now = utcnow()
+    return {"lock_key": f"inbox:{claim.channel}:{claim.chat_id}", "claim": claim.id, "channel": claim.channel,
+            "chat": claim.chat_id, "seq": claim.seq, "at": now, "counted": claim.counted,
+            "reset_before": now - COUNTER_RESET}
+
+
 async def lock_chat(session: AsyncSession, channel: str, chat_id: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"inbox:{channel}:{chat_id}"})
+        await session.execute(CHAT_LOCK, {"lock_key": f"inbox:{channel}:{chat_id}"})
 
 
 async def take(session: AsyncSession, claim: Claim) -> Taken:
     """In the applying transaction: lock the chat, delete the row if it is still the chat's
     oldest, and record its `seq` as the chat's last applied unless a newer one is there."""
     await lock_chat(session, claim.channel, claim.chat_id)
-    first = select(InboxUpdate.id).where(InboxUpdate.channel == claim.channel, InboxUpdate.chat_id == claim.chat_id) \
-        .order_by(InboxUpdate.seq, InboxUpdate.id).limit(1).scalar_subquery()
-    gone = await session.execute(delete(InboxUpdate).where(InboxUpdate.id == claim.id, InboxUpdate.id == first))
-    if gone.rowcount != 1:  # type: ignore[attr-defined]
+    values = claim_values(claim)
+    if (await session.execute(TAKE, values)).first() is None:
         return Taken.GONE
-    now, table = utcnow(), InboxApplied.__table__
-    not_older = table.c.seq <= claim.seq  # equal: a Zalo date two messages share, or a re-sent update
-    if claim.counted:  # a last update of the chat from before the counter started again does not count
-        not_older = not_older | (table.c.at < now - COUNTER_RESET)
-    ins = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert)(InboxApplied)
-    upsert = ins.values(channel=claim.channel, chat_id=claim.chat_id, seq=claim.seq, at=now).on_conflict_do_update(
-        index_elements=[table.c.channel, table.c.chat_id], set_={"seq": claim.seq, "at": now},
-        where=not_older).returning(table.c.seq)
-    recorded = (await session.execute(upsert)).first()
+    recorded = (await session.execute(RECORD[session.get_bind().dialect.name], values)).first()
     return Taken.APPLY if recorded is not None else Taken.LATE
 
 
