@@ -105,13 +105,16 @@ class ChatApp:
         try:
             prepare = self.router.preparation(incoming)
             prepared = await prepare(incoming) if prepare is not None else None
-            if self.quick is not None and prepared is None and inbox.CURRENT.get() is None:
+            if self.quick is not None and prepared is None:
                 user = self._cached(chat)
                 cmd = quick.eligible(self.router.routes, chat, incoming, user)
                 if cmd is not None:
                     assert user is not None
-                    messages = await quick.answer(self.data, self.quick, chat, incoming, user, cmd)
+                    claim = inbox.CURRENT.get()
+                    messages = await quick.answer(self.data, self.quick, chat, incoming, user, cmd, claim)
                     if messages is not None:
+                        if claim is not None:
+                            claim.committed = True
                         return Reply(messages)
             try:
                 return await self._handle(chat, incoming, cached=True, prepared=prepared)

@@ -14,7 +14,9 @@ from sqlalchemy import func, select, text, update
 
 from bot.app import ChatApp
 from bot.conversations.session import no_open_household
-from core.chat.messages import ChatRef, Incoming
+from core import inbox
+from core.chat.messages import ChatRef, Incoming, Reply
+from core.i18n import t
 from core.storage.models import Answer, AuditLog, Conversation, Household, User
 from core.storage.repo import load_answers
 from core.storage.sealed import open_answer
@@ -203,3 +205,46 @@ async def test_a_head_moved_to_another_village_is_refused_on_both_paths(driver: 
     async with driver.db.read() as s:
         assert await s.scalar(select(func.count()).select_from(Answer).where(Answer.household_id == hid)) == 0
     assert [m.text for m in reply.messages] == [m.text for m in no_open_household()]  # its draft is out of reach
+
+
+async def _through_inbox(app: ChatApp, head: ChatRef, text: str, seq: int,
+                         row: int | None = None) -> tuple[Reply, inbox.Claim, list[str]]:
+    """An update applied as a webhook worker applies it: committed to the inbox, then handled
+    with its row claimed (bot/runner.py); `row` claims another row id instead (one gone)."""
+    await inbox.add(app.db, head.channel, head.chat_id, f"w{seq}", seq, {"text": text})
+    waiting = await inbox.oldest(app.db, head.channel, head.chat_id)
+    assert waiting is not None
+    claim = inbox.Claim(waiting.id if row is None else row, head.channel, head.chat_id, waiting.seq)
+    seen: list[str] = []
+    assert app.quick is not None
+    app.quick.observers.append(seen.append)
+    token = inbox.CURRENT.set(claim)
+    try:
+        reply = await app.handle(head, Incoming(text=text, update_id=f"w{seq}"))
+    finally:
+        inbox.CURRENT.reset(token)
+        app.quick.observers.remove(seen.append)
+    return reply, claim, seen
+
+
+async def test_a_webhook_update_takes_its_inbox_row_on_the_driver_path(driver: ChatApp) -> None:
+    head = await make_village_head(driver)
+    await driver.handle(head, Incoming(text="/hoimoi phieu_b", update_id="w0"))
+    reply, claim, seen = await _through_inbox(driver, head, "Hoàng Văn Minh", 5)
+    assert seen[-1] == "COMMIT" and claim.committed and not claim.skipped  # the driver path's
+    assert await inbox.oldest(driver.db, head.channel, head.chat_id) is None  # the row went with the answer
+    assert (await _stored(driver, head))["head"] == "Hoàng Văn Minh"
+    key = await cursor(driver, head)
+    # a row another worker took (gone by the time this one claims it): nothing applied, the
+    # reply is the other worker's
+    reply, claim, seen = await _through_inbox(driver, head, answer_for(POOR, key), 7, row=10**9)  # type: ignore[arg-type]
+    assert reply.duplicate and claim.skipped and "COMMIT" not in seen
+    waiting = await inbox.oldest(driver.db, head.channel, head.chat_id)
+    assert waiting is not None and waiting.seq == 7  # still there: the runner discards it (bot/runner.py)
+    await inbox.discard(driver.db, inbox.Claim(waiting.id, head.channel, head.chat_id, 7))
+    # an update older than one applied: refused once, nothing changes
+    before = await _stored(driver, head)
+    reply, claim, seen = await _through_inbox(driver, head, answer_for(POOR, key), 4)  # type: ignore[arg-type]
+    assert reply.refused and claim.committed and "COMMIT" not in seen
+    assert [m.text for m in reply.messages] == [t("wk_late_update")]
+    assert await _stored(driver, head) == before and await cursor(driver, head) == key

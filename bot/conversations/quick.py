@@ -8,10 +8,11 @@ engine, write one answer (or none) with the household's position (and its head's
 is the answer), store the reply. It takes typed answers and the two commands that answer the
 question asked (/boqua, /giunguyen). Whatever else could happen (any other command, a question
 asked outside the survey, a re-check, a household submitted or not covered, answers not cached
-on this worker, a submission, several answers at once, a move without an answer, no data key to
-seal with) makes it roll back and return None, and the update runs through the router as always
-(bot/app.py). The engine, the wording and the access rules are the same functions on both
-paths; tests run the survey on both and compare (tests/test_driver_path.py).
+on this worker, a submission, several answers at once, a move without an answer, a webhook
+update's inbox row gone or late, no data key to seal with) makes it roll back and return None,
+and the update runs through the router as always (bot/app.py). The engine, the wording and the
+access rules are the same functions on both paths; tests run the survey on both and compare
+(tests/test_driver_path.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from core.chat.commands import parse_command
 from core.chat.messages import ChatRef, Command, Incoming, OutMessage
 from core.conversation.engine import Step, SurveyEngine
 from core.duplicate_ids import find, warning
+from core.inbox import Claim, claim_values
 from core.storage.answer_path import AnswerPath, Locked
 from core.storage.cache import known_ancestors
 from core.storage.models import Household, User, fit_text, utcnow
@@ -63,14 +65,17 @@ def eligible(routes: Mapping[str, Route], chat: ChatRef, incoming: Incoming, use
 
 
 async def answer(data: AppData, path: AnswerPath, chat: ChatRef, incoming: Incoming, user: User,
-                 cmd: Command) -> list[OutMessage] | None:
-    """The reply, committed with the answer; None when the ORM path must take the update."""
+                 cmd: Command, claim: Claim | None = None) -> list[OutMessage] | None:
+    """The reply, committed with the answer; None when the ORM path must take the update. A
+    webhook update's inbox row (`claim`) is taken in the same transaction, as inbox.take does:
+    gone or late, the ORM path takes the update and says so."""
     sealer: Sealer | None = data.db.session_info.get(INFO)
     if sealer is None:  # the ORM path compares ID numbers without their keyed hash
         return None
     try:
         async with path.transaction() as tx:
-            row = await path.lock(tx, chat.channel, chat.chat_id, user.id)
+            row = await path.lock(tx, chat.channel, chat.chat_id, user.id,
+                                  None if claim is None else claim_values(claim))
             if row is None or not _plain(data, row, user):
                 raise _Elsewhere
             engine, step, memo, answers = _step(data, row, cmd)

@@ -28,6 +28,7 @@ from sqlalchemy import Boolean, Dialect, String, bindparam, case, select
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.util import greenlet_spawn
 
+from core.inbox import CHAT_LOCK, RECORD, TAKE
 from core.journal import _INSERT as JOURNAL_ROW
 from core.storage.db import Database
 from core.storage.models import Conversation, Household, User
@@ -88,6 +89,8 @@ class Statements:
     write: tuple[Compiled, ...]  # answer, audit row, position, journal row
     write_unjournalled: tuple[Compiled, ...]  # an update without an id is never journalled
     reply_only: Compiled  # an answer refused (a typo): nothing but the journal row
+    claim: tuple[Compiled, ...]  # a webhook update's inbox row: the chat's lock (PostgreSQL), taking it
+    record: Compiled  # and recording its seq as the chat's last applied (core/inbox.py take())
 
     @classmethod
     def of(cls, dialect: Dialect) -> Statements:
@@ -98,10 +101,12 @@ class Statements:
             one = _STATEMENTS[True][0].add_cte(_MOVE.cte("moved"))
             write = (c(one.add_cte(JOURNAL_ROW.cte("journal"))),)
             unjournalled = (c(one),)
+            claim = (c(CHAT_LOCK), c(TAKE))
         else:
             unjournalled = (*(c(s) for s in _STATEMENTS[False]), c(_MOVE))
             write = (*unjournalled, c(JOURNAL_ROW))
-        return cls(c(_LOCK), c(_HOLDERS), write, unjournalled, c(JOURNAL_ROW))
+            claim = (c(TAKE),)
+        return cls(c(_LOCK), c(_HOLDERS), write, unjournalled, c(JOURNAL_ROW), claim, c(RECORD[dialect.name]))
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,10 @@ class AnswerPath:
     def transaction(self) -> AbstractAsyncContextManager[Any]:
         raise NotImplementedError
 
-    async def lock(self, tx: Any, channel: str, chat_id: str, me: int) -> Locked | None:
+    async def lock(self, tx: Any, channel: str, chat_id: str, me: int,
+                   claim: dict[str, Any] | None = None) -> Locked | None:
+        """The locked rows; None when there are none, or when a webhook update's inbox row
+        (`claim`, core/inbox.claim_values) is gone or late: the ORM path says what then."""
         raise NotImplementedError
 
     async def holders(self, tx: Any, digest: str | None, year: int, besides: int) -> tuple[int, ...]:
@@ -186,7 +194,17 @@ class PostgresAnswerPath(AnswerPath):
             else:
                 await greenlet_spawn(pooled.close)
 
-    async def lock(self, tx: Any, channel: str, chat_id: str, me: int) -> Locked | None:
+    async def lock(self, tx: Any, channel: str, chat_id: str, me: int,
+                   claim: dict[str, Any] | None = None) -> Locked | None:
+        if claim is not None:
+            *exclusive, take = self.statements.claim
+            for statement in exclusive:  # the chat's advisory lock first, as on the ORM path
+                self._seen(statement.sql)
+                await tx.execute(statement.sql, *statement.args(claim))
+            for statement in (take, self.statements.record):
+                self._seen(statement.sql)
+                if await tx.fetchrow(statement.sql, *statement.args(claim)) is None:
+                    return None
         lock = self.statements.lock
         self._seen(lock.sql)
         row = await tx.fetchrow(lock.sql, *lock.args({"channel": channel, "chat": chat_id, "me": me}))

@@ -1,9 +1,10 @@
 """The driver's answer path on SQLite (core/storage/answer_path.py): two trips to SQLite's
 thread per typed answer, where the ORM path makes one per statement plus BEGIN and COMMIT.
 
-1. `BEGIN IMMEDIATE` and the read of the chat, its household and the sender, in one function on
-   the thread (the database's write lock is taken first, as `Database.transaction` does: one
-   writer at a time in this process, other processes wait in SQLite's busy handler).
+1. `BEGIN IMMEDIATE`, a webhook update's inbox row taken (core/inbox.py), and the read of the
+   chat, its household and the sender, in one function on the thread (the database's write
+   lock is taken first, as `Database.transaction` does: one writer at a time in this process,
+   other processes wait in SQLite's busy handler).
 2. The answer, its audit row, the household's position and the journal row, then `COMMIT`, in
    one function; on any error there `ROLLBACK`, and the error goes to the caller (a
    re-delivered update's journal row fails like on the ORM path).
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -39,10 +40,16 @@ class Tx:
             return await aio._execute(work, aio._conn)
 
 
-def _read(sql: str, args: list[Any], begin: bool) -> Callable[[sqlite3.Connection], list[Any]]:
+def _read(sql: str, args: list[Any], begin: bool,
+          claim: Sequence[tuple[str, list[Any]]] = ()) -> Callable[[sqlite3.Connection], list[Any]]:
+    """The read, after `BEGIN IMMEDIATE` (`begin`) and a webhook update's inbox statements
+    (`claim`): none of the read's rows when one of them returns none."""
     def work(conn: sqlite3.Connection) -> list[Any]:
         if begin:
             conn.execute("BEGIN IMMEDIATE")
+        for claimed, claimed_args in claim:
+            if not conn.execute(claimed, claimed_args).fetchall():
+                return []
         return conn.execute(sql, args).fetchall()
     return work
 
@@ -85,10 +92,15 @@ class SqliteAnswerPath(AnswerPath):
             finally:
                 await greenlet_spawn(pooled.close)  # back to the pool, which rolls back anything left
 
-    async def lock(self, tx: Tx, channel: str, chat_id: str, me: int) -> Locked | None:
+    async def lock(self, tx: Tx, channel: str, chat_id: str, me: int,
+                   claim: dict[str, Any] | None = None) -> Locked | None:
+        taking = [] if claim is None else [*self.statements.claim, self.statements.record]
+        for statement in taking:
+            self._seen(statement.sql)
         lock = self.statements.lock
         self._seen(lock.sql)
-        rows = await tx.trip(_read(lock.sql, lock.args({"channel": channel, "chat": chat_id, "me": me}), True))
+        rows = await tx.trip(_read(lock.sql, lock.args({"channel": channel, "chat": chat_id, "me": me}), True,
+                                   [(s.sql, s.args(claim or {})) for s in taking]))
         if not rows:
             return None
         row = list(rows[0])
