@@ -36,6 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import inbox_counter
+from core.storage import driver
 from core.storage.db import Database
 from core.storage.models import InboxUpdate, utcnow
 from core.storage.models_inbox import InboxApplied
@@ -93,14 +94,20 @@ async def count(db: Database, channel: str, seq: int) -> None:
         await inbox_counter.seen(s, channel, seq)
 
 
+_OLDEST_ROW = select(InboxUpdate.id, InboxUpdate.seq, InboxUpdate.payload, InboxUpdate.received_at).where(
+    InboxUpdate.channel == bindparam("channel"), InboxUpdate.chat_id == bindparam("chat")).order_by(
+    InboxUpdate.seq, InboxUpdate.id).limit(1)
+
+
 async def oldest(db: Database, channel: str, chat_id: str) -> Waiting | None:
-    async with db.read() as s:
-        row = await s.scalar(select(InboxUpdate).where(InboxUpdate.channel == channel, InboxUpdate.chat_id == chat_id)
-                             .order_by(InboxUpdate.seq, InboxUpdate.id).limit(1))
-    if row is None:
+    """The chat's oldest row; on the driver (core/storage/driver.py): a worker looks twice per
+    webhook update, and through the ORM session this was a fifth of the update's CPU."""
+    rows = await driver.fetch(db, _OLDEST_ROW, {"channel": channel, "chat": chat_id})
+    if not rows:
         return None
-    received = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=utcnow().tzinfo)
-    return Waiting(row.id, row.seq, open_blob(db.session_info, row.payload), (utcnow() - received).total_seconds())
+    row_id, seq, payload, received_at = rows[0]
+    received = received_at if received_at.tzinfo else received_at.replace(tzinfo=utcnow().tzinfo)
+    return Waiting(row_id, seq, open_blob(db.session_info, payload), (utcnow() - received).total_seconds())
 
 
 # The applying transaction's statements, with named values (claim_values) so they compile once

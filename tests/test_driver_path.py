@@ -213,7 +213,7 @@ async def _through_inbox(app: ChatApp, head: ChatRef, text: str, seq: int,
     with its row claimed (bot/runner.py); `row` claims another row id instead (one gone)."""
     await inbox.add(app.db, head.channel, head.chat_id, f"w{seq}", seq, {"text": text})
     waiting = await inbox.oldest(app.db, head.channel, head.chat_id)
-    assert waiting is not None
+    assert waiting is not None and waiting.payload == {"text": text} and 0 <= waiting.age < 60  # read on the driver
     claim = inbox.Claim(waiting.id if row is None else row, head.channel, head.chat_id, waiting.seq)
     seen: list[str] = []
     assert app.quick is not None

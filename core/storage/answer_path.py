@@ -31,37 +31,10 @@ from sqlalchemy.util import greenlet_spawn
 from core.inbox import CHAT_LOCK, RECORD, TAKE
 from core.journal import _INSERT as JOURNAL_ROW
 from core.storage.db import Database
+from core.storage.driver import Compiled
 from core.storage.models import Conversation, Household, User
 from core.storage.repo import _STATEMENTS, MOVE
 from core.storage.sealed import holders_query
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """A statement compiled once for the engine's driver: its SQL and how named values become
-    positional ones."""
-
-    sql: str
-    names: tuple[str, ...]
-    literals: dict[str, Any]  # values written into the statement (the audit row's action)
-    processors: dict[str, Callable[[Any], Any]]  # the engine's own: JSON, SQLite's dates
-
-    @classmethod
-    def of(cls, statement: ClauseElement, dialect: Dialect) -> Compiled:
-        compiled = statement.compile(dialect=dialect)
-        names = tuple(compiled.positiontup or ())
-        literals = {name: b.value for name, b in compiled.binds.items() if not b.required and name in names}
-        return cls(compiled.string, names, literals, dict(compiled._bind_processors))
-
-    def args(self, values: dict[str, Any]) -> list[Any]:
-        merged = {**self.literals, **values}
-        out = []
-        for name in self.names:
-            value = merged[name]
-            process = self.processors.get(name)
-            out.append(process(value) if process is not None and value is not None else value)
-        return out
-
 
 # The conversation, the household it has open and the sender's row, conversation and household
 # locked (PostgreSQL; SQLite's writers hold the database): the same lock as

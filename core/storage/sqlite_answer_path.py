@@ -21,7 +21,8 @@ from typing import Any
 
 from sqlalchemy.util import greenlet_spawn
 
-from core.storage.answer_path import AnswerPath, Compiled, Locked
+from core.storage.answer_path import AnswerPath, Locked
+from core.storage.driver import Compiled, trip
 
 _JSON_COLUMNS = (1, 8)  # Locked.chat_state and Locked.state: SQLite returns the JSON text
 
@@ -35,9 +36,7 @@ class Tx:
         self.pending: list[tuple[str, list[Any]]] = []
 
     async def trip(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        async with self._adapted._execute_mutex:
-            aio = self._adapted._connection
-            return await aio._execute(work, aio._conn)
+        return await trip(self._adapted, work)
 
 
 def _read(sql: str, args: list[Any], begin: bool,
