@@ -150,7 +150,7 @@ async def test_random_kills_during_50_surveys_lose_no_acknowledged_answer_and_co
 
     async def chaos() -> None:
         while not heads.done():
-            await asyncio.sleep(rng.uniform(4.0, 10.0))
+            await asyncio.sleep(rng.uniform(2.0, 5.0))  # at 4-10 s the surveys could end after 4 kills once answers got faster
             if heads.done():
                 return
             await bot.kill()
@@ -164,7 +164,7 @@ async def test_random_kills_during_50_surveys_lose_no_acknowledged_answer_and_co
         with contextlib.suppress(asyncio.CancelledError):
             await killer
         await bot.stop()
-    assert bot.kills >= 5
+    assert bot.kills >= 5, bot.kills
 
     expected = Counter(outcome for p in plans for _, outcome in p)
     async with service.db.read() as s:
