@@ -150,7 +150,7 @@ async def test_random_kills_during_50_surveys_lose_no_acknowledged_answer_and_co
 
     async def chaos() -> None:
         while not heads.done():
-            await asyncio.sleep(rng.uniform(2.0, 5.0))  # at 4-10 s the surveys could end after 4 kills once answers got faster
+            await asyncio.sleep(rng.uniform(2.0, 5.0))  # at 4-10 s faster answers could finish after 4 kills
             if heads.done():
                 return
             await bot.kill()
