@@ -23,13 +23,15 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.storage.db import Database
+from core.storage.driver import Step
 from core.storage.models import utcnow
 from core.storage.models_inbox import InboxFloor, InboxSeen
 
@@ -44,15 +46,38 @@ def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
     return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
 
 
+def _seen_insert(insert_of: Any) -> Any:
+    return insert_of(InboxSeen).values(channel=bindparam("s_channel"), seq=bindparam("s_seq")).on_conflict_do_nothing()
+
+
+# What committing an update's id writes, with named values (seen_steps) so the inbox's commit on
+# the database driver (core/inbox.py add) runs the same statements as seen() here.
+SEEN = {"sqlite": _seen_insert(sqlite_insert), "postgresql": _seen_insert(pg_insert)}
+_FLOOR = InboxFloor.__table__
+FLOOR_RESET = update(_FLOOR).where(_FLOOR.c.channel == bindparam("s_channel"), _FLOOR.c.at < bindparam(
+    "s_idle_before")).values(seq=bindparam("s_seq"), at=bindparam("s_at")).returning(_FLOOR.c.channel)
+_SEEN_TABLE = InboxSeen.__table__
+SEEN_CLEARED = delete(_SEEN_TABLE).where(_SEEN_TABLE.c.channel == bindparam("s_channel"),
+                                        _SEEN_TABLE.c.seq != bindparam("s_seq"))
+
+
+def seen_steps(dialect: str, channel: str, seq: int) -> list[Step]:
+    """Record the id, and start the floor again from it after a long silence (the ids seen
+    before are dropped then)."""
+    now = utcnow()
+    values = {"s_channel": channel, "s_seq": seq, "s_at": now, "s_idle_before": now - IDLE_RESET}
+    return [Step(SEEN[dialect], values), Step(FLOOR_RESET, values), Step(SEEN_CLEARED, values, if_rows=True)]
+
+
 async def seen(session: AsyncSession, channel: str, seq: int) -> None:
     """In the transaction that commits an update: record its id, and start the floor again
     from it after a long silence."""
-    await session.execute(_insert(session)(InboxSeen).values(channel=channel, seq=seq).on_conflict_do_nothing())
-    now = utcnow()
-    reset = await session.execute(update(InboxFloor).where(
-        InboxFloor.channel == channel, InboxFloor.at < now - IDLE_RESET).values(seq=seq, at=now))
-    if reset.rowcount:  # type: ignore[attr-defined]
-        await session.execute(delete(InboxSeen).where(InboxSeen.channel == channel, InboxSeen.seq != seq))
+    connection = await session.connection()  # Core statements: their results say whether rows came back
+    rows: list[Any] = []
+    for step in seen_steps(session.get_bind().dialect.name, channel, seq):
+        if not step.if_rows or rows:
+            result = await connection.execute(step.statement, step.values)
+            rows = list(result.all()) if result.returns_rows else []
 
 
 async def mark(db: Database, channel: str, known: int | None = None) -> int | None:

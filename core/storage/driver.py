@@ -3,8 +3,8 @@ every chat message runs, where the ORM session and its greenlet bridge cost more
 statement (issue 25). The statements are still written in SQLAlchemy, next to the ORM code that
 runs them too, and compiled here once per dialect with the engine's own type processors.
 
-Used by the survey answer (core/storage/answer_path.py) and the inbox's look-up of a chat's
-oldest update (core/inbox.py).
+Used by the survey answer (core/storage/answer_path.py) and the inbox's commit and look-up of
+a webhook update (core/inbox.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Dialect
 from sqlalchemy.sql import ClauseElement
@@ -90,3 +90,55 @@ async def fetch(db: Database, statement: ClauseElement, values: dict[str, Any]) 
     finally:
         await greenlet_spawn(pooled.close)  # in SQLAlchemy's greenlet: closing one beyond the pool awaits
     return [query.row(r) for r in rows]
+
+
+class Step(NamedTuple):
+    """One statement of a write; `if_rows`: only when the step before it returned rows."""
+
+    statement: ClauseElement
+    values: dict[str, Any]
+    if_rows: bool = False
+
+
+async def write(db: Database, steps: list[Step]) -> None:
+    """Steps in one transaction on a pooled connection's driver: on SQLite in one trip to its
+    thread under the database's write lock (`BEGIN IMMEDIATE` ... `COMMIT`, as
+    `Database.transaction`), on PostgreSQL one round trip per statement between BEGIN and COMMIT."""
+    queries = [(compiled(db.engine.dialect, s.statement), s) for s in steps]
+    plan = [(query.sql, query.args(step.values), step.if_rows) for query, step in queries]
+    if db.is_sqlite:
+        assert db.write_lock is not None
+        async with db.write_lock:
+            pooled = await db.engine.raw_connection()
+            try:
+                await trip(pooled.dbapi_connection, _script(plan))
+            finally:
+                await greenlet_spawn(pooled.close)
+        return
+    pooled = await db.engine.raw_connection()
+    raw = pooled.driver_connection
+    try:
+        async with raw.transaction():
+            rows: list[Any] = []
+            for sql, args, if_rows in plan:
+                if not if_rows or rows:
+                    rows = await raw.fetch(sql, *args)
+    finally:
+        # a connection left inside a transaction (a cancel mid-statement) is dropped, never reused
+        await greenlet_spawn(pooled.invalidate if raw.is_in_transaction() or raw.is_closed() else pooled.close)
+
+
+def _script(plan: list[tuple[str, list[Any], bool]]) -> Callable[[sqlite3.Connection], None]:
+    def work(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows: list[Any] = []
+            for sql, args, if_rows in plan:
+                if not if_rows or rows:
+                    rows = conn.execute(sql, args).fetchall()
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return work
