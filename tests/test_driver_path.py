@@ -86,10 +86,11 @@ async def test_the_driver_path_stores_and_says_what_the_orm_path_does(driver: Ch
     assert "#" + str(orm["id"]) in fast_replies[id_at][0] and fast_replies[id_at][1:] == orm_replies[id_at]
     assert [r for i, r in enumerate(fast_replies) if i != id_at] == [r for i, r in enumerate(orm_replies) if i != id_at]
     # and it was the driver path: every answer (the head's name and /boqua included) in 2
-    # statements on PostgreSQL, 3 with the ID number's look-up (the ORM path: 3 and 4); on
-    # SQLite 5 (6), in two trips to SQLite's thread instead of seven
+    # statements, 3 with the ID number's look-up (the ORM path: 3 and 4 on PostgreSQL, 5 and 6
+    # on SQLite); on SQLite the four writes are one insert into the temporary view whose trigger
+    # runs them (core/storage/sqlite_answer_path.py), in two trips to SQLite's thread
     assert any(answer_for(POOR, key) == "/boqua" for key in keys) and keys[0] == "chu_ho_ten"
-    plain, looked_up = (5, 6) if driver.db.is_sqlite else (2, 3)
+    plain, looked_up = 2, 3
     assert fast_statements == [looked_up if i == id_at else plain for i in range(len(keys))], fast_statements
     typed = [i for i, key in enumerate(keys) if i > 0 and not answer_for(POOR, key).startswith("/")]  # type: ignore[union-attr]
     orm_plain, orm_looked_up = (5, 6) if driver.db.is_sqlite else (3, 4)
@@ -248,3 +249,16 @@ async def test_a_webhook_update_takes_its_inbox_row_on_the_driver_path(driver: C
     assert reply.refused and claim.committed and "COMMIT" not in seen
     assert [m.text for m in reply.messages] == [t("wk_late_update")]
     assert await _stored(driver, head) == before and await cursor(driver, head) == key
+
+
+def test_statements_run_as_one_are_refused_when_a_placeholder_is_not_a_value() -> None:
+    """The trigger's body is the compiled statements with each `?` replaced by a column of the
+    inserted row: a "?" that is not a placeholder would shift every value after it."""
+    from core.storage.driver import Compiled
+    from core.storage.sqlite_answer_path import _as_one
+    one = _as_one((Compiled("INSERT INTO t (a, b) VALUES (?, ?)", ("a", "b"), {}, {}),
+                   Compiled("UPDATE u SET c = ? WHERE id = ?", ("c", "id"), {}, {})))
+    assert "INSTEAD OF INSERT" in one.trigger and 'VALUES (NEW."s0_0", NEW."s0_1")' in one.trigger
+    assert 'SET c = NEW."s1_0" WHERE id = NEW."s1_1"' in one.trigger and one.insert.endswith("(?, ?, ?, ?)")
+    with pytest.raises(ValueError, match="2 placeholders for 1 values"):
+        _as_one((Compiled("SELECT '?', ?", ("a",), {}, {}),))

@@ -5,9 +5,15 @@ thread per typed answer, where the ORM path makes one per statement plus BEGIN a
    chat, its household and the sender, in one function on the thread (the database's write
    lock is taken first, as `Database.transaction` does: one writer at a time in this process,
    other processes wait in SQLite's busy handler).
-2. The answer, its audit row, the household's position and the journal row, then `COMMIT`, in
-   one function; on any error there `ROLLBACK`, and the error goes to the caller (a
-   re-delivered update's journal row fails like on the ORM path).
+2. The answer, its audit row, the household's position and the journal row as one statement,
+   then `COMMIT`, in one function; on any error there `ROLLBACK`, and the error goes to the
+   caller (a re-delivered update's journal row fails like on the ORM path).
+
+SQLite has no data-modifying `WITH`, which makes these four writes one statement on PostgreSQL.
+Its equivalent here is a temporary view per connection whose `INSTEAD OF INSERT` trigger runs
+the four statements (`_as_one`): generated from the same compiled statements, each `?` becoming
+the matching column of the inserted row, so they stay the ORM path's statements. The insert is
+one statement for Python and sqlite3; the four run inside SQLite's engine.
 An ID number's look-up of other households is one more trip between the two.
 """
 
@@ -17,14 +23,55 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.util import greenlet_spawn
 
 from core.storage.answer_path import AnswerPath, Locked
+from core.storage.db import Database
 from core.storage.driver import Compiled, trip
 
 _JSON_COLUMNS = (1, 8)  # Locked.chat_state and Locked.state: SQLite returns the JSON text
+VIEW = "rasoat_answer_write"  # temporary: this connection's own, gone with it
+READY = "rasoat_answer_write"  # key of a pooled connection's info: its view and trigger exist
+
+
+@dataclass(frozen=True)
+class OneStatement:
+    """Several statements written as one: the view, its trigger, and the insert that runs them."""
+
+    view: str
+    trigger: str
+    insert: str
+
+    def args(self, statements: tuple[Compiled, ...], values: dict[str, Any]) -> list[Any]:
+        return [arg for statement in statements for arg in statement.args(values)]
+
+
+def _as_one(statements: tuple[Compiled, ...]) -> OneStatement:
+    columns: list[str] = []
+    bodies: list[str] = []
+    for i, statement in enumerate(statements):
+        parts = statement.sql.split("?")
+        if len(parts) - 1 != len(statement.names):  # a literal "?" in the SQL would shift every value
+            raise ValueError(f"statement {i}: {len(parts) - 1} placeholders for {len(statement.names)} values")
+        names = [f"s{i}_{j}" for j in range(len(statement.names))]
+        columns += names
+        bodies.append(parts[0] + "".join(f'NEW."{name}"{rest}' for name, rest in zip(names, parts[1:], strict=True)))
+    return OneStatement(
+        f"CREATE TEMP VIEW IF NOT EXISTS {VIEW} AS SELECT " + ", ".join(f'NULL AS "{c}"' for c in columns),
+        f"CREATE TEMP TRIGGER IF NOT EXISTS {VIEW}_insert INSTEAD OF INSERT ON {VIEW} BEGIN "
+        + "; ".join(bodies) + "; END",
+        f"INSERT INTO {VIEW} (" + ", ".join(f'"{c}"' for c in columns) + ") VALUES ("
+        + ", ".join("?" * len(columns)) + ")")
+
+
+def _create(one: OneStatement) -> Callable[[sqlite3.Connection], None]:
+    def work(conn: sqlite3.Connection) -> None:
+        conn.execute(one.view)
+        conn.execute(one.trigger)
+    return work
 
 
 class Tx:
@@ -72,6 +119,10 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 
 class SqliteAnswerPath(AnswerPath):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.one = _as_one(self.statements.write)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         lock = self.db.write_lock
@@ -79,6 +130,9 @@ class SqliteAnswerPath(AnswerPath):
         async with lock:
             pooled = await self.db.engine.raw_connection()
             tx = Tx(pooled.dbapi_connection)
+            if not pooled.info.get(READY):  # once per connection, outside any transaction
+                await tx.trip(_create(self.one))
+                pooled.info[READY] = True
             try:
                 try:
                     yield tx
@@ -117,8 +171,11 @@ class SqliteAnswerPath(AnswerPath):
         return tuple(r[0] for r in rows)
 
     async def write(self, tx: Tx, values: dict[str, Any]) -> None:
-        self._hold(tx, self.statements.write if values.get("update") else self.statements.write_unjournalled,
-                   values)
+        if not values.get("update"):  # never journalled (no id): rare, the statements one by one
+            self._hold(tx, self.statements.write_unjournalled, values)
+            return
+        self._seen(self.one.insert)
+        tx.pending.append((self.one.insert, self.one.args(self.statements.write, values)))
 
     async def reply_only(self, tx: Tx, values: dict[str, Any]) -> None:
         if values.get("update"):
