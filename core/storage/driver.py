@@ -128,17 +128,26 @@ async def write(db: Database, steps: list[Step]) -> None:
         await greenlet_spawn(pooled.invalidate if raw.is_in_transaction() or raw.is_closed() else pooled.close)
 
 
+def committed(conn: sqlite3.Connection, statements: Callable[[sqlite3.Connection], None]) -> None:
+    """On SQLite's thread: the statements, then COMMIT; on any error ROLLBACK, and the error
+    goes to the caller."""
+    try:
+        statements(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def _script(plan: list[tuple[str, list[Any], bool]]) -> Callable[[sqlite3.Connection], None]:
+    def statements(conn: sqlite3.Connection) -> None:
+        rows: list[Any] = []
+        for sql, args, if_rows in plan:
+            if not if_rows or rows:
+                rows = conn.execute(sql, args).fetchall()
+
     def work(conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
-        try:
-            rows: list[Any] = []
-            for sql, args, if_rows in plan:
-                if not if_rows or rows:
-                    rows = conn.execute(sql, args).fetchall()
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        committed(conn, statements)
     return work

@@ -30,7 +30,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from core.storage.answer_path import AnswerPath, Locked
 from core.storage.db import Database
-from core.storage.driver import Compiled, trip
+from core.storage.driver import Compiled, committed, trip
 
 _JSON_COLUMNS = (1, 8)  # Locked.chat_state and Locked.state: SQLite returns the JSON text
 VIEW = "rasoat_answer_write"  # temporary: this connection's own, gone with it
@@ -101,16 +101,10 @@ def _read(sql: str, args: list[Any], begin: bool,
 
 
 def _commit(pending: list[tuple[str, list[Any]]]) -> Callable[[sqlite3.Connection], None]:
-    def work(conn: sqlite3.Connection) -> None:
-        try:
-            for sql, args in pending:
-                conn.execute(sql, args)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-    return work
+    def statements(conn: sqlite3.Connection) -> None:
+        for sql, args in pending:
+            conn.execute(sql, args)
+    return lambda conn: committed(conn, statements)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
