@@ -100,8 +100,7 @@ async def add(db: Database, channel: str, chat_id: str, update_id: str, seq: int
 
 async def count(db: Database, channel: str, seq: int) -> None:
     """Record the id of a counted update that has no chat to queue in (nothing to order)."""
-    async with db.transaction() as s:
-        await inbox_counter.seen(s, channel, seq)
+    await driver.write(db, inbox_counter.seen_steps(db.engine.dialect.name, channel, seq))
 
 
 _OLDEST_ROW = select(InboxUpdate.id, InboxUpdate.seq, InboxUpdate.payload, InboxUpdate.received_at).where(
@@ -124,8 +123,7 @@ async def oldest(db: Database, channel: str, chat_id: str) -> Waiting | None:
 # and the database driver's answer path (core/storage/answer_path.py) runs the same ones.
 CHAT_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:lock_key))")  # PostgreSQL; SQLite's writers are one
 _APPLIED = InboxApplied.__table__
-_OLDEST = select(InboxUpdate.id).where(InboxUpdate.channel == bindparam("channel"), InboxUpdate.chat_id == bindparam(
-    "chat")).order_by(InboxUpdate.seq, InboxUpdate.id).limit(1).scalar_subquery()
+_OLDEST = _OLDEST_ROW.with_only_columns(InboxUpdate.id).scalar_subquery()
 # the row, deleted if it is still the chat's oldest
 TAKE = delete(InboxUpdate.__table__).where(InboxUpdate.id == bindparam("claim"), InboxUpdate.id == _OLDEST) \
     .returning(InboxUpdate.id)
@@ -149,14 +147,18 @@ RECORD = {"sqlite": _recorded(sqlite_insert), "postgresql": _recorded(pg_insert)
 
 def claim_values(claim: Claim) -> dict[str, Any]:
     now = utcnow()
-    return {"lock_key": f"inbox:{claim.channel}:{claim.chat_id}", "claim": claim.id, "channel": claim.channel,
+    return {"lock_key": _lock_key(claim.channel, claim.chat_id), "claim": claim.id, "channel": claim.channel,
             "chat": claim.chat_id, "seq": claim.seq, "at": now, "counted": claim.counted,
             "reset_before": now - COUNTER_RESET}
 
 
+def _lock_key(channel: str, chat_id: str) -> str:
+    return f"inbox:{channel}:{chat_id}"
+
+
 async def lock_chat(session: AsyncSession, channel: str, chat_id: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(CHAT_LOCK, {"lock_key": f"inbox:{channel}:{chat_id}"})
+        await session.execute(CHAT_LOCK, {"lock_key": _lock_key(channel, chat_id)})
 
 
 async def take(session: AsyncSession, claim: Claim) -> Taken:

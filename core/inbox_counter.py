@@ -50,8 +50,8 @@ def _seen_insert(insert_of: Any) -> Any:
     return insert_of(InboxSeen).values(channel=bindparam("s_channel"), seq=bindparam("s_seq")).on_conflict_do_nothing()
 
 
-# What committing an update's id writes, with named values (seen_steps) so the inbox's commit on
-# the database driver (core/inbox.py add) runs the same statements as seen() here.
+# What committing an update's id writes, with named values (seen_steps), run on the database
+# driver in the transaction that commits the update (core/inbox.py add, count).
 SEEN = {"sqlite": _seen_insert(sqlite_insert), "postgresql": _seen_insert(pg_insert)}
 _FLOOR = InboxFloor.__table__
 FLOOR_RESET = update(_FLOOR).where(_FLOOR.c.channel == bindparam("s_channel"), _FLOOR.c.at < bindparam(
@@ -67,17 +67,6 @@ def seen_steps(dialect: str, channel: str, seq: int) -> list[Step]:
     now = utcnow()
     values = {"s_channel": channel, "s_seq": seq, "s_at": now, "s_idle_before": now - IDLE_RESET}
     return [Step(SEEN[dialect], values), Step(FLOOR_RESET, values), Step(SEEN_CLEARED, values, if_rows=True)]
-
-
-async def seen(session: AsyncSession, channel: str, seq: int) -> None:
-    """In the transaction that commits an update: record its id, and start the floor again
-    from it after a long silence."""
-    connection = await session.connection()  # Core statements: their results say whether rows came back
-    rows: list[Any] = []
-    for step in seen_steps(session.get_bind().dialect.name, channel, seq):
-        if not step.if_rows or rows:
-            result = await connection.execute(step.statement, step.values)
-            rows = list(result.all()) if result.returns_rows else []
 
 
 async def mark(db: Database, channel: str, known: int | None = None) -> int | None:

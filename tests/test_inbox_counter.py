@@ -1,7 +1,6 @@
-"""The bot-wide update counter's writes (core/inbox_counter.py): the same statements on the
-database driver (an update committed to the inbox) and in an ORM session (an update with no
-chat), on both stores: ids recorded once, and after an hour's silence the floor starts again
-from the new id with the ids seen before dropped."""
+"""The bot-wide update counter's writes (core/inbox_counter.py), with an update committed to the
+inbox and for an update with no chat, on both stores: ids recorded once, and after an hour's
+silence the floor starts again from the new id with the ids seen before dropped."""
 
 from __future__ import annotations
 
@@ -28,18 +27,18 @@ async def _state(app: ChatApp) -> tuple[list[int], tuple[int, bool] | None]:
 
 async def test_ids_are_recorded_once_and_an_idle_floor_starts_again(service: ChatApp) -> None:
     db = service.db
-    await inbox.add(db, "telegram", "c1", "10", 10, {"n": 10}, counted=True)  # on the driver
+    await inbox.add(db, "telegram", "c1", "10", 10, {"n": 10}, counted=True)  # with its inbox row
     await inbox.add(db, "telegram", "c1", "10", 10, {"n": 10}, counted=True)  # re-sent: nothing new
-    await inbox.count(db, "telegram", 11)  # no chat: in an ORM session
+    await inbox.count(db, "telegram", 11)  # no chat: the id alone
     assert await _state(service) == ([10, 11], None)  # no floor yet: nothing to start again
     async with db.transaction() as s:
         s.add(InboxFloor(channel="telegram", seq=11, at=utcnow()))
     await inbox.add(db, "telegram", "c2", "12", 12, {"n": 12}, counted=True)
     assert await _state(service) == ([10, 11, 12], (11, True))  # a moving floor is left alone
-    for seq, write in ((40, "driver"), (70, "session")):
+    for seq, write in ((40, "add"), (70, "count")):
         async with db.transaction() as s:  # an hour's silence
             await s.execute(update(InboxFloor).values(at=utcnow() - timedelta(hours=2)))
-        if write == "driver":
+        if write == "add":
             await inbox.add(db, "telegram", "c3", str(seq), seq, {"n": seq}, counted=True)
         else:
             await inbox.count(db, "telegram", seq)
