@@ -7,6 +7,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+# PostgreSQL connections each process keeps open (SQLAlchemy's default is 5, with 10 more opened
+# and closed again on demand). Answers run concurrently, one connection each: with 20 chats at
+# once the default opened and closed a connection (a server process) for most of them, which
+# cost a third of the throughput (docs/benchmarks.md, issue 25). RASOAT_DB_POOL sets it; keep
+# workers x (pool + 10) under the server's max_connections.
+DB_POOL = 20
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -42,7 +49,7 @@ class Settings:
     data_key: str | None = None  # key(s) sealing ID numbers and phones; else RASOAT_DATA_DIR/.data_key
     inbox_settle: float = 0.1  # seconds a Zalo webhook update waits for a chat's earlier ones still on the wire
     inbox_gap_wait: float = 5.0  # seconds a Telegram update waits for a smaller update id that has not come
-    db_pool: int = 20  # PostgreSQL connections kept open per process (core/storage/db.py PG_POOL)
+    db_pool: int = DB_POOL  # PostgreSQL connections kept open per process
     review_years_file: Path | None = None  # the review-year rule; default core/procedure/files/review_years.yaml
 
     @classmethod
@@ -74,7 +81,7 @@ class Settings:
             telegram_webhook_port=int(env.get("TELEGRAM_WEBHOOK_PORT", "8443")),
             plans=tuple(p.strip() for p in env.get("RASOAT_PLANS", "").split(",") if p.strip()),
             telegram_max_rate=float(env.get("TELEGRAM_MAX_RATE", "30")),
-            db_pool=_positive(env, "RASOAT_DB_POOL", 20),
+            db_pool=_positive(env, "RASOAT_DB_POOL", DB_POOL),
             telegram_group_rate=float(env.get("TELEGRAM_GROUP_RATE", "20")),
             telegram_http=env.get("TELEGRAM_HTTP", "aiohttp"),
             zalo_token=env.get("ZALO_BOT_TOKEN") or None,

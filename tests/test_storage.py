@@ -233,7 +233,7 @@ async def test_twenty_answers_at_once_reuse_their_postgresql_connections(db: Dat
         pytest.skip("PostgreSQL only: SQLite's writers share one lock")
     from sqlalchemy import event
 
-    from core.storage.db import PG_POOL
+    from core.config import DB_POOL
     opened: list[object] = []
     event.listen(db.engine.sync_engine, "connect", lambda conn, _record: opened.append(conn))
 
@@ -241,10 +241,10 @@ async def test_twenty_answers_at_once_reuse_their_postgresql_connections(db: Dat
         async with db.transaction() as s:
             await s.execute(text("SELECT pg_sleep(0.05)"))
 
-    await asyncio.gather(*(one() for _ in range(PG_POOL)))
+    await asyncio.gather(*(one() for _ in range(DB_POOL)))
     first = len(opened)
-    await asyncio.gather(*(one() for _ in range(PG_POOL)))
-    assert first <= PG_POOL and len(opened) == first  # the second round opened none
+    await asyncio.gather(*(one() for _ in range(DB_POOL)))
+    assert first <= DB_POOL and len(opened) == first  # the second round opened none
 
 
 def test_the_pool_size_is_a_setting_with_a_clear_error() -> None:

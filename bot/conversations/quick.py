@@ -95,11 +95,10 @@ async def answer(data: AppData, path: AnswerPath, chat: ChatRef, incoming: Incom
                 (change,) = step.changes
                 stored, lookup = seal_value(sealer, change.key, change.new)
                 revision = (row.revision or 0) + 1
+                named = change.key == engine.survey.head_name  # written on the household too, as _persist does
                 values.update(hid=row.id, key=change.key, old=seal_value(sealer, change.key, change.old)[0],
                               new=stored, lookup=lookup, uid=user.id, state=step.state.to_json(), rev=revision,
-                              named=change.key == engine.survey.head_name, head=None)
-                if values["named"]:  # written on the household too, as _persist does
-                    values["head"] = fit_text(HEAD_NAME, step.answers.get(change.key))
+                              named=named, head=fit_text(HEAD_NAME, step.answers.get(change.key)) if named else None)
                 await path.write(tx, values)
     except _Elsewhere:
         return None

@@ -26,12 +26,11 @@ from typing import Any
 
 from sqlalchemy import Boolean, Dialect, String, bindparam, case, select
 from sqlalchemy.sql import ClauseElement
-from sqlalchemy.util import greenlet_spawn
 
 from core.inbox import CHAT_LOCK, RECORD, TAKE
 from core.journal import _INSERT as JOURNAL_ROW
 from core.storage.db import Database
-from core.storage.driver import Compiled
+from core.storage.driver import Compiled, pg_transaction
 from core.storage.models import Conversation, Household, User
 from core.storage.repo import _STATEMENTS, MOVE
 from core.storage.sealed import holders_query
@@ -144,28 +143,16 @@ class PostgresAnswerPath(AnswerPath):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
-        """The asyncpg connection in a transaction: committed when the block ends, rolled back
-        if it raises (the caller raises to hand the update to the ORM path). The connection is
-        the engine pool's, checked out raw: two hops into SQLAlchemy's greenlet instead of the
-        four or five of an AsyncConnection. One left inside a transaction (a cancel
-        mid-statement) is dropped from the pool, never reused."""
-        pooled = await self.db.engine.raw_connection()
-        raw = pooled.driver_connection
+        """The asyncpg connection in a transaction (core/storage/driver.py pg_transaction):
+        committed when the block ends, rolled back if it raises (the caller raises to hand the
+        update to the ORM path)."""
         try:
-            try:
-                async with raw.transaction():
-                    yield raw
-            except BaseException:
-                self._seen("ROLLBACK")
-                raise
-            self._seen("COMMIT")
-        finally:
-            # in SQLAlchemy's greenlet: a connection beyond the pool's size is closed on return,
-            # and closing an asyncpg connection awaits
-            if raw.is_in_transaction() or raw.is_closed():
-                await greenlet_spawn(pooled.invalidate)
-            else:
-                await greenlet_spawn(pooled.close)
+            async with pg_transaction(self.db) as raw:
+                yield raw
+        except BaseException:
+            self._seen("ROLLBACK")
+            raise
+        self._seen("COMMIT")
 
     async def lock(self, tx: Any, channel: str, chat_id: str, me: int,
                    claim: dict[str, Any] | None = None) -> Locked | None:

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from core.config import DB_POOL
 from core.storage import sqlite_driver
 from core.storage.sealed import INFO
 
@@ -33,12 +34,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READONLY = "rasoat_readonly"
 SQLITE_SYNCHRONOUS = "FULL"
-# PostgreSQL connections each process keeps open (SQLAlchemy's default is 5, with 10 more opened
-# and closed again on demand). Answers run concurrently, one connection each: with 20 chats at
-# once the default opened and closed a connection (a server process) for most of them, which
-# cost a third of the throughput (docs/benchmarks.md, issue 25). RASOAT_DB_POOL sets it; keep
-# workers x (pool + 10) under the server's max_connections.
-PG_POOL = 20
 FILE_MODE = 0o600
 
 
@@ -94,7 +89,7 @@ def sqlite_file(url: str) -> Path | None:
 
 
 class Database:
-    def __init__(self, url: str, *, sqlite_synchronous: str = SQLITE_SYNCHRONOUS, pg_pool: int = PG_POOL,
+    def __init__(self, url: str, *, sqlite_synchronous: str = SQLITE_SYNCHRONOUS, pg_pool: int = DB_POOL,
                  **engine_kwargs: Any) -> None:
         if sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown SQLite synchronous mode {sqlite_synchronous!r}")

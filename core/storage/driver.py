@@ -10,7 +10,8 @@ a webhook update (core/inbox.py).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -76,6 +77,36 @@ async def trip(adapted: Any, work: Callable[[sqlite3.Connection], Any]) -> Any:
         return await aio._execute(work, aio._conn)
 
 
+@asynccontextmanager
+async def pg_transaction(db: Database) -> AsyncIterator[Any]:
+    """A pooled connection's asyncpg connection in a transaction: committed when the block
+    ends, rolled back if it raises. Checked out raw: two hops into SQLAlchemy's greenlet instead
+    of the four or five of an AsyncConnection. One left inside a transaction (a cancel
+    mid-statement) is dropped from the pool, never reused."""
+    pooled = await db.engine.raw_connection()
+    raw = pooled.driver_connection
+    try:
+        async with raw.transaction():
+            yield raw
+    finally:
+        # in SQLAlchemy's greenlet: a connection beyond the pool's size is closed on return, and
+        # closing an asyncpg connection awaits
+        await greenlet_spawn(pooled.invalidate if raw.is_in_transaction() or raw.is_closed() else pooled.close)
+
+
+@asynccontextmanager
+async def sqlite_writer(db: Database) -> AsyncIterator[Any]:
+    """A pooled SQLite connection under the database's write lock (one writer at a time in this
+    process, as `Database.transaction`), back to the pool after, which rolls back anything left."""
+    assert db.write_lock is not None
+    async with db.write_lock:
+        pooled = await db.engine.raw_connection()
+        try:
+            yield pooled
+        finally:
+            await greenlet_spawn(pooled.close)
+
+
 async def fetch(db: Database, statement: ClauseElement, values: dict[str, Any]) -> list[tuple[Any, ...]]:
     """A read outside any transaction (each statement sees committed rows), on a pooled
     connection's driver."""
@@ -107,25 +138,14 @@ async def write(db: Database, steps: list[Step]) -> None:
     queries = [(compiled(db.engine.dialect, s.statement), s) for s in steps]
     plan = [(query.sql, query.args(step.values), step.if_rows) for query, step in queries]
     if db.is_sqlite:
-        assert db.write_lock is not None
-        async with db.write_lock:
-            pooled = await db.engine.raw_connection()
-            try:
-                await trip(pooled.dbapi_connection, _script(plan))
-            finally:
-                await greenlet_spawn(pooled.close)
+        async with sqlite_writer(db) as pooled:
+            await trip(pooled.dbapi_connection, _script(plan))
         return
-    pooled = await db.engine.raw_connection()
-    raw = pooled.driver_connection
-    try:
-        async with raw.transaction():
-            rows: list[Any] = []
-            for sql, args, if_rows in plan:
-                if not if_rows or rows:
-                    rows = await raw.fetch(sql, *args)
-    finally:
-        # a connection left inside a transaction (a cancel mid-statement) is dropped, never reused
-        await greenlet_spawn(pooled.invalidate if raw.is_in_transaction() or raw.is_closed() else pooled.close)
+    async with pg_transaction(db) as raw:
+        rows: list[Any] = []
+        for sql, args, if_rows in plan:
+            if not if_rows or rows:
+                rows = await raw.fetch(sql, *args)
 
 
 def committed(conn: sqlite3.Connection, statements: Callable[[sqlite3.Connection], None]) -> None:

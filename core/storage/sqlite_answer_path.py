@@ -26,11 +26,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.util import greenlet_spawn
-
 from core.storage.answer_path import AnswerPath, Locked
 from core.storage.db import Database
-from core.storage.driver import Compiled, committed, trip
+from core.storage.driver import Compiled, committed, sqlite_writer, trip
 
 _JSON_COLUMNS = (1, 8)  # Locked.chat_state and Locked.state: SQLite returns the JSON text
 VIEW = "rasoat_answer_write"  # temporary: this connection's own, gone with it
@@ -119,25 +117,19 @@ class SqliteAnswerPath(AnswerPath):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        lock = self.db.write_lock
-        assert lock is not None
-        async with lock:
-            pooled = await self.db.engine.raw_connection()
+        async with sqlite_writer(self.db) as pooled:
             tx = Tx(pooled.dbapi_connection)
             if not pooled.info.get(READY):  # once per connection, outside any transaction
                 await tx.trip(_create(self.one))
                 pooled.info[READY] = True
             try:
-                try:
-                    yield tx
-                    await tx.trip(_commit(tx.pending))
-                except BaseException:
-                    await tx.trip(_rollback)
-                    self._seen("ROLLBACK")
-                    raise
-                self._seen("COMMIT")
-            finally:
-                await greenlet_spawn(pooled.close)  # back to the pool, which rolls back anything left
+                yield tx
+                await tx.trip(_commit(tx.pending))
+            except BaseException:
+                await tx.trip(_rollback)
+                self._seen("ROLLBACK")
+                raise
+            self._seen("COMMIT")
 
     async def lock(self, tx: Tx, channel: str, chat_id: str, me: int,
                    claim: dict[str, Any] | None = None) -> Locked | None:
