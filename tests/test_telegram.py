@@ -356,3 +356,18 @@ async def test_a_reply_in_flight_when_the_channel_stops_is_sent_and_marked_sent(
     # sent as one JSON body (Vietnamese text percent-encoded in Python cost a tenth of a send)
     sends = [c for c in api.calls if c.method == "sendMessage"]
     assert sends and all(c.content_type == "application/json" for c in sends)
+
+
+async def test_the_poller_waits_for_new_updates_at_once_when_the_last_in_hand_finishes(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While updates are in hand every poll returns them again, so the poller pauses between
+    polls (POLL_BUSY); once the last of them is finished it long-polls at once, and a user's next
+    message does not wait out the pause (issue 25: at 20 chats the pause was the limit)."""
+    from bot.channels import telegram
+
+    monkeypatch.setattr(telegram, "POLL_BUSY", 60.0)  # far longer than the harness waits for a reply
+    user = harness.user(7, "Khách")
+    harness.api.send_delay = 0.3  # the first reply is slow: its update is in hand at the next poll
+    assert await harness.say(user, "/huongdan")
+    harness.api.send_delay = 0.0
+    assert await harness.say(user, "/huongdan")

@@ -11,6 +11,7 @@ confirms a batch as soon as it is fetched, and a kill would lose those messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import warnings
@@ -39,10 +40,11 @@ CHANNEL = "telegram"
 TEXT_LIMIT = 4096
 ALLOWED = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-# seconds between polls while updates are in hand: each such poll returns them again, so it costs
-# more the more are in hand; longer, the next user's update waits for it (50 ms capped 20 chats at
-# about 320 answers/s on PostgreSQL; waking at each finished update polled so often that SQLite's
-# answers lost a third; docs/benchmarks.md, issue 25). Against Telegram the round trip is longer.
+# seconds between polls while updates are in hand: each such poll returns them again (the offset
+# cannot pass the oldest unfinished one), so it costs more the more are in hand. When the last one
+# finishes the poller does not wait this out: with nothing in hand it can long-poll, and the next
+# update comes at once (at 20 chats the pause was the limit: docs/benchmarks.md, issue 25). Waking
+# at each finished update instead polled so often that SQLite's answers lost a third.
 POLL_BUSY = 0.02
 
 
@@ -172,8 +174,16 @@ class TelegramChannel:
         finished ones no-ops. Updates returned again while older ones are in hand are skipped."""
         inflight: set[int] = set()
         done: set[int] = set()
+        drained = asyncio.Event()  # the last update in hand finished: the next poll can wait
         newest = -1
         backoff = Backoff()
+
+        def finished(update_id: int) -> None:
+            inflight.discard(update_id)
+            done.add(update_id)
+            if not inflight:
+                drained.set()
+
         while True:
             offset = min(inflight) if inflight else newest + 1
             done.difference_update({i for i in done if i < offset})
@@ -194,9 +204,11 @@ class TelegramChannel:
                 inflight.add(update.update_id)
                 newest = max(newest, update.update_id)
                 task = self.runner.background(self.handle(update))  # stopping waits for it
-                task.add_done_callback(lambda _t, i=update.update_id: (inflight.discard(i), done.add(i)))
-            if inflight and not fresh:
-                await asyncio.sleep(POLL_BUSY)  # only unfinished updates came back: do not spin
+                task.add_done_callback(lambda _t, i=update.update_id: finished(i))
+            if inflight and not fresh:  # only unfinished updates came back: do not spin
+                drained.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(drained.wait(), POLL_BUSY)
 
     # ----- translating updates ------------------------------------------------------------
 
