@@ -18,6 +18,7 @@ access rules are the same functions on both paths; tests run the survey on both 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bot.context import AppData
@@ -73,38 +74,54 @@ async def answer(data: AppData, path: AnswerPath, chat: ChatRef, incoming: Incom
     if sealer is None:  # the ORM path compares ID numbers without their keyed hash
         return None
     try:
-        async with path.transaction() as tx:
-            row = await path.lock(tx, chat.channel, chat.chat_id, user.id,
-                                  None if claim is None else claim_values(claim))
-            if row is None or not _plain(data, row, user):
-                raise _Elsewhere
-            engine, step, memo, answers = _step(data, row, cmd)
-            typed = [c.key for c in step.changes if c.new is not None]
-            if typed and sealer.domain(typed[0]) == "id":  # compared as survey._check_ids does
-                found = await find(sealer, engine, step.answers, typed, lambda value: path.holders(
-                    tx, sealer.lookup("id", value), row.review_year, row.id))
-                if found:
-                    step.messages.insert(0, warning(found))
-            values: dict[str, Any] = {"channel": chat.channel, "chat": chat.chat_id, "update": incoming.update_id,
-                                      "reply": seal_blob(data.db.session_info, [m.to_json() for m in step.messages]),
-                                      "at": utcnow()}
-            if not step.changes:
-                await path.reply_only(tx, values)
-                revision = row.revision
-            else:
-                (change,) = step.changes
-                stored, lookup = seal_value(sealer, change.key, change.new)
-                revision = (row.revision or 0) + 1
-                named = change.key == engine.survey.head_name  # written on the household too, as _persist does
-                values.update(hid=row.id, key=change.key, old=seal_value(sealer, change.key, change.old)[0],
-                              new=stored, lookup=lookup, uid=user.id, state=step.state.to_json(), rev=revision,
-                              named=named, head=fit_text(HEAD_NAME, step.answers.get(change.key)) if named else None)
-                await path.write(tx, values)
+        done: _Done = await path.run(lambda tx: _transact(data, path, tx, sealer, chat, incoming, user, cmd, claim))
     except _Elsewhere:
         return None
     # what the store holds now, for this worker's next step on the household (as _persist does)
-    data.answers.put(row.id, revision, {**answers, **{c.key: c.new for c in step.changes}}, memo)  # type: ignore[arg-type]
-    return step.messages
+    data.answers.put(done.household, done.revision, done.answers, done.memo)
+    return done.messages
+
+
+@dataclass(frozen=True)
+class _Done:
+    messages: list[OutMessage]
+    household: int
+    revision: int
+    answers: dict[str, Any]
+    memo: Any
+
+
+async def _transact(data: AppData, path: AnswerPath, tx: Any, sealer: Sealer, chat: ChatRef, incoming: Incoming,
+                    user: User, cmd: Command, claim: Claim | None) -> _Done:
+    """The answer inside its transaction (on SQLite, on SQLite's thread: nothing here waits
+    but the path's own statements)."""
+    row = await path.lock(tx, chat.channel, chat.chat_id, user.id, None if claim is None else claim_values(claim))
+    if row is None or not _plain(data, row, user):
+        raise _Elsewhere
+    engine, step, memo, answers = _step(data, row, cmd)
+    typed = [c.key for c in step.changes if c.new is not None]
+    if typed and sealer.domain(typed[0]) == "id":  # compared as survey._check_ids does
+        found = await find(sealer, engine, step.answers, typed, lambda value: path.holders(
+            tx, sealer.lookup("id", value), row.review_year, row.id))
+        if found:
+            step.messages.insert(0, warning(found))
+    values: dict[str, Any] = {"channel": chat.channel, "chat": chat.chat_id, "update": incoming.update_id,
+                              "reply": seal_blob(data.db.session_info, [m.to_json() for m in step.messages]),
+                              "at": utcnow()}
+    if not step.changes:
+        await path.reply_only(tx, values)
+        revision = row.revision
+    else:
+        (change,) = step.changes
+        stored, lookup = seal_value(sealer, change.key, change.new)
+        revision = (row.revision or 0) + 1
+        named = change.key == engine.survey.head_name  # written on the household too, as _persist does
+        values.update(hid=row.id, key=change.key, old=seal_value(sealer, change.key, change.old)[0],
+                      new=stored, lookup=lookup, uid=user.id, state=step.state.to_json(), rev=revision,
+                      named=named, head=fit_text(HEAD_NAME, step.answers.get(change.key)) if named else None)
+        await path.write(tx, values)
+    return _Done(step.messages, row.id, revision,  # type: ignore[arg-type]
+                 {**answers, **{c.key: c.new for c in step.changes}}, memo)
 
 
 def _plain(data: AppData, row: Locked, user: User) -> bool:

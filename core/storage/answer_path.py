@@ -9,8 +9,9 @@ column renamed in the models changes both paths.
 
 What an answer writes: the answer (upsert), its audit row, the household's position, time and
 revision, and the update's journal row with the sealed reply. On PostgreSQL that is one
-statement (data-modifying WITHs); on SQLite four statements sent with the COMMIT in one trip to
-SQLite's thread (core/storage/sqlite_answer_path.py). A re-delivered update fails on the
+statement (data-modifying WITHs); on SQLite one too (a view's trigger runs the four), with the
+answers of other chats in one transaction (core/storage/sqlite_answer_path.py: group commit). A
+re-delivered update fails on the
 journal's key like on the ORM path, and the whole transaction with it. Anything this path does
 not cover is left to the ORM path: the caller rolls back and runs that instead
 (bot/conversations/quick.py).
@@ -18,11 +19,11 @@ not cover is left to the ORM path: the caller rolls back and runs that instead
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Boolean, Dialect, String, bindparam, case, select
 from sqlalchemy.sql import ClauseElement
@@ -52,6 +53,9 @@ _MOVE = MOVE.values(head_name=case((bindparam("named", type_=Boolean), bindparam
                                    else_=_HOUSEHOLDS.c.head_name))
 # Other households of the review holding an ID number just typed (core/duplicate_ids.py)
 _HOLDERS = holders_query(bindparam("digest"), bindparam("year"), bindparam("besides"))
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ class Locked:
 
 
 class AnswerPath:
-    """Transactions on a pooled connection's driver: `transaction()` yields what `lock`,
+    """Transactions on a pooled connection's driver: `run(body)` gives `body` what `lock`,
     `holders`, `write` and `reply_only` take. One subclass per store."""
 
     def __init__(self, db: Database) -> None:
@@ -116,6 +120,13 @@ class AnswerPath:
     def _seen(self, sql: str) -> None:
         for observe in self.observers:
             observe(sql)
+
+    async def run(self, body: Callable[[Any], Awaitable[T]]) -> T:
+        """`body(tx)` in a transaction: its result once committed; whatever it raises rolls
+        the transaction back and goes to the caller. `tx` is what `lock`, `holders`, `write` and
+        `reply_only` take."""
+        async with self.transaction() as tx:
+            return await body(tx)
 
     def transaction(self) -> AbstractAsyncContextManager[Any]:
         raise NotImplementedError

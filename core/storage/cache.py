@@ -13,6 +13,7 @@ several workers share one database.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
@@ -35,7 +36,10 @@ class LRU(Generic[K, V]):
     def get(self, key: K) -> V | None:
         value = self._items.get(key)
         if value is not None:
-            self._items.move_to_end(key)
+            # SQLite's answer path reads the answers' cache on its own thread (group commit): the
+            # key may go between the two
+            with contextlib.suppress(KeyError):
+                self._items.move_to_end(key)
         return value
 
     def put(self, key: K, value: V) -> None:

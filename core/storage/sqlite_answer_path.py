@@ -1,38 +1,54 @@
-"""The driver's answer path on SQLite (core/storage/answer_path.py): two trips to SQLite's
-thread per typed answer, where the ORM path makes one per statement plus BEGIN and COMMIT.
+"""The driver's answer path on SQLite (core/storage/answer_path.py): answers of several chats
+committed together, in one trip to SQLite's thread (group commit).
 
-1. `BEGIN IMMEDIATE`, a webhook update's inbox row taken (core/inbox.py), and the read of the
-   chat, its household and the sender, in one function on the thread (the database's write
-   lock is taken first, as `Database.transaction` does: one writer at a time in this process,
-   other processes wait in SQLite's busy handler).
-2. The answer, its audit row, the household's position and the journal row as one statement,
-   then `COMMIT`, in one function; on any error there `ROLLBACK`, and the error goes to the
-   caller (a re-delivered update's journal row fails like on the ORM path).
+SQLite has one writer at a time, and each transaction is a trip to its thread and back, a
+wake-up of the event loop, and a sync of the WAL to disk. Answers that arrive while a batch is
+being written wait for the next batch (at most BATCH), which runs them one after the other in one
+transaction under the database's write lock (as `Database.transaction`: one writer at a time in
+this process, other processes wait in SQLite's busy handler):
+
+    BEGIN IMMEDIATE
+      each answer: a webhook update's inbox row taken (core/inbox.py), the read of the chat,
+      its household and the sender, the engine's step (bot/conversations/quick.py, driven on
+      this thread: its awaits on this path never wait), the writes
+    COMMIT
+
+Each answer's reply waits for that COMMIT: it is durable before it is sent. An answer that fails
+(its update re-delivered: the journal's key; or one the ORM path must take) leaves no row behind
+and the others commit: its writes are one statement, which SQLite undoes alone on error, and
+when it writes more than that (an inbox row taken, an update without an id) it runs inside a
+savepoint. A batch where no answer succeeds is rolled back.
 
 SQLite has no data-modifying `WITH`, which makes these four writes one statement on PostgreSQL.
 Its equivalent here is a temporary view per connection whose `INSTEAD OF INSERT` trigger runs
 the four statements (`_as_one`): generated from the same compiled statements, each `?` becoming
 the matching column of the inserted row, so they stay the ORM path's statements. The insert is
-one statement for Python and sqlite3; the four run inside SQLite's engine.
-An ID number's look-up of other households is one more trip between the two.
+one statement for Python and sqlite3; the four run inside SQLite's engine. An ID number's look-up
+of other households is one more statement before it.
+
+Running the engine's step on SQLite's thread is safe: what it reads that the event loop's thread
+may change at the same time (the answers' cache, the units' parents) is read with single
+operations, never walked.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from core.storage.answer_path import AnswerPath, Locked
 from core.storage.db import Database
-from core.storage.driver import Compiled, committed, sqlite_writer, trip
+from core.storage.driver import Compiled, sqlite_writer, trip
 
 _JSON_COLUMNS = (1, 8)  # Locked.chat_state and Locked.state: SQLite returns the JSON text
 VIEW = "rasoat_answer_write"  # temporary: this connection's own, gone with it
 READY = "rasoat_answer_write"  # key of a pooled connection's info: its view and trigger exist
+BATCH = 32  # answers per transaction at most: the write lock is not held long for other writers
+SAVEPOINT = "rasoat_answer"
 
 
 @dataclass(frozen=True)
@@ -65,71 +81,132 @@ def _as_one(statements: tuple[Compiled, ...]) -> OneStatement:
         + ", ".join("?" * len(columns)) + ")")
 
 
-def _create(one: OneStatement) -> Callable[[sqlite3.Connection], None]:
-    def work(conn: sqlite3.Connection) -> None:
-        conn.execute(one.view)
-        conn.execute(one.trigger)
-    return work
-
-
 class Tx:
-    """One transaction on a pooled SQLite connection: trips to its thread, writes held until
-    the commit trip."""
+    """One answer's part of a batch, on SQLite's thread inside the batch's transaction: reads run
+    at once, writes are held until the answer's work is done (`pending`)."""
 
-    def __init__(self, adapted: Any) -> None:
-        self._adapted = adapted  # SQLAlchemy's adapted aiosqlite connection (its mutex, its thread)
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
         self.pending: list[tuple[str, list[Any]]] = []
+        self.guarded = False
 
-    async def trip(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        return await trip(self._adapted, work)
+    def guard(self) -> None:
+        """A savepoint before this answer's first write that is not its last statement."""
+        if not self.guarded:
+            self.conn.execute(f"SAVEPOINT {SAVEPOINT}")
+            self.guarded = True
 
 
-def _read(sql: str, args: list[Any], begin: bool,
-          claim: Sequence[tuple[str, list[Any]]] = ()) -> Callable[[sqlite3.Connection], list[Any]]:
-    """The read, after `BEGIN IMMEDIATE` (`begin`) and a webhook update's inbox statements
-    (`claim`): none of the read's rows when one of them returns none."""
-    def work(conn: sqlite3.Connection) -> list[Any]:
-        if begin:
-            conn.execute("BEGIN IMMEDIATE")
-        for claimed, claimed_args in claim:
-            if not conn.execute(claimed, claimed_args).fetchall():
-                return []
-        return conn.execute(sql, args).fetchall()
+def drive(work: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine that never waits to its end, on this thread; one that would wait (on the
+    event loop, which is not this thread's) is a bug, refused."""
+    try:
+        work.send(None)
+    except StopIteration as done:
+        return done.value
+    work.close()
+    raise RuntimeError("an answer's work on SQLite's thread waited on the event loop")
+
+
+Body = Callable[[Tx], Coroutine[Any, Any, Any]]
+Outcome = tuple[bool, Any]  # (succeeded, its result or its exception)
+
+
+def _answer(conn: sqlite3.Connection, body: Body) -> Outcome:
+    tx = Tx(conn)
+    try:
+        result = drive(body(tx))
+        if len(tx.pending) > 1:
+            tx.guard()
+        for sql, args in tx.pending:
+            conn.execute(sql, args)
+    except Exception as exc:
+        if not conn.in_transaction:  # SQLite gave the whole transaction up (a full disk): so do we
+            raise
+        if tx.guarded:
+            conn.execute(f"ROLLBACK TO {SAVEPOINT}")
+            conn.execute(f"RELEASE {SAVEPOINT}")
+        return False, exc
+    if tx.guarded:
+        conn.execute(f"RELEASE {SAVEPOINT}")
+    return True, result
+
+
+def _batch(bodies: list[Body], create: OneStatement | None) -> Callable[[sqlite3.Connection], list[Outcome]]:
+    def work(conn: sqlite3.Connection) -> list[Outcome]:
+        if create is not None:  # once per connection, outside any transaction
+            conn.execute(create.view)
+            conn.execute(create.trigger)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            outcomes = [_answer(conn, body) for body in bodies]
+            conn.execute("COMMIT" if any(ok for ok, _ in outcomes) else "ROLLBACK")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return outcomes
     return work
 
 
-def _commit(pending: list[tuple[str, list[Any]]]) -> Callable[[sqlite3.Connection], None]:
-    def statements(conn: sqlite3.Connection) -> None:
-        for sql, args in pending:
-            conn.execute(sql, args)
-    return lambda conn: committed(conn, statements)
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
+def _read(tx: Tx, sql: str, args: list[Any], claim: Sequence[tuple[str, list[Any]]] = ()) -> list[Any]:
+    """The read, after a webhook update's inbox statements (`claim`, inside the answer's
+    savepoint): none of the read's rows when one of them returns none."""
+    if claim:
+        tx.guard()
+    for claimed, claimed_args in claim:
+        if not tx.conn.execute(claimed, claimed_args).fetchall():
+            return []
+    return tx.conn.execute(sql, args).fetchall()
 
 
 class SqliteAnswerPath(AnswerPath):
     def __init__(self, db: Database) -> None:
         super().__init__(db)
         self.one = _as_one(self.statements.write)
+        self._waiting: list[tuple[Body, asyncio.Future[Any]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
+    async def run(self, body: Callable[[Any], Awaitable[Any]]) -> Any:
+        """`body` in the next batch; its result once the batch is committed, or its error."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append((body, future))  # type: ignore[arg-type]
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        """Batches while answers wait; a batch's failure (its COMMIT) is each of its answers'."""
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[:BATCH], self._waiting[BATCH:]
+                try:
+                    outcomes = await self._commit([body for body, _ in batch])
+                except Exception as exc:
+                    outcomes = [(False, exc)] * len(batch)
+                except BaseException:
+                    for _, future in batch:
+                        future.cancel()
+                    raise
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():  # its caller was cancelled
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:  # cancelled (the loop closing): nobody waits for ever
+            for _, future in self._waiting:
+                future.cancel()
+            self._waiting = []
+
+    async def _commit(self, bodies: list[Body]) -> list[Outcome]:
         async with sqlite_writer(self.db) as pooled:
-            tx = Tx(pooled.dbapi_connection)
-            if not pooled.info.get(READY):  # once per connection, outside any transaction
-                await tx.trip(_create(self.one))
-                pooled.info[READY] = True
-            try:
-                yield tx
-                await tx.trip(_commit(tx.pending))
-            except BaseException:
-                await tx.trip(_rollback)
-                self._seen("ROLLBACK")
-                raise
-            self._seen("COMMIT")
+            create = None if pooled.info.get(READY) else self.one
+            outcomes = await trip(pooled.dbapi_connection, _batch(bodies, create))
+            pooled.info[READY] = True
+        self._seen("COMMIT" if any(ok for ok, _ in outcomes) else "ROLLBACK")
+        return outcomes
 
     async def lock(self, tx: Tx, channel: str, chat_id: str, me: int,
                    claim: dict[str, Any] | None = None) -> Locked | None:
@@ -138,8 +215,8 @@ class SqliteAnswerPath(AnswerPath):
             self._seen(statement.sql)
         lock = self.statements.lock
         self._seen(lock.sql)
-        rows = await tx.trip(_read(lock.sql, lock.args({"channel": channel, "chat": chat_id, "me": me}), True,
-                                   [(s.sql, s.args(claim or {})) for s in taking]))
+        rows = _read(tx, lock.sql, lock.args({"channel": channel, "chat": chat_id, "me": me}),
+                     [(s.sql, s.args(claim or {})) for s in taking])
         if not rows:
             return None
         row = list(rows[0])
@@ -152,8 +229,8 @@ class SqliteAnswerPath(AnswerPath):
             return ()
         holders = self.statements.holders
         self._seen(holders.sql)
-        rows = await tx.trip(_read(holders.sql, holders.args({"digest": digest, "year": year, "besides": besides}),
-                                   False))
+        args = holders.args({"digest": digest, "year": year, "besides": besides})
+        rows = tx.conn.execute(holders.sql, args).fetchall()
         return tuple(r[0] for r in rows)
 
     async def write(self, tx: Tx, values: dict[str, Any]) -> None:
