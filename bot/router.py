@@ -26,6 +26,7 @@ from bot.handlers import (
     plans,
     rechecks,
     reports,
+    residents,
     rules,
     rules_workbook,
     signing,
@@ -49,6 +50,7 @@ ROUTES: tuple[Route, ...] = (
     *accounts.ROUTES,  # invite codes, and the chats that receive notices
     *people.ROUTES,  # taking access away, and who saw what (core/accounts_admin.py, core/access_log.py)
     *reports.ROUTES,  # reports, and the plan's report requests
+    *residents.ROUTES,  # villages' resident household counts, the reports' denominators
     *plans.ROUTES,
     *rules.ROUTES,  # which standard the review applies (core/procedure/standards.py)
     *rules_workbook.ROUTES,  # the rules workbook the province signs (core/rules/)
