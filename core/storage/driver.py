@@ -9,6 +9,7 @@ a webhook update (core/inbox.py).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -77,6 +78,14 @@ async def trip(adapted: Any, work: Callable[[sqlite3.Connection], Any]) -> Any:
         return await aio._execute(work, aio._conn)
 
 
+async def give_back(close: Callable[[], None]) -> None:
+    """A pooled connection back to the pool (`pooled.close`, or `pooled.invalidate`), in
+    SQLAlchemy's greenlet (closing one beyond the pool's size awaits), and to the end even when
+    the task is cancelled meanwhile (a channel stopping): cut short, the pool's reset (a rollback
+    on SQLite's thread) fails and SQLAlchemy logs it as an error. The caller is still cancelled."""
+    await asyncio.shield(greenlet_spawn(close))
+
+
 @asynccontextmanager
 async def pg_transaction(db: Database) -> AsyncIterator[Any]:
     """A pooled connection's asyncpg connection in a transaction: committed when the block
@@ -91,7 +100,7 @@ async def pg_transaction(db: Database) -> AsyncIterator[Any]:
     finally:
         # in SQLAlchemy's greenlet: a connection beyond the pool's size is closed on return, and
         # closing an asyncpg connection awaits
-        await greenlet_spawn(pooled.invalidate if raw.is_in_transaction() or raw.is_closed() else pooled.close)
+        await give_back(pooled.invalidate if raw.is_in_transaction() or raw.is_closed() else pooled.close)
 
 
 @asynccontextmanager
@@ -104,7 +113,7 @@ async def sqlite_writer(db: Database) -> AsyncIterator[Any]:
         try:
             yield pooled
         finally:
-            await greenlet_spawn(pooled.close)
+            await give_back(pooled.close)
 
 
 async def fetch(db: Database, statement: ClauseElement, values: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -119,7 +128,7 @@ async def fetch(db: Database, statement: ClauseElement, values: dict[str, Any]) 
         else:
             rows = await pooled.driver_connection.fetch(query.sql, *args)
     finally:
-        await greenlet_spawn(pooled.close)  # in SQLAlchemy's greenlet: closing one beyond the pool awaits
+        await give_back(pooled.close)
     return [query.row(r) for r in rows]
 
 
