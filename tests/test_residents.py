@@ -27,14 +27,19 @@ async def _officer(service: ChatApp, code: str, user: str) -> ChatRef:
     return ChatRef("test", user, user)
 
 
+VILLAGES = ("Thôn Nà Pàn", "Thôn 1", "Thôn Bản Cầu")
+NONE = dict.fromkeys(VILLAGES)
+
+
 @pytest.fixture
 async def commune(service: ChatApp) -> dict[str, int]:
-    """Xã 6202 with two villages (one named with a number) and their ids."""
-    await make_village_head(service, "h1", village="Thôn Nà Pàn")
-    await make_village_head(service, "h2", village="Thôn 1")
+    """Xã 6202 with three villages (one named with a number, one with «Bản», itself a kind of
+    village, inside its name) and their ids."""
+    for i, name in enumerate(VILLAGES):
+        await make_village_head(service, f"h{i + 1}", village=name)
     async with service.db.read() as s:
         rows = (await s.execute(select(Unit.name, Unit.id).where(Unit.level == "village",
-                                                                 Unit.name.in_(("Thôn Nà Pàn", "Thôn 1"))))).all()
+                                                                 Unit.name.in_(VILLAGES)))).all()
     return dict(rows)  # type: ignore[arg-type]
 
 
@@ -45,23 +50,27 @@ async def _say(service: ChatApp, chat: ChatRef, text: str) -> str:
 async def _counts(service: ChatApp) -> dict[str, int | None]:
     async with service.db.read() as s:
         return dict((await s.execute(select(Unit.name, Unit.households_total).where(
-            Unit.name.in_(("Thôn Nà Pàn", "Thôn 1"))))).all())  # type: ignore[arg-type]
+            Unit.name.in_(VILLAGES)))).all())  # type: ignore[arg-type]
 
 
 async def test_an_officer_lists_then_sets_counts_by_id_and_by_name(service: ChatApp, commune: dict[str, int]) -> None:
     officer = await _officer(service, "6202", "cb")
     listing = await _say(service, officer, "/sohodan")
     assert f"#{commune['Thôn Nà Pàn']} Thôn Nà Pàn: {t('residents_unknown')}" in listing
+    assert await _say(service, officer, "/sohodan xem") == listing  # as the help line words it
     said = await _say(service, officer, f"/sohodan #{commune['Thôn Nà Pàn']} 135")
     assert "Thôn Nà Pàn: 135 hộ" in said and "Thôn 1" in said  # the village still without a count is named
-    said = await _say(service, officer, "/sohodan thon 1 80 na pan 140")  # names, accents aside; digits of a name
-    assert "Thôn 1: 80 hộ" in said and "Thôn Nà Pàn: 140 hộ (trước: 135)" in said
-    assert await _counts(service) == {"Thôn Nà Pàn": 140, "Thôn 1": 80}
+    # names, accents aside; digits of a name; «Bản Cầu» without its «Thôn»; pairs after commas;
+    # a thousands dot as Vietnamese writes it
+    said = await _say(service, officer, "/sohodan thon 1 80 na pan 140, Bản Cầu 1.020")
+    assert "Thôn 1: 80 hộ" in said and "Thôn Nà Pàn: 140 hộ (trước: 135)" in said and "Thôn Bản Cầu: 1020 hộ" in said
+    assert await _counts(service) == {"Thôn Nà Pàn": 140, "Thôn 1": 80, "Thôn Bản Cầu": 1020}
     async with service.db.read() as s:  # the reports' denominators: the commune's total is known now
         commune_unit = await s.scalar(select(Unit).where(Unit.id == commune["Thôn 1"]))
         assert commune_unit is not None and commune_unit.parent_id is not None
         tree = await UnitTree.of(s, await s.get(Unit, commune_unit.parent_id))  # type: ignore[arg-type]
-        assert await tree.resident_totals(s) == {commune["Thôn Nà Pàn"]: 140, commune["Thôn 1"]: 80}
+        assert await tree.resident_totals(s) == {commune[v]: n for v, n in (("Thôn Nà Pàn", 140), ("Thôn 1", 80),
+                                                                               ("Thôn Bản Cầu", 1020))}
 
 
 @pytest.mark.parametrize(("typed", "reason"), [
@@ -72,14 +81,19 @@ async def test_an_officer_lists_then_sets_counts_by_id_and_by_name(service: Chat
     ("Nà Pàn 0", "residents_bad_count"),
     (f"Nà Pàn {MOST + 1}", "residents_bad_count"),
     ("Nà Pàn 10 thôn nà pàn 12", "residents_twice"),
+    ("Nà Pàn -5", "residents_bad_count"),
+    ("Nà Pàn 1,5", "residents_bad_count"),
+    ("#{id} abc", "residents_bad_count"),
 ])
 async def test_a_bad_pair_writes_nothing_and_says_why(service: ChatApp, commune: dict[str, int],
                                                       typed: str, reason: str) -> None:
     officer = await _officer(service, "6202", "cb")
+    typed = typed.replace("{id}", str(commune["Thôn Nà Pàn"]))
     said = await _say(service, officer, f"/sohodan Thôn 1 75 {typed}")  # a good pair before the bad one
     assert said.startswith(t("residents_problems"))
     assert t(reason, words="§", most=MOST).split("§")[0] in said
-    assert await _counts(service) == {"Thôn Nà Pàn": None, "Thôn 1": None}
+    assert len(said.splitlines()) == 3, said  # one problem, one line: not also an unknown village
+    assert await _counts(service) == NONE
 
 
 async def test_only_a_commune_officer_for_the_communes_own_villages(service: ChatApp,
@@ -90,8 +104,8 @@ async def test_only_a_commune_officer_for_the_communes_own_villages(service: Cha
         code = await s.scalar(select(Unit.code).where(Unit.configuration == "65", Unit.level == "commune",
                                                       Unit.code != "6202").order_by(Unit.code).limit(1))
     assert code is not None
-    await make_village_head(service, "h3", commune_code=code, village="Thôn Khác")
+    await make_village_head(service, "khac-thon", commune_code=code, village="Thôn Khác")
     other = await _officer(service, code, "khac")
     said = await _say(service, other, f"/sohodan #{commune['Thôn 1']} 10")  # not one of its villages
     assert said.startswith(t("residents_problems")) and f"#{commune['Thôn 1']}" in said
-    assert await _counts(service) == {"Thôn Nà Pàn": None, "Thôn 1": None}
+    assert await _counts(service) == NONE

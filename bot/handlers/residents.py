@@ -11,6 +11,7 @@ from bot.context import Ctx
 from bot.routes import COMMUNE, Route
 from core.chat.messages import OutMessage
 from core.i18n import t
+from core.text import fold
 from core.storage.models import Unit
 from core.units.residents import MOST, parse
 from core.units.scope import villages_of
@@ -26,7 +27,7 @@ async def residents(ctx: Ctx, arg: str | None) -> list[OutMessage]:
     if not villages:
         return [OutMessage(t("residents_no_villages", commune=commune.name))]
     example = f"#{villages[0].id} 120"
-    if not (arg or "").strip():
+    if fold(arg or "") in ("", "xem"):  # «/sohodan xem», as the help line says
         lines = [t("residents_line", id=v.id, village=v.name, n=_count(v)) for v in villages]
         return [OutMessage(t("residents_list", commune=commune.name, lines="\n".join(lines), example=example))]
     counts, problems = parse(arg or "", villages)
