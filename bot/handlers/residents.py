@@ -11,8 +11,8 @@ from bot.context import Ctx
 from bot.routes import COMMUNE, Route
 from core.chat.messages import OutMessage
 from core.i18n import t
-from core.text import fold
 from core.storage.models import Unit
+from core.text import fold
 from core.units.residents import MOST, parse
 from core.units.scope import villages_of
 
