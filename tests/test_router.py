@@ -74,3 +74,20 @@ def test_the_procedure_is_one_module_per_step_and_each_declares_its_rows() -> No
     for step in steps:
         module = importlib.import_module(f"bot.handlers.procedure.{step}")
         assert module.ROUTES and all(r in ROUTES for r in module.ROUTES), step
+
+
+async def test_registering_is_for_strangers_only_and_not_in_a_registered_users_help(service) -> None:  # type: ignore[no-untyped-def]
+    """A registered user's /huongdan lists what they can use: /dangky only tells them they are
+    registered already, so it is not listed (a fresh-clone try found it there)."""
+    from core.chat.commands import slash
+    from core.chat.messages import Incoming
+    from core.i18n import t
+    from tests.households import make_village_head
+
+    router = Router()
+    assert router.allowed(None, "register") and not any(router.allowed(role, "register") for role in Role)
+    head = await make_village_head(service)
+    shown = "\n".join(m.text for m in (await service.handle(head, Incoming(text="/huongdan"))).messages)
+    assert slash("help") in shown and slash("register") not in shown
+    reply = await service.handle(head, Incoming(text=f"{slash('register')} ABC123"))
+    assert [m.text for m in reply.messages] == [t("already_registered")]

@@ -234,7 +234,8 @@ async def merge(ctx: Ctx, arg: str | None) -> list[OutMessage]:
 # what a stranger may send, and who am I: the first rows of the table (and of the help)
 REGISTRATION: tuple[Route, ...] = (
     Route("start", start, Where.PRIVATE | Where.STRANGER),
-    Route("register", register, Where.PRIVATE | Where.STRANGER),
+    # only before registering: a registered user is told so, and it is not in their /huongdan
+    Route("register", register, Where.PRIVATE | Where.STRANGER, roles=frozenset(), denied="already_registered"),
 )
 IDENTITY: tuple[Route, ...] = (Route("whoami", whoami, ANYWHERE, menu=True),)
 # invite codes and the chats that receive a unit's notices
