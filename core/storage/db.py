@@ -14,10 +14,11 @@ fail on a dead pooled connection.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -30,11 +31,33 @@ from core.config import DB_POOL
 from core.storage import sqlite_driver
 from core.storage.sealed import INFO
 
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READONLY = "rasoat_readonly"
 SQLITE_SYNCHRONOUS = "FULL"
 FILE_MODE = 0o600
+
+
+async def to_completion(work: Coroutine[Any, Any, T]) -> T:
+    """Cleanup that must not stop half-way (a commit, a connection going back to the pool): run
+    to its end even when the calling task is cancelled meanwhile (a channel stopping), and the
+    cancellation raised after. Cut short, the pool's reset (a rollback on SQLite's thread) fails
+    and SQLAlchemy logs it as an error; as SQLAlchemy's own context managers do on exit."""
+    task = asyncio.ensure_future(work)
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError as err:
+            if task.done():
+                raise
+            cancelled = err
+        else:
+            break
+    if cancelled is not None:
+        raise cancelled
+    return result
 
 
 def protect_sqlite_files(database: Path) -> None:
@@ -131,13 +154,16 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: committed when the block ends, rolled back if it raises."""
-        if self._write_lock is None:
-            async with self.sessions() as session, session.begin():
+        """One unit of work: committed when the block ends, rolled back if it raises. The commit
+        (which gives the connection back to the pool) runs to its end even when the task is
+        cancelled meanwhile (`to_completion`)."""
+        async with self._write_lock or contextlib.nullcontext(), self.sessions() as session:
+            try:
                 yield session
-            return
-        async with self._write_lock, self.sessions() as session, session.begin():
-            yield session
+            except BaseException:
+                await to_completion(session.rollback())
+                raise
+            await to_completion(session.commit())
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -9,7 +9,6 @@ a webhook update (core/inbox.py).
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,7 +19,7 @@ from sqlalchemy import Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.util import greenlet_spawn
 
-from core.storage.db import Database
+from core.storage.db import Database, to_completion
 
 
 @dataclass(frozen=True)
@@ -80,10 +79,9 @@ async def trip(adapted: Any, work: Callable[[sqlite3.Connection], Any]) -> Any:
 
 async def give_back(close: Callable[[], None]) -> None:
     """A pooled connection back to the pool (`pooled.close`, or `pooled.invalidate`), in
-    SQLAlchemy's greenlet (closing one beyond the pool's size awaits), and to the end even when
-    the task is cancelled meanwhile (a channel stopping): cut short, the pool's reset (a rollback
-    on SQLite's thread) fails and SQLAlchemy logs it as an error. The caller is still cancelled."""
-    await asyncio.shield(greenlet_spawn(close))
+    SQLAlchemy's greenlet (closing one beyond the pool's size awaits), to the end even when the
+    task is cancelled meanwhile (core/storage/db.py `to_completion`)."""
+    await to_completion(greenlet_spawn(close))
 
 
 @asynccontextmanager
