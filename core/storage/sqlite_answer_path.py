@@ -17,7 +17,7 @@ Each answer's reply waits for that COMMIT: it is durable before it is sent. An a
 (its update re-delivered: the journal's key; or one the ORM path must take) leaves no row behind
 and the others commit: its writes are one statement, which SQLite undoes alone on error, and
 when it writes more than that (an inbox row taken, an update without an id) it runs inside a
-savepoint. A batch where no answer succeeds is rolled back.
+savepoint. A batch where no answer succeeds commits nothing (its observers are told ROLLBACK).
 
 SQLite has no data-modifying `WITH`, which makes these four writes one statement on PostgreSQL.
 Its equivalent here is a temporary view per connection whose `INSTEAD OF INSERT` trigger runs
@@ -42,7 +42,7 @@ from typing import Any
 
 from core.storage.answer_path import AnswerPath, Locked
 from core.storage.db import Database
-from core.storage.driver import Compiled, sqlite_writer, trip
+from core.storage.driver import Compiled, committed, sqlite_writer, trip
 
 _JSON_COLUMNS = (1, 8)  # Locked.chat_state and Locked.state: SQLite returns the JSON text
 VIEW = "rasoat_answer_write"  # temporary: this connection's own, gone with it
@@ -138,13 +138,8 @@ def _batch(bodies: list[Body], create: OneStatement | None) -> Callable[[sqlite3
             conn.execute(create.view)
             conn.execute(create.trigger)
         conn.execute("BEGIN IMMEDIATE")
-        try:
-            outcomes = [_answer(conn, body) for body in bodies]
-            conn.execute("COMMIT" if any(ok for ok, _ in outcomes) else "ROLLBACK")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        outcomes: list[Outcome] = []
+        committed(conn, lambda c: outcomes.extend(_answer(c, body) for body in bodies))
         return outcomes
     return work
 
