@@ -14,6 +14,10 @@ import bot
 from bot.router import AWAITS, ROUTES, Router
 from bot.routes import COMMUNE, TEXT, Await, Route, group
 from core.access import Role
+from core.chat.commands import slash
+from core.chat.messages import Incoming
+from core.i18n import t
+from tests.households import make_village_head
 
 ROOT = Path(__file__).parents[1]
 
@@ -79,11 +83,6 @@ def test_the_procedure_is_one_module_per_step_and_each_declares_its_rows() -> No
 async def test_registering_is_for_strangers_only_and_not_in_a_registered_users_help(service) -> None:  # type: ignore[no-untyped-def]
     """A registered user's /huongdan lists what they can use: /dangky only tells them they are
     registered already, so it is not listed (a fresh-clone try found it there)."""
-    from core.chat.commands import slash
-    from core.chat.messages import Incoming
-    from core.i18n import t
-    from tests.households import make_village_head
-
     router = Router()
     assert router.allowed(None, "register") and not any(router.allowed(role, "register") for role in Role)
     head = await make_village_head(service)

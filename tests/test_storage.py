@@ -3,6 +3,7 @@ re-delivery of one update."""
 
 import asyncio
 
+import aiosqlite
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -10,6 +11,7 @@ from sqlalchemy import func, select, text
 
 from bot.app import ChatApp
 from core.chat.messages import Incoming
+from core.storage import driver
 from core.storage.db import Database
 from core.storage.models import AuditLog, Base
 from tests.households import cursor, make_village_head
@@ -262,10 +264,6 @@ async def test_work_cancelled_while_its_connection_goes_back_leaves_no_error(
     cancelled while its connection goes back to the pool (the pool's rollback on SQLite's thread)
     must still finish giving it back: cut short, SQLAlchemy logged "Exception during reset or
     similar" (two CI runs failed on it). On the driver, in a read and in a transaction."""
-    import aiosqlite
-
-    from core.storage import driver
-
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
     await db.migrate()
     returning = asyncio.Event()

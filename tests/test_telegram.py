@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import ChatApp, build_app
+from bot.channels import telegram
 from bot.channels.telegram import TelegramChannel, WebhookConfig
 from core.chat.messages import ChatRef, OutMessage
 from core.config import Settings
@@ -363,8 +364,6 @@ async def test_the_poller_waits_for_new_updates_at_once_when_the_last_in_hand_fi
     """While updates are in hand every poll returns them again, so the poller pauses between
     polls (POLL_BUSY); once the last of them is finished it long-polls at once, and a user's next
     message does not wait out the pause (issue 25: at 20 chats the pause was the limit)."""
-    from bot.channels import telegram
-
     monkeypatch.setattr(telegram, "POLL_BUSY", 60.0)  # far longer than the harness waits for a reply
     user = harness.user(7, "Khách")
     harness.api.send_delay = 0.3  # the first reply is slow: its update is in hand at the next poll
