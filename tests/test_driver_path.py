@@ -17,9 +17,11 @@ from bot.conversations.session import no_open_household
 from core import inbox
 from core.chat.messages import ChatRef, Incoming, Reply
 from core.i18n import t
+from core.storage.driver import Compiled
 from core.storage.models import Answer, AuditLog, Conversation, Household, User
 from core.storage.repo import load_answers
 from core.storage.sealed import open_answer
+from core.storage.sqlite_answer_path import _as_one
 from tests.households import POOR, answer_for, cursor, make_village_head
 from tests.statements import Counter
 
@@ -254,8 +256,6 @@ async def test_a_webhook_update_takes_its_inbox_row_on_the_driver_path(driver: C
 def test_statements_run_as_one_are_refused_when_a_placeholder_is_not_a_value() -> None:
     """The trigger's body is the compiled statements with each `?` replaced by a column of the
     inserted row: a "?" that is not a placeholder would shift every value after it."""
-    from core.storage.driver import Compiled
-    from core.storage.sqlite_answer_path import _as_one
     one = _as_one((Compiled("INSERT INTO t (a, b) VALUES (?, ?)", ("a", "b"), {}, {}),
                    Compiled("UPDATE u SET c = ? WHERE id = ?", ("c", "id"), {}, {})))
     assert "INSTEAD OF INSERT" in one.trigger and 'VALUES (NEW."s0_0", NEW."s0_1")' in one.trigger

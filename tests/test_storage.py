@@ -7,10 +7,11 @@ import aiosqlite
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from bot.app import ChatApp
 from core.chat.messages import Incoming
+from core.config import DB_POOL
 from core.storage import driver
 from core.storage.db import Database
 from core.storage.models import AuditLog, Base
@@ -21,9 +22,7 @@ async def test_sqlite_runs_in_wal_with_busy_timeout_and_immediate_transactions(t
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     try:
         statements: list[str] = []
-        from sqlalchemy import event
-
-        event.listen(db.engine.sync_engine, "before_cursor_execute",
+            event.listen(db.engine.sync_engine, "before_cursor_execute",
                      lambda conn, cur, stmt, *a: statements.append(stmt))
         async with db.transaction() as s:
             assert (await s.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
@@ -235,7 +234,6 @@ async def test_twenty_answers_at_once_reuse_their_postgresql_connections(db: Dat
         pytest.skip("PostgreSQL only: SQLite's writers share one lock")
     from sqlalchemy import event
 
-    from core.config import DB_POOL
     opened: list[object] = []
     event.listen(db.engine.sync_engine, "connect", lambda conn, _record: opened.append(conn))
 
