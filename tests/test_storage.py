@@ -22,7 +22,7 @@ async def test_sqlite_runs_in_wal_with_busy_timeout_and_immediate_transactions(t
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     try:
         statements: list[str] = []
-            event.listen(db.engine.sync_engine, "before_cursor_execute",
+        event.listen(db.engine.sync_engine, "before_cursor_execute",
                      lambda conn, cur, stmt, *a: statements.append(stmt))
         async with db.transaction() as s:
             assert (await s.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
@@ -232,8 +232,6 @@ async def test_twenty_answers_at_once_reuse_their_postgresql_connections(db: Dat
     closed again on demand) 20 chats at once opened a server process for most answers."""
     if db.is_sqlite:
         pytest.skip("PostgreSQL only: SQLite's writers share one lock")
-    from sqlalchemy import event
-
     opened: list[object] = []
     event.listen(db.engine.sync_engine, "connect", lambda conn, _record: opened.append(conn))
 
